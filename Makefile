@@ -1,0 +1,85 @@
+# fer - facial emotion recognition in C.
+#
+#   make run     install what is missing, build, run the main job
+#   make test    install what is missing, build with sanitizers, run every test program
+#   make         build build/fer (optimised)
+#   make bench   run the benchmarks in bench/ (needs python3-torch for the peers)
+#
+# Objects go to build/<flavour>/, with -MMD -MP dependency files.
+
+CC      ?= cc
+ARCH    ?= -march=native
+PKGS    := openblas zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wvla -Wundef -Wpointer-arith -Wwrite-strings -Wdouble-promotion
+BASE_CFLAGS := $(WARN) -D_GNU_SOURCE -Isrc -Iinclude $(PKG_CFLAGS) -MMD -MP
+LIBS := $(PKG_LIBS) -lm -lpthread
+
+REL_CFLAGS  := $(BASE_CFLAGS) -O3 $(ARCH) -fno-math-errno $(CFLAGS)
+TEST_CFLAGS := $(BASE_CFLAGS) -O1 -g -Werror -fsanitize=address,undefined \
+               -fno-sanitize-recover=undefined -fno-omit-frame-pointer $(CFLAGS)
+
+MODULES := core nn data train
+LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
+CLI_SRC := $(wildcard src/cli/*.c)
+TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
+
+REL_OBJ  := $(LIB_SRC:%.c=build/rel/%.o)
+TEST_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
+
+.PHONY: all run test deps bench clean format demo
+all: build/fer
+
+deps:
+	@scripts/install-deps.sh
+
+build/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(REL_CFLAGS) -c $< -o $@
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+build/libfer.a: $(REL_OBJ)
+	ar rcs $@ $^
+
+build/fer: $(CLI_SRC:%.c=build/rel/%.o) build/libfer.a
+	$(CC) $(REL_CFLAGS) $^ -o $@ $(LIBS)
+
+build/asan/libfer.a: $(TEST_OBJ)
+	ar rcs $@ $^
+
+build/asan/fer: $(CLI_SRC:%.c=build/asan/%.o) build/asan/libfer.a
+	$(CC) $(TEST_CFLAGS) $^ -o $@ $(LIBS)
+
+build/asan/test_%: tests/test_%.c tests/check.h build/asan/libfer.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< build/asan/libfer.a -o $@ $(LIBS)
+
+# Tests run with one BLAS thread (fer owns its threads) and fail on any sanitizer report.
+test: deps $(TESTS:%=build/asan/%) build/asan/fer build/fer
+	@fail=0; for t in $(TESTS); do \
+	    echo "== $$t"; \
+	    OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 ./build/asan/$$t || fail=1; \
+	done; \
+	echo "== tests/cli.sh"; OPENBLAS_NUM_THREADS=1 FER=./build/asan/fer bash tests/cli.sh || fail=1; \
+	if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TESTS PASSED"
+
+run: deps build/fer
+	@bash scripts/demo.sh
+
+bench: build/fer
+	@scripts/install-deps.sh --bench
+	@bash bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# install-deps.sh - installs the Debian packages fer needs to build and test,
+# only those that are missing. Uses sudo when not root. Safe to run often:
+# when everything is present it only checks and returns.
+#
+#   scripts/install-deps.sh            build and test dependencies
+#   scripts/install-deps.sh --bench    also the peers the benchmarks compare with
+set -euo pipefail
+
+build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev)
+bench_pkgs=(python3-torch python3-numpy)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--bench" ]]; then
+    want+=("${bench_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,32 @@
+/*
+ * pool.h - a fixed thread pool that runs parallel-for loops.
+ *
+ * fer owns its threads: BLAS runs single-threaded and the pool splits work
+ * (images of a batch, rows of a matrix) across cores. fer_pool_run calls
+ * fn(arg, task, thread) for every task in [0, n_tasks); the calling thread
+ * takes part as thread 0, so a pool of 1 thread runs everything inline.
+ * `thread` is in [0, fer_pool_threads()) and may index per-thread scratch;
+ * results must depend only on `task`, never on `thread`, which keeps outputs
+ * identical for any thread count.
+ */
+#ifndef FER_CORE_POOL_H
+#define FER_CORE_POOL_H
+
+#include <stddef.h>
+
+#include "core/status.h"
+
+typedef struct fer_pool fer_pool;
+typedef void (*fer_pool_fn)(void *arg, size_t task, int thread);
+
+/* n_threads <= 0 means one per online CPU. */
+enum fer_status fer_pool_new(int n_threads, fer_pool **out, char *err);
+void fer_pool_free(fer_pool *pool);
+int fer_pool_threads(const fer_pool *pool);
+/* Runs all tasks and returns when they are done. Not reentrant. pool may be NULL (inline). */
+void fer_pool_run(fer_pool *pool, size_t n_tasks, fer_pool_fn fn, void *arg);
+
+/* Number of online CPUs (at least 1). */
+int fer_cpu_count(void);
+
+#endif

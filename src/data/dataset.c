@@ -1,0 +1,162 @@
+/*
+ * dataset.c - the fer_dataset helpers that do not touch files: class and usage
+ * names, label-source parsing, row filtering, class counts, pixel statistics,
+ * the 7 -> 6 class merge, and free. The CSV reader and writer live in
+ * fer2013_csv.c, the FER+ relabelling in ferplus.c.
+ */
+#include "data/dataset.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+static const char *const class_names_7[] = {"angry", "disgust",  "fear",    "happy",
+                                            "sad",   "surprise", "neutral", NULL};
+static const char *const class_names_6[] = {"angry",    "fear",    "happy", "sad",
+                                            "surprise", "neutral", NULL};
+
+const char *fer_usage_name(enum fer_usage u)
+{
+    switch (u) {
+    case FER_USAGE_TRAINING:
+        return "Training";
+    case FER_USAGE_PUBLIC_TEST:
+        return "PublicTest";
+    case FER_USAGE_PRIVATE_TEST:
+        return "PrivateTest";
+    }
+    return "unknown";
+}
+
+int fer_label_source_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    if (strcmp(s, "fer2013") == 0)
+        return FER_LABELS_FER2013;
+    if (strcmp(s, "ferplus-majority") == 0)
+        return FER_LABELS_FERPLUS_MAJORITY;
+    if (strcmp(s, "ferplus-soft") == 0)
+        return FER_LABELS_FERPLUS_SOFT;
+    return -1;
+}
+
+const char *const *fer_class_names(int n_classes)
+{
+    if (n_classes == 7)
+        return class_names_7;
+    if (n_classes == 6)
+        return class_names_6;
+    return NULL;
+}
+
+void fer_dataset_free(fer_dataset *ds)
+{
+    if (!ds)
+        return;
+    fer_free(ds->pixels);
+    fer_free(ds->labels);
+    fer_free(ds->usage);
+    fer_free(ds->usage_rank);
+    fer_free(ds->soft);
+    fer_free(ds);
+}
+
+/*
+ * Compacts every per-row array in place; it allocates nothing, so it cannot
+ * fail half way. The arrays keep their capacity.
+ */
+enum fer_status fer_dataset_filter(fer_dataset *ds, const uint8_t *keep, char *err)
+{
+    if (!ds || (ds->n > 0 && !keep))
+        return fer_errorf(err, FER_ERR_ARG, "fer_dataset_filter: NULL dataset or keep mask");
+    size_t nc = (size_t)ds->n_classes;
+    size_t j = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        if (!keep[i])
+            continue;
+        if (j != i) {
+            memcpy(ds->pixels + j * FER_FACE_PIXELS, ds->pixels + i * FER_FACE_PIXELS,
+                   FER_FACE_PIXELS);
+            ds->labels[j] = ds->labels[i];
+            ds->usage[j] = ds->usage[i];
+            ds->usage_rank[j] = ds->usage_rank[i];
+            if (ds->soft)
+                memcpy(ds->soft + j * nc, ds->soft + i * nc, nc * sizeof(float));
+        }
+        j++;
+    }
+    ds->n = j;
+    return FER_OK;
+}
+
+/* Labels outside [0, n_classes) are not counted (they cannot occur in a dataset fer built). */
+void fer_dataset_class_counts(const fer_dataset *ds, size_t *counts)
+{
+    for (int c = 0; c < ds->n_classes; c++)
+        counts[c] = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        if (ds->labels[i] < ds->n_classes)
+            counts[ds->labels[i]]++;
+}
+
+/*
+ * Counts a histogram of the 256 grey levels, so the sums are exact integers
+ * and the result does not depend on summation order. An empty dataset gives
+ * mean 0 and std 1, so that normalising with them stays finite.
+ */
+void fer_dataset_pixel_stats(const fer_dataset *ds, float *mean, float *std)
+{
+    uint64_t hist[256] = {0};
+    size_t total = ds->n * FER_FACE_PIXELS;
+    for (size_t i = 0; i < total; i++)
+        hist[ds->pixels[i]]++;
+    if (total == 0) {
+        *mean = 0.0f;
+        *std = 1.0f;
+        return;
+    }
+    double s = 0.0, s2 = 0.0;
+    for (int v = 0; v < 256; v++) {
+        double x = v / 255.0;
+        s += (double)hist[v] * x;
+        s2 += (double)hist[v] * x * x;
+    }
+    double m = s / (double)total;
+    double var = s2 / (double)total - m * m;
+    *mean = (float)m;
+    *std = (float)sqrt(var > 0.0 ? var : 0.0);
+}
+
+/* New id of each FER2013 class after the merge: disgust (1) joins angry (0). */
+static const uint8_t merge_map[7] = {0, 0, 1, 2, 3, 4, 5};
+
+enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err)
+{
+    if (!ds)
+        return fer_errorf(err, FER_ERR_ARG, "merge disgust: NULL dataset");
+    if (ds->n_classes != 7)
+        return fer_errorf(err, FER_ERR_STATE,
+                          "merge disgust: dataset has %d classes, expected 7 (already merged?)",
+                          ds->n_classes);
+    for (size_t i = 0; i < ds->n; i++)
+        if (ds->labels[i] >= 7)
+            return fer_errorf(err, FER_ERR_STATE, "merge disgust: row %zu has label %d", i,
+                              ds->labels[i]);
+    for (size_t i = 0; i < ds->n; i++)
+        ds->labels[i] = merge_map[ds->labels[i]];
+    if (ds->soft) {
+        /* Row i moves from offset 7i to 6i <= 7i: reading a row before writing it is safe. */
+        for (size_t i = 0; i < ds->n; i++) {
+            float row[7];
+            memcpy(row, ds->soft + i * 7, sizeof(row));
+            float *dst = ds->soft + i * 6;
+            dst[0] = row[0] + row[1];
+            for (int c = 2; c < 7; c++)
+                dst[c - 1] = row[c];
+        }
+    }
+    ds->n_classes = 6;
+    return FER_OK;
+}

@@ -1,0 +1,112 @@
+/*
+ * dataset.h - FER2013 faces in memory, their labels, and how they are read.
+ *
+ * A fer_dataset holds n grayscale 48x48 faces (uint8, row-major), a hard label
+ * per face and optionally a soft target distribution per face (FER+ votes).
+ * Files are read in the original FER2013 CSV format, plain or gzip:
+ *
+ *     emotion,pixels,Usage
+ *     0,70 80 82 72 ...,Training
+ *
+ * Class ids follow FER2013: 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad,
+ * 5 surprise, 6 neutral. With 6 classes disgust is merged into angry and the
+ * ids become 0 angry, 1 fear, 2 happy, 3 sad, 4 surprise, 5 neutral.
+ */
+#ifndef FER_DATA_DATASET_H
+#define FER_DATA_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+
+#define FER_FACE_SIDE   48
+#define FER_FACE_PIXELS (FER_FACE_SIDE * FER_FACE_SIDE)
+#define FER_MAX_CLASSES 16
+
+enum fer_usage {
+    FER_USAGE_TRAINING = 0,
+    FER_USAGE_PUBLIC_TEST = 1,
+    FER_USAGE_PRIVATE_TEST = 2,
+};
+#define FER_USAGE_COUNT 3
+
+/* "Training", "PublicTest", "PrivateTest". */
+const char *fer_usage_name(enum fer_usage u);
+
+/* Where labels come from (`--labels`). */
+enum fer_label_source {
+    FER_LABELS_FER2013 = 0,          /* the original FER2013 label */
+    FER_LABELS_FERPLUS_MAJORITY = 1, /* the FER+ crowd majority, as a hard label */
+    FER_LABELS_FERPLUS_SOFT = 2,     /* the FER+ vote distribution, as soft targets */
+};
+/* Parses "fer2013", "ferplus-majority", "ferplus-soft"; returns -1 if unknown. */
+int fer_label_source_parse(const char *s);
+
+typedef struct fer_dataset {
+    size_t n;
+    int n_classes;        /* 7 or 6 */
+    uint8_t *pixels;      /* n * FER_FACE_PIXELS */
+    uint8_t *labels;      /* n hard labels in [0, n_classes) */
+    uint8_t *usage;       /* n values of enum fer_usage */
+    uint32_t *usage_rank; /* n: index of the row among the file's rows of the same usage */
+    float *soft;          /* n * n_classes target distributions summing to 1, or NULL */
+} fer_dataset;
+
+/* The class names for 7 or 6 classes: "angry", "disgust", ...; NULL otherwise. */
+const char *const *fer_class_names(int n_classes);
+
+struct fer_read_options {
+    int skip_bad_rows; /* 1: skip malformed rows and count them; 0: fail on the first one */
+    int usage;         /* keep only rows of this enum fer_usage; -1 keeps all */
+    size_t max_rows;   /* stop after this many kept rows; 0 means no limit */
+};
+
+/*
+ * Reads a FER2013 CSV file (plain or gzip, detected from content). A
+ * malformed row (wrong pixel count, value over 255, unknown label or usage,
+ * broken quoting), a bad header or a truncated gzip stream fails with
+ * FER_ERR_FORMAT and a message naming the file and line, unless
+ * skip_bad_rows is set, in which case the row is skipped and counted in
+ * *n_skipped (may be NULL). A truncated gzip stream is always an error.
+ * The caller owns *out and frees it with fer_dataset_free.
+ */
+enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_options *opt,
+                                     fer_dataset **out, size_t *n_skipped, char *err);
+
+/*
+ * Writes rows [the ones whose usage matches `usage`, or all if -1] in FER2013
+ * CSV format; gzip-compressed when path ends in ".gz". Writes to a temporary
+ * file and renames, so a failed write never leaves a half file behind.
+ */
+enum fer_status fer_dataset_write_csv(const fer_dataset *ds, const char *path, int usage,
+                                      char *err);
+
+/* Merges disgust into angry: 7 classes -> 6 (labels and soft targets). */
+enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err);
+
+/*
+ * Replaces the labels with FER+ votes read from fer2013new.csv. Rows are
+ * aligned by usage and rank: the k-th Training row of ds matches the k-th
+ * Training row of the FER+ file (the files keep the original row order).
+ * ds must have 7 classes (merge afterwards). With drop_unusable, rows that
+ * FER+ excluded (empty image name) or whose votes are mostly "unknown" or
+ * "not a face", or that have no emotion votes, are removed and counted in
+ * *n_dropped; otherwise such rows keep their FER2013 label.
+ */
+enum fer_status fer_dataset_apply_ferplus(fer_dataset *ds, const char *ferplus_path,
+                                          enum fer_label_source source, int drop_unusable,
+                                          size_t *n_dropped, char *err);
+
+/* Keeps only the rows with keep[i] != 0, in order. */
+enum fer_status fer_dataset_filter(fer_dataset *ds, const uint8_t *keep, char *err);
+
+/* Per-class counts of hard labels into counts[0..n_classes). */
+void fer_dataset_class_counts(const fer_dataset *ds, size_t *counts);
+
+/* Mean and standard deviation of all pixels, scaled to [0, 1]. */
+void fer_dataset_pixel_stats(const fer_dataset *ds, float *mean, float *std);
+
+void fer_dataset_free(fer_dataset *ds);
+
+#endif

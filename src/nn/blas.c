@@ -1,0 +1,7 @@
+/* blas.c - keeps OpenBLAS single-threaded: fer's pool owns the cores. */
+#include "nn/blas.h"
+
+void fer_blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}

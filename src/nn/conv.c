@@ -1,0 +1,237 @@
+/*
+ * conv.c - 2-D convolution as im2col + GEMM (Chellapilla et al. 2006; darknet).
+ *
+ * Shapes, per image:  in (C, H, W)   weights (F, C*k*k)   out (F, OH, OW)
+ *   col   (C*k*k, OH*OW) = im2col(in)
+ *   out   = W · col (+ bias)                       forward
+ *   dW   += delta · colᵀ                           backward, weights
+ *   dcol  = Wᵀ · delta;  din += col2im(dcol)       backward, input
+ * One image is one GEMM: at 48x48 that beats one GEMM over the batch on this
+ * hardware (see PERFORMANCE.md). Weight gradients are summed per fixed image
+ * group into p->parts and reduced in group order, so the result does not
+ * depend on the thread count.
+ */
+#include <string.h>
+
+#include "nn/blas.h"
+#include "nn/layer.h"
+
+static int is_pointwise(const struct fer_layer *l)
+{
+    return l->size == 1 && l->stride == 1 && l->pad == 0;
+}
+
+size_t fer_conv_scratch(const struct fer_layer *l)
+{
+    size_t k = (size_t)l->in_c * (size_t)(l->size * l->size);
+    size_t n = (size_t)l->out_h * (size_t)l->out_w;
+    return 2 * k * n; /* col and dcol */
+}
+
+/* col (C*k*k, OH*OW) from in (C, H, W), zero outside the image. */
+static void im2col(const float *in, int c, int h, int w, int k, int stride, int pad, int oh,
+                   int ow, float *col)
+{
+    for (int ch = 0; ch < c; ch++) {
+        const float *src = in + (size_t)ch * h * w;
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                float *dst = col + ((size_t)(ch * k + ki) * k + kj) * oh * ow;
+                for (int y = 0; y < oh; y++) {
+                    int iy = y * stride + ki - pad;
+                    float *drow = dst + (size_t)y * ow;
+                    if (iy < 0 || iy >= h) {
+                        memset(drow, 0, sizeof(float) * (size_t)ow);
+                        continue;
+                    }
+                    const float *srow = src + (size_t)iy * w;
+                    if (stride == 1) {
+                        /* x range where ix = x + kj - pad is inside [0, w) */
+                        int x0 = pad - kj > 0 ? pad - kj : 0;
+                        int x1 = w + pad - kj < ow ? w + pad - kj : ow;
+                        for (int x = 0; x < x0; x++)
+                            drow[x] = 0;
+                        if (x1 > x0)
+                            memcpy(drow + x0, srow + x0 + kj - pad,
+                                   sizeof(float) * (size_t)(x1 - x0));
+                        for (int x = x1 > x0 ? x1 : x0; x < ow; x++)
+                            drow[x] = 0;
+                    } else {
+                        for (int x = 0; x < ow; x++) {
+                            int ix = x * stride + kj - pad;
+                            drow[x] = (ix >= 0 && ix < w) ? srow[ix] : 0;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* in (C, H, W) += col2im(col), the adjoint of im2col. */
+static void col2im_add(const float *col, int c, int h, int w, int k, int stride, int pad, int oh,
+                       int ow, float *in)
+{
+    for (int ch = 0; ch < c; ch++) {
+        float *dst = in + (size_t)ch * h * w;
+        for (int ki = 0; ki < k; ki++) {
+            for (int kj = 0; kj < k; kj++) {
+                const float *src = col + ((size_t)(ch * k + ki) * k + kj) * oh * ow;
+                for (int y = 0; y < oh; y++) {
+                    int iy = y * stride + ki - pad;
+                    if (iy < 0 || iy >= h)
+                        continue;
+                    float *drow = dst + (size_t)iy * w;
+                    const float *srow = src + (size_t)y * ow;
+                    for (int x = 0; x < ow; x++) {
+                        int ix = x * stride + kj - pad;
+                        if (ix >= 0 && ix < w)
+                            drow[ix] += srow[x];
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct conv_job {
+    struct fer_layer *l;
+    struct fer_pass *p;
+    float *dst; /* forward: where W·col goes (out, or xhat before BN) */
+    int groups;
+};
+
+static void forward_task(void *arg, size_t b, int thread)
+{
+    struct conv_job *j = arg;
+    struct fer_layer *l = j->l;
+    const size_t kdim = (size_t)l->in_c * (size_t)(l->size * l->size);
+    const size_t n = (size_t)l->out_h * (size_t)l->out_w;
+    const float *in = j->p->in + b * l->in_size;
+    float *dst = j->dst + b * l->out_size;
+    const float *col = in;
+    if (!is_pointwise(l)) {
+        float *scratch = j->p->scratch[thread];
+        im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
+               scratch);
+        col = scratch;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)n, (int)kdim, 1.0f, l->w,
+                (int)kdim, col, (int)n, 0.0f, dst, (int)n);
+    if (!l->batch_norm) {
+        for (int f = 0; f < l->out_c; f++) {
+            float bias = l->b[f];
+            float *row = dst + (size_t)f * n;
+            for (size_t i = 0; i < n; i++)
+                row[i] += bias;
+            if (l->act == FER_ACT_RELU)
+                for (size_t i = 0; i < n; i++)
+                    row[i] = row[i] > 0 ? row[i] : 0;
+        }
+    }
+}
+
+void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
+{
+    struct conv_job j = {l, p, l->batch_norm ? l->xhat : l->out, 0};
+    fer_pool_run(p->pool, (size_t)p->batch, forward_task, &j);
+    if (l->batch_norm) {
+        fer_bn_forward(l, p);
+        fer_activate(l, p);
+    }
+}
+
+/* Bias gradient of a conv without BN: sum of delta over images and positions. */
+static void bias_grad(struct fer_layer *l, int batch)
+{
+    const size_t n = (size_t)l->out_h * (size_t)l->out_w;
+    for (int f = 0; f < l->out_c; f++) {
+        double s = 0;
+        for (int b = 0; b < batch; b++) {
+            const float *d = l->delta + (size_t)b * l->out_size + (size_t)f * n;
+            float part = 0;
+            for (size_t i = 0; i < n; i++)
+                part += d[i];
+            s += (double)part;
+        }
+        l->db[f] += (float)s;
+    }
+}
+
+static void backward_task(void *arg, size_t g, int thread)
+{
+    struct conv_job *j = arg;
+    struct fer_layer *l = j->l;
+    struct fer_pass *p = j->p;
+    const size_t kdim = (size_t)l->in_c * (size_t)(l->size * l->size);
+    const size_t n = (size_t)l->out_h * (size_t)l->out_w;
+    float *part = p->parts + g * l->n_w;
+    memset(part, 0, sizeof(float) * l->n_w);
+    float *scratch = p->scratch[thread];
+    float *dcol = scratch + kdim * n;
+    size_t b0 = (size_t)p->batch * g / (size_t)j->groups;
+    size_t b1 = (size_t)p->batch * (g + 1) / (size_t)j->groups;
+    for (size_t b = b0; b < b1; b++) {
+        const float *in = p->in + b * l->in_size;
+        const float *delta = l->delta + b * l->out_size;
+        const float *col = in;
+        if (!is_pointwise(l)) {
+            im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
+                   scratch);
+            col = scratch;
+        }
+        /* part (F, K) += delta (F, N) · colᵀ (N, K) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->out_c, (int)kdim, (int)n, 1.0f,
+                    delta, (int)n, col, (int)n, 1.0f, part, (int)kdim);
+        if (!p->in_delta)
+            continue;
+        float *din = p->in_delta + b * l->in_size;
+        if (is_pointwise(l)) {
+            /* din (C, N) += Wᵀ (C, F) · delta (F, N) */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)n, l->out_c,
+                        1.0f, l->w, (int)kdim, delta, (int)n, 1.0f, din, (int)n);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)n, l->out_c,
+                        1.0f, l->w, (int)kdim, delta, (int)n, 0.0f, dcol, (int)n);
+            col2im_add(dcol, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h,
+                       l->out_w, din);
+        }
+    }
+}
+
+struct reduce_job {
+    struct fer_layer *l;
+    const float *parts;
+    int groups;
+    size_t chunk;
+};
+
+static void reduce_task(void *arg, size_t t, int thread)
+{
+    (void)thread;
+    struct reduce_job *r = arg;
+    size_t i0 = t * r->chunk, i1 = i0 + r->chunk;
+    if (i1 > r->l->n_w)
+        i1 = r->l->n_w;
+    for (int g = 0; g < r->groups; g++) {
+        const float *part = r->parts + (size_t)g * r->l->n_w;
+        for (size_t i = i0; i < i1; i++)
+            r->l->dw[i] += part[i];
+    }
+}
+
+void fer_conv_backward(struct fer_layer *l, struct fer_pass *p)
+{
+    if (l->batch_norm) {
+        fer_activate_backward(l, p);
+        fer_bn_backward(l, p);
+    } else {
+        fer_activate_backward(l, p);
+        bias_grad(l, p->batch);
+    }
+    int groups = p->batch < FER_GRAD_PARTS ? p->batch : FER_GRAD_PARTS;
+    struct conv_job j = {l, p, NULL, groups};
+    fer_pool_run(p->pool, (size_t)groups, backward_task, &j);
+    struct reduce_job r = {l, p->parts, groups, 4096};
+    fer_pool_run(p->pool, (l->n_w + r.chunk - 1) / r.chunk, reduce_task, &r);
+}

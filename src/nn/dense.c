@@ -1,0 +1,89 @@
+/*
+ * dense.c - fully connected layer.
+ *
+ * Shapes: in X (N, I), weights W (O, I), bias (O), out Y (N, O).
+ *   Y   = X · Wᵀ + b              split over rows of the batch
+ *   dW += dYᵀ · X                 split over rows of W
+ *   db += column sums of dY
+ *   dX += dY · W                  split over rows of the batch
+ * Each task owns distinct output rows, so results do not depend on threads.
+ */
+#include "nn/blas.h"
+#include "nn/layer.h"
+
+#define ROWS_PER_TASK 16
+
+struct dense_job {
+    struct fer_layer *l;
+    struct fer_pass *p;
+    int rows; /* rows of the matrix being split */
+};
+
+static void forward_task(void *arg, size_t t, int thread)
+{
+    (void)thread;
+    struct dense_job *j = arg;
+    struct fer_layer *l = j->l;
+    int r0 = (int)t * ROWS_PER_TASK, r1 = r0 + ROWS_PER_TASK < j->rows ? r0 + ROWS_PER_TASK : j->rows;
+    int in = (int)l->in_size, out = l->out_c;
+    float *y = l->out + (size_t)r0 * (size_t)out;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, out, in, 1.0f,
+                j->p->in + (size_t)r0 * (size_t)in, in, l->w, in, 0.0f, y, out);
+    for (int r = 0; r < r1 - r0; r++) {
+        float *row = y + (size_t)r * (size_t)out;
+        for (int o = 0; o < out; o++) {
+            float v = row[o] + l->b[o];
+            row[o] = (l->act == FER_ACT_RELU && v < 0) ? 0 : v;
+        }
+    }
+}
+
+void fer_dense_forward(struct fer_layer *l, struct fer_pass *p)
+{
+    struct dense_job j = {l, p, p->batch};
+    fer_pool_run(p->pool, (size_t)(p->batch + ROWS_PER_TASK - 1) / ROWS_PER_TASK, forward_task, &j);
+}
+
+static void weight_grad_task(void *arg, size_t t, int thread)
+{
+    (void)thread;
+    struct dense_job *j = arg;
+    struct fer_layer *l = j->l;
+    int batch = j->p->batch, in = (int)l->in_size, out = l->out_c;
+    int o0 = (int)t * ROWS_PER_TASK, o1 = o0 + ROWS_PER_TASK < out ? o0 + ROWS_PER_TASK : out;
+    /* dW[o0:o1] (rows, I) += dY[:, o0:o1]ᵀ (rows, N) · X (N, I) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, in, batch, 1.0f, l->delta + o0,
+                out, j->p->in, in, 1.0f, l->dw + (size_t)o0 * (size_t)in, in);
+    for (int o = o0; o < o1; o++) {
+        float s = 0;
+        for (int b = 0; b < batch; b++)
+            s += l->delta[(size_t)b * (size_t)out + (size_t)o];
+        l->db[o] += s;
+    }
+}
+
+static void input_grad_task(void *arg, size_t t, int thread)
+{
+    (void)thread;
+    struct dense_job *j = arg;
+    struct fer_layer *l = j->l;
+    int batch = j->p->batch, in = (int)l->in_size, out = l->out_c;
+    int r0 = (int)t * ROWS_PER_TASK, r1 = r0 + ROWS_PER_TASK < batch ? r0 + ROWS_PER_TASK : batch;
+    /* dX[r0:r1] (rows, I) += dY[r0:r1] (rows, O) · W (O, I) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, in, out, 1.0f,
+                l->delta + (size_t)r0 * (size_t)out, out, l->w, in, 1.0f,
+                j->p->in_delta + (size_t)r0 * (size_t)in, in);
+}
+
+void fer_dense_backward(struct fer_layer *l, struct fer_pass *p)
+{
+    fer_activate_backward(l, p);
+    struct dense_job j = {l, p, l->out_c};
+    fer_pool_run(p->pool, (size_t)(l->out_c + ROWS_PER_TASK - 1) / ROWS_PER_TASK, weight_grad_task,
+                 &j);
+    if (p->in_delta) {
+        j.rows = p->batch;
+        fer_pool_run(p->pool, (size_t)(p->batch + ROWS_PER_TASK - 1) / ROWS_PER_TASK,
+                     input_grad_task, &j);
+    }
+}

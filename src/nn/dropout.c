@@ -1,0 +1,58 @@
+/*
+ * dropout.c - inverted dropout (Srivastava et al. 2014).
+ *
+ * Training keeps each value with probability 1-p and scales it by 1/(1-p);
+ * inference passes values through. The mask of image b at training step s
+ * is drawn from rng(seed, s, layer, b), so it is reproducible and independent
+ * of threads.
+ */
+#include <string.h>
+
+#include "core/rng.h"
+#include "nn/layer.h"
+
+struct dropout_job {
+    struct fer_layer *l;
+    struct fer_pass *p;
+};
+
+static void forward_task(void *arg, size_t b, int thread)
+{
+    (void)thread;
+    struct dropout_job *j = arg;
+    struct fer_layer *l = j->l;
+    const float *in = j->p->in + b * l->in_size;
+    float *out = l->out + b * l->out_size;
+    float *mask = l->mask + b * l->out_size;
+    fer_rng rng;
+    fer_rng_seed(&rng, j->p->seed, j->p->step, (uint64_t)l->index, b);
+    const float keep = 1.0f - l->prob, scale = 1.0f / keep;
+    for (size_t i = 0; i < l->out_size; i++) {
+        mask[i] = fer_rng_uniform(&rng) < keep ? scale : 0.0f;
+        out[i] = in[i] * mask[i];
+    }
+}
+
+void fer_dropout_forward(struct fer_layer *l, struct fer_pass *p)
+{
+    if (!p->training || l->prob <= 0) {
+        memcpy(l->out, p->in, sizeof(float) * l->out_size * (size_t)p->batch);
+        return;
+    }
+    struct dropout_job j = {l, p};
+    fer_pool_run(p->pool, (size_t)p->batch, forward_task, &j);
+}
+
+void fer_dropout_backward(struct fer_layer *l, struct fer_pass *p)
+{
+    if (!p->in_delta)
+        return;
+    size_t n = l->out_size * (size_t)p->batch;
+    if (l->prob <= 0) {
+        for (size_t i = 0; i < n; i++)
+            p->in_delta[i] += l->delta[i];
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        p->in_delta[i] += l->delta[i] * l->mask[i];
+}

@@ -1,0 +1,389 @@
+/* model_file.c - reading and writing .fer model files and checkpoints. */
+#include "nn/model_file.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/sha256.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "model_file.c writes float32 in host order and needs a little-endian host"
+#endif
+
+static const char MAGIC[8] = {'F', 'E', 'R', 'M', 'O', 'D', 'E', 'L'};
+#define MAX_MODEL_BYTES ((size_t)1 << 31)
+#define NAME_LEN        16
+
+enum fer_status fer_meta_set(struct fer_meta *m, const char *key, const char *value)
+{
+    char *v = fer_strdup(value);
+    if (!v)
+        return FER_ERR_NOMEM;
+    for (char *p = v; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    for (int i = 0; i < m->n; i++) {
+        if (strcmp(m->key[i], key) == 0) {
+            fer_free(m->value[i]);
+            m->value[i] = v;
+            return FER_OK;
+        }
+    }
+    if (m->n == FER_META_MAX) {
+        fer_free(v);
+        return FER_ERR_LIMIT;
+    }
+    char *k = fer_strdup(key);
+    if (!k) {
+        fer_free(v);
+        return FER_ERR_NOMEM;
+    }
+    m->key[m->n] = k;
+    m->value[m->n] = v;
+    m->n++;
+    return FER_OK;
+}
+
+enum fer_status fer_meta_setf(struct fer_meta *m, const char *key, const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    return fer_meta_set(m, key, buf);
+}
+
+const char *fer_meta_get(const struct fer_meta *m, const char *key)
+{
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->key[i], key) == 0)
+            return m->value[i];
+    return NULL;
+}
+
+void fer_meta_clear(struct fer_meta *m)
+{
+    for (int i = 0; i < m->n; i++) {
+        fer_free(m->key[i]);
+        fer_free(m->value[i]);
+    }
+    m->n = 0;
+}
+
+int fer_meta_classes(const struct fer_meta *m, char names[][16], int max)
+{
+    const char *s = fer_meta_get(m, "classes");
+    if (!s || !*s)
+        return -1;
+    int n = 0;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len == 0 || len >= 16 || n == max)
+            return -1;
+        memcpy(names[n], s, len);
+        names[n][len] = 0;
+        n++;
+        s += len + (e ? 1 : 0);
+    }
+    return n;
+}
+
+/* Renders meta as "key=value\n" lines (caller frees). */
+static char *meta_text(const struct fer_meta *m, size_t *len)
+{
+    size_t cap = 1;
+    for (int i = 0; i < m->n; i++)
+        cap += strlen(m->key[i]) + strlen(m->value[i]) + 2;
+    char *s = fer_malloc(cap);
+    if (!s)
+        return NULL;
+    size_t n = 0;
+    for (int i = 0; i < m->n; i++)
+        n += (size_t)snprintf(s + n, cap - n, "%s=%s\n", m->key[i], m->value[i]);
+    *len = n;
+    return s;
+}
+
+static enum fer_status meta_parse(const char *text, size_t len, struct fer_meta *m)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *eq = memchr(p, '=', (size_t)(le - p));
+        if (!eq || eq == p)
+            return FER_ERR_CORRUPT;
+        char key[128], value[4096];
+        size_t kl = (size_t)(eq - p), vl = (size_t)(le - eq - 1);
+        if (kl >= sizeof(key) || vl >= sizeof(value))
+            return FER_ERR_CORRUPT;
+        memcpy(key, p, kl);
+        key[kl] = 0;
+        memcpy(value, eq + 1, vl);
+        value[vl] = 0;
+        if (memchr(key, 0, kl) || memchr(value, 0, vl))
+            return FER_ERR_CORRUPT;
+        enum fer_status st = fer_meta_set(m, key, value);
+        if (st != FER_OK)
+            return st;
+        p = le + 1;
+    }
+    return FER_OK;
+}
+
+struct writer {
+    FILE *f;
+    fer_sha256 sha;
+    int failed;
+};
+
+static void put(struct writer *w, const void *data, size_t n)
+{
+    if (w->failed || n == 0)
+        return;
+    fer_sha256_update(&w->sha, data, n);
+    if (fwrite(data, 1, n, w->f) != n)
+        w->failed = 1;
+}
+
+static void put_u32(struct writer *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    put(w, b, 4);
+}
+
+static void put_section(struct writer *w, const char *name, const void *data, size_t size)
+{
+    char nm[NAME_LEN] = {0};
+    strncpy(nm, name, NAME_LEN - 1);
+    put(w, nm, NAME_LEN);
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)((uint64_t)size >> (8 * i));
+    put(w, b, 8);
+    put(w, data, size);
+}
+
+enum fer_status fer_model_save(const char *path, fer_net *net, const struct fer_meta *meta,
+                               const struct fer_checkpoint_extra *extra, char *err)
+{
+    if (!fer_meta_get(meta, "classes"))
+        return fer_errorf(err, FER_ERR_ARG, "model metadata lacks 'classes'");
+    size_t tmp_len = strlen(path) + 16;
+    char *tmp = fer_malloc(tmp_len);
+    size_t meta_len = 0, trainer_len = 0;
+    char *mtext = meta_text(meta, &meta_len);
+    char *ttext = extra && extra->trainer ? meta_text(extra->trainer, &trainer_len) : NULL;
+    enum fer_status st = FER_OK;
+    if (!tmp || !mtext || (extra && extra->trainer && !ttext)) {
+        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory saving %s", path);
+        goto end;
+    }
+    snprintf(tmp, tmp_len, "%s.tmp", path);
+    struct writer w = {0};
+    w.f = fopen(tmp, "wb");
+    if (!w.f) {
+        st = fer_errorf(err, FER_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+        goto end;
+    }
+    fer_sha256_init(&w.sha);
+    size_t n_params, n_buffers;
+    float *params = fer_net_params(net, &n_params);
+    float *buffers = fer_net_buffers(net, &n_buffers);
+    const char *arch = fer_net_spec_text(net);
+    uint32_t n_sections = 4 + (ttext ? 1 : 0) + (extra && extra->optim ? 1 : 0);
+    put(&w, MAGIC, 8);
+    put_u32(&w, FER_MODEL_VERSION);
+    put_u32(&w, n_sections);
+    put_section(&w, "meta", mtext, meta_len);
+    put_section(&w, "arch", arch, strlen(arch));
+    put_section(&w, "params", params, n_params * sizeof(float));
+    put_section(&w, "buffers", buffers, n_buffers * sizeof(float));
+    if (ttext)
+        put_section(&w, "trainer", ttext, trainer_len);
+    if (extra && extra->optim)
+        put_section(&w, "optim", extra->optim, extra->n_optim * sizeof(float));
+    uint8_t digest[32];
+    fer_sha256_final(&w.sha, digest);
+    if (!w.failed && fwrite(digest, 1, 32, w.f) != 32)
+        w.failed = 1;
+    if (fflush(w.f) != 0 || fsync(fileno(w.f)) != 0)
+        w.failed = 1;
+    if (fclose(w.f) != 0)
+        w.failed = 1;
+    if (w.failed) {
+        st = fer_errorf(err, FER_ERR_IO, "error writing %s: %s", tmp, strerror(errno));
+        remove(tmp);
+        goto end;
+    }
+    if (rename(tmp, path) != 0) {
+        st = fer_errorf(err, FER_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
+                        strerror(errno));
+        remove(tmp);
+    }
+end:
+    fer_free(tmp);
+    fer_free(mtext);
+    fer_free(ttext);
+    return st;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+struct section {
+    const uint8_t *data;
+    size_t size;
+    int present;
+};
+
+enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const char *name,
+                                      int max_batch, fer_net **out, struct fer_meta *meta,
+                                      struct fer_checkpoint_extra *extra, char *err)
+{
+    *out = NULL;
+    if (size < 8 || memcmp(data, MAGIC, 8) != 0)
+        return fer_errorf(err, FER_ERR_FORMAT, "%s is not a fer model file (bad magic)", name);
+    if (size < 16 + 32)
+        return fer_errorf(err, FER_ERR_CORRUPT, "%s is truncated (%zu bytes)", name, size);
+    uint32_t version = (uint32_t)data[8] | (uint32_t)data[9] << 8 | (uint32_t)data[10] << 16 |
+                       (uint32_t)data[11] << 24;
+    if (version != FER_MODEL_VERSION)
+        return fer_errorf(err, FER_ERR_VERSION,
+                          "%s has model format version %u; this fer reads version %d", name,
+                          version, FER_MODEL_VERSION);
+    fer_sha256 sha;
+    uint8_t digest[32];
+    fer_sha256_init(&sha);
+    fer_sha256_update(&sha, data, size - 32);
+    fer_sha256_final(&sha, digest);
+    if (memcmp(digest, data + size - 32, 32) != 0)
+        return fer_errorf(err, FER_ERR_CORRUPT,
+                          "%s is corrupt or truncated (checksum mismatch)", name);
+    uint32_t n_sections = (uint32_t)data[12] | (uint32_t)data[13] << 8 |
+                          (uint32_t)data[14] << 16 | (uint32_t)data[15] << 24;
+    static const char *known[] = {"meta", "arch", "params", "buffers", "trainer", "optim"};
+    struct section sec[6] = {{0}};
+    size_t off = 16, end = size - 32;
+    for (uint32_t s = 0; s < n_sections; s++) {
+        if (end - off < NAME_LEN + 8)
+            return fer_errorf(err, FER_ERR_CORRUPT, "%s: section table runs past the end", name);
+        char nm[NAME_LEN + 1];
+        memcpy(nm, data + off, NAME_LEN);
+        nm[NAME_LEN] = 0;
+        uint64_t len = get_u64(data + off + NAME_LEN);
+        off += NAME_LEN + 8;
+        if (len > end - off)
+            return fer_errorf(err, FER_ERR_CORRUPT, "%s: section '%s' runs past the end", name,
+                              nm);
+        for (int k = 0; k < 6; k++)
+            if (strcmp(nm, known[k]) == 0)
+                sec[k] = (struct section){data + off, (size_t)len, 1};
+        off += (size_t)len;
+    }
+    for (int k = 0; k < 4; k++)
+        if (!sec[k].present)
+            return fer_errorf(err, FER_ERR_CORRUPT, "%s lacks its '%s' section", name, known[k]);
+    enum fer_status st = meta_parse((const char *)sec[0].data, sec[0].size, meta);
+    if (st != FER_OK)
+        return fer_errorf(err, st == FER_ERR_NOMEM ? st : FER_ERR_CORRUPT,
+                          "%s: malformed metadata", name);
+    char classes[FER_META_MAX][16];
+    int n_classes = fer_meta_classes(meta, classes, FER_META_MAX);
+    if (n_classes < 2)
+        return fer_errorf(err, FER_ERR_CORRUPT, "%s: metadata lacks a valid 'classes' list", name);
+    char *arch = fer_malloc(sec[1].size + 1);
+    if (!arch)
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory loading %s", name);
+    memcpy(arch, sec[1].data, sec[1].size);
+    arch[sec[1].size] = 0;
+    fer_spec *spec = NULL;
+    fer_net *net = NULL;
+    char spec_name[300];
+    snprintf(spec_name, sizeof(spec_name), "%s (architecture)", name);
+    st = fer_spec_parse(arch, spec_name, &spec, err);
+    fer_free(arch);
+    if (st != FER_OK)
+        return st;
+    st = fer_net_new(spec, n_classes, max_batch, &net, err);
+    fer_spec_free(spec);
+    if (st != FER_OK)
+        return st;
+    size_t n_params, n_buffers;
+    float *params = fer_net_params(net, &n_params);
+    float *buffers = fer_net_buffers(net, &n_buffers);
+    if (sec[2].size != n_params * sizeof(float) || sec[3].size != n_buffers * sizeof(float)) {
+        fer_net_free(net);
+        return fer_errorf(err, FER_ERR_CORRUPT,
+                          "%s: %zu parameter bytes stored, the architecture needs %zu", name,
+                          sec[2].size, n_params * sizeof(float));
+    }
+    memcpy(params, sec[2].data, sec[2].size);
+    memcpy(buffers, sec[3].data, sec[3].size);
+    if (extra) {
+        if (sec[4].present && extra->trainer &&
+            meta_parse((const char *)sec[4].data, sec[4].size, extra->trainer) != FER_OK) {
+            fer_net_free(net);
+            return fer_errorf(err, FER_ERR_CORRUPT, "%s: malformed trainer state", name);
+        }
+        extra->optim = NULL;
+        extra->n_optim = 0;
+        if (sec[5].present && sec[5].size % sizeof(float) == 0) {
+            extra->optim = fer_malloc(sec[5].size);
+            if (!extra->optim) {
+                fer_net_free(net);
+                return fer_errorf(err, FER_ERR_NOMEM, "out of memory loading %s", name);
+            }
+            memcpy(extra->optim, sec[5].data, sec[5].size);
+            extra->n_optim = sec[5].size / sizeof(float);
+        }
+    }
+    *out = net;
+    return FER_OK;
+}
+
+enum fer_status fer_model_load(const char *path, int max_batch, fer_net **net,
+                               struct fer_meta *meta, struct fer_checkpoint_extra *extra,
+                               char *err)
+{
+    *net = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fer_errorf(err, FER_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return fer_errorf(err, FER_ERR_IO, "cannot seek in %s", path);
+    }
+    long size = ftell(f);
+    rewind(f);
+    if (size < 0 || (size_t)size > MAX_MODEL_BYTES) {
+        fclose(f);
+        return fer_errorf(err, FER_ERR_LIMIT, "%s: not a regular file or larger than 2 GiB", path);
+    }
+    uint8_t *data = fer_malloc((size_t)size);
+    if (!data) {
+        fclose(f);
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    size_t got = fread(data, 1, (size_t)size, f);
+    fclose(f);
+    enum fer_status st;
+    if (got != (size_t)size)
+        st = fer_errorf(err, FER_ERR_IO, "short read on %s", path);
+    else
+        st = fer_model_load_memory(data, (size_t)size, path, max_batch, net, meta, extra, err);
+    fer_free(data);
+    return st;
+}

@@ -1,0 +1,76 @@
+/*
+ * model_file.h - the .fer model file: versioned, checksummed, self-describing.
+ *
+ * Layout (all integers little-endian):
+ *
+ *     "FERMODEL"              8 bytes magic
+ *     u32 version             FER_MODEL_VERSION
+ *     u32 section count
+ *     per section: char name[16] (NUL-padded), u64 size, then size bytes
+ *     SHA-256 of everything above, 32 bytes
+ *
+ * Sections: "meta" (text, key=value lines: name, classes, input size,
+ * normalisation, how it was trained), "arch" (the architecture spec text),
+ * "params" and "buffers" (float32), and in checkpoints "optim" (float32
+ * optimizer moments) and "trainer" (text: epoch, step, schedule state).
+ * Unknown sections are skipped, so later versions can add them. A wrong
+ * magic, version, size or checksum is a clear error, never a crash.
+ */
+#ifndef FER_NN_MODEL_FILE_H
+#define FER_NN_MODEL_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/status.h"
+#include "nn/net.h"
+
+#define FER_MODEL_VERSION 1
+#define FER_META_MAX      64
+
+/* Ordered key=value text metadata; keys and values are owned copies. */
+struct fer_meta {
+    int n;
+    char *key[FER_META_MAX];
+    char *value[FER_META_MAX];
+};
+
+/* Sets (or replaces) key; value must not contain a newline (replaced by spaces). */
+enum fer_status fer_meta_set(struct fer_meta *m, const char *key, const char *value);
+enum fer_status fer_meta_setf(struct fer_meta *m, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Borrowed value or NULL. */
+const char *fer_meta_get(const struct fer_meta *m, const char *key);
+void fer_meta_clear(struct fer_meta *m);
+
+/* What a checkpoint adds to a model; all fields optional (NULL / 0). */
+struct fer_checkpoint_extra {
+    struct fer_meta *trainer; /* epoch, step, schedule state, ... */
+    float *optim;             /* save: borrowed; load: owned by the caller afterwards */
+    size_t n_optim;
+};
+
+/*
+ * Saves net and meta (which must hold "classes") to path, atomically: the
+ * file is written beside it, flushed and renamed over it. extra may be NULL.
+ */
+enum fer_status fer_model_save(const char *path, fer_net *net, const struct fer_meta *meta,
+                               const struct fer_checkpoint_extra *extra, char *err);
+
+/*
+ * Loads a model file into a new net with activations for max_batch images.
+ * meta receives the metadata (caller clears it). extra may be NULL; if given,
+ * its trainer meta and optim array are filled when present.
+ */
+enum fer_status fer_model_load(const char *path, int max_batch, fer_net **net,
+                               struct fer_meta *meta, struct fer_checkpoint_extra *extra,
+                               char *err);
+/* The same from bytes in memory (a model built into the binary); name labels errors. */
+enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const char *name,
+                                      int max_batch, fer_net **net, struct fer_meta *meta,
+                                      struct fer_checkpoint_extra *extra, char *err);
+
+/* Parses meta "classes" ("angry,disgust,...") into names[16][16]; returns the count or -1. */
+int fer_meta_classes(const struct fer_meta *m, char names[][16], int max);
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * net.h - a convolutional network built from an architecture spec.
+ *
+ * A fer_net owns its parameters (one allocation, with named slices per
+ * layer, llm.c style), their gradients, the running statistics of batch
+ * normalisation, and the activations of every layer for up to max_batch
+ * images. Training reads:
+ *
+ *     fill fer_net_input(net) with batch images (N x C x H x W floats)
+ *     fer_net_forward(net, batch, 1);
+ *     loss = fer_net_loss(net, batch, targets, smoothing);   // sets dL/dlogits
+ *     fer_net_zero_grad(net);
+ *     fer_net_backward(net, batch);
+ *     optimizer step over fer_net_param_groups(...)
+ *
+ * The last layer is always [softmax]: fer_net_output gives probabilities.
+ * Work is split over the thread pool set with fer_net_set_pool; results are
+ * bit-identical for any number of threads.
+ */
+#ifndef FER_NN_NET_H
+#define FER_NN_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/pool.h"
+#include "core/status.h"
+#include "nn/spec.h"
+
+typedef struct fer_net fer_net;
+
+/* One trainable tensor: a slice of the parameter and gradient arrays. */
+struct fer_param_group {
+    const char *name; /* e.g. "conv3.weight" (owned by the net) */
+    float *param;
+    float *grad;
+    size_t n;
+    int decay; /* 1 for weights that take weight decay, 0 for biases and BN */
+};
+
+/*
+ * Builds a network from spec for n_classes outputs and up to max_batch
+ * images per call. `output=classes` in a [dense] section means n_classes.
+ * Weights are zero until fer_net_init_weights or a model load fills them.
+ * The net keeps its own copy of the spec text. Errors name the spec line.
+ */
+enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_net **out,
+                            char *err);
+void fer_net_free(fer_net *net);
+
+/* Reallocates activations for a different max batch (parameters are kept). */
+enum fer_status fer_net_set_max_batch(fer_net *net, int max_batch, char *err);
+int fer_net_max_batch(const fer_net *net);
+
+/* He-normal initialisation of weights (Xavier for the final linear layer), seeded. */
+void fer_net_init_weights(fer_net *net, uint64_t seed);
+
+/*
+ * The pool to split work over (borrowed, must outlive its use; NULL runs on
+ * the calling thread). Allocates per-thread buffers.
+ */
+enum fer_status fer_net_set_pool(fer_net *net, fer_pool *pool, char *err);
+/* Seed and step that make dropout masks reproducible. */
+void fer_net_set_noise(fer_net *net, uint64_t seed, uint64_t step);
+
+int fer_net_input_channels(const fer_net *net);
+int fer_net_input_side(const fer_net *net);
+int fer_net_classes(const fer_net *net);
+/* The spec text the net was built from (borrowed). */
+const char *fer_net_spec_text(const fer_net *net);
+/* Forward multiply-adds x2 for one image, and the number of parameters. */
+double fer_net_flops(const fer_net *net);
+size_t fer_net_param_count(const fer_net *net);
+/* A multi-line human summary of the layers (caller frees). */
+char *fer_net_describe(const fer_net *net);
+
+/* max_batch x channels x side x side floats to fill before forward. */
+float *fer_net_input(fer_net *net);
+void fer_net_forward(fer_net *net, int batch, int training);
+/* batch x classes probabilities after forward (borrowed, valid until the next forward). */
+const float *fer_net_output(const fer_net *net);
+
+/*
+ * Mean softmax cross-entropy over the batch against target distributions
+ * (batch x classes, each row summing to 1; one-hot for hard labels), with
+ * label smoothing eps (targets become (1-eps) t + eps/classes). Stores the
+ * gradient with respect to the logits for fer_net_backward.
+ */
+double fer_net_loss(fer_net *net, int batch, const float *targets, float smoothing);
+void fer_net_zero_grad(fer_net *net);
+void fer_net_backward(fer_net *net, int batch);
+
+/* Trainable tensors, in layer order (borrowed). */
+size_t fer_net_param_groups(fer_net *net, struct fer_param_group **groups);
+/* All parameters as one array (and gradients), and the non-trained buffers. */
+float *fer_net_params(fer_net *net, size_t *n);
+float *fer_net_grads(fer_net *net, size_t *n);
+float *fer_net_buffers(fer_net *net, size_t *n);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * pooling.c - max pooling, average pooling and global average pooling.
+ *
+ * Per image: in (C, H, W) -> out (C, OH, OW) with OH = (H + 2 pad - k) / s + 1.
+ * Max pooling remembers the input offset of each maximum for backward;
+ * average pooling divides by the number of window cells inside the image.
+ * Global average pooling is average pooling with the window = the image.
+ */
+#include <float.h>
+
+#include "nn/layer.h"
+
+struct pool_job {
+    struct fer_layer *l;
+    struct fer_pass *p;
+};
+
+static void forward_task(void *arg, size_t b, int thread)
+{
+    (void)thread;
+    struct pool_job *j = arg;
+    struct fer_layer *l = j->l;
+    const float *in = j->p->in + b * l->in_size;
+    float *out = l->out + b * l->out_size;
+    uint32_t *arg_max = l->argmax ? l->argmax + b * l->out_size : NULL;
+    for (int c = 0; c < l->out_c; c++) {
+        const float *src = in + (size_t)c * l->in_h * l->in_w;
+        for (int y = 0; y < l->out_h; y++) {
+            for (int x = 0; x < l->out_w; x++) {
+                int y0 = y * l->stride - l->pad, x0 = x * l->stride - l->pad;
+                float best = -FLT_MAX, sum = 0;
+                int best_at = -1, count = 0;
+                for (int ky = 0; ky < l->size; ky++) {
+                    int iy = y0 + ky;
+                    if (iy < 0 || iy >= l->in_h)
+                        continue;
+                    for (int kx = 0; kx < l->size; kx++) {
+                        int ix = x0 + kx;
+                        if (ix < 0 || ix >= l->in_w)
+                            continue;
+                        float v = src[iy * l->in_w + ix];
+                        sum += v;
+                        count++;
+                        if (v > best) {
+                            best = v;
+                            best_at = iy * l->in_w + ix;
+                        }
+                    }
+                }
+                size_t o = ((size_t)c * l->out_h + (size_t)y) * l->out_w + (size_t)x;
+                if (l->type == FER_LAYER_MAXPOOL) {
+                    out[o] = best_at >= 0 ? best : 0;
+                    arg_max[o] = best_at >= 0 ? (uint32_t)(c * l->in_h * l->in_w + best_at)
+                                              : UINT32_MAX;
+                } else {
+                    out[o] = count ? sum / (float)count : 0;
+                }
+            }
+        }
+    }
+}
+
+static void backward_task(void *arg, size_t b, int thread)
+{
+    (void)thread;
+    struct pool_job *j = arg;
+    struct fer_layer *l = j->l;
+    const float *delta = l->delta + b * l->out_size;
+    float *din = j->p->in_delta + b * l->in_size;
+    if (l->type == FER_LAYER_MAXPOOL) {
+        const uint32_t *arg_max = l->argmax + b * l->out_size;
+        for (size_t o = 0; o < l->out_size; o++)
+            if (arg_max[o] != UINT32_MAX)
+                din[arg_max[o]] += delta[o];
+        return;
+    }
+    for (int c = 0; c < l->out_c; c++) {
+        float *dst = din + (size_t)c * l->in_h * l->in_w;
+        for (int y = 0; y < l->out_h; y++) {
+            for (int x = 0; x < l->out_w; x++) {
+                int y0 = y * l->stride - l->pad, x0 = x * l->stride - l->pad;
+                int ya = y0 < 0 ? 0 : y0, xa = x0 < 0 ? 0 : x0;
+                int yb = y0 + l->size > l->in_h ? l->in_h : y0 + l->size;
+                int xb = x0 + l->size > l->in_w ? l->in_w : x0 + l->size;
+                int count = (yb - ya) * (xb - xa);
+                if (count <= 0)
+                    continue;
+                float g = delta[((size_t)c * l->out_h + (size_t)y) * l->out_w + (size_t)x] /
+                          (float)count;
+                for (int iy = ya; iy < yb; iy++)
+                    for (int ix = xa; ix < xb; ix++)
+                        dst[iy * l->in_w + ix] += g;
+            }
+        }
+    }
+}
+
+void fer_pool_forward(struct fer_layer *l, struct fer_pass *p)
+{
+    struct pool_job j = {l, p};
+    fer_pool_run(p->pool, (size_t)p->batch, forward_task, &j);
+}
+
+void fer_pool_backward(struct fer_layer *l, struct fer_pass *p)
+{
+    if (!p->in_delta)
+        return;
+    struct pool_job j = {l, p};
+    fer_pool_run(p->pool, (size_t)p->batch, backward_task, &j);
+}

@@ -1,0 +1,163 @@
+/* test_core.c - status strings, allocation faults, RNG, SHA-256, thread pool, progress. */
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "core/alloc.h"
+#include "core/pool.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "core/sha256.h"
+#include "core/status.h"
+
+TEST(status_strings)
+{
+    CHECK_STR(fer_status_str(FER_OK), "ok");
+    CHECK_STR(fer_status_str(FER_ERR_CORRUPT), "corrupt data");
+    char err[FER_ERR_LEN];
+    CHECK(fer_errorf(err, FER_ERR_IO, "x%d", 42) == FER_ERR_IO);
+    CHECK_STR(err, "x42");
+    CHECK(fer_errorf(NULL, FER_ERR_ARG, "ignored") == FER_ERR_ARG);
+}
+
+TEST(alloc_fault_injection)
+{
+    fer_alloc_fail_after(1);
+    void *a = fer_malloc(10);
+    void *b = fer_malloc(10);
+    void *c = fer_malloc(10);
+    CHECK(a != NULL);
+    CHECK(b == NULL);
+    CHECK(c != NULL);
+    fer_free(a);
+    fer_free(c);
+    size_t out;
+    CHECK(!fer_size_mul(SIZE_MAX / 2, 3, &out));
+    CHECK(fer_size_mul(1000, 1000, &out) && out == 1000000);
+    CHECK(fer_calloc(SIZE_MAX / 2, 4) == NULL);
+    float *al = fer_alloc_aligned(3, sizeof(float));
+    CHECK(al && ((uintptr_t)al % 64) == 0 && al[2] == 0.0f);
+    fer_free(al);
+}
+
+TEST(rng_reproducible)
+{
+    fer_rng a, b, c;
+    fer_rng_seed(&a, 42, 1, 2, 3);
+    fer_rng_seed(&b, 42, 1, 2, 3);
+    fer_rng_seed(&c, 42, 2, 1, 3);
+    int same = 1, differ = 0;
+    for (int i = 0; i < 100; i++) {
+        uint64_t x = fer_rng_u64(&a), y = fer_rng_u64(&b), z = fer_rng_u64(&c);
+        same &= x == y;
+        differ |= x != z;
+    }
+    CHECK(same);
+    CHECK(differ);
+    double sum = 0, sq = 0;
+    int n = 20000;
+    for (int i = 0; i < n; i++) {
+        float u = fer_rng_uniform(&a);
+        CHECK(u >= 0.0f && u < 1.0f);
+        float g = fer_rng_normal(&a);
+        sum += (double)g;
+        sq += (double)g * (double)g;
+    }
+    CHECK_NEAR(sum / n, 0.0, 0.05);
+    CHECK_NEAR(sq / n, 1.0, 0.05);
+    uint32_t idx[50];
+    for (uint32_t i = 0; i < 50; i++)
+        idx[i] = i;
+    fer_rng_shuffle(&a, idx, 50);
+    int seen[50] = {0}, moved = 0;
+    for (uint32_t i = 0; i < 50; i++) {
+        seen[idx[i]]++;
+        moved += idx[i] != i;
+    }
+    for (int i = 0; i < 50; i++)
+        CHECK(seen[i] == 1);
+    CHECK(moved > 10);
+}
+
+TEST(sha256_vectors)
+{
+    uint8_t d[32];
+    char hex[65];
+    fer_sha256 c;
+    fer_sha256_init(&c);
+    fer_sha256_update(&c, "abc", 3);
+    fer_sha256_final(&c, d);
+    fer_sha256_hex(d, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    /* the two-block message from FIPS 180-4, fed in odd pieces */
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    fer_sha256_init(&c);
+    size_t len = strlen(m);
+    for (size_t i = 0; i < len; i += 5)
+        fer_sha256_update(&c, m + i, len - i < 5 ? len - i : 5);
+    fer_sha256_final(&c, d);
+    fer_sha256_hex(d, hex);
+    CHECK_STR(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    char err[FER_ERR_LEN];
+    CHECK(fer_sha256_file("/nonexistent/file", hex, err) == FER_ERR_IO);
+    CHECK(strstr(err, "/nonexistent/file") != NULL);
+}
+
+static atomic_int task_hits[1000];
+
+static void count_task(void *arg, size_t t, int thread)
+{
+    (void)arg;
+    CHECK(thread >= 0 && thread < 4);
+    atomic_fetch_add(&task_hits[t], 1);
+}
+
+TEST(pool_runs_every_task_once)
+{
+    fer_pool *pool;
+    char err[FER_ERR_LEN];
+    CHECK(fer_pool_new(4, &pool, err) == FER_OK);
+    CHECK(fer_pool_threads(pool) == 4);
+    for (int round = 0; round < 50; round++) {
+        for (int i = 0; i < 1000; i++)
+            atomic_store(&task_hits[i], 0);
+        fer_pool_run(pool, 1000, count_task, NULL);
+        int ok = 1;
+        for (int i = 0; i < 1000; i++)
+            ok &= atomic_load(&task_hits[i]) == 1;
+        CHECK(ok);
+    }
+    fer_pool_run(pool, 0, count_task, NULL);
+    fer_pool_free(pool);
+    fer_pool_run(NULL, 3, count_task, NULL); /* inline */
+    CHECK(fer_pool_new(100000, &pool, err) == FER_ERR_ARG);
+    fer_pool_free(NULL);
+}
+
+TEST(progress_and_durations)
+{
+    char buf[32];
+    fer_format_duration(5.25, buf, sizeof(buf));
+    CHECK_STR(buf, "5.2s");
+    fer_format_duration(185, buf, sizeof(buf));
+    CHECK_STR(buf, "3m05s");
+    fer_format_duration(3725, buf, sizeof(buf));
+    CHECK_STR(buf, "1h02m");
+    fer_progress p;
+    fer_progress_start(&p, "test", "img", 10, 0);
+    fer_progress_add(&p, 4, "loss 1.0");
+    CHECK(p.done == 4);
+    CHECK_STR(p.extra, "loss 1.0");
+    fer_progress_finish(&p);
+}
+
+int main(void)
+{
+    RUN(status_strings);
+    RUN(alloc_fault_injection);
+    RUN(rng_reproducible);
+    RUN(sha256_vectors);
+    RUN(pool_runs_every_task_once);
+    RUN(progress_and_durations);
+    return check_report();
+}

@@ -1,0 +1,619 @@
+/*
+ * test_nn.c - layers against naive references, every layer's gradient
+ * against central differences, thread-count independence, optimizers,
+ * schedules, spec errors, and model files (round trip, corruption, faults).
+ */
+#include <stdint.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/alloc.h"
+#include "core/pool.h"
+#include "core/rng.h"
+#include "nn/layer.h"
+#include "nn/model_file.h"
+#include "nn/net.h"
+#include "nn/optim.h"
+#include "nn/spec.h"
+
+static char tmpdir[64];
+
+static fer_net *build(const char *text, int classes, int batch)
+{
+    fer_spec *spec;
+    fer_net *net = NULL;
+    char err[FER_ERR_LEN];
+    if (fer_spec_parse(text, "test.cfg", &spec, err) != FER_OK) {
+        fprintf(stderr, "  spec: %s\n", err);
+        return NULL;
+    }
+    if (fer_net_new(spec, classes, batch, &net, err) != FER_OK)
+        fprintf(stderr, "  net: %s\n", err);
+    fer_spec_free(spec);
+    return net;
+}
+
+static void random_batch(fer_net *net, int batch, float *targets, uint64_t seed, int soft)
+{
+    fer_rng rng;
+    fer_rng_seed(&rng, seed, 7, 0, 0);
+    int c = fer_net_input_channels(net), s = fer_net_input_side(net), k = fer_net_classes(net);
+    float *in = fer_net_input(net);
+    for (int i = 0; i < batch * c * s * s; i++)
+        in[i] = fer_rng_normal(&rng);
+    for (int b = 0; b < batch; b++) {
+        float sum = 0;
+        for (int i = 0; i < k; i++) {
+            targets[b * k + i] = soft ? fer_rng_uniform(&rng) : 0.0f;
+            sum += targets[b * k + i];
+        }
+        if (!soft)
+            targets[b * k + (int)fer_rng_below(&rng, (uint64_t)k)] = 1.0f;
+        else
+            for (int i = 0; i < k; i++)
+                targets[b * k + i] /= sum;
+    }
+}
+
+static double loss_of(fer_net *net, int batch, const float *targets)
+{
+    fer_net_forward(net, batch, 1);
+    return fer_net_loss(net, batch, targets, 0.1f);
+}
+
+/*
+ * Compares every parameter group's analytic gradient with central
+ * differences on up to 24 sampled entries; returns the worst relative error
+ * ||a - n|| / (||a|| + ||n||) over groups.
+ */
+static double grad_check(fer_net *net, int batch, uint64_t seed)
+{
+    float targets[64 * 16];
+    random_batch(net, batch, targets, seed, 1);
+    fer_net_init_weights(net, seed);
+    /* non-trivial BN scales and biases so their gradients are exercised */
+    struct fer_param_group *groups;
+    size_t n_groups = fer_net_param_groups(net, &groups);
+    fer_rng rng;
+    fer_rng_seed(&rng, seed, 99, 0, 0);
+    for (size_t g = 0; g < n_groups; g++)
+        if (!groups[g].decay)
+            for (size_t i = 0; i < groups[g].n; i++)
+                groups[g].param[i] += 0.2f * fer_rng_normal(&rng);
+    fer_net_set_noise(net, seed, 3);
+    loss_of(net, batch, targets);
+    fer_net_zero_grad(net);
+    fer_net_backward(net, batch);
+    double worst = 0;
+    const float h = 1e-3f; /* small enough that few ReLU or max-pool kinks are crossed */
+    for (size_t g = 0; g < n_groups; g++) {
+        struct fer_param_group *pg = &groups[g];
+        size_t stride = pg->n > 24 ? pg->n / 24 : 1;
+        double diff2 = 0, a2 = 0, n2 = 0;
+        for (size_t i = 0; i < pg->n; i += stride) {
+            float saved = pg->param[i];
+            double analytic = (double)pg->grad[i];
+            pg->param[i] = saved + h;
+            double lp = loss_of(net, batch, targets);
+            pg->param[i] = saved - h;
+            double lm = loss_of(net, batch, targets);
+            pg->param[i] = saved;
+            double numeric = (lp - lm) / (2.0 * (double)h);
+            diff2 += (analytic - numeric) * (analytic - numeric);
+            a2 += analytic * analytic;
+            n2 += numeric * numeric;
+        }
+        /* tiny gradients (a shift that a later batch norm nearly cancels) are all float noise */
+        double rel = sqrt(diff2) / (sqrt(a2) + sqrt(n2) + 1e-4);
+        if (rel > worst)
+            worst = rel;
+        if (rel > 1e-2 || getenv("FER_GRADCHECK_VERBOSE"))
+            fprintf(stderr, "  group %s: relative error %.4f (|grad| %.2e)\n", pg->name, rel,
+                    sqrt(a2));
+    }
+    return worst;
+}
+
+TEST(gradcheck_conv_maxpool_dense)
+{
+    fer_net *net = build("[net]\nwidth=8\nheight=8\nchannels=2\n"
+                         "[convolutional]\nfilters=4\nsize=3\nactivation=relu\n"
+                         "[maxpool]\nsize=2\n"
+                         "[convolutional]\nfilters=3\nsize=3\nstride=2\nactivation=relu\n"
+                         "[dense]\noutput=classes\n[softmax]\n",
+                         3, 4);
+    CHECK(net != NULL);
+    if (net)
+        CHECK(grad_check(net, 4, 1) < 1e-2);
+    fer_net_free(net);
+}
+
+TEST(gradcheck_batchnorm_avgpool_gap_pointwise)
+{
+    fer_net *net = build("[net]\nwidth=9\nheight=9\nchannels=1\n"
+                         "[convolutional]\nfilters=4\nsize=3\nstride=2\nbatch_normalize=1\n"
+                         "activation=relu\n"
+                         "[avgpool]\nsize=2\nstride=1\n"
+                         "[convolutional]\nfilters=5\nsize=1\npad=0\nactivation=linear\n"
+                         "[global_avgpool]\n"
+                         "[dense]\noutput=classes\n[softmax]\n",
+                         4, 5);
+    CHECK(net != NULL);
+    if (net)
+        CHECK(grad_check(net, 5, 2) < 1e-2);
+    fer_net_free(net);
+}
+
+TEST(gradcheck_residual_route_dropout_bn_layer)
+{
+    fer_net *net = build("[net]\nwidth=6\nheight=6\nchannels=1\n"
+                         "[convolutional]\nfilters=3\nsize=3\nbatch_normalize=1\nactivation=relu\n"
+                         "[convolutional]\nfilters=3\nsize=3\nbatch_normalize=1\nactivation=relu\n"
+                         "[convolutional]\nfilters=3\nsize=3\nbatch_normalize=1\n"
+                         "[shortcut]\nfrom=-2\nactivation=relu\n"
+                         "[route]\nlayers=-1,-3\n"
+                         "[batchnorm]\nactivation=relu\n"
+                         "[maxpool]\nsize=3\nstride=2\npad=1\n"
+                         "[dropout]\nprobability=0.3\n"
+                         "[dense]\noutput=6\nactivation=relu\n"
+                         "[dense]\noutput=classes\n[softmax]\n",
+                         3, 4);
+    CHECK(net != NULL);
+    if (net)
+        CHECK(grad_check(net, 4, 3) < 1e-2);
+    fer_net_free(net);
+}
+
+/* Direct convolution, the definition, to check im2col + GEMM against. */
+static float naive_conv(const float *in, const float *w, float bias, int c, int h, int wd, int k,
+                        int stride, int pad, int f, int y, int x)
+{
+    float s = bias;
+    for (int ch = 0; ch < c; ch++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                int iy = y * stride + ky - pad, ix = x * stride + kx - pad;
+                if (iy >= 0 && iy < h && ix >= 0 && ix < wd)
+                    s += in[(ch * h + iy) * wd + ix] * w[((f * c + ch) * k + ky) * k + kx];
+            }
+    return s;
+}
+
+TEST(conv_matches_direct_convolution)
+{
+    enum { C = 3, H = 7, W = 7, F = 4, K = 3, S = 2, P = 1, OH = 4, OW = 4, B = 2 };
+    struct fer_layer l = {0};
+    l.type = FER_LAYER_CONV;
+    l.in_c = C;
+    l.in_h = H;
+    l.in_w = W;
+    l.out_c = F;
+    l.out_h = OH;
+    l.out_w = OW;
+    l.size = K;
+    l.stride = S;
+    l.pad = P;
+    l.in_size = C * H * W;
+    l.out_size = F * OH * OW;
+    l.n_w = F * C * K * K;
+    float in[B * C * H * W], w[F * C * K * K], bias[F], out[B * F * OH * OW];
+    float scratch_buf[2 * C * K * K * OH * OW];
+    float *scratch[1] = {scratch_buf};
+    fer_rng rng;
+    fer_rng_seed(&rng, 5, 0, 0, 0);
+    for (int i = 0; i < B * C * H * W; i++)
+        in[i] = fer_rng_normal(&rng);
+    for (int i = 0; i < F * C * K * K; i++)
+        w[i] = fer_rng_normal(&rng);
+    for (int i = 0; i < F; i++)
+        bias[i] = fer_rng_normal(&rng);
+    l.w = w;
+    l.b = bias;
+    l.out = out;
+    struct fer_pass p = {0};
+    p.batch = B;
+    p.in = in;
+    p.scratch = scratch;
+    fer_conv_forward(&l, &p);
+    double worst = 0;
+    for (int b = 0; b < B; b++)
+        for (int f = 0; f < F; f++)
+            for (int y = 0; y < OH; y++)
+                for (int x = 0; x < OW; x++) {
+                    float ref = naive_conv(in + b * C * H * W, w, bias[f], C, H, W, K, S, P, f, y, x);
+                    float got = out[b * F * OH * OW + (f * OH + y) * OW + x];
+                    worst = fmax(worst, fabs((double)(ref - got)));
+                }
+    CHECK(worst < 1e-4);
+}
+
+TEST(maxpool_picks_maximum)
+{
+    struct fer_layer l = {0};
+    l.type = FER_LAYER_MAXPOOL;
+    l.in_c = l.out_c = 1;
+    l.in_h = l.in_w = 4;
+    l.out_h = l.out_w = 2;
+    l.size = l.stride = 2;
+    l.in_size = 16;
+    l.out_size = 4;
+    float in[16], out[4], delta[4] = {1, 2, 3, 4}, din[16] = {0};
+    uint32_t arg[4];
+    for (int i = 0; i < 16; i++)
+        in[i] = (float)((i * 7) % 16);
+    l.out = out;
+    l.argmax = arg;
+    l.delta = delta;
+    struct fer_pass p = {0};
+    p.batch = 1;
+    p.in = in;
+    p.in_delta = din;
+    fer_pool_forward(&l, &p);
+    /* windows {0,1,4,5}=0,7,12,3 -> 12; {2,3,6,7}=14,5,10,1 -> 14; {8,9,12,13}=8,15,4,11 -> 15;
+       {10,11,14,15}=6,13,2,9 -> 13 */
+    CHECK(out[0] == 12 && out[1] == 14 && out[2] == 15 && out[3] == 13);
+    fer_pool_backward(&l, &p);
+    CHECK(din[4] == 1 && din[2] == 2 && din[9] == 3 && din[11] == 4);
+    float total = 0;
+    for (int i = 0; i < 16; i++)
+        total += din[i];
+    CHECK(total == 10);
+}
+
+static const char *RESNETISH = "[net]\nwidth=12\nheight=12\nchannels=1\n"
+                               "[convolutional]\nfilters=8\nsize=3\nbatch_normalize=1\n"
+                               "activation=relu\n"
+                               "[convolutional]\nfilters=8\nsize=3\nbatch_normalize=1\n"
+                               "[shortcut]\nfrom=-2\nactivation=relu\n"
+                               "[maxpool]\nsize=2\n"
+                               "[dropout]\nprobability=0.2\n"
+                               "[dense]\noutput=16\nactivation=relu\n"
+                               "[dense]\noutput=classes\n[softmax]\n";
+
+TEST(threads_give_identical_results)
+{
+    const int B = 19;
+    float targets[19 * 7];
+    float *grads1 = NULL, *out1 = NULL;
+    size_t n = 0;
+    for (int threads = 1; threads <= 3; threads += 2) {
+        fer_net *net = build(RESNETISH, 7, B);
+        CHECK(net != NULL);
+        if (!net)
+            return;
+        fer_pool *pool = NULL;
+        char err[FER_ERR_LEN];
+        CHECK(fer_pool_new(threads, &pool, err) == FER_OK);
+        CHECK(fer_net_set_pool(net, pool, err) == FER_OK);
+        fer_net_init_weights(net, 11);
+        random_batch(net, B, targets, 11, 0);
+        fer_net_set_noise(net, 1, 1);
+        fer_net_forward(net, B, 1);
+        fer_net_loss(net, B, targets, 0);
+        fer_net_zero_grad(net);
+        fer_net_backward(net, B);
+        float *g = fer_net_grads(net, &n);
+        if (!grads1) {
+            grads1 = malloc(n * sizeof(float));
+            out1 = malloc(B * 7 * sizeof(float));
+            memcpy(grads1, g, n * sizeof(float));
+            memcpy(out1, fer_net_output(net), B * 7 * sizeof(float));
+        } else {
+            CHECK(memcmp(grads1, g, n * sizeof(float)) == 0);
+            CHECK(memcmp(out1, fer_net_output(net), B * 7 * sizeof(float)) == 0);
+        }
+        fer_net_free(net);
+        fer_pool_free(pool);
+    }
+    free(grads1);
+    free(out1);
+}
+
+TEST(training_reduces_loss)
+{
+    fer_net *net = build(RESNETISH, 3, 16);
+    CHECK(net != NULL);
+    if (!net)
+        return;
+    fer_net_init_weights(net, 4);
+    float targets[16 * 3];
+    random_batch(net, 16, targets, 4, 0);
+    fer_optim *opt;
+    char err[FER_ERR_LEN];
+    struct fer_optim_config cfg = fer_optim_defaults(FER_OPTIM_ADAMW);
+    CHECK(fer_optim_new(&cfg, net, &opt, err) == FER_OK);
+    double first = 0, last = 0;
+    for (int step = 0; step < 40; step++) {
+        fer_net_set_noise(net, 4, (uint64_t)step);
+        fer_net_forward(net, 16, 1);
+        last = fer_net_loss(net, 16, targets, 0);
+        if (step == 0)
+            first = last;
+        fer_net_zero_grad(net);
+        fer_net_backward(net, 16);
+        fer_optim_step(opt, 3e-3f);
+    }
+    CHECK(last < first * 0.5);
+    fer_optim_free(opt);
+    fer_net_free(net);
+}
+
+TEST(sgd_and_adam_match_hand_computation)
+{
+    fer_net *net = build("[net]\nwidth=4\nheight=4\nchannels=1\n[dense]\noutput=classes\n[softmax]\n",
+                         2, 1);
+    CHECK(net != NULL);
+    if (!net)
+        return;
+    struct fer_param_group *groups;
+    CHECK(fer_net_param_groups(net, &groups) == 2);
+    struct fer_param_group *w = &groups[0], *b = &groups[1];
+    CHECK(w->decay == 1 && b->decay == 0 && w->n == 32 && b->n == 2);
+    char err[FER_ERR_LEN];
+    fer_optim *opt;
+    struct fer_optim_config cfg = fer_optim_defaults(FER_OPTIM_SGD);
+    cfg.weight_decay = 0.1f;
+    CHECK(fer_optim_new(&cfg, net, &opt, err) == FER_OK);
+    w->param[0] = 1.0f;
+    w->grad[0] = 0.5f;
+    b->param[0] = 1.0f;
+    b->grad[0] = 0.5f;
+    fer_optim_step(opt, 0.1f);
+    /* d = 0.5 + 0.1*1 = 0.6; m = 0.6; nesterov update = d + 0.9 m = 1.14 */
+    CHECK_NEAR(w->param[0], 1.0 - 0.1 * 1.14, 1e-6);
+    /* bias: no decay: d = 0.5, update = 0.5 + 0.45 = 0.95 */
+    CHECK_NEAR(b->param[0], 1.0 - 0.1 * 0.95, 1e-6);
+    fer_optim_free(opt);
+
+    cfg = fer_optim_defaults(FER_OPTIM_ADAMW);
+    cfg.weight_decay = 0.01f;
+    CHECK(fer_optim_new(&cfg, net, &opt, err) == FER_OK);
+    w->param[0] = 2.0f;
+    w->grad[0] = -3.0f;
+    fer_optim_step(opt, 0.01f);
+    /* first Adam step moves by lr * sign(g) (bias-corrected), plus decoupled decay */
+    CHECK_NEAR(w->param[0], 2.0 + 0.01 * (1.0 - 0.01 * 2.0), 1e-5);
+    CHECK(fer_optim_steps(opt) == 1);
+    fer_optim_free(opt);
+    fer_net_free(net);
+}
+
+TEST(schedules)
+{
+    struct fer_schedule s = {FER_SCHED_COSINE, 0.1f, 0.1f, 10, 0.01f, 0, 3, 1, 3.4e38f, 0};
+    CHECK_NEAR(fer_schedule_lr(&s, 0, 10), 0.1, 1e-7);
+    CHECK_NEAR(fer_schedule_lr(&s, 5, 10), 0.5 * (0.1 + 0.001), 1e-6);
+    CHECK_NEAR(fer_schedule_lr(&s, 10, 10), 0.001, 1e-7);
+    s.kind = FER_SCHED_STEP;
+    s.step_epochs = 3;
+    CHECK_NEAR(fer_schedule_lr(&s, 6.5, 10), 0.001, 1e-7);
+    s.warmup = 2;
+    CHECK(fer_schedule_lr(&s, 1, 10) < 0.06f);
+    s.warmup = 0;
+    s.kind = FER_SCHED_PLATEAU;
+    s.patience = 1;
+    fer_schedule_observe(&s, 1.0f);
+    fer_schedule_observe(&s, 0.9f);
+    CHECK_NEAR(fer_schedule_lr(&s, 2, 10), 0.1, 1e-7);
+    fer_schedule_observe(&s, 0.95f);
+    fer_schedule_observe(&s, 0.95f);
+    CHECK_NEAR(fer_schedule_lr(&s, 4, 10), 0.01, 1e-7);
+    CHECK(fer_sched_kind_parse("onecycle") == FER_SCHED_ONECYCLE);
+    CHECK(fer_sched_kind_parse("nope") == -1);
+    CHECK(fer_optim_kind_parse("adamw") == FER_OPTIM_ADAMW);
+}
+
+static void expect_spec_error(const char *text, int classes, const char *fragment)
+{
+    fer_spec *spec = NULL;
+    fer_net *net = NULL;
+    char err[FER_ERR_LEN] = "";
+    enum fer_status st = fer_spec_parse(text, "bad.cfg", &spec, err);
+    if (st == FER_OK) {
+        st = fer_net_new(spec, classes, 2, &net, err);
+        fer_spec_free(spec);
+    }
+    CHECK(st != FER_OK);
+    CHECK(net == NULL);
+    if (!strstr(err, fragment)) {
+        fprintf(stderr, "  message '%s' lacks '%s'\n", err, fragment);
+        CHECK(0);
+    }
+}
+
+TEST(spec_errors_name_the_line)
+{
+    expect_spec_error("[net]\nwidth=8\nheight=8\n[convolutional]\nfilters=4\nsizes=3\n[softmax]\n", 2,
+                      "bad.cfg:6: unknown key 'sizes'");
+    expect_spec_error("[net]\n[conv]\nfilters=x\n", 2, "bad.cfg:3: filters=x");
+    expect_spec_error("[net]\n[magic]\n[softmax]\n", 2, "bad.cfg:2: unknown section [magic]");
+    expect_spec_error("[net]\n[dense]\noutput=5\n", 2, "last layer must be [softmax]");
+    expect_spec_error("[net]\n[dense]\noutput=5\n[softmax]\n", 3, "ends with 5 outputs");
+    expect_spec_error("[net]\nwidth=8\nheight=8\n[conv]\nfilters=4\n[conv]\nfilters=5\n"
+                      "[shortcut]\nfrom=-2\n[dense]\noutput=classes\n[softmax]\n",
+                      2, "shapes differ");
+    expect_spec_error("[net\n", 2, "bad.cfg:1: malformed section header");
+    expect_spec_error("width=3\n", 2, "before any [section]");
+    expect_spec_error("[net]\nwidth=8\nheight=8\n[maxpool]\nsize=16\n[softmax]\n", 2,
+                      "leaves nothing");
+    expect_spec_error("", 2, "no sections");
+}
+
+static fer_net *trained_tiny(struct fer_meta *meta)
+{
+    fer_net *net = build(RESNETISH, 3, 4);
+    if (!net)
+        return NULL;
+    fer_net_init_weights(net, 8);
+    float targets[4 * 3];
+    random_batch(net, 4, targets, 8, 0);
+    fer_net_forward(net, 4, 1); /* moves BN running stats away from their start */
+    fer_meta_set(meta, "classes", "a,b,c");
+    fer_meta_set(meta, "name", "tiny\nnewline");
+    return net;
+}
+
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+TEST(model_file_round_trip)
+{
+    struct fer_meta meta = {0}, back = {0}, trainer = {0}, trainer_back = {0};
+    fer_net *net = trained_tiny(&meta);
+    CHECK(net != NULL);
+    if (!net)
+        return;
+    char path[128], err[FER_ERR_LEN];
+    snprintf(path, sizeof(path), "%s/m.fer", tmpdir);
+    fer_meta_set(&trainer, "epoch", "3");
+    float optim[5] = {1, 2, 3, 4, 5};
+    struct fer_checkpoint_extra extra = {&trainer, optim, 5};
+    CHECK(fer_model_save(path, net, &meta, &extra, err) == FER_OK);
+    fer_net *copy = NULL;
+    struct fer_checkpoint_extra got = {&trainer_back, NULL, 0};
+    CHECK(fer_model_load(path, 4, &copy, &back, &got, err) == FER_OK);
+    if (copy) {
+        CHECK_STR(fer_meta_get(&back, "classes"), "a,b,c");
+        CHECK_STR(fer_meta_get(&back, "name"), "tiny newline");
+        CHECK_STR(fer_meta_get(&trainer_back, "epoch"), "3");
+        CHECK(got.n_optim == 5 && got.optim && got.optim[4] == 5);
+        memcpy(fer_net_input(copy), fer_net_input(net), sizeof(float) * 4 * 144);
+        fer_net_forward(net, 4, 0);
+        fer_net_forward(copy, 4, 0);
+        CHECK(memcmp(fer_net_output(net), fer_net_output(copy), sizeof(float) * 12) == 0);
+        char names[8][16];
+        CHECK(fer_meta_classes(&back, names, 8) == 3);
+        CHECK_STR(names[2], "c");
+    }
+    fer_free(got.optim);
+    fer_net_free(copy);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+    fer_meta_clear(&back);
+    fer_meta_clear(&trainer);
+    fer_meta_clear(&trainer_back);
+}
+
+static enum fer_status try_load(const char *path, char *err)
+{
+    fer_net *net = NULL;
+    struct fer_meta meta = {0};
+    enum fer_status st = fer_model_load(path, 2, &net, &meta, NULL, err);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+    return st;
+}
+
+TEST(model_file_rejects_damage)
+{
+    struct fer_meta meta = {0};
+    fer_net *net = trained_tiny(&meta);
+    if (!net)
+        return;
+    char path[128], bad[128], err[FER_ERR_LEN];
+    snprintf(path, sizeof(path), "%s/good.fer", tmpdir);
+    snprintf(bad, sizeof(bad), "%s/bad.fer", tmpdir);
+    CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_OK);
+    long size = file_size(path);
+    CHECK(size > 100);
+    if (size <= 100)
+        return;
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = malloc((size_t)size);
+    CHECK(fread(buf, 1, (size_t)size, f) == (size_t)size);
+    fclose(f);
+    /* one flipped bit anywhere */
+    for (long at = 20; at < size; at += size / 7) {
+        buf[at] ^= 4;
+        f = fopen(bad, "wb");
+        fwrite(buf, 1, (size_t)size, f);
+        fclose(f);
+        CHECK(try_load(bad, err) == FER_ERR_CORRUPT);
+        CHECK(strstr(err, "checksum") != NULL);
+        buf[at] ^= 4;
+    }
+    /* truncated at several points */
+    for (long cut = 0; cut < size; cut += size / 5 + 1) {
+        f = fopen(bad, "wb");
+        fwrite(buf, 1, (size_t)cut, f);
+        fclose(f);
+        CHECK(try_load(bad, err) != FER_OK);
+    }
+    /* a foreign file */
+    f = fopen(bad, "wb");
+    fputs("emotion,pixels,Usage\n0,1 2 3,Training\n", f);
+    fclose(f);
+    CHECK(try_load(bad, err) == FER_ERR_FORMAT);
+    CHECK(strstr(err, "not a fer model file") != NULL);
+    /* a newer version */
+    buf[8] = 9;
+    f = fopen(bad, "wb");
+    fwrite(buf, 1, (size_t)size, f);
+    fclose(f);
+    CHECK(try_load(bad, err) == FER_ERR_VERSION);
+    CHECK(try_load("/nonexistent.fer", err) == FER_ERR_IO);
+    /* saving into a missing directory fails cleanly */
+    CHECK(fer_model_save("/nonexistent/dir/m.fer", net, &meta, NULL, err) == FER_ERR_IO);
+    free(buf);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+}
+
+TEST(model_load_survives_allocation_failures)
+{
+    struct fer_meta meta = {0};
+    fer_net *net = trained_tiny(&meta);
+    if (!net)
+        return;
+    char path[128], err[FER_ERR_LEN];
+    snprintf(path, sizeof(path), "%s/faults.fer", tmpdir);
+    CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_OK);
+    int ok_at = -1;
+    for (int k = 0; k < 400 && ok_at < 0; k++) {
+        fer_alloc_fail_after(k);
+        enum fer_status st = try_load(path, err);
+        fer_alloc_fail_after(-1);
+        if (st == FER_OK)
+            ok_at = k;
+        else
+            CHECK(st == FER_ERR_NOMEM);
+    }
+    CHECK(ok_at > 5);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+}
+
+int main(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/fer_test_nn_XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(conv_matches_direct_convolution);
+    RUN(maxpool_picks_maximum);
+    RUN(gradcheck_conv_maxpool_dense);
+    RUN(gradcheck_batchnorm_avgpool_gap_pointwise);
+    RUN(gradcheck_residual_route_dropout_bn_layer);
+    RUN(threads_give_identical_results);
+    RUN(training_reduces_loss);
+    RUN(sgd_and_adam_match_hand_computation);
+    RUN(schedules);
+    RUN(spec_errors_name_the_line);
+    RUN(model_file_round_trip);
+    RUN(model_file_rejects_damage);
+    RUN(model_load_survives_allocation_failures);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+    return check_report();
+}
