@@ -37,9 +37,9 @@ struct fer_augment fer_augment_none(void)
 
 /* One image's random draws. */
 struct draw {
-    float tx, ty;   /* shift in output pixels */
-    float angle;    /* radians */
-    float scale;    /* > 0 */
+    float tx, ty; /* shift in output pixels */
+    float angle;  /* radians */
+    float scale;  /* > 0 */
     int flip;
     float bright;   /* added, [0, 1] units */
     float contrast; /* multiplied */

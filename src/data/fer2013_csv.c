@@ -36,19 +36,18 @@ struct span {
 struct line_reader {
     gzFile gz;
     const char *path;
-    char *buf;     /* CSV_MAX_LINE + CSV_CHUNK + CSV_SLACK bytes */
-    size_t pos;    /* start of the next line */
-    size_t len;    /* bytes of valid data in buf */
-    size_t scan;   /* bytes from pos already known to hold no '\n' */
-    size_t line;   /* 1-based number of the line last returned */
+    char *buf;   /* CSV_MAX_LINE + CSV_CHUNK + CSV_SLACK bytes */
+    size_t pos;  /* start of the next line */
+    size_t len;  /* bytes of valid data in buf */
+    size_t scan; /* bytes from pos already known to hold no '\n' */
+    size_t line; /* 1-based number of the line last returned */
     int eof;
+    int truncated; /* the gzip stream broke off after the data in buf */
 };
 
 /* Formats "path:line: reason" into err and returns FER_ERR_FORMAT. */
-static enum fer_status line_error(char *err, const char *path, size_t line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static enum fer_status line_error(char *err, const char *path, size_t line, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static enum fer_status
+line_error(char *err, const char *path, size_t line, const char *fmt, ...)
 {
     char reason[FER_ERR_LEN];
     va_list ap;
@@ -58,22 +57,45 @@ static enum fer_status line_error(char *err, const char *path, size_t line, cons
     return fer_errorf(err, FER_ERR_FORMAT, "%s:%zu: %s", path, line, reason);
 }
 
-/* Reads the next chunk; a truncated or corrupt gzip stream is an error even mid-file. */
+/* zlib's message without the "path: " it puts in front. */
+static const char *zlib_reason(gzFile gz, const char *path, int *zerr)
+{
+    const char *msg = gzerror(gz, zerr);
+    size_t n = strlen(path);
+    if (!msg || !*msg)
+        return "zlib error";
+    if (strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        return msg + n + 2;
+    return msg;
+}
+
+/*
+ * Reads the next chunk. A truncated or corrupt gzip stream is an error even
+ * mid-file. zlib reports truncation (Z_BUF_ERROR) together with the last
+ * good bytes; those are returned first and the error comes with the next
+ * call, so that its line number is the line the stream broke off in.
+ */
 static enum fer_status reader_fill(struct line_reader *r, char *err)
 {
-    int got = gzread(r->gz, r->buf + r->len, CSV_CHUNK);
-    int zerr = Z_OK;
-    const char *zmsg = gzerror(r->gz, &zerr);
+    int got = 0, zerr = Z_BUF_ERROR;
+    const char *why = "unexpected end of file";
+    if (!r->truncated) {
+        got = gzread(r->gz, r->buf + r->len, CSV_CHUNK);
+        why = zlib_reason(r->gz, r->path, &zerr);
+        if (got > 0 && zerr == Z_BUF_ERROR) {
+            r->truncated = 1;
+            zerr = Z_OK;
+        }
+    }
     if (got < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
         if (zerr == Z_ERRNO)
             return fer_errorf(err, FER_ERR_IO, "%s: read error: %s", r->path, strerror(errno));
         if (zerr == Z_MEM_ERROR)
             return fer_errorf(err, FER_ERR_NOMEM, "%s: out of memory in zlib", r->path);
         return fer_errorf(err, FER_ERR_FORMAT, "%s:%zu: truncated or corrupt gzip stream (%s)",
-                          r->path, r->line + 1, zmsg ? zmsg : "zlib error");
+                          r->path, r->line + 1, why);
     }
-    if (got == 0)
-        r->eof = 1;
+    r->eof = got == 0;
     r->len += (size_t)got;
     return FER_OK;
 }
@@ -215,18 +237,30 @@ static int parse_usage(struct span s)
     return -1;
 }
 
-/* Shows at most 24 bytes of a field in a message. */
-#define SHOW(s) (int)((s).n < 24 ? (s).n : 24), (s).p
+/* Up to 24 bytes of p for a message: '?' for unprintable bytes, "..." when cut. */
+static const char *show(char out[32], const char *p, size_t n)
+{
+    size_t k = 0;
+    for (; k < n && k < 24; k++)
+        out[k] = p[k] >= 0x20 && p[k] < 0x7f ? p[k] : '?';
+    if (k < n) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+    return out;
+}
 
 /*
  * Parses the pixel token at p (digits up to the next space or e): stores its
  * value in *v and returns the end of the token, or NULL with the reason in
  * why. `index` is the 1-based pixel number for the message.
  */
-static const unsigned char *parse_token(const unsigned char *p, const unsigned char *e,
-                                        unsigned *v, size_t index, char *why, size_t why_len)
+static const unsigned char *parse_token(const unsigned char *p, const unsigned char *e, unsigned *v,
+                                        size_t index, char *why, size_t why_len)
 {
     const unsigned char *tok = p;
+    char shown[32];
     unsigned x = 0;
     while (p < e && (unsigned)(*p - '0') < 10u) {
         x = x * 10u + (unsigned)(*p - '0');
@@ -236,17 +270,15 @@ static const unsigned char *parse_token(const unsigned char *p, const unsigned c
     }
     if (p == tok || (p < e && *p != ' ')) {
         const unsigned char *te = p;
-        while (te < e && *te != ' ' && te - tok < 24)
+        while (te < e && *te != ' ')
             te++;
-        if (te == tok)
-            te++;
-        snprintf(why, why_len, "pixel %zu is not an integer: \"%.*s\"", index, (int)(te - tok),
-                 (const char *)tok);
+        snprintf(why, why_len, "pixel %zu is not an integer: \"%s\"", index,
+                 show(shown, (const char *)tok, (size_t)(te - tok)));
         return NULL;
     }
     if (x > 255u) {
-        snprintf(why, why_len, "pixel %zu value %.*s out of range 0..255", index,
-                 (int)(p - tok < 24 ? p - tok : 24), (const char *)tok);
+        snprintf(why, why_len, "pixel %zu value %s out of range 0..255", index,
+                 show(shown, (const char *)tok, (size_t)(p - tok)));
         return NULL;
     }
     *v = x;
@@ -270,7 +302,8 @@ static int parse_pixels(struct span s, uint8_t *px, char *why, size_t why_len)
             p++;
         if (p == e)
             break;
-        unsigned v;
+        unsigned v = 0;
+        const unsigned char *next = NULL;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         uint32_t w;
         memcpy(&w, p, 4);
@@ -279,20 +312,15 @@ static int parse_pixels(struct span s, uint8_t *px, char *why, size_t why_len)
         uint32_t nondigit = ((x + 0x76767676u) | x) & 0x80808080u;
         int nd = nondigit ? __builtin_ctz(nondigit) >> 3 : 4;
         if (nd >= 1 && nd <= 3 && (p + nd == e || p[nd] == ' ')) {
-            unsigned d0 = x & 0xffu, d1 = (x >> 8) & 0xffu, d2 = (x >> 16) & 0xffu;
-            v = nd == 1 ? d0 : (nd == 2 ? d0 * 10u + d1 : d0 * 100u + d1 * 10u + d2);
-            if (v <= 255u) {
-                p += nd;
-                if (count < FER_FACE_PIXELS)
-                    px[count] = (uint8_t)v;
-                count++;
-                continue;
-            }
+            /* Right-align the digits as three (leading zeros), then weigh them 100, 10, 1. */
+            uint32_t y = (x << (8 * (3 - nd))) & 0xffffffu;
+            v = (y & 0xffu) * 100u + ((y >> 8) & 0xffu) * 10u + (y >> 16);
+            next = v <= 255u ? p + nd : NULL;
         }
 #endif
-        p = parse_token(p, e, &v, count + 1, why, why_len);
-        if (!p)
+        if (!next && !(next = parse_token(p, e, &v, count + 1, why, why_len)))
             return -1;
+        p = next;
         if (count < FER_FACE_PIXELS)
             px[count] = (uint8_t)v;
         count++;
@@ -307,25 +335,25 @@ static int parse_pixels(struct span s, uint8_t *px, char *why, size_t why_len)
 /* Label: a decimal integer 0..6. Returns it, or -1 with the reason in why. */
 static int parse_label(struct span s, char *why, size_t why_len)
 {
-    if (s.n == 0) {
+    char shown[32];
+    size_t digits = 0;
+    while (digits < s.n && (unsigned)(s.p[digits] - '0') < 10u)
+        digits++;
+    while (s.n > 1 && digits == s.n && s.p[0] == '0') {
+        s.p++; /* leading zeros */
+        s.n--;
+        digits--;
+    }
+    if (s.n == 0)
         snprintf(why, why_len, "empty emotion label");
-        return -1;
-    }
-    unsigned v = 0;
-    for (size_t i = 0; i < s.n; i++) {
-        if ((unsigned)(s.p[i] - '0') >= 10u) {
-            snprintf(why, why_len, "emotion label \"%.*s\" is not an integer 0..6", SHOW(s));
-            return -1;
-        }
-        v = v * 10u + (unsigned)(s.p[i] - '0');
-        if (v > 999u)
-            v = 999u;
-    }
-    if (v > 6u) {
-        snprintf(why, why_len, "emotion label %.*s out of range 0..6", SHOW(s));
-        return -1;
-    }
-    return (int)v;
+    else if (digits < s.n)
+        snprintf(why, why_len, "emotion label \"%s\" is not an integer 0..6",
+                 show(shown, s.p, s.n));
+    else if (s.n > 1 || s.p[0] > '6')
+        snprintf(why, why_len, "emotion label %s out of range 0..6", show(shown, s.p, s.n));
+    else
+        return s.p[0] - '0';
+    return -1;
 }
 
 /* Grows every per-row array of ds to hold at least `need` rows (geometrically). */
@@ -367,13 +395,14 @@ static enum fer_status check_header(const char *path, char *line, size_t len, ch
         len -= 3;
     }
     struct span f[CSV_FIELDS];
-    char why[128];
+    char why[128], shown[32];
+    show(shown, line, len); /* before split_fields removes quotes */
     int nf = split_fields(line, len, f, CSV_FIELDS, why, sizeof(why));
     if (nf == CSV_FIELDS && span_is(trim(f[0]), "emotion") && span_is(trim(f[1]), "pixels") &&
         span_is(trim(f[2]), "Usage"))
         return FER_OK;
-    return line_error(err, path, 1, "expected the header \"emotion,pixels,Usage\", found \"%.*s\"",
-                      (int)(len < 40 ? len : 40), line);
+    return line_error(err, path, 1, "expected the header \"emotion,pixels,Usage\", found \"%s\"",
+                      shown);
 }
 
 /*
@@ -445,7 +474,7 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
             goto error;
 
         struct span f[CSV_FIELDS];
-        char why[160];
+        char why[160], shown[32];
         int usage = -1, label = -1;
         int nf = split_fields(line, len, f, CSV_FIELDS, why, sizeof(why));
         if (nf >= 0 && nf != CSV_FIELDS)
@@ -455,8 +484,8 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
             usage = parse_usage(us);
             if (usage < 0)
                 snprintf(why, sizeof(why),
-                         "unknown usage \"%.*s\" (expected Training, PublicTest or PrivateTest)",
-                         SHOW(us));
+                         "unknown usage \"%s\" (expected Training, PublicTest or PrivateTest)",
+                         show(shown, us.p, us.n));
         }
         uint32_t row_rank = 0;
         if (usage >= 0) {
@@ -533,8 +562,7 @@ static enum fer_status write_error(char *err, gzFile gz, const char *path)
  * Labels are written as stored, usage by name; soft targets are not written
  * (the format has no place for them). The header is `emotion,pixels,Usage`.
  */
-enum fer_status fer_dataset_write_csv(const fer_dataset *ds, const char *path, int usage,
-                                      char *err)
+enum fer_status fer_dataset_write_csv(const fer_dataset *ds, const char *path, int usage, char *err)
 {
     enum fer_status st = FER_OK;
     char *tmp = NULL, *row = NULL;
@@ -599,8 +627,7 @@ enum fer_status fer_dataset_write_csv(const fer_dataset *ds, const char *path, i
         goto end;
     }
     if (rename(tmp, path) != 0) {
-        st = fer_errorf(err, FER_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
-                        strerror(errno));
+        st = fer_errorf(err, FER_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         goto end;
     }
 

@@ -75,6 +75,20 @@ static int split(char *s, size_t len, struct span *f)
     }
 }
 
+/* Up to 24 bytes of p for a message: '?' for unprintable bytes, "..." when cut. */
+static const char *show(char out[32], const char *p, size_t n)
+{
+    size_t k = 0;
+    for (; k < n && k < 24; k++)
+        out[k] = p[k] >= 0x20 && p[k] < 0x7f ? p[k] : '?';
+    if (k < n) {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+    return out;
+}
+
 static int parse_count(struct span s, uint32_t *v)
 {
     if (s.n == 0 || s.n > 5)
@@ -101,7 +115,7 @@ static int parse_usage(struct span s)
     return -1;
 }
 
-/* Reads one line into buf; *len excludes "\n" / "\r\n"; returns 0 at end of file. */
+/* Reads one line into buf (*len excludes "\n" or "\r\n"); *got is 0 at the end of the file. */
 static enum fer_status read_line(gzFile gz, const char *path, size_t line_no, char *buf,
                                  size_t *len, int *got, char *err)
 {
@@ -113,8 +127,11 @@ static enum fer_status read_line(gzFile gz, const char *path, size_t line_no, ch
             return fer_errorf(err, FER_ERR_IO, "%s: read error: %s", path, strerror(errno));
         if (zerr == Z_MEM_ERROR)
             return fer_errorf(err, FER_ERR_NOMEM, "%s: out of memory in zlib", path);
+        size_t pn = strlen(path); /* zlib puts "path: " in front of its message */
+        if (zmsg && strncmp(zmsg, path, pn) == 0 && zmsg[pn] == ':' && zmsg[pn + 1] == ' ')
+            zmsg += pn + 2;
         return fer_errorf(err, FER_ERR_FORMAT, "%s:%zu: truncated or corrupt gzip stream (%s)",
-                          path, line_no, zmsg ? zmsg : "zlib error");
+                          path, line_no, zmsg && *zmsg ? zmsg : "zlib error");
     }
     *got = s != NULL;
     if (!s)
@@ -123,8 +140,8 @@ static enum fer_status read_line(gzFile gz, const char *path, size_t line_no, ch
     if (n > 0 && buf[n - 1] == '\n')
         n--;
     else if (n == FP_LINE_MAX - 1 && !gzeof(gz))
-        return fer_errorf(err, FER_ERR_FORMAT, "%s:%zu: line longer than %d bytes", path,
-                          line_no, FP_LINE_MAX - 2);
+        return fer_errorf(err, FER_ERR_FORMAT, "%s:%zu: line longer than %d bytes", path, line_no,
+                          FP_LINE_MAX - 2);
     if (n > 0 && buf[n - 1] == '\r')
         n--;
     *len = n;
@@ -139,7 +156,7 @@ static enum fer_status read_ferplus(const char *path, const size_t *need, struct
                                     size_t *have, char *err)
 {
     enum fer_status st = FER_OK;
-    char buf[FP_LINE_MAX];
+    char buf[FP_LINE_MAX], shown[32];
     struct span f[FP_FIELDS];
     size_t line_no = 1, len = 0;
     int got = 0;
@@ -184,8 +201,8 @@ static enum fer_status read_ferplus(const char *path, const size_t *need, struct
         }
         int u = parse_usage(f[0]);
         if (u < 0) {
-            st = fer_errorf(err, FER_ERR_FORMAT, "%s:%zu: unknown usage \"%.*s\"", path, line_no,
-                            (int)(f[0].n < 24 ? f[0].n : 24), f[0].p);
+            st = fer_errorf(err, FER_ERR_FORMAT, "%s:%zu: unknown usage \"%s\"", path, line_no,
+                            show(shown, f[0].p, f[0].n));
             goto end;
         }
         struct fp_row row = {{0}, 0, (uint8_t)(f[1].n > 0)};
@@ -193,8 +210,8 @@ static enum fer_status read_ferplus(const char *path, const size_t *need, struct
             uint32_t v;
             if (parse_count(f[k], &v) != 0) {
                 st = fer_errorf(err, FER_ERR_FORMAT,
-                                "%s:%zu: %s vote count \"%.*s\" is not an integer 0..65535", path,
-                                line_no, fp_header[k], (int)(f[k].n < 24 ? f[k].n : 24), f[k].p);
+                                "%s:%zu: %s vote count \"%s\" is not an integer 0..65535", path,
+                                line_no, fp_header[k], show(shown, f[k].p, f[k].n));
                 goto end;
             }
             if (k - 2 < FP_EMOTIONS)

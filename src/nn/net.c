@@ -525,6 +525,11 @@ enum fer_status fer_net_set_pool(fer_net *net, fer_pool *pool, char *err)
     return FER_OK;
 }
 
+fer_pool *fer_net_pool(const fer_net *net)
+{
+    return net->pool;
+}
+
 void fer_net_set_noise(fer_net *net, uint64_t seed, uint64_t step)
 {
     net->seed = seed;

@@ -60,6 +60,8 @@ void fer_net_init_weights(fer_net *net, uint64_t seed);
  * the calling thread). Allocates per-thread buffers.
  */
 enum fer_status fer_net_set_pool(fer_net *net, fer_pool *pool, char *err);
+/* The pool set with fer_net_set_pool (borrowed; may be NULL). */
+fer_pool *fer_net_pool(const fer_net *net);
 /* Seed and step that make dropout masks reproducible. */
 void fer_net_set_noise(fer_net *net, uint64_t seed, uint64_t step);
 

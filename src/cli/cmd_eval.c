@@ -1,0 +1,180 @@
+/*
+ * cmd_eval.c - `fer eval`: a model's accuracy, per-class precision, recall and
+ * F1, macro-F1 and confusion matrix on a FER2013 CSV, as text or JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/alloc.h"
+#include "core/pool.h"
+#include "nn/model_file.h"
+#include "train/evaluate.h"
+
+static const char *USAGE = "fer eval --model MODEL --data FILE [--json] [--tta none|flip|crops]";
+
+static uint64_t hash_face(const uint8_t *px)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (int i = 0; i < FER_FACE_PIXELS; i++)
+        h = (h ^ px[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Removes from ds the faces whose exact pixels also occur in `other_path`
+ * (FER2013 has 280 PublicTest faces duplicated in Training). Hash equality
+ * is treated as identity: a 64-bit FNV collision among 30k faces is
+ * vanishingly unlikely.
+ */
+static enum fer_status drop_overlap(fer_dataset *ds, const char *other_path, size_t *removed,
+                                    char *err)
+{
+    struct fer_read_options ro = {1, -1, 0};
+    fer_dataset *other = NULL;
+    enum fer_status st = fer_dataset_read_csv(other_path, &ro, &other, NULL, err);
+    if (st != FER_OK)
+        return st;
+    uint64_t *hashes = fer_malloc(sizeof(uint64_t) * (other->n ? other->n : 1));
+    uint8_t *keep = fer_malloc(ds->n ? ds->n : 1);
+    if (!hashes || !keep) {
+        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory");
+        goto end;
+    }
+    for (size_t i = 0; i < other->n; i++)
+        hashes[i] = hash_face(other->pixels + i * FER_FACE_PIXELS);
+    qsort(hashes, other->n, sizeof(uint64_t), cmp_u64);
+    *removed = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        uint64_t h = hash_face(ds->pixels + i * FER_FACE_PIXELS);
+        keep[i] = bsearch(&h, hashes, other->n, sizeof(uint64_t), cmp_u64) == NULL;
+        *removed += !keep[i];
+    }
+    st = fer_dataset_filter(ds, keep, err);
+end:
+    fer_free(hashes);
+    fer_free(keep);
+    fer_dataset_free(other);
+    return st;
+}
+
+int fer_cmd_eval(int argc, char **argv)
+{
+    const char *model_path = NULL, *data_path = NULL, *tta_name = "none", *labels = "fer2013";
+    const char *ferplus = NULL, *exclude = NULL;
+    int json = 0, threads = 0, batch = 256, skip_bad = 0, premerged = 0, no_progress = 0;
+    struct fer_opt opts[] = {
+        {"model", FER_OPT_STR, &model_path, "model file (.fer)", NULL},
+        {"data", FER_OPT_STR, &data_path, "FER2013 CSV (.csv or .csv.gz)", NULL},
+        {"json", FER_OPT_FLAG, &json, "print one JSON object", NULL},
+        {"tta", FER_OPT_STR, &tta_name, "test-time augmentation: none | flip | crops", NULL},
+        {"labels", FER_OPT_STR, &labels, "fer2013 | ferplus-majority", NULL},
+        {"ferplus", FER_OPT_STR, &ferplus, "FER+ votes file for --labels ferplus-majority", NULL},
+        {"exclude-overlap", FER_OPT_STR, &exclude,
+         "leave out faces whose pixels also occur in this file (e.g. the training set)", NULL},
+        {"premerged", FER_OPT_FLAG, &premerged,
+         "the data already has 6-class labels (from fer prepare --classes 6)", NULL},
+        {"batch", FER_OPT_INT, &batch, "faces per forward pass", NULL},
+        {"threads", FER_OPT_INT, &threads, "worker threads (default: all cores)", NULL},
+        {"skip-bad-rows", FER_OPT_FLAG, &skip_bad, "skip malformed CSV rows", NULL},
+        {"no-progress", FER_OPT_FLAG, &no_progress, "no progress bar", NULL},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    const char *pos[1];
+    int n_pos;
+    int r = fer_args_parse(argc, argv, 2, opts, pos, 0, &n_pos, USAGE);
+    if (r != 0)
+        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
+    if (!model_path || !data_path) {
+        fprintf(stderr, "fer eval: --model and --data are needed\n\n");
+        fer_args_usage(USAGE, opts);
+        return FER_EXIT_USAGE;
+    }
+    enum fer_tta tta;
+    if (strcmp(tta_name, "none") == 0)
+        tta = FER_TTA_NONE;
+    else if (strcmp(tta_name, "flip") == 0)
+        tta = FER_TTA_FLIP;
+    else if (strcmp(tta_name, "crops") == 0)
+        tta = FER_TTA_CROPS;
+    else {
+        fprintf(stderr, "fer eval: unknown --tta '%s' (none, flip, crops)\n", tta_name);
+        return FER_EXIT_USAGE;
+    }
+    int ls = fer_label_source_parse(labels);
+    if (ls < 0 || ls == FER_LABELS_FERPLUS_SOFT || (ls != FER_LABELS_FER2013 && !ferplus)) {
+        fprintf(stderr, "fer eval: --labels must be fer2013, or ferplus-majority with --ferplus\n");
+        return FER_EXIT_USAGE;
+    }
+    if (batch < 1 || batch > 4096) {
+        fprintf(stderr, "fer eval: --batch must be in [1, 4096]\n");
+        return FER_EXIT_USAGE;
+    }
+    char err[FER_ERR_LEN];
+    int status = FER_EXIT_FAIL;
+    fer_net *net = NULL;
+    fer_pool *pool = NULL;
+    fer_dataset *ds = NULL;
+    struct fer_meta meta = {0};
+    enum fer_status st = fer_model_load(model_path, batch, &net, &meta, NULL, err);
+    if (st == FER_OK)
+        st = fer_pool_new(threads, &pool, err);
+    if (st == FER_OK)
+        st = fer_net_set_pool(net, pool, err);
+    struct fer_read_options ro = {skip_bad, -1, 0};
+    size_t skipped = 0, removed = 0;
+    if (st == FER_OK)
+        st = fer_dataset_read_csv(data_path, &ro, &ds, &skipped, err);
+    if (st == FER_OK && ls != FER_LABELS_FER2013)
+        st = fer_dataset_apply_ferplus(ds, ferplus, (enum fer_label_source)ls, 1, &removed, err);
+    if (st == FER_OK && fer_net_classes(net) == 6) {
+        if (premerged)
+            ds->n_classes = 6;
+        else
+            st = fer_dataset_merge_disgust(ds, err);
+    }
+    if (st == FER_OK && exclude)
+        st = drop_overlap(ds, exclude, &removed, err);
+    const char *mean = fer_meta_get(&meta, "input_mean"), *sd = fer_meta_get(&meta, "input_std");
+    struct fer_norm norm = {mean ? (float)atof(mean) : 0.5f, sd ? (float)atof(sd) : 0.25f};
+    struct fer_metrics m;
+    if (st == FER_OK)
+        st = fer_evaluate(net, norm, ds, tta, !no_progress && !json, &m, NULL, err);
+    if (st != FER_OK) {
+        fprintf(stderr, "fer eval: %s\n", err);
+        goto end;
+    }
+    char names[FER_MAX_CLASSES][16];
+    const char *name_ptrs[FER_MAX_CLASSES];
+    int nc = fer_meta_classes(&meta, names, FER_MAX_CLASSES);
+    for (int i = 0; i < nc; i++)
+        name_ptrs[i] = names[i];
+    if (json) {
+        fer_metrics_print_json(&m, name_ptrs, stdout);
+    } else {
+        const char *name = fer_meta_get(&meta, "name");
+        printf("model     %s (%s)\ndata      %s%s\n", model_path, name ? name : "unnamed",
+               data_path, tta ? "" : "");
+        if (skipped)
+            printf("skipped   %zu malformed rows\n", skipped);
+        if (exclude)
+            printf("excluded  %zu faces that also occur in %s\n", removed, exclude);
+        printf("tta       %s\n", tta_name);
+        fer_metrics_print(&m, name_ptrs, stdout);
+    }
+    status = FER_EXIT_OK;
+end:
+    fer_dataset_free(ds);
+    fer_net_free(net);
+    fer_pool_free(pool);
+    fer_meta_clear(&meta);
+    return status;
+}

@@ -1,0 +1,148 @@
+/* cmd_train.c - `fer train`: options -> struct fer_train_config -> fer_train_run. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "nn/spec.h"
+#include "train/evaluate.h"
+#include "train/trainer.h"
+
+static const char *USAGE =
+    "fer train --arch models/X.cfg --train FILE [--val FILE] --out MODEL [options]\n"
+    "       fer train --resume MODEL.ckpt --train FILE [--val FILE] --out MODEL\n"
+    "       fer train --init MODEL --train FEEDBACK.csv --out TUNED [options]";
+
+int fer_cmd_train(int argc, char **argv)
+{
+    struct fer_train_config c;
+    fer_train_config_defaults(&c);
+    const char *labels = "fer2013", *optimizer = NULL, *schedule = NULL;
+    int no_progress = 0, no_augment = 0, limit = 0, val_limit = 0;
+    float lr = 0, wd = -1, momentum = -1, warmup = -1, smoothing = -1, mixup = -1;
+    int epochs = 0, batch = 0, tta = -1;
+    uint64_t seed = 1;
+    struct fer_opt opts[] = {
+        {"arch", FER_OPT_STR, &c.arch_path, "architecture spec (models/*.cfg)", NULL},
+        {"train", FER_OPT_STR, &c.train_path, "training data, FER2013 CSV (.csv or .csv.gz)", NULL},
+        {"val", FER_OPT_STR, &c.val_path, "validation data; the best epoch on it is kept", NULL},
+        {"out", FER_OPT_STR, &c.out_path, "where the trained model goes (.fer)", NULL},
+        {"classes", FER_OPT_INT, &c.n_classes, "7, or 6 to merge disgust into angry", NULL},
+        {"labels", FER_OPT_STR, &labels, "fer2013 | ferplus-majority | ferplus-soft", NULL},
+        {"ferplus", FER_OPT_STR, &c.ferplus_path, "FER+ votes file (fer2013new.csv)", NULL},
+        {"drop-unusable", FER_OPT_FLAG, &c.drop_unusable,
+         "drop rows FER+ marks as not a face or unknown", NULL},
+        {"epochs", FER_OPT_INT, &epochs, "number of epochs", NULL},
+        {"batch", FER_OPT_INT, &batch, "batch size", NULL},
+        {"seed", FER_OPT_U64, &seed, "random seed (same seed, same model)", NULL},
+        {"threads", FER_OPT_INT, &c.threads, "worker threads (default: all cores)", NULL},
+        {"resume", FER_OPT_STR, &c.resume_path, "continue from this checkpoint", NULL},
+        {"init", FER_OPT_STR, &c.init_path, "start from this model's weights (fine-tune)", NULL},
+        {"checkpoint", FER_OPT_STR, &c.checkpoint_path, "checkpoint path (default OUT.ckpt)",
+         NULL},
+        {"log", FER_OPT_STR, &c.log_path, "JSONL log path (default OUT.log.jsonl)", NULL},
+        {"name", FER_OPT_STR, &c.name, "model name stored in the file", NULL},
+        {"optimizer", FER_OPT_STR, &optimizer, "sgd | adam | adamw", NULL},
+        {"lr", FER_OPT_FLOAT, &lr, "base learning rate", NULL},
+        {"schedule", FER_OPT_STR, &schedule, "constant | step | cosine | onecycle | plateau", NULL},
+        {"warmup", FER_OPT_FLOAT, &warmup, "epochs of linear learning-rate warm-up", NULL},
+        {"weight-decay", FER_OPT_FLOAT, &wd, "weight decay", NULL},
+        {"momentum", FER_OPT_FLOAT, &momentum, "SGD momentum", NULL},
+        {"label-smoothing", FER_OPT_FLOAT, &smoothing, "label smoothing epsilon", NULL},
+        {"mixup", FER_OPT_FLOAT, &mixup, "mixup alpha (0 disables)", NULL},
+        {"no-augment", FER_OPT_FLAG, &no_augment, "train without augmentation", NULL},
+        {"tta", FER_OPT_INT, &tta, "validation test-time augmentation: 0 none, 1 flip, 2 crops",
+         NULL},
+        {"limit", FER_OPT_INT, &limit, "use only the first N training rows", NULL},
+        {"val-limit", FER_OPT_INT, &val_limit, "use only the first N validation rows", NULL},
+        {"skip-bad-rows", FER_OPT_FLAG, &c.skip_bad_rows, "skip malformed CSV rows", NULL},
+        {"no-progress", FER_OPT_FLAG, &no_progress, "no progress bar", NULL},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    const char *pos[1];
+    int n_pos;
+    int r = fer_args_parse(argc, argv, 2, opts, pos, 0, &n_pos, USAGE);
+    if (r != 0)
+        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
+    if (!c.train_path || !c.out_path || (!c.arch_path && !c.resume_path && !c.init_path)) {
+        fprintf(stderr, "fer train: --train, --out and one of --arch, --init, --resume are "
+                        "needed\n\n");
+        fer_args_usage(USAGE, opts);
+        return FER_EXIT_USAGE;
+    }
+    if (c.n_classes != 6 && c.n_classes != 7) {
+        fprintf(stderr, "fer train: --classes must be 6 or 7\n");
+        return FER_EXIT_USAGE;
+    }
+    int ls = fer_label_source_parse(labels);
+    if (ls < 0) {
+        fprintf(stderr, "fer train: unknown --labels '%s'\n", labels);
+        return FER_EXIT_USAGE;
+    }
+    c.labels = (enum fer_label_source)ls;
+    char err[FER_ERR_LEN];
+    if (c.arch_path && !c.resume_path && !c.init_path) {
+        fer_spec *spec;
+        if (fer_spec_load(c.arch_path, &spec, err) != FER_OK ||
+            fer_train_config_from_spec(&c, spec, err) != FER_OK) {
+            fprintf(stderr, "fer train: %s\n", err);
+            return FER_EXIT_FAIL;
+        }
+        fer_spec_free(spec);
+    }
+    /* the command line wins over the spec's [train] recipe */
+    if (optimizer) {
+        int k = fer_optim_kind_parse(optimizer);
+        if (k < 0) {
+            fprintf(stderr, "fer train: unknown --optimizer '%s'\n", optimizer);
+            return FER_EXIT_USAGE;
+        }
+        c.optim = fer_optim_defaults((enum fer_optim_kind)k);
+    }
+    if (schedule) {
+        int k = fer_sched_kind_parse(schedule);
+        if (k < 0) {
+            fprintf(stderr, "fer train: unknown --schedule '%s'\n", schedule);
+            return FER_EXIT_USAGE;
+        }
+        c.schedule.kind = (enum fer_sched_kind)k;
+    }
+    if (epochs < 0 || batch < 0 || limit < 0 || val_limit < 0 || lr < 0) {
+        fprintf(stderr, "fer train: --epochs, --batch, --limit and --lr must be positive\n");
+        return FER_EXIT_USAGE;
+    }
+    if (epochs > 0) {
+        c.epochs = epochs;
+        c.epochs_given = 1;
+    }
+    if (batch > 0)
+        c.batch = batch;
+    if (lr > 0)
+        c.schedule.base_lr = lr;
+    if (wd >= 0)
+        c.optim.weight_decay = wd;
+    if (momentum >= 0)
+        c.optim.momentum = momentum;
+    if (warmup >= 0)
+        c.schedule.warmup = warmup;
+    if (smoothing >= 0)
+        c.label_smoothing = smoothing;
+    if (mixup >= 0)
+        c.mixup = mixup;
+    if (tta >= 0)
+        c.eval_tta = tta > 2 ? 2 : tta;
+    if (no_augment)
+        c.augment = fer_augment_none();
+    c.seed = seed;
+    c.limit = (size_t)limit;
+    c.val_limit = (size_t)val_limit;
+    c.progress = !no_progress;
+    char cmdline[2048];
+    fer_cli_command_line(argc, argv, cmdline, sizeof(cmdline));
+    c.command = cmdline;
+    if (fer_train_run(&c, err) != FER_OK) {
+        fprintf(stderr, "fer train: %s\n", err);
+        return FER_EXIT_FAIL;
+    }
+    return FER_EXIT_OK;
+}

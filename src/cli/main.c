@@ -1,0 +1,53 @@
+/* main.c - `fer <command> [options]`: dispatch to the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+#define FER_VERSION "0.1.0"
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "fer " FER_VERSION " - facial emotion recognition\n\n"
+            "usage: fer <command> [options]   (fer <command> --help for its options)\n\n"
+            "commands:\n"
+            "  prepare   split a FER2013 CSV into one file per usage (6 or 7 classes)\n"
+            "  train     train a network on FER2013 (checkpoints, resume, logs)\n"
+            "  eval      accuracy, per-class precision/recall/F1 and confusion matrix\n"
+            "  version   print the version\n");
+}
+
+void fer_cli_command_line(int argc, char **argv, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < argc && n + 1 < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "", argv[i]);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage();
+        return FER_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "prepare") == 0)
+        return fer_cmd_prepare(argc, argv);
+    if (strcmp(cmd, "train") == 0)
+        return fer_cmd_train(argc, argv);
+    if (strcmp(cmd, "eval") == 0)
+        return fer_cmd_eval(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("fer " FER_VERSION "\n");
+        return FER_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage();
+        return FER_EXIT_OK;
+    }
+    fprintf(stderr, "fer: unknown command '%s'\n\n", cmd);
+    usage();
+    return FER_EXIT_USAGE;
+}

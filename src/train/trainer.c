@@ -1,0 +1,538 @@
+/* trainer.c - the training loop, checkpoints and exact resume (see trainer.h). */
+#include "train/trainer.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/pool.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "core/sha256.h"
+#include "nn/model_file.h"
+#include "nn/net.h"
+#include "train/evaluate.h"
+
+#define FER_VERSION_STRING "0.1.0"
+
+/* Everything one run holds; freed in one place. */
+struct run {
+    const struct fer_train_config *c;
+    struct fer_train_config cfg; /* effective recipe (after resume) */
+    fer_dataset *train, *val;
+    char train_sha[65], val_sha[65];
+    fer_net *net;
+    fer_optim *opt;
+    fer_pool *pool;
+    struct fer_meta meta;
+    struct fer_norm norm;
+    char ckpt_path[1024], log_path[1024];
+    uint32_t *order;
+    float *targets;
+    /* progress through training, saved in checkpoints */
+    int epoch; /* epochs completed */
+    double best_acc;
+    int best_epoch;
+    double elapsed;
+    uint64_t resumed_steps; /* optimizer steps recorded in the checkpoint */
+};
+
+static enum fer_status load_split(const struct fer_train_config *c, const char *path, size_t limit,
+                                  fer_dataset **out, char sha[65], char *err)
+{
+    struct fer_read_options ro = {c->skip_bad_rows, -1, limit};
+    size_t skipped = 0;
+    enum fer_status st = fer_dataset_read_csv(path, &ro, out, &skipped, err);
+    if (st != FER_OK)
+        return st;
+    if (skipped)
+        fprintf(stderr, "%s: skipped %zu malformed rows\n", path, skipped);
+    if ((*out)->n == 0)
+        return fer_errorf(err, FER_ERR_FORMAT, "%s holds no faces", path);
+    if (c->labels != FER_LABELS_FER2013) {
+        size_t dropped = 0;
+        if (!c->ferplus_path)
+            return fer_errorf(err, FER_ERR_ARG, "--labels %s needs --ferplus FILE",
+                              c->labels == FER_LABELS_FERPLUS_SOFT ? "ferplus-soft"
+                                                                   : "ferplus-majority");
+        st = fer_dataset_apply_ferplus(*out, c->ferplus_path, c->labels, c->drop_unusable,
+                                       &dropped, err);
+        if (st != FER_OK)
+            return st;
+        if (dropped)
+            fprintf(stderr, "%s: dropped %zu rows FER+ marks as unusable\n", path, dropped);
+    }
+    if (c->n_classes == 6 && (st = fer_dataset_merge_disgust(*out, err)) != FER_OK)
+        return st;
+    return fer_sha256_file(path, sha, err);
+}
+
+static void free_run(struct run *r)
+{
+    fer_dataset_free(r->train);
+    fer_dataset_free(r->val);
+    fer_optim_free(r->opt);
+    fer_net_free(r->net);
+    fer_pool_free(r->pool);
+    fer_meta_clear(&r->meta);
+    fer_free(r->order);
+    fer_free(r->targets);
+}
+
+/* The recipe values a resumed run must take from its checkpoint to continue exactly. */
+static void save_recipe(struct fer_meta *t, const struct run *r)
+{
+    const struct fer_train_config *c = &r->cfg;
+    fer_meta_setf(t, "epoch", "%d", r->epoch);
+    fer_meta_setf(t, "steps", "%" PRIu64, fer_optim_steps(r->opt));
+    fer_meta_setf(t, "best_acc", "%.9g", r->best_acc);
+    fer_meta_setf(t, "best_epoch", "%d", r->best_epoch);
+    fer_meta_setf(t, "elapsed", "%.3f", r->elapsed);
+    fer_meta_setf(t, "seed", "%" PRIu64, c->seed);
+    fer_meta_setf(t, "batch", "%d", c->batch);
+    fer_meta_setf(t, "epochs", "%d", c->epochs);
+    fer_meta_setf(t, "optimizer", "%d %.9g %d %.9g %.9g %.9g %.9g %.9g", (int)c->optim.kind,
+                  (double)c->optim.momentum, c->optim.nesterov, (double)c->optim.beta1,
+                  (double)c->optim.beta2, (double)c->optim.eps, (double)c->optim.weight_decay,
+                  (double)c->optim.clip_norm);
+    const struct fer_schedule *s = &c->schedule;
+    fer_meta_setf(t, "schedule", "%d %.9g %.9g %d %.9g %.9g %d %.9g %.9g %d", (int)s->kind,
+                  (double)s->base_lr, (double)s->gamma, s->step_epochs, (double)s->min_ratio,
+                  (double)s->warmup, s->patience, (double)s->plateau_scale,
+                  (double)s->plateau_best, s->plateau_bad_epochs);
+    const struct fer_augment *a = &c->augment;
+    fer_meta_setf(t, "augment", "%.9g %.9g %.9g %.9g %.9g %.9g %.9g", (double)a->shift,
+                  (double)a->rotate, (double)a->scale, (double)a->flip, (double)a->brightness,
+                  (double)a->contrast, (double)a->erase);
+    fer_meta_setf(t, "regularise", "%.9g %.9g %d", (double)c->label_smoothing, (double)c->mixup,
+                  c->eval_tta);
+}
+
+static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char *err)
+{
+    struct fer_train_config *c = &r->cfg;
+    const char *v[9] = {fer_meta_get(t, "epoch"),     fer_meta_get(t, "steps"),
+                        fer_meta_get(t, "best_acc"),  fer_meta_get(t, "seed"),
+                        fer_meta_get(t, "batch"),     fer_meta_get(t, "optimizer"),
+                        fer_meta_get(t, "schedule"),  fer_meta_get(t, "augment"),
+                        fer_meta_get(t, "regularise")};
+    for (int i = 0; i < 9; i++)
+        if (!v[i])
+            return fer_errorf(err, FER_ERR_CORRUPT, "checkpoint lacks its training state");
+    int kind, sk;
+    struct fer_optim_config *o = &c->optim;
+    struct fer_schedule *s = &c->schedule;
+    struct fer_augment *a = &c->augment;
+    uint64_t steps;
+    if (sscanf(v[0], "%d", &r->epoch) != 1 || sscanf(v[1], "%" SCNu64, &steps) != 1 ||
+        sscanf(v[2], "%lf", &r->best_acc) != 1 || sscanf(v[3], "%" SCNu64, &c->seed) != 1 ||
+        sscanf(v[4], "%d", &c->batch) != 1 ||
+        sscanf(v[5], "%d %f %d %f %f %f %f %f", &kind, &o->momentum, &o->nesterov, &o->beta1,
+               &o->beta2, &o->eps, &o->weight_decay, &o->clip_norm) != 8 ||
+        sscanf(v[6], "%d %f %f %d %f %f %d %f %f %d", &sk, &s->base_lr, &s->gamma, &s->step_epochs,
+               &s->min_ratio, &s->warmup, &s->patience, &s->plateau_scale, &s->plateau_best,
+               &s->plateau_bad_epochs) != 10 ||
+        sscanf(v[7], "%f %f %f %f %f %f %f", &a->shift, &a->rotate, &a->scale, &a->flip,
+               &a->brightness, &a->contrast, &a->erase) != 7 ||
+        sscanf(v[8], "%f %f %d", &c->label_smoothing, &c->mixup, &c->eval_tta) != 3 ||
+        kind < 0 || kind > FER_OPTIM_ADAMW || sk < 0 || sk > FER_SCHED_PLATEAU || c->batch < 1)
+        return fer_errorf(err, FER_ERR_CORRUPT, "checkpoint has a malformed training state");
+    o->kind = (enum fer_optim_kind)kind;
+    s->kind = (enum fer_sched_kind)sk;
+    const char *be = fer_meta_get(t, "best_epoch"), *el = fer_meta_get(t, "elapsed");
+    r->best_epoch = be ? atoi(be) : 0;
+    r->elapsed = el ? atof(el) : 0;
+    /* the optimizer is created later; remember its step count until then */
+    r->resumed_steps = steps;
+    const char *total = fer_meta_get(t, "epochs");
+    if (r->c->epochs_given <= 0 && total)
+        r->cfg.epochs = atoi(total); /* --epochs may extend a resumed run */
+    return FER_OK;
+}
+
+static enum fer_status setup_model(struct run *r, char *err)
+{
+    const struct fer_train_config *c = r->c;
+    enum fer_status st;
+    float *optim_state = NULL;
+    size_t n_optim = 0;
+    if (c->resume_path) {
+        struct fer_meta trainer = {0};
+        struct fer_checkpoint_extra extra = {&trainer, NULL, 0};
+        st = fer_model_load(c->resume_path, r->cfg.batch, &r->net, &r->meta, &extra, err);
+        if (st == FER_OK)
+            st = load_recipe(&trainer, r, err);
+        if (st == FER_OK && r->cfg.batch > fer_net_max_batch(r->net))
+            st = fer_net_set_max_batch(r->net, r->cfg.batch, err);
+        fer_meta_clear(&trainer);
+        optim_state = extra.optim;
+        n_optim = extra.n_optim;
+        if (st != FER_OK) {
+            fer_free(optim_state);
+            return st;
+        }
+        fprintf(stderr, "resuming %s after epoch %d of %d\n", c->resume_path, r->epoch,
+                r->cfg.epochs);
+    } else if (c->init_path) {
+        if ((st = fer_model_load(c->init_path, r->cfg.batch, &r->net, &r->meta, NULL, err)))
+            return st;
+    } else {
+        fer_spec *spec;
+        if ((st = fer_spec_load(c->arch_path, &spec, err)) != FER_OK)
+            return st;
+        st = fer_net_new(spec, c->n_classes, r->cfg.batch, &r->net, err);
+        fer_spec_free(spec);
+        if (st != FER_OK)
+            return st;
+        fer_net_init_weights(r->net, c->seed);
+    }
+    if (fer_net_classes(r->net) != c->n_classes) {
+        fer_free(optim_state);
+        return fer_errorf(err, FER_ERR_ARG, "the model has %d classes but --classes is %d",
+                          fer_net_classes(r->net), c->n_classes);
+    }
+    if ((st = fer_net_set_pool(r->net, r->pool, err)) != FER_OK ||
+        (st = fer_optim_new(&r->cfg.optim, r->net, &r->opt, err)) != FER_OK) {
+        fer_free(optim_state);
+        return st;
+    }
+    if (optim_state) {
+        size_t n;
+        float *dst = fer_optim_state(r->opt, &n);
+        if (n != n_optim) {
+            fer_free(optim_state);
+            return fer_errorf(err, FER_ERR_CORRUPT, "checkpoint optimizer state has %zu values, "
+                              "expected %zu", n_optim, n);
+        }
+        memcpy(dst, optim_state, n * sizeof(float));
+        fer_optim_set_steps(r->opt, r->resumed_steps);
+        fer_free(optim_state);
+    }
+    return FER_OK;
+}
+
+/* Normalisation: kept from a loaded model, else measured on the training data. */
+static void setup_norm(struct run *r)
+{
+    const char *m = fer_meta_get(&r->meta, "input_mean"), *s = fer_meta_get(&r->meta, "input_std");
+    if (m && s && atof(s) > 0) {
+        r->norm.mean = (float)atof(m);
+        r->norm.std = (float)atof(s);
+    } else {
+        fer_dataset_pixel_stats(r->train, &r->norm.mean, &r->norm.std);
+        if (r->norm.std <= 0)
+            r->norm.std = 1;
+    }
+}
+
+static void describe_model(struct run *r, int epoch, const struct fer_metrics *val)
+{
+    const struct fer_train_config *c = r->c;
+    struct fer_meta *m = &r->meta;
+    const char *const *names = fer_class_names(c->n_classes);
+    char classes[256] = "";
+    for (int i = 0; i < c->n_classes; i++) {
+        strcat(classes, names[i]);
+        if (i + 1 < c->n_classes)
+            strcat(classes, ",");
+    }
+    static const char *label_names[] = {"fer2013", "ferplus-majority", "ferplus-soft"};
+    time_t now = time(NULL);
+    char when[32];
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    fer_meta_set(m, "format", "fer-model");
+    fer_meta_set(m, "name", c->name);
+    fer_meta_set(m, "classes", classes);
+    fer_meta_setf(m, "input", "%dx%dx%d", fer_net_input_side(r->net), fer_net_input_side(r->net),
+                  fer_net_input_channels(r->net));
+    fer_meta_setf(m, "input_mean", "%.9g", (double)r->norm.mean);
+    fer_meta_setf(m, "input_std", "%.9g", (double)r->norm.std);
+    fer_meta_set(m, "normalisation", "x = (pixel / 255 - input_mean) / input_std");
+    fer_meta_set(m, "labels", label_names[c->labels]);
+    fer_meta_set(m, "train_data", c->train_path);
+    fer_meta_set(m, "train_sha256", r->train_sha);
+    fer_meta_setf(m, "train_rows", "%zu", r->train->n);
+    if (r->val) {
+        fer_meta_set(m, "val_data", c->val_path);
+        fer_meta_set(m, "val_sha256", r->val_sha);
+        fer_meta_setf(m, "val_accuracy", "%.6f", val ? val->accuracy : 0.0);
+        fer_meta_setf(m, "val_macro_f1", "%.6f", val ? val->macro_f1 : 0.0);
+    }
+    fer_meta_setf(m, "epoch", "%d", epoch);
+    fer_meta_setf(m, "epochs", "%d", r->cfg.epochs);
+    fer_meta_setf(m, "seed", "%" PRIu64, r->cfg.seed);
+    fer_meta_setf(m, "train_seconds", "%.0f", r->elapsed);
+    fer_meta_setf(m, "mflop_per_face", "%.1f", fer_net_flops(r->net) / 1e6);
+    fer_meta_setf(m, "parameters", "%zu", fer_net_param_count(r->net));
+    if (c->command)
+        fer_meta_set(m, "command", c->command);
+    fer_meta_set(m, "created", when);
+    fer_meta_set(m, "fer_version", FER_VERSION_STRING);
+}
+
+struct batch_job {
+    struct run *r;
+    const uint32_t *idx; /* batch image indices into train */
+    int epoch;
+    int side;
+};
+
+static void fill_task(void *arg, size_t i, int thread)
+{
+    (void)thread;
+    struct batch_job *j = arg;
+    struct run *r = j->r;
+    uint32_t idx = j->idx[i];
+    fer_rng rng;
+    fer_rng_seed(&rng, r->cfg.seed, 0x61756700ULL + (uint64_t)j->epoch, idx, 1);
+    float *dst = fer_net_input(r->net) + i * (size_t)j->side * (size_t)j->side;
+    fer_augment_image(r->train->pixels + (size_t)idx * FER_FACE_PIXELS, FER_FACE_SIDE, dst,
+                      j->side, &r->cfg.augment, &rng, r->norm.mean, r->norm.std, 0);
+}
+
+/* Gamma(shape, 1) by Marsaglia & Tsang (2000); for shape < 1 via the boost trick. */
+static double sample_gamma(fer_rng *rng, double shape)
+{
+    if (shape < 1) {
+        double u = (double)fer_rng_uniform(rng) + 1e-12;
+        return sample_gamma(rng, shape + 1) * pow(u, 1.0 / shape);
+    }
+    double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double x = fer_rng_normal(rng), v = 1 + c * x;
+        if (v <= 0)
+            continue;
+        v = v * v * v;
+        double u = (double)fer_rng_uniform(rng) + 1e-12;
+        if (log(u) < 0.5 * x * x + d - d * v + d * log(v))
+            return d * v;
+    }
+}
+
+/* Fills targets for a batch; with mixup blends images and targets with a shuffled partner. */
+static void make_targets(struct run *r, const uint32_t *idx, int batch, int epoch, int step)
+{
+    const int k = r->cfg.n_classes;
+    const fer_dataset *ds = r->train;
+    for (int b = 0; b < batch; b++) {
+        float *t = r->targets + (size_t)b * (size_t)k;
+        if (ds->soft)
+            memcpy(t, ds->soft + (size_t)idx[b] * (size_t)k, sizeof(float) * (size_t)k);
+        else {
+            memset(t, 0, sizeof(float) * (size_t)k);
+            t[ds->labels[idx[b]]] = 1;
+        }
+    }
+    if (r->cfg.mixup <= 0 || batch < 2)
+        return;
+    fer_rng rng;
+    fer_rng_seed(&rng, r->cfg.seed, 0x6d697800ULL + (uint64_t)epoch, (uint64_t)step, 2);
+    double g1 = sample_gamma(&rng, r->cfg.mixup), g2 = sample_gamma(&rng, r->cfg.mixup);
+    float lam = (float)(g1 / (g1 + g2));
+    if (lam < 0.5f)
+        lam = 1 - lam; /* keep the first image dominant so "train accuracy" stays meaningful */
+    /* partner of b is b+1 (cyclic) in this already shuffled batch */
+    const size_t in = (size_t)fer_net_input_side(r->net) * (size_t)fer_net_input_side(r->net);
+    float *x = fer_net_input(r->net);
+    float *first_x = fer_malloc(in * sizeof(float));
+    float *first_t = fer_malloc((size_t)k * sizeof(float));
+    if (!first_x || !first_t) {
+        fer_free(first_x);
+        fer_free(first_t);
+        return; /* no mixup for this batch rather than a failed run */
+    }
+    memcpy(first_x, x, in * sizeof(float));
+    memcpy(first_t, r->targets, (size_t)k * sizeof(float));
+    for (int b = 0; b < batch; b++) {
+        float *xb = x + (size_t)b * in, *tb = r->targets + (size_t)b * (size_t)k;
+        const float *xp = b + 1 < batch ? xb + in : first_x;
+        const float *tp = b + 1 < batch ? tb + k : first_t;
+        for (size_t i = 0; i < in; i++)
+            xb[i] = lam * xb[i] + (1 - lam) * xp[i];
+        for (int i = 0; i < k; i++)
+            tb[i] = lam * tb[i] + (1 - lam) * tp[i];
+    }
+    fer_free(first_x);
+    fer_free(first_t);
+}
+
+static enum fer_status write_log(struct run *r, const char *line, char *err)
+{
+    FILE *f = fopen(r->log_path, "a");
+    if (!f)
+        return fer_errorf(err, FER_ERR_IO, "cannot append to log %s", r->log_path);
+    fputs(line, f);
+    if (fclose(f) != 0)
+        return fer_errorf(err, FER_ERR_IO, "cannot write log %s", r->log_path);
+    return FER_OK;
+}
+
+static enum fer_status save_checkpoint(struct run *r, const struct fer_metrics *val, char *err)
+{
+    struct fer_meta trainer = {0};
+    save_recipe(&trainer, r);
+    size_t n_optim;
+    float *optim = fer_optim_state(r->opt, &n_optim);
+    struct fer_checkpoint_extra extra = {&trainer, optim, n_optim};
+    describe_model(r, r->epoch, val);
+    enum fer_status st = fer_model_save(r->ckpt_path, r->net, &r->meta, &extra, err);
+    fer_meta_clear(&trainer);
+    return st;
+}
+
+static enum fer_status train_epoch(struct run *r, int epoch, double *loss_out, double *acc_out,
+                                   double *rate_out, char *err)
+{
+    (void)err;
+    const struct fer_train_config *c = &r->cfg;
+    const size_t n = r->train->n;
+    const int batch = n < (size_t)c->batch ? (int)n : c->batch;
+    const int steps = (int)(n / (size_t)batch); /* the last partial batch is dropped */
+    const int k = c->n_classes;
+    for (size_t i = 0; i < n; i++)
+        r->order[i] = (uint32_t)i;
+    fer_rng rng;
+    fer_rng_seed(&rng, c->seed, 0x6f726400ULL + (uint64_t)epoch, 0, 0);
+    fer_rng_shuffle(&rng, r->order, n);
+    char label[48];
+    snprintf(label, sizeof(label), "epoch %d/%d", epoch + 1, c->epochs);
+    fer_progress bar;
+    fer_progress_start(&bar, label, "img", (size_t)steps * (size_t)batch, r->c->progress);
+    double loss_sum = 0;
+    size_t correct = 0, seen = 0;
+    double t0 = fer_now();
+    for (int s = 0; s < steps; s++) {
+        const uint32_t *idx = r->order + (size_t)s * (size_t)batch;
+        struct batch_job j = {r, idx, epoch, fer_net_input_side(r->net)};
+        fer_pool_run(r->pool, (size_t)batch, fill_task, &j);
+        make_targets(r, idx, batch, epoch, s);
+        float lr = fer_schedule_lr(&c->schedule, epoch + (double)s / steps, c->epochs);
+        fer_net_set_noise(r->net, c->seed, fer_optim_steps(r->opt));
+        fer_net_forward(r->net, batch, 1);
+        double loss = fer_net_loss(r->net, batch, r->targets, c->label_smoothing);
+        fer_net_zero_grad(r->net);
+        fer_net_backward(r->net, batch);
+        fer_optim_step(r->opt, lr);
+        const float *p = fer_net_output(r->net);
+        for (int b = 0; b < batch; b++) {
+            int best = 0;
+            for (int i = 1; i < k; i++)
+                best = p[b * k + i] > p[b * k + best] ? i : best;
+            correct += best == r->train->labels[idx[b]];
+        }
+        loss_sum += loss * batch;
+        seen += (size_t)batch;
+        char extra[96];
+        snprintf(extra, sizeof(extra), "loss %.4f  acc %.1f%%  lr %.2g", loss_sum / (double)seen,
+                 100.0 * (double)correct / (double)seen, (double)lr);
+        fer_progress_add(&bar, (size_t)batch, extra);
+        if (!isfinite(loss))
+            return fer_errorf(err, FER_ERR_STATE,
+                              "training diverged at epoch %d step %d (loss is %f); lower the "
+                              "learning rate", epoch + 1, s, loss);
+    }
+    fer_progress_finish(&bar);
+    double dt = fer_now() - t0;
+    *loss_out = seen ? loss_sum / (double)seen : 0;
+    *acc_out = seen ? (double)correct / (double)seen : 0;
+    *rate_out = dt > 0 ? (double)seen / dt : 0;
+    return FER_OK;
+}
+
+enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
+{
+    struct run r = {0};
+    r.c = c;
+    r.cfg = *c;
+    r.best_acc = -1;
+    enum fer_status st;
+    if (!c->out_path)
+        return fer_errorf(err, FER_ERR_ARG, "no output model path (--out)");
+    if (!c->resume_path && !c->init_path && !c->arch_path)
+        return fer_errorf(err, FER_ERR_ARG, "no architecture (--arch), --init or --resume");
+    snprintf(r.ckpt_path, sizeof(r.ckpt_path), "%s",
+             c->checkpoint_path ? c->checkpoint_path : c->out_path);
+    if (!c->checkpoint_path)
+        strncat(r.ckpt_path, ".ckpt", sizeof(r.ckpt_path) - strlen(r.ckpt_path) - 1);
+    snprintf(r.log_path, sizeof(r.log_path), "%s", c->log_path ? c->log_path : c->out_path);
+    if (!c->log_path)
+        strncat(r.log_path, ".log.jsonl", sizeof(r.log_path) - strlen(r.log_path) - 1);
+
+    if ((st = fer_pool_new(c->threads, &r.pool, err)) != FER_OK)
+        goto end;
+    double t_load = fer_now();
+    if ((st = load_split(c, c->train_path, c->limit, &r.train, r.train_sha, err)) != FER_OK)
+        goto end;
+    if (c->val_path &&
+        (st = load_split(c, c->val_path, c->val_limit, &r.val, r.val_sha, err)) != FER_OK)
+        goto end;
+    fprintf(stderr, "data: %zu training faces, %zu validation faces, %d classes (%.1fs)\n",
+            r.train->n, r.val ? r.val->n : (size_t)0, c->n_classes, fer_now() - t_load);
+    if ((st = setup_model(&r, err)) != FER_OK)
+        goto end;
+    setup_norm(&r);
+    r.order = fer_calloc(r.train->n, sizeof(uint32_t));
+    r.targets = fer_calloc((size_t)r.cfg.batch * (size_t)c->n_classes, sizeof(float));
+    if (!r.order || !r.targets) {
+        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory");
+        goto end;
+    }
+    fprintf(stderr, "model: %zu parameters, %.1f MFLOP per face; %d threads; %s lr %.3g %s, "
+            "batch %d, %d epochs\n",
+            fer_net_param_count(r.net), fer_net_flops(r.net) / 1e6, fer_pool_threads(r.pool),
+            fer_optim_kind_name(r.cfg.optim.kind), (double)r.cfg.schedule.base_lr,
+            fer_sched_kind_name(r.cfg.schedule.kind), r.cfg.batch, r.cfg.epochs);
+    if (!c->resume_path)
+        remove(r.log_path); /* a fresh run starts a fresh log */
+    for (int epoch = r.epoch; epoch < r.cfg.epochs; epoch++) {
+        double t0 = fer_now(), loss = 0, acc = 0, rate = 0;
+        if ((st = train_epoch(&r, epoch, &loss, &acc, &rate, err)) != FER_OK)
+            goto end;
+        struct fer_metrics val;
+        int have_val = r.val != NULL;
+        if (have_val && (st = fer_evaluate(r.net, r.norm, r.val, (enum fer_tta)r.cfg.eval_tta, 0,
+                                           &val, NULL, err)) != FER_OK)
+            goto end;
+        if (have_val)
+            fer_schedule_observe(&r.cfg.schedule, (float)val.loss);
+        r.epoch = epoch + 1;
+        r.elapsed += fer_now() - t0;
+        int improved = have_val ? val.accuracy > r.best_acc : r.epoch == r.cfg.epochs;
+        if (improved) {
+            r.best_acc = have_val ? val.accuracy : 0;
+            r.best_epoch = r.epoch;
+            describe_model(&r, r.epoch, have_val ? &val : NULL);
+            if ((st = fer_model_save(c->out_path, r.net, &r.meta, NULL, err)) != FER_OK)
+                goto end;
+        }
+        /* checkpoint first, then the log line: a crash between them repeats no epoch */
+        if ((st = save_checkpoint(&r, have_val ? &val : NULL, err)) != FER_OK)
+            goto end;
+        float lr = fer_schedule_lr(&r.cfg.schedule, epoch + 1, r.cfg.epochs);
+        char line[512];
+        snprintf(line, sizeof(line),
+                 "{\"epoch\":%d,\"train_loss\":%.5f,\"train_acc\":%.5f,\"val_loss\":%.5f,"
+                 "\"val_acc\":%.5f,\"val_macro_f1\":%.5f,\"lr\":%.6g,\"img_per_s\":%.1f,"
+                 "\"seconds\":%.1f,\"best\":%s}\n",
+                 r.epoch, loss, acc, have_val ? val.loss : 0.0, have_val ? val.accuracy : 0.0,
+                 have_val ? val.macro_f1 : 0.0, (double)lr, rate, fer_now() - t0,
+                 improved ? "true" : "false");
+        if ((st = write_log(&r, line, err)) != FER_OK)
+            goto end;
+        fprintf(stderr, "epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%% "
+                "macro-F1 %.4f  %.0f img/s%s\n",
+                r.epoch, r.cfg.epochs, loss, 100 * acc, have_val ? val.loss : 0.0,
+                have_val ? 100 * val.accuracy : 0.0, have_val ? val.macro_f1 : 0.0, rate,
+                improved ? "  (best, saved)" : "");
+    }
+    fprintf(stderr, "done: %s (epoch %d, validation accuracy %.2f%%), checkpoint %s, log %s\n",
+            c->out_path, r.best_epoch, 100 * (r.best_acc > 0 ? r.best_acc : 0), r.ckpt_path,
+            r.log_path);
+end:
+    free_run(&r);
+    return st;
+}

@@ -1,0 +1,77 @@
+/*
+ * trainer.h - the training loop: data, augmentation, optimizer, schedule,
+ * evaluation every epoch, checkpoints and exact resume.
+ *
+ * Every random choice derives from the seed: the order of epoch e from
+ * rng(seed, e), the augmentation of face i in epoch e from rng(seed, e, i),
+ * dropout at step s from rng(seed, s, layer, image). A checkpoint written at
+ * the end of each epoch holds the weights, batch-norm statistics, optimizer
+ * moments and schedule state, so `--resume` continues bit for bit as if the
+ * run had never stopped, and the same seed gives the same model for any
+ * thread count.
+ */
+#ifndef FER_TRAIN_TRAINER_H
+#define FER_TRAIN_TRAINER_H
+
+#include <stdint.h>
+
+#include "core/status.h"
+#include "data/augment.h"
+#include "data/dataset.h"
+#include "nn/optim.h"
+#include "nn/spec.h"
+
+struct fer_train_config {
+    /* data */
+    const char *train_path;
+    const char *val_path; /* may be NULL: no validation, the last epoch is kept */
+    int n_classes;        /* 7 or 6 */
+    enum fer_label_source labels;
+    const char *ferplus_path; /* needed for ferplus-* labels */
+    int drop_unusable;        /* drop rows FER+ marks as not a face or unknown */
+    int skip_bad_rows;
+    size_t limit;     /* use only the first `limit` training rows (0: all) */
+    size_t val_limit; /* likewise for validation */
+
+    /* model */
+    const char *arch_path;   /* architecture spec (ignored with init_path or resume_path) */
+    const char *init_path;   /* start from this model's weights (fine-tuning) */
+    const char *resume_path; /* continue this checkpoint */
+    const char *out_path;    /* the best model on validation goes here */
+    const char *checkpoint_path; /* default: out_path + ".ckpt" */
+    const char *log_path;        /* default: out_path + ".log.jsonl" */
+    const char *name;            /* model name in its metadata */
+
+    /* recipe (defaults from the spec's [train] section, then the command line) */
+    int epochs;
+    int epochs_given; /* 1 when epochs came from the command line (overrides a checkpoint) */
+    int batch;
+    uint64_t seed;
+    int threads;
+    struct fer_optim_config optim;
+    struct fer_schedule schedule;
+    float label_smoothing;
+    float mixup; /* alpha of the Beta distribution; 0 disables (Zhang et al. 2018) */
+    struct fer_augment augment;
+    int eval_tta; /* enum fer_tta used for validation */
+
+    int progress;        /* draw progress bars */
+    const char *command; /* the command line, recorded in the model */
+};
+
+/* Defaults: SGD Nesterov 0.01, cosine, 30 epochs, batch 128, seed 1, default augmentation. */
+void fer_train_config_defaults(struct fer_train_config *c);
+
+/*
+ * Reads the [train] section of spec into c (optimizer, lr, momentum,
+ * weight_decay, schedule, warmup, epochs, batch, label_smoothing, mixup,
+ * shift, rotate, scale, flip, brightness, contrast, erase). Keys the user
+ * set on the command line are applied afterwards by the caller.
+ */
+enum fer_status fer_train_config_from_spec(struct fer_train_config *c, fer_spec *spec,
+                                           char *err);
+
+/* Runs training to the end (or until an error). Prints progress to stderr. */
+enum fer_status fer_train_run(const struct fer_train_config *c, char *err);
+
+#endif

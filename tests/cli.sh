@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# cli.sh - the fer command line end to end: prepare, train, resume, eval (text
+# and JSON), and the errors users see for bad input. Uses $FER (default
+# build/fer) and makes its own small data; ends with "N passed, N failed".
+set -u
+FER=${FER:-build/fer}
+tmp=$(mktemp -d /tmp/fer_cli_XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
+# expect NAME STATUS CMD...: runs CMD, checks its exit status
+expect() {
+    local name=$1 want=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    if [[ $got -eq $want ]]; then ok "$name"; else
+        bad "$name (exit $got, wanted $want)"
+        head -5 "$tmp/err" >&2
+    fi
+}
+# contains NAME FILE TEXT
+contains() {
+    if grep -qF -- "$3" "$2"; then ok "$1"; else
+        bad "$1: '$3' not in output"
+        head -5 "$2" >&2
+    fi
+}
+
+# A small FER2013-format file: 3 usages, labels 0..6, pixels from a formula.
+awk 'BEGIN {
+    print "emotion,pixels,Usage";
+    split("Training PublicTest PrivateTest", use, " ");
+    for (i = 0; i < 60; i++) {
+        line = (i % 7) ",";
+        for (p = 0; p < 2304; p++) line = line (p ? " " : "") ((p * 7 + i * 13 + (i % 7) * 40) % 256);
+        print line "," use[i < 40 ? 1 : (i < 50 ? 2 : 3)];
+    }
+}' >"$tmp/all.csv"
+gzip -k "$tmp/all.csv"
+
+expect "version" 0 "$FER" version
+expect "unknown command" 2 "$FER" frobnicate
+contains "unknown command says so" "$tmp/err" "unknown command 'frobnicate'"
+expect "train --help" 0 "$FER" train --help
+contains "help lists --resume" "$tmp/err" "--resume"
+
+expect "prepare 7 classes" 0 "$FER" prepare --input "$tmp/all.csv.gz" --out "$tmp/p7"
+contains "prepare counts training" "$tmp/out" "40 faces (Training)"
+[[ -f $tmp/p7/training.csv && -f $tmp/p7/publictest.csv && -f $tmp/p7/privatetest.csv ]] &&
+    ok "prepare writes one file per usage" || bad "prepare writes one file per usage"
+[[ $(($(wc -l <"$tmp/p7/publictest.csv") - 1)) -eq 10 ]] && ok "publictest has 10 rows" ||
+    bad "publictest has 10 rows"
+expect "prepare 6 classes, gzip" 0 "$FER" prepare --input "$tmp/all.csv" --out "$tmp/p6" --classes 6 --gzip
+if zcat "$tmp/p6/training.csv.gz" | tail -n +2 | cut -d, -f1 | sort -u | tr '\n' ' ' | grep -q '^0 1 2 3 4 5 $'; then
+    ok "6-class labels are 0..5"
+else bad "6-class labels are 0..5"; fi
+
+cat >"$tmp/tiny.cfg" <<'CFG'
+[net]
+width=48
+height=48
+channels=1
+[convolutional]
+filters=4
+size=4
+stride=4
+pad=0
+batch_normalize=1
+activation=relu
+[maxpool]
+size=2
+[dense]
+output=classes
+[softmax]
+CFG
+expect "train" 0 "$FER" train --arch "$tmp/tiny.cfg" --train "$tmp/p7/training.csv" \
+    --val "$tmp/p7/publictest.csv" --epochs 2 --batch 8 --out "$tmp/m.fer" --no-progress
+[[ -f $tmp/m.fer && -f $tmp/m.fer.ckpt && -f $tmp/m.fer.log.jsonl ]] &&
+    ok "train writes model, checkpoint and log" || bad "train writes model, checkpoint and log"
+contains "train reports epochs" "$tmp/err" "epoch 2/2"
+expect "resume" 0 "$FER" train --resume "$tmp/m.fer.ckpt" --train "$tmp/p7/training.csv" \
+    --val "$tmp/p7/publictest.csv" --epochs 3 --out "$tmp/m.fer" --no-progress
+contains "resume continues at epoch 3" "$tmp/err" "epoch 3/3"
+[[ $(wc -l <"$tmp/m.fer.log.jsonl") -eq 3 ]] && ok "log has 3 epochs" || bad "log has 3 epochs"
+
+expect "eval" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/p7/publictest.csv"
+contains "eval prints accuracy" "$tmp/out" "accuracy"
+contains "eval prints confusion" "$tmp/out" "confusion matrix"
+expect "eval --json" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/all.csv.gz" --json --tta flip
+for key in '"accuracy":' '"per_class":' '"confusion":' '"macro_f1":' '"total":60'; do
+    contains "json has $key" "$tmp/out" "$key"
+done
+expect "eval 6-class model on 7-class data" 0 "$FER" train --arch "$tmp/tiny.cfg" --classes 6 \
+    --train "$tmp/all.csv" --epochs 1 --batch 8 --out "$tmp/m6.fer" --no-progress
+expect "eval merges disgust" 0 "$FER" eval --model "$tmp/m6.fer" --data "$tmp/all.csv" --json
+contains "6 classes in confusion" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
+
+# bad input
+printf 'emotion,pixels,Usage\n0,1 2 3,Training\n' >"$tmp/short.csv"
+expect "malformed row fails" 1 "$FER" train --arch "$tmp/tiny.cfg" --train "$tmp/short.csv" --out "$tmp/x.fer"
+contains "malformed row names file and line" "$tmp/err" "short.csv:2"
+head -c $(($(stat -c %s "$tmp/all.csv.gz") / 2)) "$tmp/all.csv.gz" >"$tmp/cut.csv.gz"
+expect "truncated gzip fails" 1 "$FER" eval --model "$tmp/m.fer" --data "$tmp/cut.csv.gz"
+head -c 1000 "$tmp/m.fer" >"$tmp/cut.fer"
+expect "truncated model fails" 1 "$FER" eval --model "$tmp/cut.fer" --data "$tmp/all.csv"
+contains "truncated model is named" "$tmp/err" "cut.fer"
+expect "foreign model fails" 1 "$FER" eval --model "$tmp/all.csv" --data "$tmp/all.csv"
+contains "foreign model explained" "$tmp/err" "not a fer model file"
+expect "missing option" 2 "$FER" train --train "$tmp/all.csv"
+expect "bad option value" 2 "$FER" train --arch "$tmp/tiny.cfg" --train x --out y --epochs many
+expect "unknown option" 2 "$FER" eval --model a --data b --frobnicate
+expect "missing data file" 1 "$FER" eval --model "$tmp/m.fer" --data "$tmp/none.csv"
+contains "missing data file named" "$tmp/err" "none.csv"
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]

@@ -1,0 +1,1103 @@
+/*
+ * test_data.c - tests of the data module: the FER2013 CSV reader and writer,
+ * FER+ relabelling, dataset helpers and augmentation.
+ *
+ * Fixtures are tiny CSV files written by hand into a fresh directory under
+ * /tmp (plain and gzip). Malformed rows, truncated gzip streams, failing
+ * allocations and the fuzz corpus in tests/corpus/csv/ must all give a clean
+ * error, never a crash or a leak. When the shared data is present, the real
+ * files are checked against the counts in their README.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* open_memstream, mkdtemp */
+#endif
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "core/alloc.h"
+#include "core/rng.h"
+#include "data/augment.h"
+#include "data/dataset.h"
+
+static char tmp_dir[64];
+
+static void tmp_path(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s", tmp_dir, name);
+}
+
+/* Writes bytes to tmp_dir/name, gzip-compressed when gz is set. */
+static void write_file(const char *name, const char *data, size_t len, int gz)
+{
+    char path[256];
+    tmp_path(path, sizeof(path), name);
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        if (!f || (len && gzwrite(f, data, (unsigned)len) != (int)len) || gzclose(f) != Z_OK)
+            fprintf(stderr, "  cannot write fixture %s\n", path);
+    } else {
+        FILE *f = fopen(path, "wb");
+        if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
+            fprintf(stderr, "  cannot write fixture %s\n", path);
+    }
+}
+
+static void write_str(const char *name, const char *s)
+{
+    write_file(name, s, strlen(s), 0);
+}
+
+/* Reads a whole file into a malloc'ed buffer; *len its size. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            char *p = realloc(buf, cap);
+            if (!p)
+                break;
+            buf = p;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+/* The test pattern: pixel k of fixture row r. */
+static uint8_t pat(int r, int k)
+{
+    return (uint8_t)((k * 7 + r * 13) % 256);
+}
+
+/* A string being built with open_memstream. */
+struct text {
+    FILE *f;
+    char *s;
+    size_t n;
+};
+
+static void text_open(struct text *t)
+{
+    t->s = NULL;
+    t->n = 0;
+    t->f = open_memstream(&t->s, &t->n);
+}
+
+static void text_close(struct text *t)
+{
+    fclose(t->f);
+}
+
+/*
+ * Appends a row with label text, npx pattern pixels of row r joined by sep,
+ * the usage, and eol. quote wraps the pixel field in double quotes.
+ */
+static void add_row(struct text *t, const char *label, int r, int npx, const char *sep,
+                    const char *usage, int quote, const char *eol)
+{
+    fprintf(t->f, "%s,%s", label, quote ? "\"" : "");
+    for (int k = 0; k < npx; k++)
+        fprintf(t->f, "%s%d", k ? sep : "", pat(r, k));
+    fprintf(t->f, "%s,%s%s", quote ? "\"" : "", usage, eol);
+}
+
+static const struct fer_read_options read_all = {0, -1, 0};
+
+static fer_dataset *read_ok(const char *name, const struct fer_read_options *opt)
+{
+    char path[256], err[FER_ERR_LEN] = "";
+    fer_dataset *ds = NULL;
+    tmp_path(path, sizeof(path), name);
+    enum fer_status st = fer_dataset_read_csv(path, opt ? opt : &read_all, &ds, NULL, err);
+    if (st != FER_OK)
+        fprintf(stderr, "  read %s: %s\n", name, err);
+    CHECK(st == FER_OK);
+    return ds;
+}
+
+static int row_matches(const fer_dataset *ds, size_t i, int r)
+{
+    for (int k = 0; k < FER_FACE_PIXELS; k++)
+        if (ds->pixels[i * FER_FACE_PIXELS + k] != pat(r, k))
+            return 0;
+    return 1;
+}
+
+/* The three-row fixture: labels 0, 3, 6; usages Training, PublicTest, Training. */
+static void make_basic(const char *name, int gz, int quote, const char *eol)
+{
+    struct text t;
+    text_open(&t);
+    fprintf(t.f, "emotion,pixels,Usage%s", eol);
+    add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "Training", quote, eol);
+    add_row(&t, "3", 1, FER_FACE_PIXELS, " ", "PublicTest", quote, eol);
+    add_row(&t, "6", 2, FER_FACE_PIXELS, " ", "Training", quote, eol);
+    text_close(&t);
+    write_file(name, t.s, t.n, gz);
+    free(t.s);
+}
+
+static void check_basic(const fer_dataset *ds)
+{
+    CHECK(ds != NULL);
+    if (!ds)
+        return;
+    CHECK(ds->n == 3);
+    CHECK(ds->n_classes == 7);
+    CHECK(ds->soft == NULL);
+    if (ds->n != 3)
+        return;
+    CHECK(ds->labels[0] == 0 && ds->labels[1] == 3 && ds->labels[2] == 6);
+    CHECK(ds->usage[0] == FER_USAGE_TRAINING && ds->usage[1] == FER_USAGE_PUBLIC_TEST &&
+          ds->usage[2] == FER_USAGE_TRAINING);
+    CHECK(ds->usage_rank[0] == 0 && ds->usage_rank[1] == 0 && ds->usage_rank[2] == 1);
+    for (int r = 0; r < 3; r++)
+        CHECK(row_matches(ds, (size_t)r, r));
+}
+
+TEST(test_names)
+{
+    const char *const *n7 = fer_class_names(7), *const *n6 = fer_class_names(6);
+    CHECK(n7 && n6 && fer_class_names(5) == NULL);
+    CHECK_STR(n7[0], "angry");
+    CHECK_STR(n7[1], "disgust");
+    CHECK_STR(n7[6], "neutral");
+    CHECK_STR(n6[1], "fear");
+    CHECK_STR(n6[5], "neutral");
+    CHECK_STR(fer_usage_name(FER_USAGE_PRIVATE_TEST), "PrivateTest");
+    CHECK(fer_label_source_parse("ferplus-soft") == FER_LABELS_FERPLUS_SOFT);
+    CHECK(fer_label_source_parse("fer2013") == FER_LABELS_FER2013);
+    CHECK(fer_label_source_parse("ferplus-majority") == FER_LABELS_FERPLUS_MAJORITY);
+    CHECK(fer_label_source_parse("ferplus") == -1);
+}
+
+TEST(test_read_plain_and_gz)
+{
+    make_basic("basic.csv", 0, 0, "\n");
+    make_basic("basic.csv.gz", 1, 0, "\n");
+    fer_dataset *a = read_ok("basic.csv", NULL), *b = read_ok("basic.csv.gz", NULL);
+    check_basic(a);
+    check_basic(b);
+    fer_dataset_free(a);
+    fer_dataset_free(b);
+}
+
+TEST(test_read_quoted_crlf_spaces)
+{
+    make_basic("quoted.csv", 0, 1, "\n");
+    make_basic("crlf.csv.gz", 1, 0, "\r\n");
+    make_basic("both.csv", 0, 1, "\r\n");
+    fer_dataset *ds = read_ok("quoted.csv", NULL);
+    check_basic(ds);
+    fer_dataset_free(ds);
+    ds = read_ok("crlf.csv.gz", NULL);
+    check_basic(ds);
+    fer_dataset_free(ds);
+    ds = read_ok("both.csv", NULL);
+    check_basic(ds);
+    fer_dataset_free(ds);
+
+    /* Multiple spaces, leading and trailing ones, quoted header and usage, a blank line, no
+       final newline. */
+    struct text t;
+    text_open(&t);
+    fprintf(t.f, "\"emotion\",\"pixels\",\"Usage\"\n");
+    add_row(&t, "0", 0, FER_FACE_PIXELS, "   ", "\"Training\"", 0, "\n");
+    fprintf(t.f, "\n 3 ,  ");
+    for (int k = 0; k < FER_FACE_PIXELS; k++)
+        fprintf(t.f, "%d  ", pat(1, k));
+    fprintf(t.f, ",PublicTest\n6,\"");
+    for (int k = 0; k < FER_FACE_PIXELS; k++)
+        fprintf(t.f, "%d ", pat(2, k));
+    fprintf(t.f, "\",\"Training\"");
+    text_close(&t);
+    write_file("spaces.csv", t.s, t.n, 0);
+    free(t.s);
+    ds = read_ok("spaces.csv", NULL);
+    check_basic(ds);
+    fer_dataset_free(ds);
+
+    /* "Train""ing" unescapes to Train"ing, which is not a usage. */
+    text_open(&t);
+    fprintf(t.f, "emotion,pixels,Usage\n");
+    add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "\"Train\"\"ing\"", 0, "\n");
+    text_close(&t);
+    write_file("escape.csv", t.s, t.n, 0);
+    free(t.s);
+    char path[256], err[FER_ERR_LEN];
+    tmp_path(path, sizeof(path), "escape.csv");
+    ds = NULL;
+    CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+    CHECK(strstr(err, "escape.csv:2:") && strstr(err, "Train\"ing"));
+    CHECK(ds == NULL);
+}
+
+TEST(test_header_only)
+{
+    write_str("header.csv", "emotion,pixels,Usage\n");
+    fer_dataset *ds = read_ok("header.csv", NULL);
+    CHECK(ds && ds->n == 0);
+    fer_dataset_free(ds);
+}
+
+struct bad_case {
+    const char *name;
+    const char *label;
+    int npx;
+    const char *px_override; /* replaces pixel 5 with this text */
+    const char *usage;
+    const char *raw; /* whole bad line instead */
+    const char *expect;
+};
+
+/* Writes header, one good row, then the bad row (line 3), then a good row. */
+static void make_bad(const struct bad_case *c)
+{
+    struct text t;
+    text_open(&t);
+    fprintf(t.f, "emotion,pixels,Usage\n");
+    add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    if (c->raw) {
+        fprintf(t.f, "%s\n", c->raw);
+    } else {
+        fprintf(t.f, "%s,", c->label);
+        for (int k = 0; k < c->npx; k++) {
+            if (k == 5 && c->px_override)
+                fprintf(t.f, " %s", c->px_override);
+            else
+                fprintf(t.f, "%s%d", k ? " " : "", pat(1, k));
+        }
+        fprintf(t.f, ",%s\n", c->usage);
+    }
+    add_row(&t, "2", 2, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    text_close(&t);
+    write_file(c->name, t.s, t.n, 0);
+    free(t.s);
+}
+
+static const struct bad_case bad_cases[] = {
+    {"short.csv", "1", 2303, NULL, "Training", NULL, "expected 2304 pixels, found 2303"},
+    {"long.csv", "1", 2305, NULL, "Training", NULL, "expected 2304 pixels, found 2305"},
+    {"v256.csv", "1", 2304, "256", "Training", NULL, "256 out of range"},
+    {"neg.csv", "1", 2304, "-3", "Training", NULL, "not an integer"},
+    {"alpha.csv", "1", 2304, "12a", "Training", NULL, "\"12a\""},
+    {"big.csv", "1", 2304, "99999999999999999999", "Training", NULL, "out of range"},
+    {"label7.csv", "7", 2304, NULL, "Training", NULL, "label 7 out of range"},
+    {"labelx.csv", "x", 2304, NULL, "Training", NULL, "\"x\""},
+    {"labelempty.csv", "", 2304, NULL, "Training", NULL, "empty"},
+    {"usage.csv", "1", 2304, NULL, "Validation", NULL, "unknown usage \"Validation\""},
+    {"unterm.csv", NULL, 0, NULL, NULL, "1,\"1 2 3,Training", "unterminated quote"},
+    {"after.csv", NULL, 0, NULL, NULL, "1,\"1 2 3\"x,Training", "after closing quote"},
+    {"stray.csv", NULL, 0, NULL, NULL, "1,1 2\" 3,Training", "stray quote"},
+    {"fields2.csv", NULL, 0, NULL, NULL, "1,1 2 3", "found 2"},
+    {"fields4.csv", NULL, 0, NULL, NULL, "1,2,3,Training", "more than 3 fields"},
+};
+
+TEST(test_malformed_rows)
+{
+    for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+        const struct bad_case *c = &bad_cases[i];
+        make_bad(c);
+        char path[256], err[FER_ERR_LEN] = "", want[300];
+        fer_dataset *ds = NULL;
+        tmp_path(path, sizeof(path), c->name);
+        enum fer_status st = fer_dataset_read_csv(path, &read_all, &ds, NULL, err);
+        snprintf(want, sizeof(want), "%s:3:", c->name);
+        if (st != FER_ERR_FORMAT || !strstr(err, want) || !strstr(err, c->expect))
+            fprintf(stderr, "  case %s: status %d, message \"%s\"\n", c->name, st, err);
+        CHECK(st == FER_ERR_FORMAT);
+        CHECK(strstr(err, want) != NULL);
+        CHECK(strstr(err, c->expect) != NULL);
+        CHECK(ds == NULL);
+
+        /* The same file with skip_bad_rows: two good rows, one skipped. */
+        struct fer_read_options skip = {1, -1, 0};
+        size_t skipped = 99;
+        st = fer_dataset_read_csv(path, &skip, &ds, &skipped, err);
+        CHECK(st == FER_OK);
+        CHECK(skipped == 1);
+        CHECK(ds && ds->n == 2);
+        if (ds && ds->n == 2) {
+            CHECK(row_matches(ds, 0, 0) && row_matches(ds, 1, 2));
+            CHECK(ds->labels[1] == 2);
+        }
+        fer_dataset_free(ds);
+    }
+}
+
+TEST(test_bad_header_and_empty)
+{
+    char path[256], err[FER_ERR_LEN];
+    fer_dataset *ds = NULL;
+    static const char *const headers[] = {"pixels,emotion,Usage\n", "emotion,pixels\n",
+                                          "emotion,pixels,Usage,extra\n", "0,1 2 3,Training\n",
+                                          "\"emotion,pixels,Usage\n"};
+    for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
+        write_str("hdr.csv", headers[i]);
+        tmp_path(path, sizeof(path), "hdr.csv");
+        err[0] = 0;
+        CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+        CHECK(strstr(err, "hdr.csv:1:") && strstr(err, "header"));
+        CHECK(ds == NULL);
+    }
+    /* A byte-order mark and CRLF in the header are fine. */
+    write_str("bom.csv", "\xef\xbb\xbf"
+                         "emotion,pixels,Usage\r\n");
+    ds = read_ok("bom.csv", NULL);
+    CHECK(ds && ds->n == 0);
+    fer_dataset_free(ds);
+    ds = NULL;
+
+    write_file("empty.csv", "", 0, 0);
+    write_file("empty.csv.gz", "", 0, 1);
+    const char *empties[] = {"empty.csv", "empty.csv.gz"};
+    for (int i = 0; i < 2; i++) {
+        tmp_path(path, sizeof(path), empties[i]);
+        err[0] = 0;
+        CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+        CHECK(strstr(err, empties[i]) && strstr(err, "empty file"));
+    }
+    tmp_path(path, sizeof(path), "does-not-exist.csv");
+    CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_IO);
+    CHECK(strstr(err, "does-not-exist.csv") != NULL);
+    struct fer_read_options bad_usage = {0, 7, 0};
+    CHECK(fer_dataset_read_csv(path, &bad_usage, &ds, NULL, err) == FER_ERR_ARG);
+}
+
+TEST(test_long_line)
+{
+    /* A 1.5 MB line is refused with a clear error instead of growing without bound. */
+    size_t n = 1500000;
+    char *s = malloc(n + 64);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    strcpy(s, "emotion,pixels,Usage\n0,");
+    size_t h = strlen(s);
+    for (size_t i = h; i < n; i++)
+        s[i] = (i % 2) ? ' ' : '7';
+    memcpy(s + n, ",Training\n", 10);
+    write_file("longline.csv", s, n + 10, 0);
+    free(s);
+    char path[256], err[FER_ERR_LEN] = "";
+    fer_dataset *ds = NULL;
+    tmp_path(path, sizeof(path), "longline.csv");
+    CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+    CHECK(strstr(err, "longline.csv:2:") && strstr(err, "longer than"));
+}
+
+TEST(test_skip_counts_and_ranks)
+{
+    /* Rows: T0 good, T1 bad pixels, P0 good, T2 good, bad usage, P1 bad label, T3 good. */
+    struct text t;
+    text_open(&t);
+    fprintf(t.f, "emotion,pixels,Usage\n");
+    add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    add_row(&t, "1", 1, 10, " ", "Training", 0, "\n");
+    add_row(&t, "2", 2, FER_FACE_PIXELS, " ", "PublicTest", 0, "\n");
+    add_row(&t, "3", 3, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    add_row(&t, "4", 4, FER_FACE_PIXELS, " ", "Nope", 0, "\n");
+    add_row(&t, "9", 5, FER_FACE_PIXELS, " ", "PublicTest", 0, "\n");
+    add_row(&t, "5", 6, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    text_close(&t);
+    write_file("skip.csv.gz", t.s, t.n, 1);
+    free(t.s);
+
+    char path[256], err[FER_ERR_LEN] = "";
+    fer_dataset *ds = NULL;
+    size_t skipped = 0;
+    tmp_path(path, sizeof(path), "skip.csv.gz");
+    struct fer_read_options opt = {1, -1, 0};
+    CHECK(fer_dataset_read_csv(path, &opt, &ds, &skipped, err) == FER_OK);
+    CHECK(skipped == 3);
+    CHECK(strstr(err, "skip.csv.gz:3:") != NULL); /* the first skipped row */
+    CHECK(ds && ds->n == 4);
+    if (ds && ds->n == 4) {
+        static const uint8_t labels[] = {0, 2, 3, 5}, ranks[] = {0, 0, 2, 3};
+        static const int rows[] = {0, 2, 3, 6};
+        for (int i = 0; i < 4; i++) {
+            CHECK(ds->labels[i] == labels[i]);
+            CHECK(ds->usage_rank[i] == ranks[i]);
+            CHECK(row_matches(ds, (size_t)i, rows[i]));
+        }
+    }
+    fer_dataset_free(ds);
+
+    /* Usage filter keeps the ranks of the whole file; max_rows stops early. */
+    opt.usage = FER_USAGE_TRAINING;
+    opt.max_rows = 2;
+    CHECK(fer_dataset_read_csv(path, &opt, &ds, &skipped, err) == FER_OK);
+    CHECK(ds && ds->n == 2 && skipped == 1);
+    if (ds && ds->n == 2)
+        CHECK(ds->usage_rank[0] == 0 && ds->usage_rank[1] == 2 && ds->labels[1] == 3);
+    fer_dataset_free(ds);
+    opt.usage = FER_USAGE_PUBLIC_TEST;
+    opt.max_rows = 0;
+    CHECK(fer_dataset_read_csv(path, &opt, &ds, &skipped, err) == FER_OK);
+    CHECK(ds && ds->n == 1 && skipped == 3);
+    if (ds && ds->n == 1)
+        CHECK(ds->usage[0] == FER_USAGE_PUBLIC_TEST && ds->usage_rank[0] == 0 &&
+              row_matches(ds, 0, 2));
+    fer_dataset_free(ds);
+
+    /* Without skipping, the first bad row fails even when its usage is filtered out. */
+    opt.skip_bad_rows = 0;
+    CHECK(fer_dataset_read_csv(path, &opt, &ds, NULL, err) == FER_ERR_FORMAT);
+    CHECK(strstr(err, "skip.csv.gz:3: expected 2304 pixels, found 10") != NULL);
+}
+
+/* Writes `rows` noisy rows as gzip into name; returns the gzip size. */
+static size_t make_big_gz(const char *name, int rows)
+{
+    struct text t;
+    fer_rng rng;
+    fer_rng_seed(&rng, 7, 0, 0, 0);
+    text_open(&t);
+    fprintf(t.f, "emotion,pixels,Usage\n");
+    for (int r = 0; r < rows; r++) {
+        fprintf(t.f, "%d,", r % 7);
+        for (int k = 0; k < FER_FACE_PIXELS; k++)
+            fprintf(t.f, "%s%d", k ? " " : "", (int)fer_rng_below(&rng, 256));
+        fprintf(t.f, ",Training\n");
+    }
+    text_close(&t);
+    write_file(name, t.s, t.n, 1);
+    free(t.s);
+    char path[256];
+    struct stat sb;
+    tmp_path(path, sizeof(path), name);
+    return stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
+}
+
+TEST(test_truncated_and_corrupt_gz)
+{
+    size_t gz_size = make_big_gz("whole.csv.gz", 40);
+    CHECK(gz_size > 1000);
+    char path[256], err[FER_ERR_LEN] = "";
+    size_t len = 0;
+    tmp_path(path, sizeof(path), "whole.csv.gz");
+    char *bytes = slurp(path, &len);
+    CHECK(bytes && len == gz_size);
+    if (!bytes)
+        return;
+    fer_dataset *ds = read_ok("whole.csv.gz", NULL);
+    CHECK(ds && ds->n == 40);
+    fer_dataset_free(ds);
+    ds = NULL;
+
+    /* Cut in half, and cut just before the 8-byte trailer: both are truncated. */
+    size_t cuts[] = {len / 2, len - 4, len - 8, 20};
+    struct fer_read_options skip = {1, -1, 0};
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        write_file("cut.csv.gz", bytes, cuts[i], 0);
+        tmp_path(path, sizeof(path), "cut.csv.gz");
+        err[0] = 0;
+        CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+        CHECK(strstr(err, "cut.csv.gz") && strstr(err, "truncated or corrupt gzip stream"));
+        if (i == 0) /* the error names the line the stream broke off in, not line 1 */
+            CHECK(strstr(err, "cut.csv.gz:1:") == NULL);
+        err[0] = 0;
+        CHECK(fer_dataset_read_csv(path, &skip, &ds, NULL, err) == FER_ERR_FORMAT);
+        CHECK(strstr(err, "truncated or corrupt gzip stream") != NULL);
+        CHECK(ds == NULL);
+    }
+    /* A flipped byte in the middle: an inflate or CRC error, never silent data. */
+    bytes[len / 2] ^= 0x55;
+    write_file("flip.csv.gz", bytes, len, 0);
+    tmp_path(path, sizeof(path), "flip.csv.gz");
+    err[0] = 0;
+    enum fer_status st = fer_dataset_read_csv(path, &skip, &ds, NULL, err);
+    CHECK(st == FER_ERR_FORMAT);
+    CHECK(strstr(err, "flip.csv.gz") != NULL);
+    free(bytes);
+}
+
+static int same_dataset(const fer_dataset *a, const fer_dataset *b)
+{
+    if (!a || !b || a->n != b->n)
+        return 0;
+    return memcmp(a->pixels, b->pixels, a->n * FER_FACE_PIXELS) == 0 &&
+           memcmp(a->labels, b->labels, a->n) == 0 && memcmp(a->usage, b->usage, a->n) == 0;
+}
+
+TEST(test_write_round_trip)
+{
+    make_basic("rt_in.csv", 0, 0, "\n");
+    fer_dataset *ds = read_ok("rt_in.csv", NULL);
+    char in_path[256], out_path[256], gz_path[256], err[FER_ERR_LEN] = "";
+    tmp_path(in_path, sizeof(in_path), "rt_in.csv");
+    tmp_path(out_path, sizeof(out_path), "rt_out.csv");
+    tmp_path(gz_path, sizeof(gz_path), "rt_out.csv.gz");
+    CHECK(fer_dataset_write_csv(ds, out_path, -1, err) == FER_OK);
+    CHECK(fer_dataset_write_csv(ds, gz_path, -1, err) == FER_OK);
+
+    /* The plain output is byte-identical to the canonical input. */
+    size_t n1 = 0, n2 = 0;
+    char *a = slurp(in_path, &n1), *b = slurp(out_path, &n2);
+    CHECK(a && b && n1 == n2 && memcmp(a, b, n1) == 0);
+    free(a);
+    free(b);
+    /* The gzip output really is gzip, and reads back the same. */
+    b = slurp(gz_path, &n2);
+    CHECK(b && n2 > 2 && (unsigned char)b[0] == 0x1f && (unsigned char)b[1] == 0x8b);
+    free(b);
+    fer_dataset *p = read_ok("rt_out.csv", NULL), *g = read_ok("rt_out.csv.gz", NULL);
+    CHECK(same_dataset(ds, p));
+    CHECK(same_dataset(ds, g));
+    fer_dataset_free(p);
+    fer_dataset_free(g);
+
+    /* No temporary file is left behind. */
+    char tmpname[300];
+    snprintf(tmpname, sizeof(tmpname), "%s.tmp", gz_path);
+    CHECK(access(tmpname, F_OK) != 0);
+
+    /* Writing one usage. */
+    CHECK(fer_dataset_write_csv(ds, out_path, FER_USAGE_TRAINING, err) == FER_OK);
+    p = read_ok("rt_out.csv", NULL);
+    CHECK(p && p->n == 2 && p->labels[1] == 6 && row_matches(p, 1, 2));
+    fer_dataset_free(p);
+
+    /* Unwritable destination: an IO error naming the file, nothing left behind. */
+    char bad[300];
+    snprintf(bad, sizeof(bad), "%s/no/such/dir/x.csv", tmp_dir);
+    CHECK(fer_dataset_write_csv(ds, bad, -1, err) == FER_ERR_IO);
+    CHECK(strstr(err, "x.csv") != NULL);
+    CHECK(fer_dataset_write_csv(ds, out_path, 5, err) == FER_ERR_ARG);
+    fer_dataset_free(ds);
+}
+
+/* A dataset built in memory: n rows, labels given, all Training, ranks 0..n-1. */
+static fer_dataset *make_ds(size_t n, const uint8_t *labels)
+{
+    fer_dataset *ds = fer_calloc(1, sizeof(*ds));
+    ds->n = n;
+    ds->n_classes = 7;
+    ds->pixels = fer_calloc(n, FER_FACE_PIXELS);
+    ds->labels = fer_malloc(n);
+    ds->usage = fer_calloc(n, 1);
+    ds->usage_rank = fer_malloc(n * sizeof(uint32_t));
+    for (size_t i = 0; i < n; i++) {
+        ds->labels[i] = labels[i];
+        ds->usage_rank[i] = (uint32_t)i;
+        memset(ds->pixels + i * FER_FACE_PIXELS, (int)(i * 10), FER_FACE_PIXELS);
+    }
+    return ds;
+}
+
+TEST(test_merge_filter_counts_stats)
+{
+    static const uint8_t labels[] = {0, 1, 2, 3, 4, 5, 6, 1};
+    fer_dataset *ds = make_ds(8, labels);
+    char err[FER_ERR_LEN];
+    size_t counts[7];
+    fer_dataset_class_counts(ds, counts);
+    CHECK(counts[0] == 1 && counts[1] == 2 && counts[6] == 1);
+
+    /* Pixel values 0, 10, ..., 70: mean 35/255, std sqrt(525)/255. */
+    float mean, std;
+    fer_dataset_pixel_stats(ds, &mean, &std);
+    CHECK_NEAR(mean, 35.0 / 255.0, 1e-6);
+    CHECK_NEAR(std, sqrt(525.0) / 255.0, 1e-6);
+
+    ds->soft = fer_calloc(8 * 7, sizeof(float));
+    for (int i = 0; i < 8; i++)
+        for (int c = 0; c < 7; c++)
+            ds->soft[i * 7 + c] = (float)(c + 1) / 28.0f;
+    CHECK(fer_dataset_merge_disgust(ds, err) == FER_OK);
+    CHECK(ds->n_classes == 6);
+    static const uint8_t merged[] = {0, 0, 1, 2, 3, 4, 5, 0};
+    CHECK(memcmp(ds->labels, merged, 8) == 0);
+    for (int i = 0; i < 8; i++) {
+        CHECK_NEAR(ds->soft[i * 6 + 0], 3.0 / 28.0, 1e-7);
+        for (int c = 1; c < 6; c++)
+            CHECK_NEAR(ds->soft[i * 6 + c], (c + 2) / 28.0, 1e-7);
+    }
+    fer_dataset_class_counts(ds, counts);
+    CHECK(counts[0] == 3 && counts[1] == 1 && counts[5] == 1);
+    CHECK(fer_dataset_merge_disgust(ds, err) == FER_ERR_STATE);
+
+    /* Filter keeps rows 1, 4, 7 with their pixels, labels, ranks and soft targets. */
+    uint8_t keep[8] = {0, 1, 0, 0, 1, 0, 0, 1};
+    ds->soft[7 * 6 + 2] = 0.5f;
+    CHECK(fer_dataset_filter(ds, keep, err) == FER_OK);
+    CHECK(ds->n == 3);
+    CHECK(ds->labels[0] == 0 && ds->labels[1] == 3 && ds->labels[2] == 0);
+    CHECK(ds->usage_rank[0] == 1 && ds->usage_rank[1] == 4 && ds->usage_rank[2] == 7);
+    CHECK(ds->pixels[FER_FACE_PIXELS] == 40 && ds->pixels[2 * FER_FACE_PIXELS + 5] == 70);
+    CHECK(ds->soft[2 * 6 + 2] == 0.5f);
+    uint8_t none[3] = {0, 0, 0};
+    CHECK(fer_dataset_filter(ds, none, err) == FER_OK);
+    CHECK(ds->n == 0);
+    fer_dataset_pixel_stats(ds, &mean, &std);
+    CHECK(mean == 0.0f && std == 1.0f);
+    fer_dataset_free(ds);
+    fer_dataset_free(NULL);
+}
+
+/*
+ * The FER+ fixture. Dataset rows (file order): T0 T1 P0 T2 P1. The FER+ file
+ * lists Training first, so only alignment by usage and rank matches them up.
+ */
+static const char ferplus_text[] =
+    "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+    "Training,fer0000000.png,4,0,0,1,3,2,0,0,0,0\n"   /* T0: neutral (6) */
+    "Training,fer0000001.png,0,3,0,0,3,0,0,4,0,0\n"   /* T1: tie happy/angry -> angry (0) */
+    "Training,,6,0,0,0,0,0,0,0,0,4\n"                 /* T2: excluded (empty name) */
+    "PublicTest,fer0000003.png,0,0,0,0,0,0,4,0,5,1\n" /* P0: unknown+NF 6 > fear 4 */
+    "PublicTest,fer0000004.png,0,0,5,0,0,0,0,0,3,2\n" /* P1: surprise (5), junk = max */
+    "PrivateTest,fer0000005.png,0,0,0,0,0,0,0,0,0,0\n";
+
+static fer_dataset *make_ferplus_fixture(void)
+{
+    struct text t;
+    text_open(&t);
+    fprintf(t.f, "emotion,pixels,Usage\n");
+    add_row(&t, "1", 0, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    add_row(&t, "2", 1, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    add_row(&t, "3", 2, FER_FACE_PIXELS, " ", "PublicTest", 0, "\n");
+    add_row(&t, "4", 3, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    add_row(&t, "6", 4, FER_FACE_PIXELS, " ", "PublicTest", 0, "\n");
+    text_close(&t);
+    write_file("fp_ds.csv", t.s, t.n, 0);
+    free(t.s);
+    write_str("fp.csv", ferplus_text);
+    return read_ok("fp_ds.csv", NULL);
+}
+
+TEST(test_ferplus)
+{
+    char fp[256], err[FER_ERR_LEN] = "";
+    size_t dropped = 99;
+    tmp_path(fp, sizeof(fp), "fp.csv");
+
+    fer_dataset *ds = make_ferplus_fixture();
+    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_MAJORITY, 0, &dropped, err) ==
+          FER_OK);
+    CHECK(dropped == 0 && ds->n == 5 && ds->soft == NULL);
+    /* T0 neutral, T1 angry (tie), P0 unusable keeps 3, T2 unusable keeps 4, P1 surprise. */
+    static const uint8_t majority[] = {6, 0, 3, 4, 5};
+    CHECK(memcmp(ds->labels, majority, 5) == 0);
+    fer_dataset_free(ds);
+
+    ds = make_ferplus_fixture();
+    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 0, &dropped, err) == FER_OK);
+    CHECK(ds->soft != NULL && memcmp(ds->labels, majority, 5) == 0);
+    if (ds->soft) {
+        /* T0 votes: neutral 4, sadness 1, anger 3, disgust 2 of 10. */
+        const float *s = ds->soft;
+        CHECK_NEAR(s[6], 0.4, 1e-6);
+        CHECK_NEAR(s[4], 0.1, 1e-6);
+        CHECK_NEAR(s[0], 0.3, 1e-6);
+        CHECK_NEAR(s[1], 0.2, 1e-6);
+        CHECK(s[3] == 0.0f && s[2] == 0.0f && s[5] == 0.0f);
+        CHECK_NEAR(s[7 + 0], 0.5, 1e-6); /* T1: contempt dropped, 3 + 3 */
+        CHECK_NEAR(s[7 + 3], 0.5, 1e-6);
+        for (int c = 0; c < 7; c++) {
+            CHECK(s[2 * 7 + c] == (c == 3 ? 1.0f : 0.0f)); /* P0 unusable: one-hot FER2013 */
+            CHECK(s[3 * 7 + c] == (c == 4 ? 1.0f : 0.0f));
+            CHECK(s[4 * 7 + c] == (c == 5 ? 1.0f : 0.0f));
+        }
+    }
+    CHECK(fer_dataset_merge_disgust(ds, err) == FER_OK);
+    CHECK_NEAR(ds->soft[0], 0.5, 1e-6); /* T0 angry + disgust */
+    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 0, NULL, err) ==
+          FER_ERR_STATE);
+    fer_dataset_free(ds);
+
+    ds = make_ferplus_fixture();
+    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 1, &dropped, err) == FER_OK);
+    CHECK(dropped == 2 && ds->n == 3);
+    if (ds->n == 3) {
+        CHECK(ds->labels[0] == 6 && ds->labels[1] == 0 && ds->labels[2] == 5);
+        CHECK(row_matches(ds, 2, 4) && ds->usage_rank[2] == 1);
+        CHECK(ds->soft[2 * 7 + 5] == 1.0f);
+    }
+    fer_dataset_free(ds);
+
+    /* FER2013 labels, only the unusable rows dropped. */
+    ds = make_ferplus_fixture();
+    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FER2013, 1, &dropped, err) == FER_OK);
+    CHECK(dropped == 2 && ds->n == 3 && ds->labels[0] == 1 && ds->labels[2] == 6);
+    fer_dataset_free(ds);
+
+    /* A PublicTest-only dataset aligns with the PublicTest rows of FER+. */
+    char path[256];
+    tmp_path(path, sizeof(path), "fp_ds.csv");
+    struct fer_read_options pub = {0, FER_USAGE_PUBLIC_TEST, 0};
+    ds = NULL;
+    CHECK(fer_dataset_read_csv(path, &pub, &ds, NULL, err) == FER_OK);
+    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_MAJORITY, 0, NULL, err) == FER_OK);
+    CHECK(ds->n == 2 && ds->labels[0] == 3 && ds->labels[1] == 5);
+    fer_dataset_free(ds);
+}
+
+TEST(test_ferplus_errors)
+{
+    char fp[256], err[FER_ERR_LEN] = "";
+    tmp_path(fp, sizeof(fp), "fp_bad.csv");
+    fer_dataset *ds = make_ferplus_fixture();
+
+    /* Too few PublicTest rows in FER+. */
+    write_str("fp_bad.csv",
+              "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,"
+              "unknown,NF\n"
+              "Training,a,1,0,0,0,0,0,0,0,0,0\nTraining,b,1,0,0,0,0,0,0,0,0,0\n"
+              "Training,c,1,0,0,0,0,0,0,0,0,0\nPublicTest,d,1,0,0,0,0,0,0,0,0,0\n");
+    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_MAJORITY, 1, NULL, err) ==
+          FER_ERR_FORMAT);
+    CHECK(strstr(err, "fp_bad.csv") && strstr(err, "PublicTest"));
+    CHECK(ds->n == 5 && ds->labels[0] == 1); /* unchanged on error */
+
+    static const char *const bad[] = {
+        "Usage,Image name,neutral\nTraining,a,1\n",
+        "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,"
+        "NF\nTraining,a,1,0,0,0,0,0,0,0,0\n",
+        "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,"
+        "NF\nTraining,a,1,0,x,0,0,0,0,0,0,0\n",
+        "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,"
+        "NF\nValid,a,1,0,0,0,0,0,0,0,0,0\n",
+        "",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_str("fp_bad.csv", bad[i]);
+        err[0] = 0;
+        CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 0, NULL, err) ==
+              FER_ERR_FORMAT);
+        CHECK(strstr(err, "fp_bad.csv") != NULL);
+        CHECK(ds->soft == NULL);
+    }
+    CHECK(strstr(err, "empty") != NULL);
+    tmp_path(fp, sizeof(fp), "missing.csv");
+    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 0, NULL, err) == FER_ERR_IO);
+    CHECK(fer_dataset_apply_ferplus(ds, fp, (enum fer_label_source)9, 0, NULL, err) == FER_ERR_ARG);
+    fer_dataset_free(ds);
+}
+
+/* A 48x48 test image: a diagonal gradient with some texture. */
+static void make_image(uint8_t *img)
+{
+    for (int y = 0; y < FER_FACE_SIDE; y++)
+        for (int x = 0; x < FER_FACE_SIDE; x++)
+            img[y * FER_FACE_SIDE + x] = (uint8_t)((x * 3 + y * 2 + (x * y) % 17) % 256);
+}
+
+TEST(test_augment)
+{
+    enum { S = FER_FACE_SIDE, P = FER_FACE_PIXELS };
+    uint8_t img[P];
+    float a[P], b[P], c[P];
+    const float mean = 0.5f, std = 0.25f;
+    make_image(img);
+    struct fer_augment none = fer_augment_none(), def = fer_augment_defaults();
+    CHECK(def.shift == 4.0f && def.rotate == 10.0f && def.flip == 0.5f && def.erase == 0.0f);
+
+    /* Identity: exactly (px/255 - mean)/std, with or without an rng. */
+    fer_rng rng;
+    fer_rng_seed(&rng, 1, 2, 3, 4);
+    fer_augment_image(img, S, a, S, &none, NULL, mean, std, 0);
+    fer_augment_image(img, S, b, S, &none, &rng, mean, std, 0);
+    int exact = 1;
+    for (int i = 0; i < P; i++)
+        exact &= a[i] == ((float)img[i] / 255.0f - mean) / std && b[i] == a[i];
+    CHECK(exact);
+
+    /* force_flip mirrors; a centre crop is a crop. */
+    fer_augment_image(img, S, b, S, &none, NULL, mean, std, 1);
+    int mirror = 1;
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++)
+            mirror &= b[y * S + x] == a[y * S + (S - 1 - x)];
+    CHECK(mirror);
+    fer_augment_image(img, S, c, 44, &none, NULL, mean, std, 0);
+    int crop = 1;
+    for (int y = 0; y < 44; y++)
+        for (int x = 0; x < 44; x++)
+            crop &= c[y * 44 + x] == a[(y + 2) * S + x + 2];
+    CHECK(crop);
+    /* An odd margin (45 of 48) goes through interpolation at half pixels. */
+    fer_augment_image(img, S, c, 45, &none, NULL, mean, std, 0);
+    float expect =
+        (((float)img[S + 1] + (float)img[S + 2] + (float)img[2 * S + 1] + (float)img[2 * S + 2]) /
+             4.0f / 255.0f -
+         mean) /
+        std;
+    CHECK_NEAR(c[0], expect, 1e-5);
+
+    /* Same seed, same output; another seed, another output. */
+    fer_rng r1, r2;
+    fer_rng_seed(&r1, 42, 7, 0, 0);
+    fer_rng_seed(&r2, 42, 7, 0, 0);
+    fer_augment_image(img, S, a, S, &def, &r1, mean, std, 0);
+    fer_augment_image(img, S, b, S, &def, &r2, mean, std, 0);
+    CHECK(memcmp(a, b, sizeof(a)) == 0);
+    CHECK(memcmp(&r1, &r2, sizeof(r1)) == 0);
+    fer_augment_image(img, S, b, S, &def, &r2, mean, std, 0);
+    CHECK(memcmp(a, b, sizeof(a)) != 0);
+
+    /* Pure shift of a constant image stays constant (border replicate). */
+    uint8_t flat[P];
+    memset(flat, 200, sizeof(flat));
+    struct fer_augment shift = none;
+    shift.shift = 4.0f;
+    shift.rotate = 30.0f;
+    shift.scale = 0.3f;
+    fer_augment_image(flat, S, a, S, &shift, &r1, mean, std, 0);
+    int flat_ok = 1;
+    float want = (200.0f / 255.0f - mean) / std;
+    for (int i = 0; i < P; i++)
+        flat_ok &= fabsf(a[i] - want) < 1e-5f;
+    CHECK(flat_ok);
+
+    /* Many random draws: finite, inside the clamp range, mean near the source mean. */
+    struct fer_augment heavy = def;
+    heavy.erase = 0.5f;
+    heavy.contrast = 3.0f;
+    heavy.scale = 2.0f;
+    double src_mean = 0.0, sum_means = 0.0;
+    for (int i = 0; i < P; i++)
+        src_mean += ((double)img[i] / 255.0 - 0.5) / 0.25;
+    src_mean /= P;
+    int finite = 1, erased = 0, trials = 200;
+    for (int t = 0; t < trials; t++) {
+        fer_rng_seed(&rng, 9, (uint64_t)t, 0, 0);
+        fer_augment_image(img, S, a, 40, &heavy, &rng, mean, std, 0);
+        fer_rng_seed(&rng, 9, (uint64_t)t, 0, 0);
+        fer_augment_image(img, S, b, S, &def, &rng, mean, std, 0);
+        double m = 0.0;
+        int zeros = 0;
+        for (int i = 0; i < 40 * 40; i++) {
+            finite &= isfinite(a[i]) && a[i] >= -2.0001f && a[i] <= 2.0001f;
+            zeros += a[i] == 0.0f;
+        }
+        for (int i = 0; i < P; i++)
+            m += (double)b[i];
+        sum_means += m / P;
+        erased += zeros >= 10;
+    }
+    CHECK(finite);
+    CHECK(erased > trials / 4 && erased < trials * 3 / 4);
+    CHECK_NEAR(sum_means / trials, src_mean, 0.15);
+
+    /* std <= 0 does not produce infinities. */
+    fer_augment_image(img, S, a, S, &none, NULL, mean, 0.0f, 0);
+    CHECK(isfinite(a[0]) && isfinite(a[P - 1]));
+}
+
+/* Every allocation of a read, a write and a FER+ apply may fail: NOMEM, never a leak. */
+TEST(test_alloc_faults)
+{
+    make_basic("fault.csv.gz", 1, 0, "\n");
+    fer_dataset_free(make_ferplus_fixture());
+    char path[256], out[256], fp[256], err[FER_ERR_LEN];
+    tmp_path(path, sizeof(path), "fault.csv.gz");
+    tmp_path(out, sizeof(out), "fault_out.csv");
+    tmp_path(fp, sizeof(fp), "fp.csv");
+    int reached_ok = 0;
+    for (long k = 0; k < 100 && !reached_ok; k++) {
+        fer_dataset *ds = NULL;
+        fer_alloc_fail_after(k);
+        enum fer_status st = fer_dataset_read_csv(path, &read_all, &ds, NULL, err);
+        fer_alloc_fail_after(-1);
+        CHECK(st == FER_OK || st == FER_ERR_NOMEM);
+        CHECK((st == FER_OK) == (ds != NULL));
+        if (st == FER_OK) {
+            check_basic(ds);
+            reached_ok = k > 0;
+        }
+        fer_dataset_free(ds);
+    }
+    CHECK(reached_ok);
+
+    fer_dataset *ds = read_ok("fault.csv.gz", NULL);
+    reached_ok = 0;
+    for (long k = 0; k < 100 && !reached_ok; k++) {
+        fer_alloc_fail_after(k);
+        enum fer_status st = fer_dataset_write_csv(ds, out, -1, err);
+        fer_alloc_fail_after(-1);
+        CHECK(st == FER_OK || st == FER_ERR_NOMEM);
+        reached_ok = st == FER_OK;
+    }
+    CHECK(reached_ok);
+    fer_dataset_free(ds);
+
+    tmp_path(path, sizeof(path), "fp_ds.csv");
+    reached_ok = 0;
+    for (long k = 0; k < 100 && !reached_ok; k++) {
+        ds = NULL;
+        CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_OK);
+        size_t dropped = 0;
+        fer_alloc_fail_after(k);
+        enum fer_status st =
+            fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 1, &dropped, err);
+        fer_alloc_fail_after(-1);
+        CHECK(st == FER_OK || st == FER_ERR_NOMEM);
+        if (st == FER_OK)
+            CHECK(ds->n == 3 && ds->soft && dropped == 2);
+        else
+            CHECK(ds->n == 5 && !ds->soft && ds->labels[0] == 1);
+        reached_ok = st == FER_OK;
+        fer_dataset_free(ds);
+    }
+    CHECK(reached_ok);
+}
+
+/* Replays the fuzz corpus: every file reads to FER_OK or a clean error. */
+TEST(test_corpus)
+{
+    const char *dir_name = "tests/corpus/csv";
+    DIR *dir = opendir(dir_name);
+    if (!dir) {
+        printf("skip: %s not found (run from the repository root)\n", dir_name);
+        return;
+    }
+    int files = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[512], err[FER_ERR_LEN];
+        snprintf(path, sizeof(path), "%s/%s", dir_name, e->d_name);
+        for (int skip = 0; skip < 2; skip++) {
+            struct fer_read_options opt = {skip, -1, 0};
+            fer_dataset *ds = NULL;
+            err[0] = 0;
+            enum fer_status st = fer_dataset_read_csv(path, &opt, &ds, NULL, err);
+            CHECK(st == FER_OK || st == FER_ERR_FORMAT || st == FER_ERR_LIMIT);
+            CHECK((st == FER_OK) == (ds != NULL));
+            if (st != FER_OK)
+                CHECK(strstr(err, e->d_name) != NULL);
+            if (strncmp(e->d_name, "valid_", 6) == 0)
+                CHECK(st == FER_OK && ds->n == 2);
+            fer_dataset_free(ds);
+        }
+        files++;
+    }
+    closedir(dir);
+    CHECK(files >= 5);
+}
+
+/* The real files, when the shared data is there. */
+TEST(test_shared_data)
+{
+    const char *root = check_shared_data();
+    if (!root) {
+        printf("skip: shared data not found\n");
+        return;
+    }
+    char path[512], fp[512], err[FER_ERR_LEN] = "";
+    snprintf(path, sizeof(path), "%s/fer2013/publictest.csv.gz", root);
+    snprintf(fp, sizeof(fp), "%s/ferplus/fer2013new.csv", root);
+    fer_dataset *ds = NULL;
+    enum fer_status st = fer_dataset_read_csv(path, &read_all, &ds, NULL, err);
+    if (st != FER_OK)
+        fprintf(stderr, "  %s\n", err);
+    CHECK(st == FER_OK);
+    if (st != FER_OK)
+        return;
+    CHECK(ds->n == 3589);
+    size_t counts[7], want[7] = {467, 56, 496, 895, 653, 415, 607};
+    fer_dataset_class_counts(ds, counts);
+    CHECK(memcmp(counts, want, sizeof(want)) == 0);
+    CHECK(ds->usage[0] == FER_USAGE_PUBLIC_TEST && ds->usage_rank[3588] == 3588);
+    float mean, std;
+    fer_dataset_pixel_stats(ds, &mean, &std);
+    CHECK(mean > 0.45f && mean < 0.56f && std > 0.2f && std < 0.3f);
+
+    /* FER+ majority vs FER2013 labels on the usable rows: about 63% agree. */
+    uint8_t *orig = malloc(ds->n);
+    memcpy(orig, ds->labels, ds->n);
+    size_t dropped = 0;
+    st = fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_MAJORITY, 1, &dropped, err);
+    if (st != FER_OK)
+        fprintf(stderr, "  %s\n", err);
+    CHECK(st == FER_OK);
+    size_t agree = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        agree += ds->labels[i] == orig[ds->usage_rank[i]];
+    double frac = ds->n ? (double)agree / (double)ds->n : 0.0;
+    printf("     publictest: FER+ dropped %zu rows, majority agrees with FER2013 on %.1f%%\n",
+           dropped, 100.0 * frac);
+    CHECK(dropped >= 10 && dropped < 200);
+    CHECK(frac > 0.60 && frac < 0.66);
+    free(orig);
+    fer_dataset_free(ds);
+
+    /* The first rows of the training file, as quoted in the README. */
+    snprintf(path, sizeof(path), "%s/fer2013/train.csv.gz", root);
+    struct fer_read_options two = {0, -1, 2};
+    ds = NULL;
+    CHECK(fer_dataset_read_csv(path, &two, &ds, NULL, err) == FER_OK);
+    CHECK(ds && ds->n == 2);
+    if (ds && ds->n == 2) {
+        static const uint8_t row0[] = {70, 80, 82, 72, 58, 58,  60, 63,
+                                       54, 58, 60, 48, 89, 115, 121};
+        static const uint8_t row1[] = {151, 150, 147, 155, 148, 133, 111, 140, 170, 174, 182};
+        CHECK(memcmp(ds->pixels, row0, sizeof(row0)) == 0);
+        CHECK(memcmp(ds->pixels + FER_FACE_PIXELS, row1, sizeof(row1)) == 0);
+        CHECK(ds->labels[0] == 0 && ds->usage[0] == FER_USAGE_TRAINING);
+    }
+    fer_dataset_free(ds);
+}
+
+static void remove_tmp_dir(void)
+{
+    DIR *dir = opendir(tmp_dir);
+    if (!dir)
+        return;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", tmp_dir, e->d_name);
+        unlink(path);
+    }
+    closedir(dir);
+    rmdir(tmp_dir);
+}
+
+int main(void)
+{
+    strcpy(tmp_dir, "/tmp/fer_test_data_XXXXXX");
+    if (!mkdtemp(tmp_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    RUN(test_names);
+    RUN(test_read_plain_and_gz);
+    RUN(test_read_quoted_crlf_spaces);
+    RUN(test_header_only);
+    RUN(test_malformed_rows);
+    RUN(test_bad_header_and_empty);
+    RUN(test_long_line);
+    RUN(test_skip_counts_and_ranks);
+    RUN(test_truncated_and_corrupt_gz);
+    RUN(test_write_round_trip);
+    RUN(test_merge_filter_counts_stats);
+    RUN(test_ferplus);
+    RUN(test_ferplus_errors);
+    RUN(test_augment);
+    RUN(test_alloc_faults);
+    RUN(test_corpus);
+    RUN(test_shared_data);
+    remove_tmp_dir();
+    return check_report();
+}
