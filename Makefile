@@ -4,6 +4,7 @@
 #   make test    install what is missing, build with sanitizers, run every test program
 #   make         build build/fer (optimised)
 #   make bench   run the benchmarks in bench/ (needs python3-torch for the peers)
+#   make model   retrain the built-in model from FER2013 (hours; resumable)
 #
 # Objects go to build/<flavour>/, with -MMD -MP dependency files.
 
@@ -30,7 +31,7 @@ TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 REL_OBJ  := $(LIB_SRC:%.c=build/rel/%.o)
 TEST_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
 
-.PHONY: all run test deps bench clean format demo
+.PHONY: all run test deps bench clean format model
 all: build/fer
 
 deps:
@@ -72,7 +73,14 @@ test: deps $(TESTS:%=build/asan/%) build/asan/fer build/fer
 run: deps build/fer
 	@bash scripts/demo.sh
 
-bench: build/fer
+# Retrains the built-in model (hours); resumes from runs/ when interrupted.
+model: deps build/fer
+	@bash scripts/train-model.sh
+
+build/bench_nn: bench/bench_nn.c build/libfer.a
+	$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
+
+bench: build/fer build/bench_nn
 	@scripts/install-deps.sh --bench
 	@bash bench/run.sh
 

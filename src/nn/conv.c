@@ -83,6 +83,15 @@ static void col2im_add(const float *col, int c, int h, int w, int k, int stride,
                         continue;
                     float *drow = dst + (size_t)iy * w;
                     const float *srow = src + (size_t)y * ow;
+                    if (stride == 1) {
+                        /* the x range whose ix = x + kj - pad lies inside the row */
+                        int x0 = pad - kj > 0 ? pad - kj : 0;
+                        int x1 = w + pad - kj < ow ? w + pad - kj : ow;
+                        float *d = drow + kj - pad;
+                        for (int x = x0; x < x1; x++)
+                            d[x] += srow[x];
+                        continue;
+                    }
                     for (int x = 0; x < ow; x++) {
                         int ix = x * stride + kj - pad;
                         if (ix >= 0 && ix < w)
