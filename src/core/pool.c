@@ -89,14 +89,16 @@ enum fer_status fer_pool_new(int n_threads, fer_pool **out, char *err)
     }
     for (int i = 1; i < n_threads; i++) {
         struct worker_start *ws = fer_malloc(sizeof(*ws));
+        if (ws) {
+            ws->pool = p;
+            ws->index = i;
+        }
         if (!ws || pthread_create(&p->threads[i], NULL, worker_main, ws) != 0) {
             fer_free(ws);
             p->n_threads = i; /* only join the ones that started */
             fer_pool_free(p);
             return fer_errorf(err, FER_ERR_NOMEM, "cannot start worker thread %d", i);
         }
-        ws->pool = p;
-        ws->index = i;
     }
     *out = p;
     return FER_OK;
