@@ -27,7 +27,7 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     const char *arch = "models/seed.cfg";
-    int threads = 2, json = 0, batch = 128, classes = 7;
+    int threads = 2, json = 0, profile = 0, batch = 128, classes = 7;
     double seconds = 10;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--arch") && i + 1 < argc)
@@ -40,9 +40,11 @@ int main(int argc, char **argv)
             batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--profile"))
+            profile = 1;
         else {
             fprintf(stderr, "usage: bench_nn [--arch CFG] [--threads N] [--seconds S] "
-                            "[--batch N] [--json]\n");
+                            "[--batch N] [--json] [--profile]\n");
             return 2;
         }
     }
@@ -90,6 +92,16 @@ int main(int argc, char **argv)
             break;
     }
     double train_rate = (double)(steps - 1) * batch / (fer_now() - t0);
+    if (profile) {
+        fer_net_profile_start(net);
+        for (int s = 0; s < 3; s++) {
+            fer_net_forward(net, batch, 1);
+            fer_net_loss(net, batch, targets, 0);
+            fer_net_zero_grad(net);
+            fer_net_backward(net, batch);
+        }
+        fer_net_profile_print(net, stderr);
+    }
 
     /* inference, batch 128 */
     fer_net_forward(net, batch, 0);

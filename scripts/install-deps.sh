@@ -7,8 +7,9 @@
 #   scripts/install-deps.sh --bench    also the peers the benchmarks compare with
 set -euo pipefail
 
-build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev)
-bench_pkgs=(python3-torch python3-numpy)
+build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
+            libexpat1-dev opencv-data)
+bench_pkgs=(python3-torch python3-numpy python3-opencv)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--bench" ]]; then

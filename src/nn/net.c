@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "nn/blas.h"
 #include "nn/layer.h"
@@ -41,6 +42,7 @@ struct fer_net {
     size_t scratch_floats;
     float *parts;
     uint64_t seed, step;
+    double *profile; /* per layer: forward and backward seconds, when profiling */
 };
 
 static enum fer_activation parse_act(const char *s, int *ok)
@@ -483,6 +485,7 @@ void fer_net_free(fer_net *net)
         return;
     free_activations(net);
     free_scratch(net);
+    fer_free(net->profile);
     fer_free(net->parts);
     fer_free(net->params);
     fer_free(net->grads);
@@ -626,6 +629,7 @@ void fer_net_forward(fer_net *net, int batch, int training)
     struct fer_pass p = make_pass(net, batch, training);
     for (int i = 0; i < net->n_layers; i++) {
         struct fer_layer *l = &net->layers[i];
+        double t0 = net->profile ? fer_now() : 0;
         p.in = i == 0 ? net->input : net->layers[i - 1].out;
         switch (l->type) {
         case FER_LAYER_CONV:
@@ -655,6 +659,8 @@ void fer_net_forward(fer_net *net, int batch, int training)
             fer_softmax_forward(l, &p);
             break;
         }
+        if (net->profile)
+            net->profile[2 * i] += fer_now() - t0;
     }
 }
 
@@ -695,6 +701,7 @@ void fer_net_backward(fer_net *net, int batch)
     struct fer_pass p = make_pass(net, batch, 1);
     for (int i = net->n_layers - 1; i >= 0; i--) {
         struct fer_layer *l = &net->layers[i];
+        double t0 = net->profile ? fer_now() : 0;
         p.in = i == 0 ? net->input : net->layers[i - 1].out;
         p.in_delta = i == 0 ? NULL : net->layers[i - 1].delta;
         switch (l->type) {
@@ -725,7 +732,30 @@ void fer_net_backward(fer_net *net, int batch)
             fer_softmax_backward(l, &p);
             break;
         }
+        if (net->profile)
+            net->profile[2 * i + 1] += fer_now() - t0;
     }
+}
+
+enum fer_status fer_net_profile_start(fer_net *net)
+{
+    fer_free(net->profile);
+    net->profile = fer_calloc(2 * (size_t)net->n_layers, sizeof(double));
+    return net->profile ? FER_OK : FER_ERR_NOMEM;
+}
+
+void fer_net_profile_print(const fer_net *net, FILE *out)
+{
+    if (!net->profile)
+        return;
+    double total = 0;
+    for (int i = 0; i < 2 * net->n_layers; i++)
+        total += net->profile[i];
+    fprintf(out, "layer type      forward s  backward s   share\n");
+    for (int i = 0; i < net->n_layers; i++)
+        fprintf(out, "%5d %-8s %10.3f %11.3f  %5.1f%%\n", i, type_name(net->layers[i].type),
+                net->profile[2 * i], net->profile[2 * i + 1],
+                total > 0 ? 100 * (net->profile[2 * i] + net->profile[2 * i + 1]) / total : 0.0);
 }
 
 size_t fer_net_param_groups(fer_net *net, struct fer_param_group **groups)

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/pool.h"
 #include "core/status.h"
@@ -91,6 +92,10 @@ const float *fer_net_output(const fer_net *net);
 double fer_net_loss(fer_net *net, int batch, const float *targets, float smoothing);
 void fer_net_zero_grad(fer_net *net);
 void fer_net_backward(fer_net *net, int batch);
+
+/* Times every layer's forward and backward from now on; print the table with _print. */
+enum fer_status fer_net_profile_start(fer_net *net);
+void fer_net_profile_print(const fer_net *net, FILE *out);
 
 /* Trainable tensors, in layer order (borrowed). */
 size_t fer_net_param_groups(fer_net *net, struct fer_param_group **groups);
