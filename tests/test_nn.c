@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/pool.h"
 #include "core/rng.h"
+#include "core/sha256.h"
 #include "nn/layer.h"
 #include "nn/model_file.h"
 #include "nn/net.h"
@@ -592,6 +593,79 @@ TEST(model_load_survives_allocation_failures)
     fer_meta_clear(&meta);
 }
 
+/* Flips random bytes of a valid spec; parsing and building must fail cleanly or work. */
+TEST(spec_fuzz_never_crashes)
+{
+    const char *base = RESNETISH;
+    size_t len = strlen(base);
+    char *text = malloc(len + 1);
+    fer_rng rng;
+    fer_rng_seed(&rng, 77, 0, 0, 0);
+    static const char alphabet[] = "[]=-,0123456789\n #abcdefghijklmnopqrstuvwxyz_";
+    int built = 0;
+    for (int round = 0; round < 1500; round++) {
+        memcpy(text, base, len + 1);
+        int flips = 1 + (int)fer_rng_below(&rng, 4);
+        for (int f = 0; f < flips; f++)
+            text[fer_rng_below(&rng, len)] = alphabet[fer_rng_below(&rng, sizeof(alphabet) - 1)];
+        fer_spec *spec = NULL;
+        fer_net *net = NULL;
+        char err[FER_ERR_LEN];
+        if (fer_spec_parse(text, "fuzz.cfg", &spec, err) == FER_OK) {
+            if (fer_net_new(spec, 3, 2, &net, err) == FER_OK) {
+                built++;
+                fer_net_init_weights(net, 1);
+                fer_net_forward(net, 2, 1);
+            }
+            fer_spec_free(spec);
+        }
+        fer_net_free(net);
+    }
+    CHECK(built > 0);
+    free(text);
+}
+
+/* Mutates a model file and re-seals its checksum, so the section parser itself is exercised. */
+TEST(model_file_fuzz_never_crashes)
+{
+    struct fer_meta meta = {0};
+    fer_net *net = trained_tiny(&meta);
+    if (!net)
+        return;
+    char path[128], err[FER_ERR_LEN];
+    snprintf(path, sizeof(path), "%s/fuzz.fer", tmpdir);
+    CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_OK);
+    long size = file_size(path);
+    CHECK(size > 100);
+    unsigned char *orig = malloc((size_t)size), *buf = malloc((size_t)size);
+    FILE *f = fopen(path, "rb");
+    CHECK(fread(orig, 1, (size_t)size, f) == (size_t)size);
+    fclose(f);
+    fer_rng rng;
+    fer_rng_seed(&rng, 78, 0, 0, 0);
+    /* mutate only the first 600 bytes: magic, version, section table, meta and arch text */
+    size_t span = size > 600 ? 600 : (size_t)size - 32;
+    for (int round = 0; round < 600; round++) {
+        memcpy(buf, orig, (size_t)size);
+        int flips = 1 + (int)fer_rng_below(&rng, 3);
+        for (int k = 0; k < flips; k++)
+            buf[8 + fer_rng_below(&rng, span - 8)] = (unsigned char)fer_rng_below(&rng, 256);
+        fer_sha256 sha;
+        fer_sha256_init(&sha);
+        fer_sha256_update(&sha, buf, (size_t)size - 32);
+        fer_sha256_final(&sha, buf + size - 32);
+        fer_net *loaded = NULL;
+        struct fer_meta m = {0};
+        fer_model_load_memory(buf, (size_t)size, "fuzz.fer", 2, &loaded, &m, NULL, err);
+        fer_net_free(loaded);
+        fer_meta_clear(&m);
+    }
+    free(orig);
+    free(buf);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/fer_test_nn_XXXXXX");
@@ -612,6 +686,8 @@ int main(void)
     RUN(model_file_round_trip);
     RUN(model_file_rejects_damage);
     RUN(model_load_survives_allocation_failures);
+    RUN(spec_fuzz_never_crashes);
+    RUN(model_file_fuzz_never_crashes);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
     if (system(cmd) != 0)

@@ -19,6 +19,10 @@
 #include "nn/blas.h"
 #include "nn/layer.h"
 
+/* Guards against hostile or mistaken specs: no layer and no net may ask for more. */
+#define FER_MAX_LAYER_FLOATS ((size_t)1 << 26)
+#define FER_MAX_NET_FLOATS   ((size_t)1 << 28)
+
 struct fer_net {
     char *spec_text;
     int in_c, in_side, n_classes;
@@ -199,8 +203,9 @@ static enum fer_status configure_layer(fer_net *net, struct fer_spec_section *s,
                               s->kv[k].line, s->kv[k].key, t);
     l->in_size = (size_t)c * (size_t)h * (size_t)w;
     l->out_size = (size_t)l->out_c * (size_t)l->out_h * (size_t)l->out_w;
-    if (l->out_size > ((size_t)1 << 26))
-        return fer_errorf(err, FER_ERR_LIMIT, "%s:%d: layer output too large", name, s->line);
+    if (l->out_size > FER_MAX_LAYER_FLOATS || l->n_w > FER_MAX_LAYER_FLOATS)
+        return fer_errorf(err, FER_ERR_LIMIT, "%s:%d: layer too large (%zu outputs, %zu weights)",
+                          name, s->line, l->out_size, l->n_w);
     return FER_OK;
 }
 
@@ -242,6 +247,13 @@ static enum fer_status alloc_params(fer_net *net, char *err)
         buffers += nbuf;
         n_groups += (nw > 0) + (nb > 0) + (ng > 0);
     }
+    size_t per_image = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        per_image += net->layers[i].out_size;
+    if (total > FER_MAX_NET_FLOATS || per_image > FER_MAX_NET_FLOATS / 4)
+        return fer_errorf(err, FER_ERR_LIMIT,
+                          "network too large: %zu parameters, %zu activations per image", total,
+                          per_image);
     net->n_params = total;
     net->n_buffers = buffers;
     net->n_groups = n_groups;
