@@ -99,6 +99,12 @@ expect "eval 6-class model on 7-class data" 0 "$FER" train --arch "$tmp/tiny.cfg
 expect "eval merges disgust" 0 "$FER" eval --model "$tmp/m6.fer" --data "$tmp/all.csv" --json
 contains "6 classes in confusion" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
 
+expect "fine-tune 7 -> 6 classes with --init" 0 "$FER" train --init "$tmp/m.fer" --classes 6 \
+    --train "$tmp/all.csv" --epochs 1 --batch 8 --out "$tmp/tuned6.fer" --no-progress
+contains "--init keeps the body" "$tmp/err" "7 -> 6 classes; kept"
+expect "eval the tuned model" 0 "$FER" eval --model "$tmp/tuned6.fer" --data "$tmp/all.csv" --json
+contains "tuned model has 6 classes" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
+
 # bad input
 printf 'emotion,pixels,Usage\n0,1 2 3,Training\n' >"$tmp/short.csv"
 expect "malformed row fails" 1 "$FER" train --arch "$tmp/tiny.cfg" --train "$tmp/short.csv" --out "$tmp/x.fer"

@@ -154,6 +154,43 @@ static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char
     return FER_OK;
 }
 
+/*
+ * Fine-tuning to another number of classes: a new net from the same
+ * architecture, with every parameter tensor whose name and size match copied
+ * from the loaded one (all but the classifier) and the rest freshly initialised.
+ */
+static enum fer_status change_classes(struct run *r, int n_classes, uint64_t seed, char *err)
+{
+    fer_spec *spec;
+    fer_net *net;
+    enum fer_status st = fer_spec_parse(fer_net_spec_text(r->net), "the --init model's architecture",
+                                        &spec, err);
+    if (st != FER_OK)
+        return st;
+    st = fer_net_new(spec, n_classes, fer_net_max_batch(r->net), &net, err);
+    fer_spec_free(spec);
+    if (st != FER_OK)
+        return st;
+    fer_net_init_weights(net, seed);
+    struct fer_param_group *from, *to;
+    size_t n_from = fer_net_param_groups(r->net, &from), n_to = fer_net_param_groups(net, &to);
+    size_t copied = 0;
+    for (size_t i = 0; i < n_to && i < n_from; i++)
+        if (strcmp(from[i].name, to[i].name) == 0 && from[i].n == to[i].n) {
+            memcpy(to[i].param, from[i].param, sizeof(float) * to[i].n);
+            copied++;
+        }
+    size_t nb_from, nb_to;
+    float *b_from = fer_net_buffers(r->net, &nb_from), *b_to = fer_net_buffers(net, &nb_to);
+    if (nb_from == nb_to)
+        memcpy(b_to, b_from, sizeof(float) * nb_to);
+    fprintf(stderr, "--init: %d -> %d classes; kept %zu of %zu parameter tensors\n",
+            fer_net_classes(r->net), n_classes, copied, n_to);
+    fer_net_free(r->net);
+    r->net = net;
+    return FER_OK;
+}
+
 static enum fer_status setup_model(struct run *r, char *err)
 {
     const struct fer_train_config *c = r->c;
@@ -179,6 +216,9 @@ static enum fer_status setup_model(struct run *r, char *err)
                 r->cfg.epochs);
     } else if (c->init_path) {
         if ((st = fer_model_load(c->init_path, r->cfg.batch, &r->net, &r->meta, NULL, err)))
+            return st;
+        if (fer_net_classes(r->net) != c->n_classes &&
+            (st = change_classes(r, c->n_classes, c->seed, err)) != FER_OK)
             return st;
     } else {
         fer_spec *spec;
