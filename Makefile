@@ -10,7 +10,7 @@
 
 CC      ?= cc
 ARCH    ?= -march=native
-PKGS    := openblas zlib libpng libjpeg expat sqlite3 libpq cairo
+PKGS    := openblas zlib libpng libjpeg expat sqlite3 libpq cairo jansson libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -23,13 +23,13 @@ REL_CFLAGS  := $(BASE_CFLAGS) -O3 $(ARCH) -fno-math-errno $(CFLAGS)
 TEST_CFLAGS := $(BASE_CFLAGS) -O1 -g -Werror -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -fno-omit-frame-pointer $(CFLAGS)
 
-MODULES := core nn image storage data detect train
-LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c))
+MODULES := core nn image storage data detect train pipeline
+LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c) $(wildcard src/$(m)/*.S))
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 
-REL_OBJ  := $(LIB_SRC:%.c=build/rel/%.o)
-TEST_OBJ := $(LIB_SRC:%.c=build/asan/%.o)
+REL_OBJ  := $(patsubst %,build/rel/%.o,$(basename $(LIB_SRC)))
+TEST_OBJ := $(patsubst %,build/asan/%.o,$(basename $(LIB_SRC)))
 
 .PHONY: all run test deps bench clean format model
 all: build/fer
@@ -44,6 +44,18 @@ build/rel/%.o: %.c
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -c $< -o $@
+
+# Assembler files embed data (the built-in model and cascade) with .incbin.
+build/rel/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@ -MMD -MP
+
+build/asan/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@ -MMD -MP
+
+# .incbin is invisible to -MMD: name the embedded files.
+build/rel/src/pipeline/builtin_model.o build/asan/src/pipeline/builtin_model.o: models/fer-resnet.fer
 
 build/libfer.a: $(REL_OBJ)
 	ar rcs $@ $^

@@ -59,6 +59,90 @@ enum fer_status {
 /* A short static description of a status, e.g. "malformed input". */
 const char *fer_status_str(enum fer_status st);
 
+/* ---- images ---------------------------------------------------------------------------- */
+
+/* An 8-bit image, gray (1 channel) or RGB (3), rows packed: stride = width * channels. */
+typedef struct fer_image {
+    int width, height;
+    int channels;
+    uint8_t *data; /* owned by whoever filled the struct; release with fer_image_free */
+} fer_image;
+
+/* An axis-aligned box in pixels. */
+typedef struct fer_rect {
+    int x, y, w, h;
+} fer_rect;
+
+/*
+ * Decodes a JPEG or PNG file into RGB (or gray when want_gray), upright per
+ * its EXIF orientation. Images over max_pixels (0: 50 megapixels) are refused
+ * before they are decoded.
+ */
+enum fer_status fer_image_load(const char *path, int want_gray, size_t max_pixels, fer_image *img,
+                               char *err);
+void fer_image_free(fer_image *img);
+
+/* ---- the engine: faces and their emotions ---------------------------------------------- */
+
+#define FER_MAX_CLASSES 16
+#define FER_FACE_SIDE   48
+
+typedef struct fer_engine fer_engine;
+
+struct fer_engine_options {
+    const char *model_path;   /* NULL: the model built into the library */
+    const char *cascade_path; /* NULL: the built-in frontal-face cascade */
+    double scale_factor;      /* detection pyramid step, > 1 (default 1.1) */
+    int min_neighbors;        /* overlapping detections needed for a face (default 5) */
+    int min_face, max_face;   /* face size limits in pixels, 0 for none (default 30, 0) */
+    float margin;             /* context added around each box, as a fraction; < 0: the model's */
+    int tta;                  /* 1: average each face with its mirror image (default 1) */
+};
+
+typedef struct fer_face {
+    fer_rect box;
+    int emotion;                                 /* index of the most likely class */
+    float probabilities[FER_MAX_CLASSES];        /* one per class, summing to 1 */
+    uint8_t crop[FER_FACE_SIDE * FER_FACE_SIDE]; /* the 48x48 gray face the model saw */
+} fer_face;
+
+typedef struct fer_analysis {
+    size_t n_faces;
+    fer_face *faces; /* owned; release with fer_analysis_free */
+    double detect_ms, classify_ms;
+} fer_analysis;
+
+void fer_engine_options_default(struct fer_engine_options *o);
+/* Opens an engine; opt may be NULL for the defaults. */
+enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine **out, char *err);
+void fer_engine_close(fer_engine *e);
+
+/* Finds every face in img (gray or RGB) and classifies it. An image without faces gives 0. */
+enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_analysis *out,
+                                   char *err);
+/*
+ * The same for an image file. When keep_rgb is not NULL it receives the
+ * decoded RGB image (the caller frees it), e.g. to draw on.
+ */
+enum fer_status fer_engine_analyze_file(fer_engine *e, const char *path, size_t max_pixels,
+                                        fer_analysis *out, fer_image *keep_rgb, char *err);
+/*
+ * Classifies n already-cropped 48x48 gray faces (n * 2304 bytes, row-major);
+ * probs receives n rows of FER_MAX_CLASSES floats (the first class-count used).
+ */
+enum fer_status fer_engine_classify_crops(fer_engine *e, const uint8_t *crops, size_t n,
+                                          float *probs, char *err);
+void fer_analysis_free(fer_analysis *a);
+
+/* The model: class count and names ("angry", ...), name, version, other metadata. */
+int fer_engine_class_count(const fer_engine *e);
+const char *fer_engine_class_name(const fer_engine *e, int i);
+const char *fer_engine_model_name(const fer_engine *e);
+/* The first 12 hex digits of the model file's SHA-256 and its creation time. */
+const char *fer_engine_model_version(const fer_engine *e);
+/* Any metadata key of the model file (e.g. "val_accuracy"), or NULL. Borrowed. */
+const char *fer_engine_model_info(const fer_engine *e, const char *key);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,8 @@ static void usage(void)
             "  prepare   split a FER2013 CSV into one file per usage (6 or 7 classes)\n"
             "  train     train a network on FER2013 (checkpoints, resume, logs)\n"
             "  eval      accuracy, per-class precision/recall/F1 and confusion matrix\n"
+            "  detect    face boxes in photos (OpenCV cascades), as JSON\n"
+            "  predict   the emotion of every face in photos and folders\n"
             "  version   print the version\n");
 }
 
@@ -39,6 +41,10 @@ int main(int argc, char **argv)
         return fer_cmd_train(argc, argv);
     if (strcmp(cmd, "eval") == 0)
         return fer_cmd_eval(argc, argv);
+    if (strcmp(cmd, "detect") == 0)
+        return fer_cmd_detect(argc, argv);
+    if (strcmp(cmd, "predict") == 0)
+        return fer_cmd_predict(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("fer " FER_VERSION "\n");
         return FER_EXIT_OK;

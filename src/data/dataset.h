@@ -20,9 +20,8 @@
 
 #include "core/status.h"
 
-#define FER_FACE_SIDE   48
+/* FER_FACE_SIDE (48) and FER_MAX_CLASSES (16) come from fer.h, through core/status.h. */
 #define FER_FACE_PIXELS (FER_FACE_SIDE * FER_FACE_SIDE)
-#define FER_MAX_CLASSES 16
 
 enum fer_usage {
     FER_USAGE_TRAINING = 0,

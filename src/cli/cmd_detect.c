@@ -1,0 +1,101 @@
+/*
+ * cmd_detect.c - `fer detect`: face boxes in photos with an OpenCV cascade,
+ * as one JSON array with an entry per image, in the order given.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/files.h"
+#include "core/alloc.h"
+#include "detect/cascade.h"
+#include "image/image.h"
+
+static const char *USAGE = "fer detect [--cascade XML] [--scale-factor X] [--min-neighbors N] "
+                           "[--min-size N] [--max-size N] IMAGE|DIR...";
+
+int fer_cmd_detect(int argc, char **argv)
+{
+    const char *cascade_path = NULL;
+    struct fer_detect_params p = fer_detect_defaults();
+    float scale = (float)p.scale_factor;
+    int min_size = 0, max_size = 0, max_mpix = 50;
+    struct fer_opt opts[] = {
+        {"cascade", FER_OPT_STR, &cascade_path,
+         "OpenCV cascade XML (default: built-in frontal face)", NULL},
+        {"scale-factor", FER_OPT_FLOAT, &scale, "pyramid step, > 1 (default 1.1)", NULL},
+        {"min-neighbors", FER_OPT_INT, &p.min_neighbors, "overlapping hits needed (default 3)",
+         NULL},
+        {"min-size", FER_OPT_INT, &min_size, "smallest face in pixels (default: the window)",
+         NULL},
+        {"max-size", FER_OPT_INT, &max_size, "largest face in pixels (default: any)", NULL},
+        {"max-megapixels", FER_OPT_INT, &max_mpix, "refuse larger images (default 50)", NULL},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    const char *pos[4096];
+    int n_pos;
+    int r = fer_args_parse(argc, argv, 2, opts, pos, 4096, &n_pos, USAGE);
+    if (r != 0)
+        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
+    if (n_pos == 0 || scale <= 1.0f || p.min_neighbors < 0 || min_size < 0 || max_size < 0) {
+        fprintf(stderr, "fer detect: %s\n\n",
+                n_pos == 0 ? "no images given" : "scale factor must be > 1, sizes >= 0");
+        fer_args_usage(USAGE, opts);
+        return FER_EXIT_USAGE;
+    }
+    p.scale_factor = scale;
+    p.min_w = p.min_h = min_size;
+    p.max_w = p.max_h = max_size;
+    char err[FER_ERR_LEN];
+    fer_cascade *cascade = NULL;
+    enum fer_status st = cascade_path ? fer_cascade_load_xml(cascade_path, &cascade, err)
+                                      : fer_cascade_load_builtin(&cascade, err);
+    if (st != FER_OK) {
+        fprintf(stderr, "fer detect: %s\n", err);
+        return FER_EXIT_FAIL;
+    }
+    struct fer_file_list files = {0};
+    for (int i = 0; i < n_pos && st == FER_OK; i++)
+        st = fer_file_list_add(&files, pos[i], err);
+    if (st != FER_OK) {
+        fprintf(stderr, "fer detect: %s\n", err);
+        fer_cascade_free(cascade);
+        fer_file_list_free(&files);
+        return FER_EXIT_FAIL;
+    }
+    size_t failed = 0;
+    json_t *out = json_array();
+    for (size_t i = 0; i < files.n; i++) {
+        json_t *entry = json_pack("{s:s}", "file", files.paths[i]);
+        fer_image gray = {0};
+        fer_rect *boxes = NULL;
+        size_t n = 0;
+        st = fer_image_load(files.paths[i], 1, (size_t)max_mpix * 1000000, &gray, err);
+        if (st == FER_OK)
+            st = fer_cascade_detect(cascade, &gray, &p, &boxes, &n, err);
+        if (st != FER_OK) {
+            failed++;
+            fprintf(stderr, "fer detect: %s\n", err);
+            json_object_set_new(entry, "error", json_string(err));
+        } else {
+            json_t *faces = json_array();
+            for (size_t f = 0; f < n; f++)
+                json_array_append_new(faces, json_pack("{s:{s:i,s:i,s:i,s:i}}", "box", "x",
+                                                       boxes[f].x, "y", boxes[f].y, "w",
+                                                       boxes[f].w, "h", boxes[f].h));
+            json_object_set_new(entry, "faces", faces);
+        }
+        json_array_append_new(out, entry);
+        fer_free(boxes);
+        fer_image_free(&gray);
+    }
+    json_dumpf(out, stdout, JSON_INDENT(2));
+    putchar('\n');
+    json_decref(out);
+    fer_cascade_free(cascade);
+    fer_file_list_free(&files);
+    return failed ? FER_EXIT_FAIL : FER_EXIT_OK;
+}

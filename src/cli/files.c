@@ -1,0 +1,93 @@
+/* files.c - walking folders for image files. */
+#include "cli/files.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+
+static enum fer_status push(struct fer_file_list *l, const char *path, char *err)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        char **p = fer_realloc(l->paths, cap * sizeof(char *));
+        if (!p)
+            return fer_errorf(err, FER_ERR_NOMEM, "out of memory listing files");
+        l->paths = p;
+        l->cap = cap;
+    }
+    if (!(l->paths[l->n] = fer_strdup(path)))
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory listing files");
+    l->n++;
+    return FER_OK;
+}
+
+static int is_image_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+                   !strcasecmp(dot, ".png"));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static enum fer_status walk(struct fer_file_list *l, const char *dir, int depth, char *err)
+{
+    if (depth > 32)
+        return fer_errorf(err, FER_ERR_LIMIT, "%s: folders nested too deeply", dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return fer_errorf(err, FER_ERR_IO, "cannot read folder %s: %s", dir, strerror(errno));
+    size_t first = l->n;
+    enum fer_status st = FER_OK;
+    struct dirent *ent;
+    while (st == FER_OK && (ent = readdir(d)) != NULL) {
+        if (ent->d_name[0] == '.')
+            continue;
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, ent->d_name) >= sizeof(path))
+            continue;
+        struct stat sb;
+        if (stat(path, &sb) != 0)
+            continue;
+        if (S_ISDIR(sb.st_mode))
+            st = walk(l, path, depth + 1, err);
+        else if (S_ISREG(sb.st_mode) && is_image_name(ent->d_name))
+            st = push(l, path, err);
+    }
+    closedir(d);
+    if (st == FER_OK)
+        qsort(l->paths + first, l->n - first, sizeof(char *), cmp_str);
+    return st;
+}
+
+enum fer_status fer_file_list_add(struct fer_file_list *l, const char *arg, char *err)
+{
+    struct stat sb;
+    if (stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s", arg);
+        size_t len = strlen(dir);
+        while (len > 1 && dir[len - 1] == '/')
+            dir[--len] = 0;
+        return walk(l, dir, 0, err);
+    }
+    /* files go in as given; a missing one fails later with its own message */
+    return push(l, arg, err);
+}
+
+void fer_file_list_free(struct fer_file_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        fer_free(l->paths[i]);
+    fer_free(l->paths);
+    memset(l, 0, sizeof(*l));
+}

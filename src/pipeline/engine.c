@@ -1,0 +1,350 @@
+/*
+ * engine.c - the photo pipeline behind include/fer.h: detect faces, crop
+ * each with the model's margin, resize to 48x48 with area averaging,
+ * normalise exactly as in training (the same view code as evaluation), and
+ * classify all faces of an image in one batch.
+ *
+ * Thread safety: the cascade is read-only; networks hold activations, so the
+ * engine keeps a small free list of networks built from the same model bytes
+ * and lends one to each call.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/progress.h"
+#include "core/sha256.h"
+#include "data/augment.h"
+#include "data/dataset.h"
+#include "detect/cascade.h"
+#include "fer.h"
+#include "image/image.h"
+#include "nn/model_file.h"
+#include "nn/net.h"
+
+#define MAX_NETS      32
+#define FACES_PER_NET 64 /* faces classified per forward pass */
+
+/* The model built into the binary (pipeline/builtin_model.S). */
+extern const uint8_t fer_builtin_model_start[], fer_builtin_model_end[];
+
+struct fer_engine {
+    uint8_t *model_bytes; /* owned copy when loaded from a file; else the built-in bytes */
+    const uint8_t *model;
+    size_t model_len;
+    char model_name[64];
+    char model_version[80];
+    char model_source[256];
+    struct fer_meta meta;
+    int n_classes;
+    char names[FER_MAX_CLASSES][16];
+    float mean, std, margin;
+    int tta;
+    fer_cascade *cascade;
+    struct fer_detect_params detect;
+    pthread_mutex_t mu;
+    fer_net *free_nets[MAX_NETS];
+    int n_free;
+};
+
+void fer_engine_options_default(struct fer_engine_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->scale_factor = 1.1;
+    o->min_neighbors = 5;
+    o->min_face = 30;
+    o->margin = -1; /* the model's own */
+    o->tta = 1;
+}
+
+static enum fer_status read_file(const char *path, uint8_t **out, size_t *len, char *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fer_errorf(err, FER_ERR_IO, "cannot open model %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    if (n <= 0 || n > (1L << 31)) {
+        fclose(f);
+        return fer_errorf(err, FER_ERR_FORMAT, "%s: not a model file (size %ld)", path, n);
+    }
+    *out = fer_malloc((size_t)n);
+    if (!*out) {
+        fclose(f);
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    size_t got = fread(*out, 1, (size_t)n, f);
+    fclose(f);
+    if (got != (size_t)n) {
+        fer_free(*out);
+        *out = NULL;
+        return fer_errorf(err, FER_ERR_IO, "short read on %s", path);
+    }
+    *len = (size_t)n;
+    return FER_OK;
+}
+
+/* A network to run, from the free list or freshly built from the model bytes. */
+static enum fer_status take_net(fer_engine *e, fer_net **net, char *err)
+{
+    pthread_mutex_lock(&e->mu);
+    *net = e->n_free ? e->free_nets[--e->n_free] : NULL;
+    pthread_mutex_unlock(&e->mu);
+    if (*net)
+        return FER_OK;
+    struct fer_meta meta = {0};
+    enum fer_status st = fer_model_load_memory(e->model, e->model_len, e->model_source,
+                                               FACES_PER_NET * 2, net, &meta, NULL, err);
+    fer_meta_clear(&meta);
+    return st;
+}
+
+static void give_net(fer_engine *e, fer_net *net)
+{
+    pthread_mutex_lock(&e->mu);
+    if (e->n_free < MAX_NETS) {
+        e->free_nets[e->n_free++] = net;
+        net = NULL;
+    }
+    pthread_mutex_unlock(&e->mu);
+    fer_net_free(net);
+}
+
+enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine **out, char *err)
+{
+    *out = NULL;
+    struct fer_engine_options defaults;
+    if (!opt) {
+        fer_engine_options_default(&defaults);
+        opt = &defaults;
+    }
+    if (opt->scale_factor <= 1.0 || opt->scale_factor > 4.0 || opt->min_neighbors < 0 ||
+        opt->min_face < 0 || opt->max_face < 0)
+        return fer_errorf(err, FER_ERR_ARG,
+                          "detection parameters out of range (scale factor in (1, 4], "
+                          "neighbours and sizes >= 0)");
+    fer_engine *e = fer_calloc(1, sizeof(*e));
+    if (!e)
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory opening the engine");
+    pthread_mutex_init(&e->mu, NULL);
+    enum fer_status st;
+    if (opt->model_path) {
+        if ((st = read_file(opt->model_path, &e->model_bytes, &e->model_len, err)) != FER_OK)
+            goto fail;
+        e->model = e->model_bytes;
+        snprintf(e->model_source, sizeof(e->model_source), "%s", opt->model_path);
+    } else {
+        e->model = fer_builtin_model_start;
+        e->model_len = (size_t)(fer_builtin_model_end - fer_builtin_model_start);
+        snprintf(e->model_source, sizeof(e->model_source), "the built-in model");
+    }
+    fer_net *net = NULL;
+    st = fer_model_load_memory(e->model, e->model_len, e->model_source, FACES_PER_NET * 2, &net,
+                               &e->meta, NULL, err);
+    if (st != FER_OK)
+        goto fail;
+    give_net(e, net);
+    e->n_classes = fer_meta_classes(&e->meta, e->names, FER_MAX_CLASSES);
+    const char *m = fer_meta_get(&e->meta, "input_mean"), *s = fer_meta_get(&e->meta, "input_std");
+    e->mean = m ? (float)atof(m) : 0.5f;
+    e->std = s && atof(s) > 0 ? (float)atof(s) : 0.25f;
+    const char *mg = fer_meta_get(&e->meta, "crop_margin");
+    e->margin = opt->margin >= 0 ? opt->margin : mg ? (float)atof(mg) : 0.0f;
+    e->tta = opt->tta;
+    const char *name = fer_meta_get(&e->meta, "name");
+    snprintf(e->model_name, sizeof(e->model_name), "%s", name ? name : "unnamed");
+    uint8_t digest[32];
+    fer_sha256 sha;
+    fer_sha256_init(&sha);
+    fer_sha256_update(&sha, e->model, e->model_len);
+    fer_sha256_final(&sha, digest);
+    char hex[65];
+    fer_sha256_hex(digest, hex);
+    const char *created = fer_meta_get(&e->meta, "created");
+    snprintf(e->model_version, sizeof(e->model_version), "%.12s%s%s", hex, created ? " " : "",
+             created ? created : "");
+    if (opt->cascade_path)
+        st = fer_cascade_load_xml(opt->cascade_path, &e->cascade, err);
+    else
+        st = fer_cascade_load_builtin(&e->cascade, err);
+    if (st != FER_OK)
+        goto fail;
+    e->detect = fer_detect_defaults();
+    e->detect.scale_factor = opt->scale_factor;
+    e->detect.min_neighbors = opt->min_neighbors;
+    e->detect.min_w = e->detect.min_h = opt->min_face;
+    e->detect.max_w = e->detect.max_h = opt->max_face;
+    *out = e;
+    return FER_OK;
+fail:
+    fer_engine_close(e);
+    return st;
+}
+
+void fer_engine_close(fer_engine *e)
+{
+    if (!e)
+        return;
+    for (int i = 0; i < e->n_free; i++)
+        fer_net_free(e->free_nets[i]);
+    fer_cascade_free(e->cascade);
+    fer_meta_clear(&e->meta);
+    fer_free(e->model_bytes);
+    pthread_mutex_destroy(&e->mu);
+    fer_free(e);
+}
+
+int fer_engine_class_count(const fer_engine *e)
+{
+    return e->n_classes;
+}
+
+const char *fer_engine_class_name(const fer_engine *e, int i)
+{
+    return i >= 0 && i < e->n_classes ? e->names[i] : "?";
+}
+
+const char *fer_engine_model_name(const fer_engine *e)
+{
+    return e->model_name;
+}
+
+const char *fer_engine_model_version(const fer_engine *e)
+{
+    return e->model_version;
+}
+
+const char *fer_engine_model_info(const fer_engine *e, const char *key)
+{
+    return fer_meta_get(&e->meta, key);
+}
+
+enum fer_status fer_engine_classify_crops(fer_engine *e, const uint8_t *crops, size_t n,
+                                          float *probs, char *err)
+{
+    if (n == 0)
+        return FER_OK;
+    fer_net *net;
+    enum fer_status st = take_net(e, &net, err);
+    if (st != FER_OK)
+        return st;
+    const int side = fer_net_input_side(net), k = e->n_classes, views = e->tta ? 2 : 1;
+    const size_t in = (size_t)side * (size_t)side;
+    for (size_t first = 0; first < n; first += FACES_PER_NET) {
+        size_t count = n - first < FACES_PER_NET ? n - first : FACES_PER_NET;
+        float *input = fer_net_input(net);
+        for (size_t i = 0; i < count; i++)
+            for (int v = 0; v < views; v++)
+                fer_augment_view(crops + (first + i) * FER_FACE_PIXELS, FER_FACE_SIDE,
+                                 input + (i * (size_t)views + (size_t)v) * in, side, 0, 0, v,
+                                 e->mean, e->std);
+        fer_net_forward(net, (int)(count * (size_t)views), 0);
+        const float *p = fer_net_output(net);
+        for (size_t i = 0; i < count; i++)
+            for (int c = 0; c < k; c++) {
+                float sum = 0;
+                for (int v = 0; v < views; v++)
+                    sum += p[(i * (size_t)views + (size_t)v) * (size_t)k + (size_t)c];
+                probs[(first + i) * FER_MAX_CLASSES + (size_t)c] = sum / (float)views;
+            }
+    }
+    give_net(e, net);
+    return FER_OK;
+}
+
+/* The face box grown by the margin on every side (may extend past the image). */
+static fer_rect with_margin(fer_rect r, float margin)
+{
+    int dx = (int)((float)r.w * margin + 0.5f), dy = (int)((float)r.h * margin + 0.5f);
+    return (fer_rect){r.x - dx, r.y - dy, r.w + 2 * dx, r.h + 2 * dy};
+}
+
+enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_analysis *out,
+                                   char *err)
+{
+    memset(out, 0, sizeof(*out));
+    fer_image gray = {0};
+    const fer_image *g = img;
+    enum fer_status st;
+    if (img->channels == 3) {
+        if ((st = fer_image_to_gray(img, &gray, err)) != FER_OK)
+            return st;
+        g = &gray;
+    } else if (img->channels != 1) {
+        return fer_errorf(err, FER_ERR_ARG, "images must be gray or RGB, not %d channels",
+                          img->channels);
+    }
+    double t0 = fer_now();
+    fer_rect *boxes = NULL;
+    size_t n = 0;
+    st = fer_cascade_detect(e->cascade, g, &e->detect, &boxes, &n, err);
+    double t1 = fer_now();
+    if (st != FER_OK)
+        goto end;
+    out->detect_ms = (t1 - t0) * 1e3;
+    if (n == 0)
+        goto end;
+    out->faces = fer_calloc(n, sizeof(fer_face));
+    uint8_t *crops = fer_malloc(n * FER_FACE_PIXELS);
+    float *probs = fer_calloc(n * FER_MAX_CLASSES, sizeof(float));
+    if (!out->faces || !crops || !probs) {
+        fer_free(crops);
+        fer_free(probs);
+        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for %zu faces", n);
+        goto end;
+    }
+    for (size_t i = 0; i < n && st == FER_OK; i++) {
+        fer_image crop = {0};
+        st = fer_image_crop_resize(g, with_margin(boxes[i], e->margin), FER_FACE_SIDE,
+                                   FER_FACE_SIDE, &crop, err);
+        if (st == FER_OK)
+            memcpy(crops + i * FER_FACE_PIXELS, crop.data, FER_FACE_PIXELS);
+        fer_image_free(&crop);
+    }
+    if (st == FER_OK)
+        st = fer_engine_classify_crops(e, crops, n, probs, err);
+    for (size_t i = 0; st == FER_OK && i < n; i++) {
+        fer_face *f = &out->faces[i];
+        f->box = boxes[i];
+        memcpy(f->crop, crops + i * FER_FACE_PIXELS, FER_FACE_PIXELS);
+        memcpy(f->probabilities, probs + i * FER_MAX_CLASSES, sizeof(float) * FER_MAX_CLASSES);
+        f->emotion = 0;
+        for (int c = 1; c < e->n_classes; c++)
+            if (f->probabilities[c] > f->probabilities[f->emotion])
+                f->emotion = c;
+    }
+    out->n_faces = st == FER_OK ? n : 0;
+    out->classify_ms = (fer_now() - t1) * 1e3;
+    fer_free(crops);
+    fer_free(probs);
+end:
+    if (st != FER_OK)
+        fer_analysis_free(out);
+    fer_free(boxes);
+    fer_image_free(&gray);
+    return st;
+}
+
+enum fer_status fer_engine_analyze_file(fer_engine *e, const char *path, size_t max_pixels,
+                                        fer_analysis *out, fer_image *keep_rgb, char *err)
+{
+    fer_image img = {0};
+    enum fer_status st = fer_image_load(path, 0, max_pixels, &img, err);
+    if (st == FER_OK)
+        st = fer_engine_analyze(e, &img, out, err);
+    if (st == FER_OK && keep_rgb)
+        *keep_rgb = img;
+    else
+        fer_image_free(&img);
+    return st;
+}
+
+void fer_analysis_free(fer_analysis *a)
+{
+    fer_free(a->faces);
+    a->faces = NULL;
+    a->n_faces = 0;
+}
