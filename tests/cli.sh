@@ -122,5 +122,39 @@ expect "unknown option" 2 "$FER" eval --model a --data b --frobnicate
 expect "missing data file" 1 "$FER" eval --model "$tmp/m.fer" --data "$tmp/none.csv"
 contains "missing data file named" "$tmp/err" "none.csv"
 
+# photos: detect and predict (the built-in model and cascade)
+media=${FER_SHARED_DATA:-../shared/data}/media
+printf 'not an image at all' >"$tmp/garbage.jpg"
+expect "predict garbage fails" 1 "$FER" predict "$tmp/garbage.jpg"
+contains "predict garbage is named" "$tmp/err" "garbage.jpg"
+contains "predict garbage still prints JSON" "$tmp/out" '"error"'
+expect "predict missing file fails" 1 "$FER" predict "$tmp/none.png"
+expect "predict needs an image" 2 "$FER" predict
+expect "predict bad format" 2 "$FER" predict --format xml "$tmp/garbage.jpg"
+expect "detect garbage fails" 1 "$FER" detect "$tmp/garbage.jpg"
+expect "detect bad cascade" 1 "$FER" detect --cascade "$tmp/all.csv" "$tmp/garbage.jpg"
+if [[ -d $media ]]; then
+    expect "detect a photo" 0 "$FER" detect "$media/two_people.jpg"
+    contains "detect prints boxes" "$tmp/out" '"box"'
+    expect "predict a photo" 0 "$FER" predict "$media/two_people.jpg"
+    contains "predict prints an emotion" "$tmp/out" '"emotion"'
+    contains "predict prints probabilities" "$tmp/out" '"neutral"'
+    expect "predict jsonl with top 2" 0 "$FER" predict --format jsonl --top 2 "$media/two_people.jpg"
+    [[ $(grep -o '"probabilities":{[^}]*}' "$tmp/out" | head -1 | grep -o ':' | wc -l) -eq 3 ]] &&
+        ok "--top 2 lists two emotions" || bad "--top 2 lists two emotions"
+    expect "predict csv" 0 "$FER" predict --format csv "$media/two_people.jpg"
+    contains "csv header" "$tmp/out" "file,face,x,y,w,h,emotion,angry"
+    mkdir -p "$tmp/photos/sub"
+    cp "$media/two_people.jpg" "$tmp/photos/a.jpg"
+    cp "$media/obama-720p.jpg" "$tmp/photos/sub/b.jpg"
+    cp "$tmp/garbage.jpg" "$tmp/photos/c.jpg"
+    expect "predict a folder with one bad file exits 1" 1 "$FER" predict --annotate "$tmp/ann" "$tmp/photos"
+    [[ $(grep -c '"file"' "$tmp/out") -eq 3 ]] && ok "folder walked: 3 entries" || bad "folder walked: 3 entries"
+    [[ -s $tmp/ann/a.png && -s $tmp/ann/b.png ]] && ok "annotated pictures written" ||
+        bad "annotated pictures written"
+else
+    echo "skip: photo tests need $media"
+fi
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -1,0 +1,188 @@
+/*
+ * test_pipeline.c - the public engine API (include/fer.h) end to end: the
+ * built-in model and cascade, images with and without faces, crops,
+ * concurrent use, and bad input.
+ */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/alloc.h"
+#include "data/dataset.h"
+#include "fer.h"
+#include "image/image.h"
+
+static fer_engine *engine;
+
+TEST(builtin_engine_opens)
+{
+    char err[FER_ERR_LEN];
+    CHECK(fer_engine_open(NULL, &engine, err) == FER_OK);
+    if (!engine) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    CHECK(fer_engine_class_count(engine) == 7);
+    CHECK_STR(fer_engine_class_name(engine, 3), "happy");
+    CHECK_STR(fer_engine_class_name(engine, 99), "?");
+    CHECK(strlen(fer_engine_model_version(engine)) >= 12);
+    CHECK(fer_engine_model_info(engine, "train_sha256") != NULL);
+}
+
+TEST(flat_image_has_no_faces)
+{
+    if (!engine)
+        return;
+    fer_image img = {0};
+    char err[FER_ERR_LEN];
+    CHECK(fer_image_new(320, 240, 3, &img, err) == FER_OK);
+    memset(img.data, 128, (size_t)320 * 240 * 3);
+    fer_analysis a;
+    CHECK(fer_engine_analyze(engine, &img, &a, err) == FER_OK);
+    CHECK(a.n_faces == 0 && a.faces == NULL);
+    fer_analysis_free(&a);
+    fer_image_free(&img);
+}
+
+TEST(classify_crops_gives_distributions)
+{
+    if (!engine)
+        return;
+    uint8_t crops[2 * FER_FACE_PIXELS];
+    for (int i = 0; i < 2 * FER_FACE_PIXELS; i++)
+        crops[i] = (uint8_t)(i * 31 % 251);
+    float probs[2 * FER_MAX_CLASSES];
+    char err[FER_ERR_LEN];
+    CHECK(fer_engine_classify_crops(engine, crops, 2, probs, err) == FER_OK);
+    for (int f = 0; f < 2; f++) {
+        float sum = 0;
+        for (int c = 0; c < 7; c++) {
+            CHECK(probs[f * FER_MAX_CLASSES + c] >= 0);
+            sum += probs[f * FER_MAX_CLASSES + c];
+        }
+        CHECK_NEAR(sum, 1.0, 1e-4);
+    }
+}
+
+/* The built-in model on real FER2013 faces: far better than the 25% of always "happy". */
+TEST(builtin_model_reads_fer2013_faces)
+{
+    const char *data = check_shared_data();
+    if (!engine)
+        return;
+    if (!data) {
+        printf("skip: shared data not found\n");
+        return;
+    }
+    char path[512], err[FER_ERR_LEN];
+    snprintf(path, sizeof(path), "%s/fer2013/publictest.csv.gz", data);
+    struct fer_read_options ro = {0, -1, 600};
+    fer_dataset *ds = NULL;
+    CHECK(fer_dataset_read_csv(path, &ro, &ds, NULL, err) == FER_OK);
+    if (!ds)
+        return;
+    float *probs = fer_malloc(ds->n * FER_MAX_CLASSES * sizeof(float));
+    CHECK(fer_engine_classify_crops(engine, ds->pixels, ds->n, probs, err) == FER_OK);
+    size_t correct = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        int best = 0;
+        for (int c = 1; c < 7; c++)
+            best = probs[i * FER_MAX_CLASSES + c] > probs[i * FER_MAX_CLASSES + best] ? c : best;
+        correct += best == ds->labels[i];
+    }
+    printf("  built-in model: %zu/%zu correct on the first PublicTest faces\n", correct, ds->n);
+    CHECK(correct > ds->n * 45 / 100);
+    fer_free(probs);
+    fer_dataset_free(ds);
+}
+
+static fer_analysis photo_result;
+static char photo_path[512];
+
+struct worker {
+    fer_analysis result;
+    enum fer_status st;
+};
+
+static void *analyze_worker(void *arg)
+{
+    struct worker *w = arg;
+    char err[FER_ERR_LEN];
+    w->st = fer_engine_analyze_file(engine, photo_path, 0, &w->result, NULL, err);
+    return NULL;
+}
+
+TEST(photo_faces_and_concurrent_use)
+{
+    const char *data = check_shared_data();
+    if (!engine)
+        return;
+    if (!data) {
+        printf("skip: shared data not found\n");
+        return;
+    }
+    snprintf(photo_path, sizeof(photo_path), "%s/media/obama_and_biden.jpg", data);
+    char err[FER_ERR_LEN];
+    CHECK(fer_engine_analyze_file(engine, photo_path, 0, &photo_result, NULL, err) == FER_OK);
+    CHECK(photo_result.n_faces >= 2);
+    for (size_t i = 0; i < photo_result.n_faces; i++) {
+        const fer_face *f = &photo_result.faces[i];
+        CHECK(f->box.w >= 30 && f->box.h >= 30);
+        CHECK(f->emotion >= 0 && f->emotion < 7);
+    }
+    struct worker w[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, analyze_worker, &w[i]);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(w[i].st == FER_OK);
+        CHECK(w[i].result.n_faces == photo_result.n_faces);
+        for (size_t f = 0; f < w[i].result.n_faces && f < photo_result.n_faces; f++)
+            CHECK(memcmp(w[i].result.faces[f].probabilities, photo_result.faces[f].probabilities,
+                         sizeof(float) * 7) == 0);
+        fer_analysis_free(&w[i].result);
+    }
+    fer_analysis_free(&photo_result);
+}
+
+TEST(bad_input_is_reported)
+{
+    char err[FER_ERR_LEN];
+    fer_analysis a;
+    if (engine) {
+        CHECK(fer_engine_analyze_file(engine, "/nonexistent.jpg", 0, &a, NULL, err) != FER_OK);
+        CHECK(strstr(err, "/nonexistent.jpg") != NULL);
+        char path[] = "/tmp/fer_test_pipeline_XXXXXX";
+        int fd = mkstemp(path);
+        CHECK(write(fd, "\xff\xd8\xff\xe0garbage", 12) == 12);
+        close(fd);
+        CHECK(fer_engine_analyze_file(engine, path, 0, &a, NULL, err) != FER_OK);
+        unlink(path);
+        fer_image two = {2, 2, 2, NULL};
+        CHECK(fer_engine_analyze(engine, &two, &a, err) == FER_ERR_ARG);
+    }
+    fer_engine *e = NULL;
+    struct fer_engine_options o;
+    fer_engine_options_default(&o);
+    o.model_path = "/nonexistent.fer";
+    CHECK(fer_engine_open(&o, &e, err) != FER_OK && e == NULL);
+    fer_engine_options_default(&o);
+    o.scale_factor = 1.0;
+    CHECK(fer_engine_open(&o, &e, err) == FER_ERR_ARG);
+    fer_engine_options_default(&o);
+    o.cascade_path = "/nonexistent.xml";
+    CHECK(fer_engine_open(&o, &e, err) != FER_OK);
+}
+
+int main(void)
+{
+    RUN(builtin_engine_opens);
+    RUN(flat_image_has_no_faces);
+    RUN(classify_crops_gives_distributions);
+    RUN(builtin_model_reads_fer2013_faces);
+    RUN(photo_faces_and_concurrent_use);
+    RUN(bad_input_is_reported);
+    fer_engine_close(engine);
+    return check_report();
+}
