@@ -31,7 +31,7 @@ TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 REL_OBJ  := $(patsubst %,build/rel/%.o,$(basename $(LIB_SRC)))
 TEST_OBJ := $(patsubst %,build/asan/%.o,$(basename $(LIB_SRC)))
 
-.PHONY: all run test deps bench clean format model
+.PHONY: all run test deps bench clean format model install
 all: build/fer
 
 deps:
@@ -80,6 +80,7 @@ test: deps $(TESTS:%=build/asan/%) build/asan/fer build/fer
 	    OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 ./build/asan/$$t || fail=1; \
 	done; \
 	echo "== tests/cli.sh"; OPENBLAS_NUM_THREADS=1 FER=./build/asan/fer bash tests/cli.sh || fail=1; \
+	echo "== tests/install.sh"; bash tests/install.sh || fail=1; \
 	if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TESTS PASSED"
 
 run: deps build/fer
@@ -95,6 +96,17 @@ build/bench_nn: bench/bench_nn.c build/libfer.a
 bench: build/fer build/bench_nn
 	@scripts/install-deps.sh --bench
 	@bash bench/run.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the static library (with the
+# built-in model and cascade), the header and a pkg-config file.
+PREFIX ?= /usr/local
+install: build/fer build/libfer.a
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 755 build/fer $(DESTDIR)$(PREFIX)/bin/fer
+	install -m 644 build/libfer.a $(DESTDIR)$(PREFIX)/lib/libfer.a
+	install -m 644 include/fer.h $(DESTDIR)$(PREFIX)/include/fer.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS@|$(PKG_LIBS) -lm -lpthread|' \
+	    -e 's|@REQUIRES@|$(PKGS)|' scripts/fer.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/fer.pc
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
