@@ -23,7 +23,7 @@ REL_CFLAGS  := $(BASE_CFLAGS) -O3 $(ARCH) -fno-math-errno $(CFLAGS)
 TEST_CFLAGS := $(BASE_CFLAGS) -O1 -g -Werror -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -fno-omit-frame-pointer $(CFLAGS)
 
-MODULES := core nn image storage data detect train pipeline
+MODULES := core nn image storage data detect train pipeline server
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c) $(wildcard src/$(m)/*.S))
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
@@ -31,7 +31,7 @@ TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 REL_OBJ  := $(patsubst %,build/rel/%.o,$(basename $(LIB_SRC)))
 TEST_OBJ := $(patsubst %,build/asan/%.o,$(basename $(LIB_SRC)))
 
-.PHONY: all run test deps bench clean format model install
+.PHONY: all run demo test deps bench bench-detect bench-load clean format model install
 all: build/fer
 
 deps:
@@ -81,9 +81,15 @@ test: deps $(TESTS:%=build/asan/%) build/asan/fer build/fer
 	done; \
 	echo "== tests/cli.sh"; OPENBLAS_NUM_THREADS=1 FER=./build/asan/fer bash tests/cli.sh || fail=1; \
 	echo "== tests/install.sh"; bash tests/install.sh || fail=1; \
+	echo "== tests/browser.sh"; bash tests/browser.sh || fail=1; \
 	if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TESTS PASSED"
 
+# The main job: the REST API and web app with the built-in model (scripts/serve.sh).
 run: deps build/fer
+	@bash scripts/serve.sh
+
+# A short training and evaluation demonstration on FER2013.
+demo: deps build/fer
 	@bash scripts/demo.sh
 
 # Retrains the built-in model (hours); resumes from runs/ when interrupted.
@@ -96,6 +102,14 @@ build/bench_nn: bench/bench_nn.c build/libfer.a
 bench: build/fer build/bench_nn
 	@scripts/install-deps.sh --bench
 	@bash bench/run.sh
+
+bench-detect: build/fer
+	@scripts/install-deps.sh --bench
+	@bash bench/detect.sh
+
+bench-load: build/fer
+	@scripts/install-deps.sh --bench
+	@bash bench/load.sh
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the static library (with the
 # built-in model and cascade), the header and a pkg-config file.

@@ -9,8 +9,8 @@ set -euo pipefail
 
 build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
             libexpat1-dev opencv-data libsqlite3-dev libpq-dev postgresql libcairo2-dev
-            fonts-dejavu-core fonts-noto-color-emoji)
-bench_pkgs=(python3-torch python3-numpy python3-opencv)
+            fonts-dejavu-core fonts-noto-color-emoji libmicrohttpd-dev libjansson-dev nodejs npm)
+bench_pkgs=(python3-torch python3-numpy python3-opencv python3-flask wrk)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--bench" ]]; then

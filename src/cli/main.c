@@ -17,6 +17,7 @@ static void usage(void)
             "  eval      accuracy, per-class precision/recall/F1 and confusion matrix\n"
             "  detect    face boxes in photos (OpenCV cascades), as JSON\n"
             "  predict   the emotion of every face in photos and folders\n"
+            "  serve     the REST API, the web app and the feedback store over HTTP\n"
             "  version   print the version\n");
 }
 
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
         return fer_cmd_detect(argc, argv);
     if (strcmp(cmd, "predict") == 0)
         return fer_cmd_predict(argc, argv);
+    if (strcmp(cmd, "serve") == 0)
+        return fer_cmd_serve(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("fer " FER_VERSION "\n");
         return FER_EXIT_OK;

@@ -81,4 +81,11 @@ enum fer_status fer_image_crop_resize(const fer_image *src, fer_rect r, int out_
 enum fer_status fer_image_save_png(const fer_image *img, const char *path, char *err);
 enum fer_status fer_image_save_jpeg(const fer_image *img, const char *path, int quality, char *err);
 
+/*
+ * Encodes a gray or RGB image as PNG into memory (fast compression). *out is
+ * allocated with fer_malloc and freed by the caller with fer_free.
+ */
+enum fer_status fer_image_encode_png_memory(const fer_image *img, uint8_t **out, size_t *len,
+                                            char *err);
+
 #endif

@@ -1,0 +1,221 @@
+/*
+ * cmd_serve.c - `fer serve`: the REST API, the web app and Swagger UI over HTTP, with the
+ * feedback store. Opens the engine and the store, starts the server, and waits for SIGINT or
+ * SIGTERM; meanwhile it prunes, once an hour, stored faces that never got feedback.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "fer.h"
+#include "server/server.h"
+#include "storage/store.h"
+
+static const char *USAGE = "fer serve [--host 127.0.0.1] [--port 8080] [--db URL] [--model M] "
+                           "[--threads N] [--admin-token T] [options]";
+
+#define DEFAULT_DB "sqlite:data/fer.db"
+
+static int is_dir(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/*
+ * A data folder given relative to the repository: as is when it exists from the current
+ * folder, else next to the executable (build/fer -> build/.. or build/), else NULL.
+ */
+static const char *find_dir(const char *rel, const char *from_exe, char *buf, size_t len)
+{
+    if (is_dir(rel))
+        return rel;
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = 0;
+    if ((size_t)snprintf(buf, len, "%s/%s", exe, from_exe) >= len || !is_dir(buf))
+        return NULL;
+    return buf;
+}
+
+/* Creates the folders above an SQLite database file, so that the default works anywhere. */
+static int make_db_parent(const char *url, char *err)
+{
+    const char *path = url;
+    if (!strncmp(url, "sqlite://", 9))
+        path = url + 9;
+    else if (!strncmp(url, "sqlite:", 7))
+        path = url + 7;
+    else if (strstr(url, "://"))
+        return 0; /* a server URL */
+    char dir[PATH_MAX];
+    if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+        return 0; /* the store will report the name */
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = 0;
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            goto fail;
+        *p = '/';
+    }
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        goto fail;
+    return 0;
+fail:
+    snprintf(err, FER_ERR_LEN, "cannot create the folder %.300s: %s", dir, strerror(errno));
+    return -1;
+}
+
+static void print_address(const char *host, int port)
+{
+    const char *shown = host;
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+        shown = "127.0.0.1"; /* every address: this machine's own works */
+    int v6 = strchr(shown, ':') != NULL;
+    printf("fer serve: open http://%s%s%s:%d/   (API docs: /docs, metrics: /metrics)\n",
+           v6 ? "[" : "", shown, v6 ? "]" : "", port);
+    fflush(stdout);
+}
+
+/* Waits for SIGINT or SIGTERM (blocked in every thread), pruning old faces every hour. */
+static void wait_for_signal(fer_store *store, int keep_days)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    for (;;) {
+        if (keep_days > 0) {
+            char err[FER_ERR_LEN];
+            int64_t deleted = 0;
+            if (fer_store_prune_faces(store, keep_days * 86400.0, &deleted, err) != FER_OK)
+                fprintf(stderr, "fer serve: pruning old faces: %s\n", err);
+            else if (deleted)
+                fprintf(stderr, "fer serve: pruned %lld faces older than %d days\n",
+                        (long long)deleted, keep_days);
+        }
+        struct timespec hour = {3600, 0};
+        int sig = sigtimedwait(&set, NULL, &hour);
+        if (sig == SIGINT || sig == SIGTERM) {
+            fprintf(stderr, "fer serve: %s, stopping\n",
+                    sig == SIGINT ? "interrupted" : "terminated");
+            return;
+        }
+    }
+}
+
+int fer_cmd_serve(int argc, char **argv)
+{
+    struct fer_server_config sc;
+    fer_server_config_default(&sc);
+    struct fer_engine_options eo;
+    fer_engine_options_default(&eo);
+    const char *db = DEFAULT_DB, *web = NULL, *swagger = NULL;
+    int max_upload_mb = 10, max_mpix = 40, timeout = 30, quiet = 0, keep_days = 30;
+    const char *token = NULL;
+    struct fer_opt opts[] = {
+        {"host", FER_OPT_STR, &sc.host, "address to listen on (default 127.0.0.1)", NULL},
+        {"port", FER_OPT_INT, &sc.port, "port (default 8080; 0 picks a free one)", NULL},
+        {"db", FER_OPT_STR, &db,
+         "feedback store: sqlite:PATH or postgresql://... (default " DEFAULT_DB ")", NULL},
+        {"model", FER_OPT_STR, &eo.model_path, "model file (default: the built-in model)", NULL},
+        {"cascade", FER_OPT_STR, &eo.cascade_path,
+         "OpenCV cascade XML (default: built-in frontal face)", NULL},
+        {"threads", FER_OPT_INT, &sc.threads, "images analysed at once (default: one per core)",
+         NULL},
+        {"admin-token", FER_OPT_STR, &token,
+         "bearer token for /v1/feedback/export (default: $FER_ADMIN_TOKEN; none: disabled)", NULL},
+        {"max-upload-mb", FER_OPT_INT, &max_upload_mb, "largest request body (default 10)", NULL},
+        {"max-megapixels", FER_OPT_INT, &max_mpix, "largest image (default 40)", NULL},
+        {"timeout", FER_OPT_INT, &timeout, "seconds before an idle connection is closed (30)",
+         NULL},
+        {"web", FER_OPT_STR, &web, "the web app's folder (default: web)", NULL},
+        {"swagger-ui", FER_OPT_STR, &swagger,
+         "swagger-ui-dist's folder (default: " FER_SERVER_SWAGGER_DIR ")", NULL},
+        {"keep-days", FER_OPT_INT, &keep_days,
+         "delete faces without feedback after this many days (default 30; 0 keeps all)", NULL},
+        {"quiet", FER_OPT_FLAG, &quiet, "no access log on stderr", NULL},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    const char *pos[1];
+    int n_pos;
+    int r = fer_args_parse(argc, argv, 2, opts, pos, 0, &n_pos, USAGE);
+    if (r != 0)
+        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
+    if (sc.port < 0 || sc.port > 65535 || max_upload_mb < 1 || max_upload_mb > 1024 ||
+        max_mpix < 1 || max_mpix > 50 || timeout < 1 || sc.threads < 0 || sc.threads > 1024 ||
+        keep_days < 0) {
+        fprintf(stderr, "fer serve: out of range: --port 0-65535, --max-upload-mb 1-1024, "
+                        "--max-megapixels 1-50, --timeout >= 1, --threads 0-1024\n");
+        return FER_EXIT_USAGE;
+    }
+    sc.admin_token = token ? token : getenv("FER_ADMIN_TOKEN");
+    sc.max_upload_bytes = (size_t)max_upload_mb * 1024 * 1024;
+    sc.max_pixels = (size_t)max_mpix * 1000 * 1000;
+    sc.timeout_s = (unsigned)timeout;
+    sc.log_requests = !quiet;
+    char web_buf[PATH_MAX], swagger_buf[PATH_MAX];
+    sc.web_dir = web ? web : find_dir("web", "../web", web_buf, sizeof(web_buf));
+    sc.swagger_dir = swagger ? swagger
+                             : find_dir(FER_SERVER_SWAGGER_DIR, "npm/node_modules/swagger-ui-dist",
+                                        swagger_buf, sizeof(swagger_buf));
+    if (!sc.web_dir || !is_dir(sc.web_dir))
+        fprintf(stderr, "fer serve: warning: no web app folder %s: / will answer 404\n",
+                web ? web : "web");
+    if (!sc.swagger_dir || !is_dir(sc.swagger_dir))
+        fprintf(stderr,
+                "fer serve: warning: Swagger UI not found (%s): /docs shows how to "
+                "install it\n",
+                swagger ? swagger : FER_SERVER_SWAGGER_DIR);
+
+    /* block the stop signals in every thread the server starts; the main thread waits */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[FER_ERR_LEN];
+    fer_engine *engine = NULL;
+    fer_store *store = NULL;
+    fer_server *server = NULL;
+    int status = FER_EXIT_FAIL;
+    if (fer_engine_open(&eo, &engine, err) != FER_OK || make_db_parent(db, err) != 0 ||
+        fer_store_open(db, &store, err) != FER_OK ||
+        fer_server_start(&sc, engine, store, &server, err) != FER_OK) {
+        fprintf(stderr, "fer serve: %s\n", err);
+        goto end;
+    }
+    fprintf(stderr, "fer serve: model %s (%s), store %s, %s\n", fer_engine_model_name(engine),
+            fer_engine_model_version(engine), fer_store_name(store),
+            sc.admin_token && sc.admin_token[0] ? "export enabled"
+                                                : "export disabled (no admin token)");
+    print_address(sc.host, fer_server_port(server));
+    wait_for_signal(store, keep_days);
+    status = FER_EXIT_OK;
+end:
+    fer_server_stop(server);
+    fer_store_close(store);
+    fer_engine_close(engine);
+    return status;
+}

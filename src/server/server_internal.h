@@ -1,0 +1,168 @@
+/*
+ * server_internal.h - what the files of src/server share: the server object, the state of one
+ * request, the reply a handler builds, the worker pool and the route handlers.
+ *
+ * Threads: libmicrohttpd's few polling threads read requests and write replies and never
+ * wait on the model. A route marked `async` (predict, feedback, export) is handed to the
+ * worker pool with its connection suspended; the worker builds the reply and resumes the
+ * connection, and the polling thread sends it. So health checks and metrics answer at once
+ * under load, and time spent queued for a worker does not count as a client's idle time.
+ * A handler sees only its struct fer_request: whatever it needs from the connection
+ * (headers, query arguments, body) is copied there first.
+ */
+#ifndef FER_SERVER_INTERNAL_H
+#define FER_SERVER_INTERNAL_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/metrics.h"
+#include "server/server.h"
+
+struct fer_request;
+
+/* The worker pool: a FIFO of suspended requests and the threads that serve it. */
+struct fer_workers {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct fer_request *head, *tail;
+    pthread_t *threads;
+    int n_threads;
+    int stopping;
+};
+
+struct fer_server {
+    struct MHD_Daemon *daemon;
+    fer_engine *engine; /* borrowed */
+    fer_store *store;   /* borrowed */
+    fer_metrics *metrics;
+    struct fer_workers workers;
+    struct fer_server_config cfg; /* strings point into the copies below */
+    char *host, *admin_token, *web_dir, *swagger_dir;
+    int port;
+    double started;
+    char classes[FER_STORE_CLASSES_LEN]; /* the model's class names, comma-separated */
+    char *model_info_metrics;            /* the fer_model_info gauge line */
+    char *openapi;                       /* the OpenAPI document */
+    size_t openapi_len;
+    atomic_size_t buffered; /* request body bytes held, all connections */
+    size_t max_buffered;    /* past this, uploads are refused with 503 */
+};
+
+#define FER_REPLY_HEADERS 6
+
+/* What a handler answers; sent by the polling thread with fer_reply_send. */
+struct fer_reply {
+    unsigned status;          /* 0: no reply (out of memory: the connection is closed) */
+    const char *content_type; /* static */
+    char *body;               /* fer_malloc'd, or static when body_static */
+    size_t len;
+    int body_static;
+    int fd; /* >= 0: send fd_size bytes of this file instead of body */
+    size_t fd_size;
+    int n_headers;
+    struct {
+        char name[40];
+        char value[320];
+    } headers[FER_REPLY_HEADERS];
+};
+
+#define FER_REQUEST_ARGS 8
+
+/* One request, from its headers to its completion (MHD's per-connection `con_cls`). */
+struct fer_request {
+    fer_server *srv;
+    const struct fer_route *route; /* NULL: no route matched */
+    enum fer_route_id route_id;
+    char method[16]; /* copies, for the handler and the access log (truncated) */
+    char url[256];
+    char content_type[256]; /* the Content-Type header, "" when none */
+    char authorization[512];
+    struct {
+        char key[32];
+        char value[96];
+    } args[FER_REQUEST_ARGS]; /* the first query arguments */
+    int n_args;
+    double start;
+    unsigned status; /* the status sent, 0 until then */
+    uint8_t *body;   /* the body so far (fer_malloc) */
+    size_t len, cap;
+    size_t limit;  /* bodies over this are refused with 413 */
+    int too_large; /* the body passed the limit; the rest is discarded */
+    int too_busy;  /* all bodies together passed the server's limit; discarded too */
+    size_t discarded;
+    /* the worker pool's part */
+    struct MHD_Connection *connection;
+    struct fer_request *next_job;
+    int job; /* 0 none, 1 queued or running, 2 done */
+    struct fer_reply reply;
+};
+
+typedef void (*fer_handler)(struct fer_request *rq);
+
+struct fer_route {
+    const char *path;
+    const char *method; /* "GET" routes also answer HEAD */
+    enum fer_route_id id;
+    fer_handler handler;
+    int prefix; /* 1: path is a prefix ("/docs/") */
+    int async;  /* 1: runs on the worker pool */
+};
+
+/* routes.c: MHD's access handler and completion callback. */
+enum MHD_Result fer_server_access(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls);
+void fer_server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                          enum MHD_RequestTerminationCode toe);
+
+/* workers.c */
+enum fer_status fer_workers_start(fer_server *s, int n_threads, char *err);
+/* Queues a suspended request; -1 when the pool is stopping (the caller answers 503). */
+int fer_workers_submit(fer_server *s, struct fer_request *rq);
+/* Finishes the queued requests, then joins the threads. */
+void fer_workers_stop(fer_server *s);
+
+/* response.c: building the reply. Out of memory leaves status 0: the connection closes. */
+/* o (stolen) as application/json. */
+void fer_reply_json(struct fer_request *rq, unsigned status, json_t *o);
+/* {"error": "<message>"}. */
+void fer_reply_error(struct fer_request *rq, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* buf (fer_malloc'd, taken over) with the given static Content-Type. */
+void fer_reply_take(struct fer_request *rq, unsigned status, const char *content_type, char *buf,
+                    size_t len);
+/* A static buffer, not copied. */
+void fer_reply_static(struct fer_request *rq, unsigned status, const char *content_type,
+                      const char *text, size_t len);
+void fer_reply_header(struct fer_request *rq, const char *name, const char *value);
+/* Queues the reply on the connection and releases it; MHD_NO when there is none. */
+enum MHD_Result fer_reply_send(struct fer_request *rq, struct MHD_Connection *c);
+void fer_reply_clear(struct fer_reply *r);
+/* The HTTP status for a fer_status from user input: 400, 413 (limits), 503, 500. */
+unsigned fer_http_status_for(enum fer_status st);
+/* The request's media type, lowercased, without parameters ("" when none). */
+void fer_request_media_type(const struct fer_request *rq, char *out, size_t cap);
+/* A query argument's value, or NULL. */
+const char *fer_request_arg(const struct fer_request *rq, const char *key);
+/* 1 when a query argument is "1", "true", "yes" or "on" (or empty: "?crops"). */
+int fer_request_flag(const struct fer_request *rq, const char *key);
+
+/* The handlers. */
+void fer_api_health(struct fer_request *rq);
+void fer_api_predict(struct fer_request *rq);
+void fer_api_feedback(struct fer_request *rq);
+void fer_api_export(struct fer_request *rq);
+void fer_api_metrics(struct fer_request *rq);
+void fer_api_openapi(struct fer_request *rq);
+void fer_static_docs(struct fer_request *rq);
+void fer_static_web(struct fer_request *rq);
+
+/* openapi.c: the OpenAPI 3 document as one JSON text, fer_malloc'd (NUL-terminated). */
+enum fer_status fer_openapi_build(char **out, size_t *len, char *err);
+
+#endif
