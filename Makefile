@@ -56,6 +56,8 @@ build/asan/%.o: %.S
 
 # .incbin is invisible to -MMD: name the embedded files.
 build/rel/src/pipeline/builtin_model.o build/asan/src/pipeline/builtin_model.o: models/fer-resnet.fer
+build/rel/src/detect/builtin_cascade.o build/asan/src/detect/builtin_cascade.o: \
+    /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
 
 build/libfer.a: $(REL_OBJ)
 	ar rcs $@ $^
@@ -103,7 +105,10 @@ bench: build/fer build/bench_nn
 	@scripts/install-deps.sh --bench
 	@bash bench/run.sh
 
-bench-detect: build/fer
+build/bench_detect: bench/bench_detect.c build/libfer.a
+	$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
+
+bench-detect: build/fer build/bench_detect
 	@scripts/install-deps.sh --bench
 	@bash bench/detect.sh
 

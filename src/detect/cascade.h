@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "core/pool.h"
 #include "core/status.h"
 #include "image/image.h"
 
@@ -43,5 +44,14 @@ struct fer_detect_params fer_detect_defaults(void);
 enum fer_status fer_cascade_detect(const fer_cascade *c, const fer_image *gray,
                                    const struct fer_detect_params *p, fer_rect **faces, size_t *n,
                                    char *err);
+
+/*
+ * Like fer_cascade_detect, but spreads the scan over pool's threads (pool may
+ * be NULL: one thread). The boxes and their order do not depend on the
+ * number of threads.
+ */
+enum fer_status fer_cascade_detect_pool(const fer_cascade *c, const fer_image *gray,
+                                        const struct fer_detect_params *p, fer_pool *pool,
+                                        fer_rect **faces, size_t *n, char *err);
 
 #endif
