@@ -108,7 +108,10 @@ bench: build/fer build/bench_nn
 build/bench_detect: bench/bench_detect.c build/libfer.a
 	$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
 
-bench-detect: build/fer build/bench_detect
+build/bench_pipeline: bench/bench_pipeline.c build/libfer.a
+	$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
+
+bench-detect: build/fer build/bench_detect build/bench_pipeline
 	@scripts/install-deps.sh --bench
 	@bash bench/detect.sh
 

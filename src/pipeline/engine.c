@@ -25,7 +25,7 @@
 #include "nn/net.h"
 
 #define MAX_NETS      32
-#define FACES_PER_NET 64 /* faces classified per forward pass */
+#define FACES_PER_NET 8 /* faces per forward pass: bigger batches cost start-up memory for little gain */
 
 /* The model built into the binary (pipeline/builtin_model.S). */
 extern const uint8_t fer_builtin_model_start[], fer_builtin_model_end[];
