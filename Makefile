@@ -79,9 +79,11 @@ build/asan/test_%: tests/test_%.c tests/check.h build/asan/libfer.a
 test: deps $(TESTS:%=build/asan/%) build/asan/fer build/fer
 	@fail=0; for t in $(TESTS); do \
 	    echo "== $$t"; \
-	    OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 ./build/asan/$$t || fail=1; \
+	    OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp \
+	    ./build/asan/$$t || fail=1; \
 	done; \
-	echo "== tests/cli.sh"; OPENBLAS_NUM_THREADS=1 FER=./build/asan/fer bash tests/cli.sh || fail=1; \
+	echo "== tests/cli.sh"; OPENBLAS_NUM_THREADS=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	    FER=./build/asan/fer bash tests/cli.sh || fail=1; \
 	echo "== tests/install.sh"; bash tests/install.sh || fail=1; \
 	echo "== tests/browser.sh"; bash tests/browser.sh || fail=1; \
 	if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TESTS PASSED"

@@ -9,7 +9,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
             libexpat1-dev opencv-data libsqlite3-dev libpq-dev postgresql libcairo2-dev
-            fonts-dejavu-core fonts-noto-color-emoji libmicrohttpd-dev libjansson-dev nodejs npm)
+            fonts-dejavu-core fonts-noto-color-emoji libmicrohttpd-dev libjansson-dev)
 bench_pkgs=(python3-torch python3-numpy python3-opencv python3-flask wrk)
 
 want=("${build_pkgs[@]}")
@@ -18,6 +18,10 @@ if [[ "${1:-}" == "--bench" ]]; then
 fi
 
 missing=()
+# Node.js and npm (for Swagger UI and the browser tests) may come from outside Debian, where
+# npm is part of the nodejs package: ask for them only when the commands are missing.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 for p in "${want[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$p")

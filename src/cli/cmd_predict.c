@@ -283,6 +283,7 @@ int fer_cmd_predict(int argc, char **argv)
         putchar('\n');
         json_decref(arr);
     }
+    fflush(stdout);
     status = failed ? FER_EXIT_FAIL : FER_EXIT_OK;
 end:
     for (size_t i = 0; items && i < files.n; i++)
