@@ -77,6 +77,7 @@ build/asan/test_%: tests/test_%.c tests/check.h build/asan/libfer.a
 
 # Tests run with one BLAS thread (fer owns its threads) and fail on any sanitizer report.
 test: deps $(TESTS:%=build/asan/%) build/asan/fer build/fer
+	@bash scripts/npm-deps.sh
 	@fail=0; for t in $(TESTS); do \
 	    echo "== $$t"; \
 	    OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp \
