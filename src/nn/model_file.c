@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/sha256.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -359,31 +360,12 @@ enum fer_status fer_model_load(const char *path, int max_batch, fer_net **net,
                                char *err)
 {
     *net = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fer_errorf(err, FER_ERR_IO, "cannot open model %s: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return fer_errorf(err, FER_ERR_IO, "cannot seek in %s", path);
-    }
-    long size = ftell(f);
-    rewind(f);
-    if (size < 0 || (size_t)size > MAX_MODEL_BYTES) {
-        fclose(f);
-        return fer_errorf(err, FER_ERR_LIMIT, "%s: not a regular file or larger than 2 GiB", path);
-    }
-    uint8_t *data = fer_malloc((size_t)size);
-    if (!data) {
-        fclose(f);
-        return fer_errorf(err, FER_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    size_t got = fread(data, 1, (size_t)size, f);
-    fclose(f);
-    enum fer_status st;
-    if (got != (size_t)size)
-        st = fer_errorf(err, FER_ERR_IO, "short read on %s", path);
-    else
-        st = fer_model_load_memory(data, (size_t)size, path, max_batch, net, meta, extra, err);
+    uint8_t *data;
+    size_t size;
+    enum fer_status st = fer_file_read(path, "model", MAX_MODEL_BYTES, &data, &size, err);
+    if (st != FER_OK)
+        return st;
+    st = fer_model_load_memory(data, size, path, max_batch, net, meta, extra, err);
     fer_free(data);
     return st;
 }

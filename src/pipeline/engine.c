@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/progress.h"
 #include "core/sha256.h"
 #include "data/augment.h"
@@ -57,34 +58,6 @@ void fer_engine_options_default(struct fer_engine_options *o)
     o->min_face = 30;
     o->margin = -1; /* the model's own */
     o->tta = 1;
-}
-
-static enum fer_status read_file(const char *path, uint8_t **out, size_t *len, char *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fer_errorf(err, FER_ERR_IO, "cannot open model %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    if (n <= 0 || n > (1L << 31)) {
-        fclose(f);
-        return fer_errorf(err, FER_ERR_FORMAT, "%s: not a model file (size %ld)", path, n);
-    }
-    *out = fer_malloc((size_t)n);
-    if (!*out) {
-        fclose(f);
-        return fer_errorf(err, FER_ERR_NOMEM, "out of memory reading %s", path);
-    }
-    size_t got = fread(*out, 1, (size_t)n, f);
-    fclose(f);
-    if (got != (size_t)n) {
-        fer_free(*out);
-        *out = NULL;
-        return fer_errorf(err, FER_ERR_IO, "short read on %s", path);
-    }
-    *len = (size_t)n;
-    return FER_OK;
 }
 
 /* A network to run, from the free list or freshly built from the model bytes. */
@@ -132,7 +105,8 @@ enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine
     pthread_mutex_init(&e->mu, NULL);
     enum fer_status st;
     if (opt->model_path) {
-        if ((st = read_file(opt->model_path, &e->model_bytes, &e->model_len, err)) != FER_OK)
+        if ((st = fer_file_read(opt->model_path, "model", (size_t)1 << 31, &e->model_bytes,
+                                &e->model_len, err)) != FER_OK)
             goto fail;
         e->model = e->model_bytes;
         snprintf(e->model_source, sizeof(e->model_source), "%s", opt->model_path);
