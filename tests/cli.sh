@@ -98,6 +98,9 @@ expect "eval 6-class model on 7-class data" 0 "$FER" train --arch "$tmp/tiny.cfg
     --train "$tmp/all.csv" --epochs 1 --batch 8 --out "$tmp/m6.fer" --no-progress
 expect "eval merges disgust" 0 "$FER" eval --model "$tmp/m6.fer" --data "$tmp/all.csv" --json
 contains "6 classes in confusion" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
+expect "resuming a 6-class checkpoint without --classes 6 fails" 1 "$FER" train --resume "$tmp/m6.fer.ckpt" \
+    --train "$tmp/all.csv" --epochs 2 --out "$tmp/m6.fer" --no-progress
+contains "and says to pass --classes 6" "$tmp/err" "pass --classes 6"
 
 expect "fine-tune 7 -> 6 classes with --init" 0 "$FER" train --init "$tmp/m.fer" --classes 6 \
     --train "$tmp/all.csv" --epochs 1 --batch 8 --out "$tmp/tuned6.fer" --no-progress

@@ -232,8 +232,10 @@ static enum fer_status setup_model(struct run *r, char *err)
     }
     if (fer_net_classes(r->net) != c->n_classes) {
         fer_free(optim_state);
-        return fer_errorf(err, FER_ERR_ARG, "the model has %d classes but --classes is %d",
-                          fer_net_classes(r->net), c->n_classes);
+        return fer_errorf(err, FER_ERR_ARG,
+                          "%s has %d classes but --classes is %d (pass --classes %d)",
+                          c->resume_path ? c->resume_path : c->init_path, fer_net_classes(r->net),
+                          c->n_classes, fer_net_classes(r->net));
     }
     if ((st = fer_net_set_pool(r->net, r->pool, err)) != FER_OK ||
         (st = fer_optim_new(&r->cfg.optim, r->net, &r->opt, err)) != FER_OK) {
