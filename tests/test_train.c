@@ -121,6 +121,33 @@ TEST(learns_synthetic_task)
     fer_meta_clear(&meta);
 }
 
+/* 7 -> 6 classes keeps the classifier: with a learning rate near zero the
+ * 6-class model reads the faces as well as the 7-class one it came from. */
+TEST(fine_tune_to_6_classes_keeps_classifier)
+{
+    struct fer_train_config c;
+    char from[128], out[128], err[FER_ERR_LEN];
+    path_in_dir(from, "learn.fer");
+    path_in_dir(out, "six.fer");
+    base_config(&c, out);
+    c.init_path = from;
+    c.n_classes = 6;
+    c.epochs = 1;
+    c.schedule.kind = FER_SCHED_CONSTANT;
+    c.schedule.base_lr = 1e-9f;
+    c.schedule.warmup = 0;
+    CHECK(fer_train_run(&c, err) == FER_OK);
+    struct fer_meta meta = {0};
+    size_t n;
+    float *p = model_params(out, &n, &meta);
+    CHECK(p != NULL);
+    CHECK_STR(fer_meta_get(&meta, "classes"), "angry,fear,happy,sad,surprise,neutral");
+    const char *acc = fer_meta_get(&meta, "val_accuracy");
+    CHECK(acc && atof(acc) > 0.9);
+    free(p);
+    fer_meta_clear(&meta);
+}
+
 TEST(same_seed_same_model_any_threads)
 {
     struct fer_train_config c;
@@ -256,6 +283,7 @@ int main(void)
     fclose(f);
     RUN(metrics_add_up);
     RUN(learns_synthetic_task);
+    RUN(fine_tune_to_6_classes_keeps_classifier);
     RUN(same_seed_same_model_any_threads);
     RUN(resume_continues_exactly);
     RUN(bad_input_is_reported);

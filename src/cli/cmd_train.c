@@ -23,7 +23,8 @@ int fer_cmd_train(int argc, char **argv)
     int epochs = 0, batch = 0, tta = -1;
     uint64_t seed = 1;
     struct fer_opt opts[] = {
-        {"arch", FER_OPT_STR, &c.arch_path, "architecture spec (models/*.cfg)", NULL},
+        {"arch", FER_OPT_STR, &c.arch_path,
+         "architecture and [train] recipe (models/*.cfg); with --init, the recipe only", NULL},
         {"train", FER_OPT_STR, &c.train_path, "training data, FER2013 CSV (.csv or .csv.gz)", NULL},
         {"val", FER_OPT_STR, &c.val_path, "validation data; the best epoch on it is kept", NULL},
         {"out", FER_OPT_STR, &c.out_path, "where the trained model goes (.fer)", NULL},
@@ -81,7 +82,9 @@ int fer_cmd_train(int argc, char **argv)
     }
     c.labels = (enum fer_label_source)ls;
     char err[FER_ERR_LEN];
-    if (c.arch_path && !c.resume_path && !c.init_path) {
+    /* --arch gives the recipe; with --init the weights and architecture come
+     * from the init model (a warm restart of a trained model uses both) */
+    if (c.arch_path && !c.resume_path) {
         fer_spec *spec;
         if (fer_spec_load(c.arch_path, &spec, err) != FER_OK ||
             fer_train_config_from_spec(&c, spec, err) != FER_OK) {

@@ -132,6 +132,11 @@ void fer_dataset_pixel_stats(const fer_dataset *ds, float *mean, float *std)
 /* New id of each FER2013 class after the merge: disgust (1) joins angry (0). */
 static const uint8_t merge_map[7] = {0, 0, 1, 2, 3, 4, 5};
 
+int fer_class_merged(int label7)
+{
+    return label7 >= 0 && label7 < 7 ? merge_map[label7] : -1;
+}
+
 enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err)
 {
     if (!ds)

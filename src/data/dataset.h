@@ -83,6 +83,8 @@ enum fer_status fer_dataset_write_csv(const fer_dataset *ds, const char *path, i
 
 /* Merges disgust into angry: 7 classes -> 6 (labels and soft targets). */
 enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err);
+/* The 6-class id of a 7-class FER2013 label (disgust joins angry), or -1. */
+int fer_class_merged(int label7);
 
 /*
  * Replaces the labels with FER+ votes read from fer2013new.csv. Rows are

@@ -155,9 +155,29 @@ static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char
 }
 
 /*
+ * 7 -> 6 classes: each row of the classifier (weights (O, I) or bias (O))
+ * starts from the row of the 7-class class it descends from, so the merged
+ * "angry" starts as angry and the others keep what they learned. Returns 1
+ * when it copied.
+ */
+static int merge_classifier(const struct fer_param_group *from, const struct fer_param_group *to,
+                            int classes_from, int classes_to)
+{
+    if (classes_from != 7 || classes_to != 6 || from->n % 7 || to->n % 6 ||
+        from->n / 7 != to->n / 6)
+        return 0;
+    size_t row = from->n / 7;
+    for (int old = 6; old >= 0; old--) /* reversed: angry, not disgust, gives row 0 */
+        memcpy(to->param + (size_t)fer_class_merged(old) * row, from->param + (size_t)old * row,
+               sizeof(float) * row);
+    return 1;
+}
+
+/*
  * Fine-tuning to another number of classes: a new net from the same
  * architecture, with every parameter tensor whose name and size match copied
- * from the loaded one (all but the classifier) and the rest freshly initialised.
+ * from the loaded one (all but the classifier) and the rest freshly initialised;
+ * 7 -> 6 carries the classifier over as well (merge_classifier).
  */
 static enum fer_status change_classes(struct run *r, int n_classes, uint64_t seed, char *err)
 {
@@ -175,11 +195,16 @@ static enum fer_status change_classes(struct run *r, int n_classes, uint64_t see
     struct fer_param_group *from, *to;
     size_t n_from = fer_net_param_groups(r->net, &from), n_to = fer_net_param_groups(net, &to);
     size_t copied = 0;
-    for (size_t i = 0; i < n_to && i < n_from; i++)
-        if (strcmp(from[i].name, to[i].name) == 0 && from[i].n == to[i].n) {
+    for (size_t i = 0; i < n_to && i < n_from; i++) {
+        if (strcmp(from[i].name, to[i].name) != 0)
+            continue;
+        if (from[i].n == to[i].n) {
             memcpy(to[i].param, from[i].param, sizeof(float) * to[i].n);
             copied++;
+        } else if (merge_classifier(&from[i], &to[i], fer_net_classes(r->net), n_classes)) {
+            copied++;
         }
+    }
     size_t nb_from, nb_to;
     float *b_from = fer_net_buffers(r->net, &nb_from), *b_to = fer_net_buffers(net, &nb_to);
     if (nb_from == nb_to)
