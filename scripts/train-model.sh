@@ -1,18 +1,52 @@
 #!/usr/bin/env bash
-# train-model.sh - what `make model` does: (re)trains the built-in model from
-# FER2013 in $DATA with the recipe in models/fer-resnet.cfg, resuming from the
-# last checkpoint in runs/ when there is one. Training takes hours on 2 cores;
-# interrupt it at any time and run it again to continue.
+# train-model.sh - what `make model` does: retrains the built-in model from
+# FER2013 in $DATA with the recipe in models/fer-resnet.cfg, in the stages
+# that made the shipped files (models/README.md tells their story):
+#
+#   1. 12 epochs from scratch (lr 0.1, cosine)                -> runs/fer-resnet-s1.fer
+#   2. a warm restart from stage 1: 32 epochs (lr 0.05, cosine) -> runs/fer-resnet.fer
+#   3. the 6-class variant: stage 2 fine-tuned with disgust merged into angry
+#                                                              -> runs/fer-resnet6.fer
+#
+# Each stage checkpoints every epoch; interrupt at any time and run it again to
+# continue where it stopped. A finished stage leaves runs/<name>.done. Training
+# takes hours on 2 cores. Copy the results to models/ and rebuild to ship them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/fer2013}
 ARCH=${ARCH:-models/fer-resnet.cfg}
-name=$(basename "$ARCH" .cfg)
+FER=${FER:-build/fer}
+for f in "$DATA/train.csv.gz" "$DATA/publictest.csv.gz"; do
+    [[ -f $f ]] || { echo "train-model.sh: $f is missing (set DATA=)" >&2; exit 1; }
+done
 mkdir -p runs
-args=(--train "$DATA/train.csv.gz" --val "$DATA/publictest.csv.gz" --name "$name"
-      --out "runs/$name.fer")
-if [[ -f runs/$name.fer.ckpt ]]; then
-    echo "resuming from runs/$name.fer.ckpt" >&2
-    exec nice build/fer train --resume "runs/$name.fer.ckpt" "${args[@]}"
-fi
-exec nice build/fer train --arch "$ARCH" "${args[@]}"
+
+# stage NAME ARGS...: runs `fer train ARGS --out runs/NAME.fer`, or resumes it.
+stage() {
+    local name=$1
+    shift
+    local out=runs/$name.fer
+    if [[ -f runs/$name.done ]]; then
+        echo "== $name: done ($out)" >&2
+        return
+    fi
+    local data=(--train "$DATA/train.csv.gz" --val "$DATA/publictest.csv.gz" --out "$out")
+    if [[ -f $out.ckpt ]]; then
+        echo "== $name: resuming from $out.ckpt" >&2
+        # the class count is the one thing a resume must be told again
+        local classes=()
+        [[ " $* " == *" --classes 6 "* ]] && classes=(--classes 6)
+        nice "$FER" train --resume "$out.ckpt" "${data[@]}" "${classes[@]}"
+    else
+        echo "== $name: fer train $*" >&2
+        nice "$FER" train "$@" "${data[@]}"
+    fi
+    touch "runs/$name.done"
+}
+
+stage fer-resnet-s1 --arch "$ARCH" --name fer-resnet --epochs 12 --seed 1
+stage fer-resnet --init runs/fer-resnet-s1.fer --arch "$ARCH" --name fer-resnet \
+    --epochs 32 --lr 0.05 --warmup 1 --seed 2
+stage fer-resnet6 --init runs/fer-resnet.fer --arch "$ARCH" --name fer-resnet6 --classes 6 \
+    --epochs 3 --lr 0.005 --warmup 0 --seed 3
+echo "trained: runs/fer-resnet.fer (7 classes), runs/fer-resnet6.fer (6 classes)" >&2

@@ -68,14 +68,15 @@ end:
 
 int fer_cmd_eval(int argc, char **argv)
 {
-    const char *model_path = NULL, *data_path = NULL, *tta_name = "none", *labels = "fer2013";
+    const char *model_path = NULL, *data_path = NULL, *tta_name = "flip", *labels = "fer2013";
     const char *ferplus = NULL, *exclude = NULL;
     int json = 0, threads = 0, batch = 256, skip_bad = 0, premerged = 0, no_progress = 0;
     struct fer_opt opts[] = {
         {"model", FER_OPT_STR, &model_path, "model file (.fer)", NULL},
         {"data", FER_OPT_STR, &data_path, "FER2013 CSV (.csv or .csv.gz)", NULL},
         {"json", FER_OPT_FLAG, &json, "print one JSON object", NULL},
-        {"tta", FER_OPT_STR, &tta_name, "test-time augmentation: none | flip | crops", NULL},
+        {"tta", FER_OPT_STR, &tta_name, "test-time augmentation: none | flip (default, as fer predict) | crops",
+         NULL},
         {"labels", FER_OPT_STR, &labels, "fer2013 | ferplus-majority", NULL},
         {"ferplus", FER_OPT_STR, &ferplus, "FER+ votes file for --labels ferplus-majority", NULL},
         {"exclude-overlap", FER_OPT_STR, &exclude,
