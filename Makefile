@@ -34,25 +34,38 @@ TEST_OBJ := $(patsubst %,build/asan/%.o,$(basename $(LIB_SRC)))
 .PHONY: all run demo test deps bench bench-detect bench-load clean format model install
 all: build/fer
 
+# Short "CC file" lines; `make V=1` prints the full commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-5s %s\n' $(1) $(2)
+endif
+
 deps:
 	@scripts/install-deps.sh
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(REL_CFLAGS) -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(REL_CFLAGS) -c $< -o $@
 
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -c $< -o $@
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
 
 # Assembler files embed data (the built-in model and cascade) with .incbin.
 build/rel/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) -c $< -o $@ -MMD -MP
+	$(call say,AS,$@)
+	$(Q)$(CC) -c $< -o $@ -MMD -MP
 
 build/asan/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) -c $< -o $@ -MMD -MP
+	$(call say,AS,$@)
+	$(Q)$(CC) -c $< -o $@ -MMD -MP
 
 # .incbin is invisible to -MMD: name the embedded files.
 build/rel/src/pipeline/builtin_model.o build/asan/src/pipeline/builtin_model.o: models/fer-resnet.fer
@@ -60,20 +73,25 @@ build/rel/src/detect/builtin_cascade.o build/asan/src/detect/builtin_cascade.o: 
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
 
 build/libfer.a: $(REL_OBJ)
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 build/fer: $(CLI_SRC:%.c=build/rel/%.o) build/libfer.a
-	$(CC) $(REL_CFLAGS) $^ -o $@ $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(REL_CFLAGS) $^ -o $@ $(LIBS)
 
 build/asan/libfer.a: $(TEST_OBJ)
-	ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)ar rcs $@ $^
 
 build/asan/fer: $(CLI_SRC:%.c=build/asan/%.o) build/asan/libfer.a
-	$(CC) $(TEST_CFLAGS) $^ -o $@ $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $^ -o $@ $(LIBS)
 
 build/asan/test_%: tests/test_%.c tests/check.h build/asan/libfer.a
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $< build/asan/libfer.a -o $@ $(LIBS)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) $< build/asan/libfer.a -o $@ $(LIBS)
 
 # Tests run with one BLAS thread (fer owns its threads) and fail on any sanitizer report.
 test: deps $(TESTS:%=build/asan/%) build/asan/fer build/fer
@@ -102,17 +120,20 @@ model: deps build/fer
 	@bash scripts/train-model.sh
 
 build/bench_nn: bench/bench_nn.c build/libfer.a
-	$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
 
 bench: build/fer build/bench_nn
 	@scripts/install-deps.sh --bench
 	@bash bench/run.sh
 
 build/bench_detect: bench/bench_detect.c build/libfer.a
-	$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
 
 build/bench_pipeline: bench/bench_pipeline.c build/libfer.a
-	$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
 
 bench-detect: build/fer build/bench_detect build/bench_pipeline
 	@scripts/install-deps.sh --bench

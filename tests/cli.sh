@@ -108,6 +108,15 @@ contains "--init keeps the body" "$tmp/err" "7 -> 6 classes; kept"
 expect "eval the tuned model" 0 "$FER" eval --model "$tmp/tuned6.fer" --data "$tmp/all.csv" --json
 contains "tuned model has 6 classes" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
 
+expect "average a checkpoint and a model" 0 "$FER" average --out "$tmp/avg.fer" --no-progress \
+    --recalibrate "$tmp/p7/training.csv" --val "$tmp/p7/publictest.csv" "$tmp/m.fer.ckpt" "$tmp/m.fer"
+contains "average scores the result" "$tmp/out" "accuracy"
+expect "eval the average" 0 "$FER" eval --model "$tmp/avg.fer" --data "$tmp/p7/publictest.csv"
+expect "averaging different class counts fails" 1 "$FER" average --out "$tmp/x.fer" \
+    "$tmp/m.fer" "$tmp/tuned6.fer"
+contains "and says so" "$tmp/err" "classes"
+[[ ! -e $tmp/x.fer ]] && ok "a failed average writes nothing" || bad "a failed average writes nothing"
+
 # bad input
 printf 'emotion,pixels,Usage\n0,1 2 3,Training\n' >"$tmp/short.csv"
 expect "malformed row fails" 1 "$FER" train --arch "$tmp/tiny.cfg" --train "$tmp/short.csv" --out "$tmp/x.fer"

@@ -4,14 +4,17 @@
  * --resume continues bit for bit, evaluation metrics add up, and bad input
  * fails with a clear message.
  */
+#include <math.h>
 #include <stdint.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "core/alloc.h"
+#include "core/pool.h"
 #include "core/rng.h"
 #include "data/dataset.h"
 #include "nn/model_file.h"
+#include "train/average.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
@@ -171,6 +174,87 @@ TEST(same_seed_same_model_any_threads)
     fer_meta_clear(&mb);
 }
 
+/* Weight averaging: the mean of the parameters, and errors for models that do not match. */
+TEST(average_is_the_mean_of_the_weights)
+{
+    char a[128], b[128], six[128], err[FER_ERR_LEN];
+    path_in_dir(a, "learn.fer");
+    path_in_dir(b, "t1.fer");
+    path_in_dir(six, "six.fer");
+    size_t na, nb;
+    struct fer_meta ma = {0}, mb = {0}, mavg = {0};
+    float *pa = model_params(a, &na, &ma), *pb = model_params(b, &nb, &mb);
+    CHECK(pa && pb && na == nb);
+    const char *both[] = {a, b};
+    fer_net *net = NULL;
+    CHECK(fer_average_models(both, 2, 8, &net, &mavg, err) == FER_OK);
+    size_t n;
+    const float *p = fer_net_params(net, &n);
+    CHECK(n == na);
+    int exact = 1;
+    for (size_t i = 0; i < n && pa && pb; i++)
+        exact &= p[i] == (float)(((double)pa[i] + (double)pb[i]) / 2);
+    CHECK(exact);
+    CHECK(fer_meta_get(&mavg, "averaged_from") != NULL);
+    CHECK(fer_meta_get(&mavg, "val_accuracy") == NULL); /* stale figures are dropped */
+    CHECK_STR(fer_meta_get(&mavg, "classes"), fer_meta_get(&ma, "classes"));
+    fer_net_free(net);
+    fer_meta_clear(&mavg);
+    const char *mixed[] = {a, six};
+    CHECK(fer_average_models(mixed, 2, 8, &net, &mavg, err) == FER_ERR_ARG);
+    CHECK(strstr(err, "classes") != NULL);
+    CHECK(net == NULL && mavg.n == 0);
+    const char *missing[] = {a, "/nonexistent/model.fer"};
+    CHECK(fer_average_models(missing, 2, 8, &net, &mavg, err) == FER_ERR_IO);
+    free(pa);
+    free(pb);
+    fer_meta_clear(&ma);
+    fer_meta_clear(&mb);
+}
+
+/* Batch-norm statistics ruined on purpose ruin accuracy; recalibration restores it. */
+TEST(recalibration_restores_batch_norm)
+{
+    char path[128], err[FER_ERR_LEN];
+    path_in_dir(path, "learn.fer");
+    fer_net *net = NULL;
+    struct fer_meta meta = {0};
+    fer_dataset *train = NULL, *val = NULL;
+    fer_pool *pool = NULL;
+    struct fer_read_options ro = {0, -1, 0};
+    size_t skipped;
+    CHECK(fer_model_load(path, 32, &net, &meta, NULL, err) == FER_OK);
+    CHECK(fer_pool_new(2, &pool, err) == FER_OK && fer_net_set_pool(net, pool, err) == FER_OK);
+    CHECK(fer_dataset_read_csv(train_csv, &ro, &train, &skipped, err) == FER_OK);
+    CHECK(fer_dataset_read_csv(val_csv, &ro, &val, &skipped, err) == FER_OK);
+    struct fer_norm norm = {(float)atof(fer_meta_get(&meta, "input_mean")),
+                            (float)atof(fer_meta_get(&meta, "input_std"))};
+    struct fer_metrics before, ruined, after;
+    CHECK(fer_evaluate(net, norm, val, FER_TTA_NONE, 0, &before, NULL, err) == FER_OK);
+    size_t nbuf;
+    float *buf = fer_net_buffers(net, &nbuf);
+    CHECK(nbuf > 0);
+    for (size_t i = 0; i < nbuf; i++)
+        /* one BN layer: its means, then its variances; each channel off differently */
+        buf[i] = i < nbuf / 2 ? (i % 2 ? 4.0f : -4.0f) : (i % 2 ? 1e-3f : 100.0f);
+    CHECK(fer_evaluate(net, norm, val, FER_TTA_NONE, 0, &ruined, NULL, err) == FER_OK);
+    CHECK(fer_recalibrate_bn(net, train, 0, norm.mean, norm.std, 0, err) == FER_OK);
+    CHECK(fer_evaluate(net, norm, val, FER_TTA_NONE, 0, &after, NULL, err) == FER_OK);
+    fprintf(stderr, "  loss %.3f, ruined %.3f, recalibrated %.3f\n", before.loss, ruined.loss,
+            after.loss);
+    CHECK(ruined.loss > 2 * before.loss);
+    CHECK(after.accuracy > 0.9 && after.loss < 1.25 * before.loss);
+    CHECK(fer_recalibrate_bn(net, train, 0, norm.mean, norm.std, 0, err) == FER_OK);
+    float once = buf[0];
+    CHECK(fer_recalibrate_bn(net, train, 0, norm.mean, norm.std, 0, err) == FER_OK);
+    CHECK(fabsf(buf[0] - once) < 1e-5f); /* a plain average: the old statistics do not matter */
+    fer_dataset_free(train);
+    fer_dataset_free(val);
+    fer_net_free(net);
+    fer_pool_free(pool);
+    fer_meta_clear(&meta);
+}
+
 TEST(resume_continues_exactly)
 {
     struct fer_train_config c;
@@ -285,6 +369,8 @@ int main(void)
     RUN(learns_synthetic_task);
     RUN(fine_tune_to_6_classes_keeps_classifier);
     RUN(same_seed_same_model_any_threads);
+    RUN(average_is_the_mean_of_the_weights);
+    RUN(recalibration_restores_batch_norm);
     RUN(resume_continues_exactly);
     RUN(bad_input_is_reported);
     char cmd[128];

@@ -99,17 +99,12 @@ int fer_cmd_eval(int argc, char **argv)
         fer_args_usage(USAGE, opts);
         return FER_EXIT_USAGE;
     }
-    enum fer_tta tta;
-    if (strcmp(tta_name, "none") == 0)
-        tta = FER_TTA_NONE;
-    else if (strcmp(tta_name, "flip") == 0)
-        tta = FER_TTA_FLIP;
-    else if (strcmp(tta_name, "crops") == 0)
-        tta = FER_TTA_CROPS;
-    else {
+    int tta_kind = fer_tta_parse(tta_name);
+    if (tta_kind < 0) {
         fprintf(stderr, "fer eval: unknown --tta '%s' (none, flip, crops)\n", tta_name);
         return FER_EXIT_USAGE;
     }
+    enum fer_tta tta = (enum fer_tta)tta_kind;
     int ls = fer_label_source_parse(labels);
     if (ls < 0 || ls == FER_LABELS_FERPLUS_SOFT || (ls != FER_LABELS_FER2013 && !ferplus)) {
         fprintf(stderr, "fer eval: --labels must be fer2013, or ferplus-majority with --ferplus\n");

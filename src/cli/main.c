@@ -15,6 +15,7 @@ static void usage(void)
             "  prepare   split a FER2013 CSV into one file per usage (6 or 7 classes)\n"
             "  train     train a network on FER2013 (checkpoints, resume, logs)\n"
             "  eval      accuracy, per-class precision/recall/F1 and confusion matrix\n"
+            "  average   one model from the mean weights of several (with batch-norm recalibration)\n"
             "  detect    face boxes in photos (OpenCV cascades), as JSON\n"
             "  predict   the emotion of every face in photos and folders\n"
             "  serve     the REST API, the web app and the feedback store over HTTP\n"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
         return fer_cmd_train(argc, argv);
     if (strcmp(cmd, "eval") == 0)
         return fer_cmd_eval(argc, argv);
+    if (strcmp(cmd, "average") == 0)
+        return fer_cmd_average(argc, argv);
     if (strcmp(cmd, "detect") == 0)
         return fer_cmd_detect(argc, argv);
     if (strcmp(cmd, "predict") == 0)

@@ -2,7 +2,8 @@
  * batchnorm.c - batch normalisation (Ioffe & Szegedy 2015) over N x C x HW.
  *
  * Training uses the batch statistics and updates running estimates with
- * momentum FER_BN_MOMENTUM (unbiased variance, as PyTorch does); inference
+ * the pass's momentum (FER_BN_MOMENTUM unless the net sets another;
+ * unbiased variance, as PyTorch does); inference
  * uses the running estimates. Work is split by channel; each channel's sums
  * run in a fixed order, so results do not depend on the thread count.
  */
@@ -50,8 +51,9 @@ static void forward_channel(void *arg, size_t c, int thread)
         l->bn_mean[c] = mean;
         l->bn_invstd[c] = invstd;
         double unbiased = count > 1 ? var * count / (count - 1) : var;
-        l->run_mean[c] = (1 - FER_BN_MOMENTUM) * l->run_mean[c] + FER_BN_MOMENTUM * mean;
-        l->run_var[c] = (1 - FER_BN_MOMENTUM) * l->run_var[c] + FER_BN_MOMENTUM * (float)unbiased;
+        const float mo = j->p->bn_momentum;
+        l->run_mean[c] = (1 - mo) * l->run_mean[c] + mo * mean;
+        l->run_var[c] = (1 - mo) * l->run_var[c] + mo * (float)unbiased;
     } else {
         mean = l->run_mean[c];
         invstd = 1.0f / sqrtf(l->run_var[c] + FER_BN_EPS);

@@ -72,6 +72,7 @@ struct fer_pass {
     fer_pool *pool;
     int batch;
     int training;
+    float bn_momentum; /* see fer_net_set_bn_momentum */
     uint64_t seed, step;
     struct fer_layer *layers; /* all layers, for shortcut/route sources */
     const float *in;          /* this layer's input (N x in_size) */

@@ -60,6 +60,19 @@ enum fer_status fer_meta_setf(struct fer_meta *m, const char *key, const char *f
     return fer_meta_set(m, key, buf);
 }
 
+void fer_meta_unset(struct fer_meta *m, const char *key)
+{
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->key[i], key) == 0) {
+            fer_free(m->key[i]);
+            fer_free(m->value[i]);
+            memmove(m->key + i, m->key + i + 1, sizeof(char *) * (size_t)(m->n - i - 1));
+            memmove(m->value + i, m->value + i + 1, sizeof(char *) * (size_t)(m->n - i - 1));
+            m->n--;
+            return;
+        }
+}
+
 const char *fer_meta_get(const struct fer_meta *m, const char *key)
 {
     for (int i = 0; i < m->n; i++)

@@ -39,6 +39,8 @@ struct fer_meta {
 enum fer_status fer_meta_set(struct fer_meta *m, const char *key, const char *value);
 enum fer_status fer_meta_setf(struct fer_meta *m, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Removes key, if present. */
+void fer_meta_unset(struct fer_meta *m, const char *key);
 /* Borrowed value or NULL. */
 const char *fer_meta_get(const struct fer_meta *m, const char *key);
 void fer_meta_clear(struct fer_meta *m);

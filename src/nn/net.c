@@ -43,6 +43,7 @@ struct fer_net {
     fer_pool *pool;
     float **scratch;
     int n_scratch;
+    float bn_momentum; /* weight of a batch in the running statistics */
     size_t scratch_floats;
     float *parts;
     uint64_t seed, step;
@@ -411,6 +412,7 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
         goto fail;
     }
     net->n_classes = n_classes;
+    net->bn_momentum = FER_BN_MOMENTUM;
     struct fer_spec_section *ns = &spec->sections[0];
     if (strcmp(ns->type, "net") != 0) {
         st = fer_errorf(err, FER_ERR_FORMAT, "%s:%d: the first section must be [net]", spec->name,
@@ -628,12 +630,18 @@ static struct fer_pass make_pass(fer_net *net, int batch, int training)
     p.pool = net->pool;
     p.batch = batch;
     p.training = training;
+    p.bn_momentum = net->bn_momentum;
     p.seed = net->seed;
     p.step = net->step;
     p.layers = net->layers;
     p.scratch = net->scratch;
     p.parts = net->parts;
     return p;
+}
+
+void fer_net_set_bn_momentum(fer_net *net, float momentum)
+{
+    net->bn_momentum = momentum > 0 && momentum <= 1 ? momentum : FER_BN_MOMENTUM;
 }
 
 void fer_net_forward(fer_net *net, int batch, int training)

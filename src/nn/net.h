@@ -63,6 +63,12 @@ void fer_net_init_weights(fer_net *net, uint64_t seed);
 enum fer_status fer_net_set_pool(fer_net *net, fer_pool *pool, char *err);
 /* The pool set with fer_net_set_pool (borrowed; may be NULL). */
 fer_pool *fer_net_pool(const fer_net *net);
+/*
+ * How much one training batch moves the batch-norm running statistics
+ * (default 0.1, as PyTorch; out of (0, 1] restores it). 1/(k+1) for batch k
+ * makes them the plain average over batches (fer_average_models does this).
+ */
+void fer_net_set_bn_momentum(fer_net *net, float momentum);
 /* Seed and step that make dropout masks reproducible. */
 void fer_net_set_noise(fer_net *net, uint64_t seed, uint64_t step);
 

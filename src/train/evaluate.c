@@ -29,6 +29,15 @@ static void fill_task(void *arg, size_t i, int thread)
                      j->norm.std);
 }
 
+int fer_tta_parse(const char *name)
+{
+    static const char *const names[] = {"none", "flip", "crops"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return -1;
+}
+
 enum fer_status fer_evaluate(fer_net *net, struct fer_norm norm, const fer_dataset *ds,
                              enum fer_tta tta, int progress, struct fer_metrics *m, float *probs,
                              char *err)

@@ -21,6 +21,9 @@ enum fer_tta {
     FER_TTA_CROPS = 2, /* + 4 views shifted by 2 pixels, each also mirrored (10 views) */
 };
 
+/* "none", "flip" or "crops" to enum fer_tta, or -1. */
+int fer_tta_parse(const char *name);
+
 /*
  * Classifies every face of ds (inference mode, batches of the net's max
  * batch), averaging the probabilities over the test-time views, and fills m.

@@ -1,0 +1,117 @@
+/*
+ * cmd_average.c - `fer average`: one model from the mean weights of several
+ * (checkpoints of one run, or fine-tunes of one model), with its batch-norm
+ * statistics measured again on training data, and optionally scored.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/pool.h"
+#include "nn/model_file.h"
+#include "train/average.h"
+#include "train/evaluate.h"
+
+static const char *USAGE =
+    "fer average --out MODEL [--recalibrate TRAIN.csv] [--val FILE] MODEL_OR_CKPT...";
+
+#define MAX_MODELS 64
+
+/* 6-class models score and recalibrate on data with disgust merged into angry. */
+static enum fer_status read_data(const char *path, int classes, fer_dataset **ds, char *err)
+{
+    struct fer_read_options ro = {0, -1, 0};
+    size_t skipped = 0;
+    enum fer_status st = fer_dataset_read_csv(path, &ro, ds, &skipped, err);
+    if (st == FER_OK && classes == 6)
+        st = fer_dataset_merge_disgust(*ds, err);
+    return st;
+}
+
+int fer_cmd_average(int argc, char **argv)
+{
+    const char *out = NULL, *recal_path = NULL, *val_path = NULL, *tta_name = "flip";
+    int threads = 0, recal_rows = 0, no_progress = 0;
+    struct fer_opt opts[] = {
+        {"out", FER_OPT_STR, &out, "where the averaged model goes (.fer)", NULL},
+        {"recalibrate", FER_OPT_STR, &recal_path,
+         "measure batch-norm statistics again on this training CSV (recommended)", NULL},
+        {"recalibrate-rows", FER_OPT_INT, &recal_rows, "use only the first N rows for that",
+         NULL},
+        {"val", FER_OPT_STR, &val_path, "score the average on this CSV and store the result",
+         NULL},
+        {"tta", FER_OPT_STR, &tta_name, "test-time augmentation for --val: none | flip | crops",
+         NULL},
+        {"threads", FER_OPT_INT, &threads, "worker threads (default: all cores)", NULL},
+        {"no-progress", FER_OPT_FLAG, &no_progress, "no progress bar", NULL},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    const char *paths[MAX_MODELS];
+    int n = 0;
+    int r = fer_args_parse(argc, argv, 2, opts, paths, MAX_MODELS, &n, USAGE);
+    if (r != 0)
+        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
+    if (!out || n < 1) {
+        fprintf(stderr, "fer average: --out and at least one model are needed\n\n");
+        fer_args_usage(USAGE, opts);
+        return FER_EXIT_USAGE;
+    }
+    int tta = fer_tta_parse(tta_name);
+    if (tta < 0 || recal_rows < 0) {
+        fprintf(stderr, "fer average: --tta must be none, flip or crops and "
+                        "--recalibrate-rows positive\n");
+        return FER_EXIT_USAGE;
+    }
+    char err[FER_ERR_LEN];
+    int status = FER_EXIT_FAIL;
+    fer_net *net = NULL;
+    fer_pool *pool = NULL;
+    fer_dataset *ds = NULL;
+    struct fer_meta meta = {0};
+    enum fer_status st = fer_average_models(paths, n, 256, &net, &meta, err);
+    if (st == FER_OK)
+        st = fer_pool_new(threads, &pool, err);
+    if (st == FER_OK)
+        st = fer_net_set_pool(net, pool, err);
+    if (st != FER_OK)
+        goto fail;
+    fprintf(stderr, "averaged %d model%s\n", n, n == 1 ? "" : "s");
+    const char *mean = fer_meta_get(&meta, "input_mean"), *sd = fer_meta_get(&meta, "input_std");
+    struct fer_norm norm = {mean ? (float)atof(mean) : 0.5f, sd ? (float)atof(sd) : 0.25f};
+    if (recal_path) {
+        if ((st = read_data(recal_path, fer_net_classes(net), &ds, err)) != FER_OK ||
+            (st = fer_recalibrate_bn(net, ds, (size_t)recal_rows, norm.mean, norm.std,
+                                     !no_progress, err)) != FER_OK)
+            goto fail;
+        fer_meta_setf(&meta, "bn_recalibrated_on", "%s (%zu rows)", recal_path,
+                      recal_rows && (size_t)recal_rows < ds->n ? (size_t)recal_rows : ds->n);
+        fer_dataset_free(ds);
+        ds = NULL;
+    }
+    if (val_path) {
+        struct fer_metrics m;
+        if ((st = read_data(val_path, fer_net_classes(net), &ds, err)) != FER_OK ||
+            (st = fer_evaluate(net, norm, ds, (enum fer_tta)tta, !no_progress, &m, NULL, err)))
+            goto fail;
+        fer_meta_set(&meta, "val_data", val_path);
+        fer_meta_setf(&meta, "val_accuracy", "%.6f", m.accuracy);
+        fer_meta_setf(&meta, "val_macro_f1", "%.6f", m.macro_f1);
+        printf("accuracy  %.2f%%  macro-F1 %.4f  on %s (tta %s)\n", 100 * m.accuracy, m.macro_f1,
+               val_path, tta_name);
+        fflush(stdout);
+    }
+    if ((st = fer_model_save(out, net, &meta, NULL, err)) != FER_OK)
+        goto fail;
+    fprintf(stderr, "saved %s\n", out);
+    status = FER_EXIT_OK;
+    goto end;
+fail:
+    fprintf(stderr, "fer average: %s\n", err);
+end:
+    fer_dataset_free(ds);
+    fer_net_free(net);
+    fer_pool_free(pool);
+    fer_meta_clear(&meta);
+    return status;
+}

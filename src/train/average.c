@@ -1,0 +1,145 @@
+/* average.c - weight averaging of models and batch-norm recalibration (average.h). */
+#include "train/average.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/pool.h"
+#include "core/progress.h"
+#include "data/augment.h"
+
+/* Adds src (n floats) into the double accumulator acc. */
+static void accumulate(double *acc, const float *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += (double)src[i];
+}
+
+static void store_mean(float *dst, const double *acc, size_t n, int count)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (float)(acc[i] / count);
+}
+
+/* Checks that other can be averaged with first: same architecture and classes. */
+static enum fer_status same_shape(fer_net *first, fer_net *other, const char *first_path,
+                                  const char *path, char *err)
+{
+    size_t np_a, np_b, nb_a, nb_b;
+    fer_net_params(first, &np_a);
+    fer_net_params(other, &np_b);
+    fer_net_buffers(first, &nb_a);
+    fer_net_buffers(other, &nb_b);
+    if (fer_net_classes(first) != fer_net_classes(other))
+        return fer_errorf(err, FER_ERR_ARG, "%s has %d classes but %s has %d", first_path,
+                          fer_net_classes(first), path, fer_net_classes(other));
+    if (strcmp(fer_net_spec_text(first), fer_net_spec_text(other)) != 0 || np_a != np_b ||
+        nb_a != nb_b)
+        return fer_errorf(err, FER_ERR_ARG, "%s and %s have different architectures", first_path,
+                          path);
+    return FER_OK;
+}
+
+enum fer_status fer_average_models(const char *const *paths, int n, int max_batch, fer_net **net,
+                                   struct fer_meta *meta, char *err)
+{
+    *net = NULL;
+    if (n < 1)
+        return fer_errorf(err, FER_ERR_ARG, "no models to average");
+    enum fer_status st = fer_model_load(paths[0], max_batch, net, meta, NULL, err);
+    if (st != FER_OK)
+        return st;
+    size_t n_params, n_buffers;
+    float *params = fer_net_params(*net, &n_params), *buffers = fer_net_buffers(*net, &n_buffers);
+    double *acc_p = fer_calloc(n_params ? n_params : 1, sizeof(double));
+    double *acc_b = fer_calloc(n_buffers ? n_buffers : 1, sizeof(double));
+    if (!acc_p || !acc_b) {
+        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory averaging models");
+        goto end;
+    }
+    accumulate(acc_p, params, n_params);
+    accumulate(acc_b, buffers, n_buffers);
+    for (int i = 1; i < n && st == FER_OK; i++) {
+        fer_net *other = NULL;
+        struct fer_meta other_meta = {0};
+        st = fer_model_load(paths[i], 1, &other, &other_meta, NULL, err);
+        if (st == FER_OK)
+            st = same_shape(*net, other, paths[0], paths[i], err);
+        if (st == FER_OK) {
+            size_t np, nb;
+            accumulate(acc_p, fer_net_params(other, &np), n_params);
+            accumulate(acc_b, fer_net_buffers(other, &nb), n_buffers);
+        }
+        fer_meta_clear(&other_meta);
+        fer_net_free(other);
+    }
+    if (st != FER_OK)
+        goto end;
+    store_mean(params, acc_p, n_params, n);
+    store_mean(buffers, acc_b, n_buffers, n);
+
+    char list[2048];
+    size_t len = (size_t)snprintf(list, sizeof(list), "%d:", n);
+    for (int i = 0; i < n && len < sizeof(list); i++)
+        len += (size_t)snprintf(list + len, sizeof(list) - len, " %s", paths[i]);
+    if ((st = fer_meta_set(meta, "averaged_from", list)) != FER_OK)
+        fer_errorf(err, st, "model metadata is full");
+    /* the first model's figures do not describe the average */
+    fer_meta_unset(meta, "val_accuracy");
+    fer_meta_unset(meta, "val_macro_f1");
+end:
+    fer_free(acc_p);
+    fer_free(acc_b);
+    if (st != FER_OK) {
+        fer_net_free(*net);
+        *net = NULL;
+        fer_meta_clear(meta);
+    }
+    return st;
+}
+
+struct view_job {
+    const fer_dataset *ds;
+    float *dst;
+    size_t first;
+    int side;
+    float mean, std;
+};
+
+static void view_task(void *arg, size_t i, int thread)
+{
+    (void)thread;
+    struct view_job *j = arg;
+    fer_augment_view(j->ds->pixels + (j->first + i) * FER_FACE_PIXELS, FER_FACE_SIDE,
+                     j->dst + i * (size_t)j->side * (size_t)j->side, j->side, 0, 0, 0, j->mean,
+                     j->std);
+}
+
+enum fer_status fer_recalibrate_bn(fer_net *net, const fer_dataset *ds, size_t max_rows,
+                                   float norm_mean, float norm_std, int progress, char *err)
+{
+    const int side = fer_net_input_side(net), max_batch = fer_net_max_batch(net);
+    if (fer_net_input_channels(net) != 1 || side > FER_FACE_SIDE)
+        return fer_errorf(err, FER_ERR_ARG, "the model expects %dx%dx%d input; faces are 48x48x1",
+                          fer_net_input_channels(net), side, side);
+    size_t rows = max_rows && max_rows < ds->n ? max_rows : ds->n;
+    if (rows == 0)
+        return fer_errorf(err, FER_ERR_ARG, "no faces to recalibrate batch norm on");
+    fer_progress bar;
+    fer_progress_start(&bar, "batch norm", "img", rows, progress);
+    size_t seen = 0;
+    for (size_t first = 0; first < rows; first += (size_t)max_batch) {
+        int batch = (int)(rows - first < (size_t)max_batch ? rows - first : (size_t)max_batch);
+        struct view_job j = {ds, fer_net_input(net), first, side, norm_mean, norm_std};
+        fer_pool_run(fer_net_pool(net), (size_t)batch, view_task, &j);
+        /* weight batch / (seen + batch): after the last batch, the plain mean over all */
+        fer_net_set_bn_momentum(net, (float)((double)batch / (double)(seen + (size_t)batch)));
+        fer_net_forward(net, batch, 1);
+        seen += (size_t)batch;
+        fer_progress_add(&bar, (size_t)batch, NULL);
+    }
+    fer_progress_finish(&bar);
+    fer_net_set_bn_momentum(net, 0); /* back to the default */
+    return FER_OK;
+}
