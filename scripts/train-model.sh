@@ -11,22 +11,24 @@
 # Each stage checkpoints every epoch; interrupt at any time and run it again to
 # continue where it stopped. A finished stage leaves runs/<name>.done. Training
 # takes hours on 2 cores. Copy the results to models/ and rebuild to ship them.
+# DATA, ARCH, FER and RUNS (default runs/) can be set in the environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/fer2013}
 ARCH=${ARCH:-models/fer-resnet.cfg}
 FER=${FER:-build/fer}
+RUNS=${RUNS:-runs}
 for f in "$DATA/train.csv.gz" "$DATA/publictest.csv.gz"; do
     [[ -f $f ]] || { echo "train-model.sh: $f is missing (set DATA=)" >&2; exit 1; }
 done
-mkdir -p runs
+mkdir -p "$RUNS"
 
 # stage NAME ARGS...: runs `fer train ARGS --out runs/NAME.fer`, or resumes it.
 stage() {
     local name=$1
     shift
-    local out=runs/$name.fer
-    if [[ -f runs/$name.done ]]; then
+    local out=$RUNS/$name.fer
+    if [[ -f $RUNS/$name.done ]]; then
         echo "== $name: done ($out)" >&2
         return
     fi
@@ -41,12 +43,12 @@ stage() {
         echo "== $name: fer train $*" >&2
         nice "$FER" train "$@" "${data[@]}"
     fi
-    touch "runs/$name.done"
+    touch "$RUNS/$name.done"
 }
 
 stage fer-resnet-s1 --arch "$ARCH" --name fer-resnet --epochs 12 --seed 1
-stage fer-resnet --init runs/fer-resnet-s1.fer --arch "$ARCH" --name fer-resnet \
+stage fer-resnet --init "$RUNS/fer-resnet-s1.fer" --arch "$ARCH" --name fer-resnet \
     --epochs 32 --lr 0.05 --warmup 1 --seed 2
-stage fer-resnet6 --init runs/fer-resnet.fer --arch "$ARCH" --name fer-resnet6 --classes 6 \
+stage fer-resnet6 --init "$RUNS/fer-resnet.fer" --arch "$ARCH" --name fer-resnet6 --classes 6 \
     --epochs 3 --lr 0.005 --warmup 0 --seed 3
-echo "trained: runs/fer-resnet.fer (7 classes), runs/fer-resnet6.fer (6 classes)" >&2
+echo "trained: $RUNS/fer-resnet.fer (7 classes), $RUNS/fer-resnet6.fer (6 classes)" >&2

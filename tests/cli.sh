@@ -108,6 +108,25 @@ contains "--init keeps the body" "$tmp/err" "7 -> 6 classes; kept"
 expect "eval the tuned model" 0 "$FER" eval --model "$tmp/tuned6.fer" --data "$tmp/all.csv" --json
 contains "tuned model has 6 classes" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
 
+# make model's stages (tiny data, tiny net): each stage finishes, and a rerun resumes
+mkdir -p "$tmp/mm"
+gzip -c "$tmp/p7/training.csv" >"$tmp/mm/train.csv.gz"
+gzip -c "$tmp/p7/publictest.csv" >"$tmp/mm/publictest.csv.gz"
+expect "make model's script runs its stages" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
+    RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
+for f in fer-resnet-s1 fer-resnet fer-resnet6; do
+    [[ -f $tmp/mm/runs/$f.fer && -f $tmp/mm/runs/$f.done ]] && ok "stage $f done" || bad "stage $f done"
+done
+expect "the 6-class stage has 6 classes" 0 "$FER" eval --model "$tmp/mm/runs/fer-resnet6.fer" \
+    --data "$tmp/p7/publictest.csv" --json
+contains "six classes" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
+rm "$tmp/mm/runs/fer-resnet6.done"
+expect "a rerun resumes the unfinished stage" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
+    RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
+contains "and says so" "$tmp/err" "fer-resnet6: resuming"
+expect "make model without data fails" 1 env DATA="$tmp/nowhere" bash scripts/train-model.sh
+contains "and names the file" "$tmp/err" "nowhere/train.csv.gz is missing"
+
 expect "average a checkpoint and a model" 0 "$FER" average --out "$tmp/avg.fer" --no-progress \
     --recalibrate "$tmp/p7/training.csv" --val "$tmp/p7/publictest.csv" "$tmp/m.fer.ckpt" "$tmp/m.fer"
 contains "average scores the result" "$tmp/out" "accuracy"
