@@ -174,6 +174,32 @@ TEST(same_seed_same_model_any_threads)
     fer_meta_clear(&mb);
 }
 
+/* --keep-last N saves the weights of the last N epochs, which average into one model. */
+TEST(keep_last_epochs_for_averaging)
+{
+    struct fer_train_config c;
+    char out[128], e1[128], e2[128], e3[128], err[FER_ERR_LEN];
+    path_in_dir(out, "kept.fer");
+    path_in_dir(e1, "kept.epoch1.fer");
+    path_in_dir(e2, "kept.epoch2.fer");
+    path_in_dir(e3, "kept.epoch3.fer");
+    base_config(&c, out);
+    c.keep_last = 2;
+    CHECK(fer_train_run(&c, err) == FER_OK);
+    CHECK(access(e1, F_OK) != 0 && access(e2, F_OK) == 0 && access(e3, F_OK) == 0);
+    struct fer_meta meta = {0};
+    size_t n;
+    float *p = model_params(e3, &n, &meta);
+    CHECK(p && fer_meta_get(&meta, "epoch") && atoi(fer_meta_get(&meta, "epoch")) == 3);
+    free(p);
+    fer_meta_clear(&meta);
+    const char *both[] = {e2, e3};
+    fer_net *net = NULL;
+    CHECK(fer_average_models(both, 2, 8, &net, &meta, err) == FER_OK);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+}
+
 /* Weight averaging: the mean of the parameters, and errors for models that do not match. */
 TEST(average_is_the_mean_of_the_weights)
 {
@@ -370,6 +396,7 @@ int main(void)
     RUN(fine_tune_to_6_classes_keeps_classifier);
     RUN(same_seed_same_model_any_threads);
     RUN(average_is_the_mean_of_the_weights);
+    RUN(keep_last_epochs_for_averaging);
     RUN(recalibration_restores_batch_norm);
     RUN(resume_continues_exactly);
     RUN(bad_input_is_reported);

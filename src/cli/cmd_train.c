@@ -51,6 +51,9 @@ int fer_cmd_train(int argc, char **argv)
         {"momentum", FER_OPT_FLOAT, &momentum, "SGD momentum", NULL},
         {"label-smoothing", FER_OPT_FLOAT, &smoothing, "label smoothing epsilon", NULL},
         {"mixup", FER_OPT_FLOAT, &mixup, "mixup alpha (0 disables)", NULL},
+        {"keep-last", FER_OPT_INT, &c.keep_last,
+         "also save the weights of each of the last N epochs (OUT.epochE.fer, for fer average)",
+         NULL},
         {"no-augment", FER_OPT_FLAG, &no_augment, "train without augmentation", NULL},
         {"tta", FER_OPT_INT, &tta, "validation test-time augmentation: 0 none, 1 flip, 2 crops",
          NULL},
@@ -110,8 +113,9 @@ int fer_cmd_train(int argc, char **argv)
         }
         c.schedule.kind = (enum fer_sched_kind)k;
     }
-    if (epochs < 0 || batch < 0 || limit < 0 || val_limit < 0 || lr < 0) {
-        fprintf(stderr, "fer train: --epochs, --batch, --limit and --lr must be positive\n");
+    if (epochs < 0 || batch < 0 || limit < 0 || val_limit < 0 || lr < 0 || c.keep_last < 0) {
+        fprintf(stderr, "fer train: --epochs, --batch, --limit, --lr and --keep-last must be "
+                        "positive\n");
         return FER_EXIT_USAGE;
     }
     if (epochs > 0) {

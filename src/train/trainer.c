@@ -110,6 +110,7 @@ static void save_recipe(struct fer_meta *t, const struct run *r)
                   (double)a->contrast, (double)a->erase);
     fer_meta_setf(t, "regularise", "%.9g %.9g %d", (double)c->label_smoothing, (double)c->mixup,
                   c->eval_tta);
+    fer_meta_setf(t, "keep_last", "%d", c->keep_last);
 }
 
 static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char *err)
@@ -148,6 +149,9 @@ static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char
     r->elapsed = el ? atof(el) : 0;
     /* the optimizer is created later; remember its step count until then */
     r->resumed_steps = steps;
+    const char *keep = fer_meta_get(t, "keep_last"); /* absent in older checkpoints */
+    if (r->c->keep_last <= 0)
+        c->keep_last = keep ? atoi(keep) : 0;
     const char *total = fer_meta_get(t, "epochs");
     if (r->c->epochs_given <= 0 && total)
         r->cfg.epochs = atoi(total); /* --epochs may extend a resumed run */
@@ -451,6 +455,20 @@ static enum fer_status save_checkpoint(struct run *r, const struct fer_metrics *
     return st;
 }
 
+/* With keep_last N, the weights after each of the last N epochs go to OUT.epochE.fer. */
+static enum fer_status save_epoch_weights(struct run *r, char *err)
+{
+    if (r->cfg.keep_last <= 0 || r->epoch <= r->cfg.epochs - r->cfg.keep_last)
+        return FER_OK;
+    char path[1100];
+    const char *out = r->c->out_path;
+    size_t len = strlen(out);
+    int stem = len > 4 && strcmp(out + len - 4, ".fer") == 0 ? (int)len - 4 : (int)len;
+    snprintf(path, sizeof(path), "%.*s.epoch%d.fer", stem, out, r->epoch);
+    /* r->meta describes this epoch: save_checkpoint just wrote it */
+    return fer_model_save(path, r->net, &r->meta, NULL, err);
+}
+
 static enum fer_status train_epoch(struct run *r, int epoch, double *loss_out, double *acc_out,
                                    double *rate_out, char *err)
 {
@@ -577,7 +595,8 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
                 goto end;
         }
         /* checkpoint first, then the log line: a crash between them repeats no epoch */
-        if ((st = save_checkpoint(&r, have_val ? &val : NULL, err)) != FER_OK)
+        if ((st = save_checkpoint(&r, have_val ? &val : NULL, err)) != FER_OK ||
+            (st = save_epoch_weights(&r, err)) != FER_OK)
             goto end;
         float lr = fer_schedule_lr(&r.cfg.schedule, epoch + 1, r.cfg.epochs);
         char line[512];

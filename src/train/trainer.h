@@ -54,6 +54,7 @@ struct fer_train_config {
     float mixup; /* alpha of the Beta distribution; 0 disables (Zhang et al. 2018) */
     struct fer_augment augment;
     int eval_tta; /* enum fer_tta used for validation */
+    int keep_last; /* also save the weights after each of the last N epochs, for fer average */
 
     int progress;        /* draw progress bars */
     const char *command; /* the command line, recorded in the model */
