@@ -3,9 +3,11 @@
  * prediction or for a crop sent along) and GET /v1/feedback/export (every correction as
  * FER2013 CSV, for `fer train --init`; needs the admin token).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "image/image.h"
@@ -219,23 +221,31 @@ void fer_api_export(struct fer_request *rq)
                         "unknown format '%.40s': the export knows format=fer2013", format);
         return;
     }
-    char *buf = NULL, msg[FER_ERR_LEN];
-    size_t len = 0, rows = 0, skipped = 0;
-    FILE *f = open_memstream(&buf, &len);
+    /* Written to an unlinked temporary file and sent from there: memory stays flat however
+     * much feedback the store holds. */
+    char msg[FER_ERR_LEN];
+    size_t rows = 0, skipped = 0;
+    FILE *f = tmpfile();
     if (!f) {
-        fer_reply_error(rq, 503, "out of memory for the export");
+        fer_reply_error(rq, 503, "no temporary file for the export: %s", strerror(errno));
         return;
     }
     enum fer_status st = fer_store_export_fer2013(s->store, f, NULL, &rows, &skipped, msg);
-    if (fclose(f) != 0 && st == FER_OK)
-        st = fer_errorf(msg, FER_ERR_NOMEM, "out of memory writing the export");
+    long size = -1;
+    if (st == FER_OK && (fflush(f) != 0 || (size = ftell(f)) < 0))
+        st = fer_errorf(msg, FER_ERR_IO, "writing the export: %s", strerror(errno));
+    int fd = st == FER_OK ? dup(fileno(f)) : -1;
+    if (st == FER_OK && fd < 0)
+        st = fer_errorf(msg, FER_ERR_IO, "the export: %s", strerror(errno));
+    fclose(f);
     if (st != FER_OK) {
-        free(buf); /* open_memstream's buffer: malloc'd, as fer_free expects */
         fer_reply_error(rq, 500, "%s", msg);
         return;
     }
     char n[32];
-    fer_reply_take(rq, MHD_HTTP_OK, "text/csv; charset=utf-8", buf, len);
+    fer_reply_static(rq, MHD_HTTP_OK, "text/csv; charset=utf-8", NULL, 0);
+    rq->reply.fd = fd; /* sent by MHD, which closes it */
+    rq->reply.fd_size = (size_t)size;
     fer_reply_header(rq, "Content-Disposition", "attachment; filename=\"fer-feedback.csv\"");
     fer_reply_header(rq, "Cache-Control", "no-store");
     snprintf(n, sizeof(n), "%zu", rows);
