@@ -3,8 +3,10 @@
  * an SQLite store in a temporary folder, the built-in model), spoken to over real sockets by
  * a tiny HTTP/1.1 client below. Covers every route, the three upload forms, feedback by id
  * and by crop, the admin-only export and a fine-tune on it, metrics, the OpenAPI document,
- * malformed and hostile requests, slow clients, and concurrent predictions. Photos come from
- * ../shared/data/media when present; a synthetic image always runs.
+ * malformed and hostile requests, slow clients, and concurrent predictions. The tests that
+ * touch the store then run again on a real PostgreSQL server (tests/pg_harness.c; skipped
+ * when PostgreSQL is not installed). Photos come from ../shared/data/media when present; a
+ * synthetic image always runs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "pg_harness.h"
 #include "core/alloc.h"
 #include "core/progress.h"
 #include "fer.h"
@@ -981,15 +984,26 @@ TEST(test_concurrent_predictions)
 
 /* ---- set-up -------------------------------------------------------------------------------- */
 
-static int start(void)
+/* The engine and the temporary folder, shared by both stores. */
+static int setup(void)
 {
-    char err[FER_ERR_LEN], url[128];
+    char err[FER_ERR_LEN];
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/fer_server_XXXXXX");
     if (!mkdtemp(tmpdir) || fer_engine_open(NULL, &engine, err) != FER_OK) {
         fprintf(stderr, "set-up: %s\n", engine ? "mkdtemp failed" : err);
         return -1;
     }
-    snprintf(url, sizeof(url), "sqlite:%s/fer.db", tmpdir);
+    chmod(tmpdir, 0755); /* the postgres user walks into it */
+    return 0;
+}
+
+/* A server on a fresh store at url; the counters start again. */
+static int start(const char *url)
+{
+    char err[FER_ERR_LEN];
+    face_id[0] = '\0';
+    n_feedback = 0;
+    faces_seen = 0;
     struct fer_server_config c;
     fer_server_config_default(&c);
     c.port = 0;
@@ -1020,6 +1034,14 @@ static void stop(void)
 {
     fer_server_stop(server);
     fer_store_close(store);
+    server = NULL;
+    store = NULL;
+}
+
+static void teardown(void)
+{
+    stop();
+    pg_harness_stop();
     fer_engine_close(engine);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
@@ -1031,9 +1053,12 @@ int main(void)
 {
     RUN(test_base64);
     RUN(test_multipart_parser);
-    if (start() != 0) {
+    char url[256];
+    if (setup() == 0)
+        snprintf(url, sizeof(url), "sqlite:%s/fer.db", tmpdir);
+    if (!engine || start(url) != 0) {
         check_failed++;
-        stop();
+        teardown();
         return check_report();
     }
     RUN(test_health);
@@ -1048,5 +1073,27 @@ int main(void)
     RUN(test_slow_client_times_out);
     RUN(test_concurrent_predictions);
     stop();
-    return check_report();
+
+    /* what touches the store, again on PostgreSQL */
+    char base[160];
+    int pg = pg_harness_start(tmpdir, base, sizeof(base));
+    if (pg < 0)
+        check_failed++;
+    if (pg > 0) {
+        snprintf(url, sizeof(url), "%spostgres", base);
+        if (start(url) != 0) {
+            check_failed++;
+        } else {
+            RUN(test_predict_synthetic);
+            RUN(test_predict_photo);
+            RUN(test_feedback);
+            RUN(test_export_and_finetune);
+            RUN(test_metrics);
+        }
+    }
+    int failed = check_report();
+    if (failed && pg_harness_dir()[0])
+        tmpdir[0] = '\0'; /* keep the server's logs */
+    teardown();
+    return failed;
 }
