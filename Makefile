@@ -23,7 +23,7 @@ REL_CFLAGS  := $(BASE_CFLAGS) -O3 $(ARCH) -fno-math-errno $(CFLAGS)
 TEST_CFLAGS := $(BASE_CFLAGS) -O1 -g -Werror -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -fno-omit-frame-pointer $(CFLAGS)
 
-MODULES := core nn image storage data detect train pipeline server
+MODULES := core nn image storage data detect train report pipeline server
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c) $(wildcard src/$(m)/*.S))
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))

@@ -127,6 +127,19 @@ contains "and says so" "$tmp/err" "fer-resnet6: resuming"
 expect "make model without data fails" 1 env DATA="$tmp/nowhere" bash scripts/train-model.sh
 contains "and names the file" "$tmp/err" "nowhere/train.csv.gz is missing"
 
+expect "report" 0 "$FER" report --model "$tmp/m.fer" --data "$tmp/p7/publictest.csv" \
+    --out "$tmp/rep" --log "$tmp/m.fer.log.jsonl" --no-progress
+for f in confusion.png classes.png calibration.png mistakes.png curves.png report.md report.json; do
+    [[ -s $tmp/rep/$f ]] && ok "report wrote $f" || bad "report wrote $f"
+done
+contains "report.json has the accuracy" "$tmp/rep/report.json" '"accuracy":'
+contains "report.md shows the figures" "$tmp/rep/report.md" "![confusion matrix](confusion.png)"
+expect "report without --data" 2 "$FER" report --model "$tmp/m.fer"
+echo '{"nonsense":1}' >"$tmp/bad.jsonl"
+expect "report with a foreign log" 1 "$FER" report --model "$tmp/m.fer" --no-progress \
+    --data "$tmp/p7/publictest.csv" --out "$tmp/rep2" --log "$tmp/bad.jsonl"
+contains "and names its line" "$tmp/err" "bad.jsonl:1"
+
 expect "average a checkpoint and a model" 0 "$FER" average --out "$tmp/avg.fer" --no-progress \
     --recalibrate "$tmp/p7/training.csv" --val "$tmp/p7/publictest.csv" "$tmp/m.fer.ckpt" "$tmp/m.fer"
 contains "average scores the result" "$tmp/out" "accuracy"

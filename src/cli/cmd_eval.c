@@ -15,57 +15,6 @@
 
 static const char *USAGE = "fer eval --model MODEL --data FILE [--json] [--tta none|flip|crops]";
 
-static uint64_t hash_face(const uint8_t *px)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (int i = 0; i < FER_FACE_PIXELS; i++)
-        h = (h ^ px[i]) * 1099511628211ULL;
-    return h;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/*
- * Removes from ds the faces whose exact pixels also occur in `other_path`
- * (FER2013 has 280 PublicTest faces duplicated in Training). Hash equality
- * is treated as identity: a 64-bit FNV collision among 30k faces is
- * vanishingly unlikely.
- */
-static enum fer_status drop_overlap(fer_dataset *ds, const char *other_path, size_t *removed,
-                                    char *err)
-{
-    struct fer_read_options ro = {1, -1, 0};
-    fer_dataset *other = NULL;
-    enum fer_status st = fer_dataset_read_csv(other_path, &ro, &other, NULL, err);
-    if (st != FER_OK)
-        return st;
-    uint64_t *hashes = fer_malloc(sizeof(uint64_t) * (other->n ? other->n : 1));
-    uint8_t *keep = fer_malloc(ds->n ? ds->n : 1);
-    if (!hashes || !keep) {
-        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory");
-        goto end;
-    }
-    for (size_t i = 0; i < other->n; i++)
-        hashes[i] = hash_face(other->pixels + i * FER_FACE_PIXELS);
-    qsort(hashes, other->n, sizeof(uint64_t), cmp_u64);
-    *removed = 0;
-    for (size_t i = 0; i < ds->n; i++) {
-        uint64_t h = hash_face(ds->pixels + i * FER_FACE_PIXELS);
-        keep[i] = bsearch(&h, hashes, other->n, sizeof(uint64_t), cmp_u64) == NULL;
-        *removed += !keep[i];
-    }
-    st = fer_dataset_filter(ds, keep, err);
-end:
-    fer_free(hashes);
-    fer_free(keep);
-    fer_dataset_free(other);
-    return st;
-}
-
 int fer_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *data_path = NULL, *tta_name = "flip", *labels = "fer2013";
@@ -138,7 +87,7 @@ int fer_cmd_eval(int argc, char **argv)
             st = fer_dataset_merge_disgust(ds, err);
     }
     if (st == FER_OK && exclude)
-        st = drop_overlap(ds, exclude, &removed, err);
+        st = fer_dataset_drop_overlap(ds, exclude, &removed, err);
     const char *mean = fer_meta_get(&meta, "input_mean"), *sd = fer_meta_get(&meta, "input_std");
     struct fer_norm norm = {mean ? (float)atof(mean) : 0.5f, sd ? (float)atof(sd) : 0.25f};
     struct fer_metrics m;

@@ -7,6 +7,7 @@
 #include "data/dataset.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -164,4 +165,51 @@ enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err)
     }
     ds->n_classes = 6;
     return FER_OK;
+}
+
+static uint64_t hash_face(const uint8_t *px)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (int i = 0; i < FER_FACE_PIXELS; i++)
+        h = (h ^ px[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Hash equality is treated as identity: a 64-bit FNV collision among 30k faces is vanishingly
+ * unlikely. */
+enum fer_status fer_dataset_drop_overlap(fer_dataset *ds, const char *other_path, size_t *removed,
+                                    char *err)
+{
+    struct fer_read_options ro = {1, -1, 0};
+    fer_dataset *other = NULL;
+    enum fer_status st = fer_dataset_read_csv(other_path, &ro, &other, NULL, err);
+    if (st != FER_OK)
+        return st;
+    uint64_t *hashes = fer_malloc(sizeof(uint64_t) * (other->n ? other->n : 1));
+    uint8_t *keep = fer_malloc(ds->n ? ds->n : 1);
+    if (!hashes || !keep) {
+        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory");
+        goto end;
+    }
+    for (size_t i = 0; i < other->n; i++)
+        hashes[i] = hash_face(other->pixels + i * FER_FACE_PIXELS);
+    qsort(hashes, other->n, sizeof(uint64_t), cmp_u64);
+    *removed = 0;
+    for (size_t i = 0; i < ds->n; i++) {
+        uint64_t h = hash_face(ds->pixels + i * FER_FACE_PIXELS);
+        keep[i] = bsearch(&h, hashes, other->n, sizeof(uint64_t), cmp_u64) == NULL;
+        *removed += !keep[i];
+    }
+    st = fer_dataset_filter(ds, keep, err);
+end:
+    fer_free(hashes);
+    fer_free(keep);
+    fer_dataset_free(other);
+    return st;
 }

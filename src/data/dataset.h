@@ -83,6 +83,13 @@ enum fer_status fer_dataset_write_csv(const fer_dataset *ds, const char *path, i
 
 /* Merges disgust into angry: 7 classes -> 6 (labels and soft targets). */
 enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err);
+/*
+ * Removes from ds the faces whose exact pixels also occur in the CSV at
+ * other_path (FER2013 has 280 PublicTest faces duplicated in Training);
+ * *removed counts them.
+ */
+enum fer_status fer_dataset_drop_overlap(fer_dataset *ds, const char *other_path, size_t *removed,
+                                         char *err);
 /* The 6-class id of a 7-class FER2013 label (disgust joins angry), or -1. */
 int fer_class_merged(int label7);
 
