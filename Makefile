@@ -88,12 +88,13 @@ build/asan/fer: $(CLI_SRC:%.c=build/asan/%.o) build/asan/libfer.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $^ -o $@ $(LIBS)
 
-# tests/pg_harness.c (a throwaway PostgreSQL server) is linked into every test program.
-build/asan/test_%: tests/test_%.c tests/check.h tests/pg_harness.c tests/pg_harness.h \
+# The test helpers (a throwaway PostgreSQL server, an HTTP client) link into every test program.
+TEST_HELPERS := tests/pg_harness.c tests/http_client.c
+build/asan/test_%: tests/test_%.c tests/check.h $(TEST_HELPERS) $(TEST_HELPERS:.c=.h) \
                    build/asan/libfer.a
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< tests/pg_harness.c build/asan/libfer.a -o $@ $(LIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(TEST_HELPERS) build/asan/libfer.a -o $@ $(LIBS)
 
 # Tests run with one BLAS thread (fer owns its threads) and fail on any sanitizer report.
 test: deps $(TESTS:%=build/asan/%) build/asan/fer build/fer

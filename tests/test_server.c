@@ -25,6 +25,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "http_client.h"
 #include "pg_harness.h"
 #include "core/alloc.h"
 #include "core/progress.h"
@@ -58,149 +59,6 @@ static const char *photo_path; /* a photo with faces, or NULL */
 static char face_id[64];       /* a face the server stored, for feedback */
 static int n_feedback;         /* feedback rows stored so far */
 static int faces_seen;         /* faces in successful predictions so far */
-
-/* ---- a tiny HTTP client ------------------------------------------------------------------ */
-
-struct resp {
-    int status;
-    char *head; /* status line and headers, NUL-terminated */
-    char *body; /* NUL-terminated; len bytes */
-    size_t len;
-};
-
-static void resp_free(struct resp *r)
-{
-    free(r->head);
-    free(r->body);
-    memset(r, 0, sizeof(*r));
-}
-
-static int connect_server(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {120, 0}; /* no test may hang */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Sends n raw bytes, reads the reply until the server closes; 0 on success. */
-static int http_raw(const void *req, size_t n, struct resp *r)
-{
-    memset(r, 0, sizeof(*r));
-    int fd = connect_server();
-    if (fd < 0)
-        return -1;
-    size_t off = 0;
-    while (off < n) {
-        ssize_t w = send(fd, (const char *)req + off, n - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break; /* the server may answer early and stop reading: read what it said */
-        off += (size_t)w;
-    }
-    size_t cap = 65536, len = 0;
-    char *buf = malloc(cap + 1);
-    for (;;) {
-        if (len == cap)
-            buf = realloc(buf, (cap *= 2) + 1);
-        ssize_t got = recv(fd, buf + len, cap - len, 0);
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-    }
-    close(fd);
-    buf[len] = 0;
-    char *end = strstr(buf, "\r\n\r\n");
-    if (!end || sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1) {
-        free(buf);
-        return -1;
-    }
-    size_t head = (size_t)(end - buf) + 4;
-    r->head = strndup(buf, head);
-    r->len = len - head;
-    r->body = malloc(r->len + 1);
-    memcpy(r->body, buf + head, r->len);
-    r->body[r->len] = 0;
-    free(buf);
-    return 0;
-}
-
-/* A header's value (case-insensitive name) copied into out, or "" when absent. */
-static const char *header(const struct resp *r, const char *name, char *out, size_t cap)
-{
-    out[0] = 0;
-    size_t k = strlen(name);
-    for (const char *p = r->head ? strstr(r->head, "\r\n") : NULL; p && p[2];
-         p = strstr(p + 2, "\r\n")) {
-        const char *line = p + 2;
-        if (strncasecmp(line, name, k) == 0 && line[k] == ':') {
-            const char *v = line + k + 1;
-            while (*v == ' ')
-                v++;
-            size_t n = strcspn(v, "\r");
-            snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), v);
-            break;
-        }
-    }
-    return out;
-}
-
-static int http(const char *method, const char *path, const char *extra_headers, const void *body,
-                size_t len, struct resp *r)
-{
-    char head[2048];
-    int n = snprintf(head, sizeof(head),
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
-                     "Content-Length: %zu\r\n\r\n",
-                     method, path, extra_headers ? extra_headers : "", len);
-    char *req = malloc((size_t)n + len);
-    memcpy(req, head, (size_t)n);
-    if (len)
-        memcpy(req + n, body, len);
-    int st = http_raw(req, (size_t)n + len, r);
-    free(req);
-    return st;
-}
-
-static int get(const char *path, const char *extra, struct resp *r)
-{
-    return http("GET", path, extra, NULL, 0, r);
-}
-
-static int post(const char *path, const char *content_type, const void *body, size_t len,
-                struct resp *r)
-{
-    char h[256];
-    snprintf(h, sizeof(h), "Content-Type: %s\r\n", content_type);
-    return http("POST", path, h, body, len, r);
-}
-
-/* The body parsed as JSON (NULL when it is not). */
-static json_t *body_json(const struct resp *r)
-{
-    return json_loadb(r->body, r->len, 0, NULL);
-}
-
-/* 1 when the response is an error with a JSON {"error": "..."} body and the wanted status. */
-static int is_json_error(const struct resp *r, int status)
-{
-    char ct[128];
-    json_t *o = body_json(r);
-    int ok = r->status == status && json_is_string(json_object_get(o, "error")) &&
-             strstr(header(r, "Content-Type", ct, sizeof(ct)), "application/json");
-    if (!ok)
-        fprintf(stderr, "  wanted a JSON error %d, got %d: %.200s\n", status, r->status,
-                r->body ? r->body : "");
-    json_decref(o);
-    return ok;
-}
 
 static uint8_t *read_file(const char *path, size_t *len)
 {
@@ -258,71 +116,6 @@ static uint8_t *synthetic_png(size_t *len)
     enum fer_status st = fer_image_save_png(&img, path, err);
     fer_image_free(&img);
     return st == FER_OK ? read_file(path, len) : NULL;
-}
-
-/* ---- unit tests of the parsers ------------------------------------------------------------ */
-
-TEST(test_base64)
-{
-    const char *text = "any carnal pleasure.";
-    char err[FER_ERR_LEN];
-    for (size_t n = 0; n <= strlen(text); n++) {
-        char *e = fer_base64_encode((const uint8_t *)text, n);
-        uint8_t *d;
-        size_t dn;
-        CHECK(e && fer_base64_decode(e, strlen(e), 100, &d, &dn, err) == FER_OK);
-        CHECK(dn == n && memcmp(d, text, n) == 0);
-        fer_free(d);
-        fer_free(e);
-    }
-    uint8_t *d;
-    size_t dn;
-    CHECK(fer_base64_decode("data:image/png;base64,aGk=", 26, 100, &d, &dn, err) == FER_OK);
-    CHECK(dn == 2 && !memcmp(d, "hi", 2));
-    fer_free(d);
-    CHECK(fer_base64_decode("aG\nk", 4, 100, &d, &dn, err) == FER_OK && dn == 2); /* unpadded */
-    fer_free(d);
-    CHECK(fer_base64_decode("aGk*", 4, 100, &d, &dn, err) == FER_ERR_FORMAT);
-    CHECK(fer_base64_decode("aGk=aGk=", 8, 100, &d, &dn, err) == FER_ERR_FORMAT);
-    CHECK(fer_base64_decode("a", 1, 100, &d, &dn, err) == FER_ERR_FORMAT);
-    CHECK(fer_base64_decode("aGVsbG8=", 8, 3, &d, &dn, err) == FER_ERR_LIMIT);
-}
-
-TEST(test_multipart_parser)
-{
-    char err[FER_ERR_LEN];
-    struct fer_multipart_part parts[FER_MULTIPART_MAX_PARTS];
-    size_t n;
-    const char *body = "preamble\r\n--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n"
-                       "one\r\n--XX\r\ncontent-disposition: form-data; name=image; "
-                       "filename=\"f;1.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n\r\n--X\r\n"
-                       "--XX--\r\nepilogue";
-    CHECK(fer_multipart_parse("multipart/form-data; boundary=\"XX\"", (const uint8_t *)body,
-                              strlen(body), parts, &n, err) == FER_OK);
-    CHECK(n == 2);
-    CHECK_STR(parts[0].name, "a");
-    CHECK(parts[0].len == 3 && !memcmp(parts[0].data, "one", 3));
-    CHECK_STR(parts[1].name, "image");
-    CHECK_STR(parts[1].filename, "f;1.jpg");
-    CHECK_STR(parts[1].content_type, "image/jpeg");
-    CHECK(parts[1].len == 5 && !memcmp(parts[1].data, "\r\n--X", 5)); /* not the delimiter */
-    /* truncated, no blank line, no boundary, no delimiter at all */
-    CHECK(fer_multipart_parse("multipart/form-data; boundary=XX", (const uint8_t *)body,
-                              strlen(body) - 20, parts, &n, err) == FER_ERR_FORMAT);
-    const char *nohead = "--XX\r\nContent-Disposition: form-data; name=a\r\n";
-    CHECK(fer_multipart_parse("multipart/form-data; boundary=XX", (const uint8_t *)nohead,
-                              strlen(nohead), parts, &n, err) == FER_ERR_FORMAT);
-    CHECK(fer_multipart_parse("multipart/form-data", (const uint8_t *)body, strlen(body), parts, &n,
-                              err) == FER_ERR_FORMAT);
-    CHECK(fer_multipart_parse("multipart/form-data; boundary=YY", (const uint8_t *)body,
-                              strlen(body), parts, &n, err) == FER_ERR_FORMAT);
-    /* every prefix of a valid body fails cleanly (ASan watches the reads) */
-    for (size_t k = 0; k < strlen(body) - 10; k++) {
-        uint8_t *copy = malloc(k + 1);
-        memcpy(copy, body, k);
-        fer_multipart_parse("multipart/form-data; boundary=XX", copy, k, parts, &n, err);
-        free(copy);
-    }
 }
 
 /* ---- the server ---------------------------------------------------------------------------- */
@@ -907,7 +700,7 @@ TEST(test_malformed_requests)
 TEST(test_slow_client_times_out)
 {
     /* headers that never end: the server closes the connection after its 2 s timeout */
-    int fd = connect_server();
+    int fd = http_connect();
     CHECK(fd >= 0);
     if (fd < 0)
         return;
@@ -1018,6 +811,7 @@ static int start(const char *url)
         return -1;
     }
     port = fer_server_port(server);
+    http_client_port = port;
     const char *shared = check_shared_data();
     static char photo[512];
     if (shared) {
@@ -1051,8 +845,6 @@ static void teardown(void)
 
 int main(void)
 {
-    RUN(test_base64);
-    RUN(test_multipart_parser);
     char url[256];
     if (setup() == 0)
         snprintf(url, sizeof(url), "sqlite:%s/fer.db", tmpdir);
