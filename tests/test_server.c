@@ -1,7 +1,7 @@
 /*
  * test_server.c - the HTTP server end to end: a real server on 127.0.0.1 (an ephemeral port,
  * an SQLite store in a temporary folder, the built-in model), spoken to over real sockets by
- * a tiny HTTP/1.1 client below. Covers every route, the three upload forms, feedback by id
+ * a tiny HTTP/1.1 client (tests/http_client.c). Covers every route, the three upload forms, feedback by id
  * and by crop, the admin-only export and a fine-tune on it, metrics, the OpenAPI document,
  * malformed and hostile requests, slow clients, and concurrent predictions. The tests that
  * touch the store then run again on a real PostgreSQL server (tests/pg_harness.c; skipped
