@@ -120,7 +120,6 @@ TEST(test_augment)
     CHECK(isfinite(a[0]) && isfinite(a[P - 1]));
 }
 
-
 int main(void)
 {
     RUN(test_augment);
