@@ -102,6 +102,14 @@ expect "resuming a 6-class checkpoint without --classes 6 fails" 1 "$FER" train 
     --train "$tmp/all.csv" --epochs 2 --out "$tmp/m6.fer" --no-progress
 contains "and says to pass --classes 6" "$tmp/err" "pass --classes 6"
 
+expect "eval --merge-disgust scores a 7-class model on 6 classes" 0 "$FER" eval --model "$tmp/m.fer" \
+    --data "$tmp/all.csv" --merge-disgust --json
+contains "with the 6 class names" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
+contains "and all 60 faces" "$tmp/out" '"total":60'
+expect "--merge-disgust on a 6-class model fails" 1 "$FER" eval --model "$tmp/m6.fer" \
+    --data "$tmp/all.csv" --merge-disgust
+contains "and says what it needs" "$tmp/err" "needs a 7-class model"
+
 expect "fine-tune 7 -> 6 classes with --init" 0 "$FER" train --init "$tmp/m.fer" --classes 6 \
     --train "$tmp/all.csv" --epochs 1 --batch 8 --out "$tmp/tuned6.fer" --no-progress
 contains "--init keeps the body" "$tmp/err" "7 -> 6 classes; kept"
