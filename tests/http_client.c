@@ -97,7 +97,7 @@ const char *header(const struct resp *r, const char *name, char *out, size_t cap
 }
 
 int http(const char *method, const char *path, const char *extra_headers, const void *body,
-                size_t len, struct resp *r)
+         size_t len, struct resp *r)
 {
     char head[2048];
     int n = snprintf(head, sizeof(head),
@@ -118,8 +118,7 @@ int get(const char *path, const char *extra, struct resp *r)
     return http("GET", path, extra, NULL, 0, r);
 }
 
-int post(const char *path, const char *content_type, const void *body, size_t len,
-                struct resp *r)
+int post(const char *path, const char *content_type, const void *body, size_t len, struct resp *r)
 {
     char h[256];
     snprintf(h, sizeof(h), "Content-Type: %s\r\n", content_type);

@@ -28,8 +28,7 @@ const char *header(const struct resp *r, const char *name, char *out, size_t cap
 int http(const char *method, const char *path, const char *extra_headers, const void *body,
          size_t len, struct resp *r);
 int get(const char *path, const char *extra, struct resp *r);
-int post(const char *path, const char *content_type, const void *body, size_t len,
-         struct resp *r);
+int post(const char *path, const char *content_type, const void *body, size_t len, struct resp *r);
 /* The body parsed as JSON (NULL when it is not). */
 json_t *body_json(const struct resp *r);
 /* 1 when the response is an error with a JSON {"error": "..."} body and the wanted status. */

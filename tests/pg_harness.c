@@ -58,7 +58,8 @@ void pg_harness_stop(void)
     snprintf(log, sizeof(log), "%s/stop.log", g_pg_dir);
     char ctl[300];
     snprintf(ctl, sizeof(ctl), "%s/pg_ctl", g_pg_bin);
-    pg_harness_run(1, (const char *const[]){ctl, "-D", data, "-m", "fast", "-w", "stop", NULL}, log);
+    pg_harness_run(1, (const char *const[]){ctl, "-D", data, "-m", "fast", "-w", "stop", NULL},
+                   log);
 }
 
 int pg_harness_start(const char *dir, char *base_url, size_t cap)
@@ -96,14 +97,14 @@ int pg_harness_start(const char *dir, char *base_url, size_t cap)
     snprintf(server_log, sizeof(server_log), "%s/server.log", g_pg_dir);
     snprintf(opts, sizeof(opts), "-p %d -k %s -c listen_addresses=127.0.0.1", port, g_pg_dir);
     if (pg_harness_run(1,
-                (const char *const[]){initdb, "-D", data, "-A", "trust", "-U", "fer", "-E", "UTF8",
-                                      "--no-sync", NULL},
-                log) != 0)
+                       (const char *const[]){initdb, "-D", data, "-A", "trust", "-U", "fer", "-E",
+                                             "UTF8", "--no-sync", NULL},
+                       log) != 0)
         goto fail;
     if (pg_harness_run(1,
-                (const char *const[]){ctl, "-D", data, "-l", server_log, "-w", "-t", "60", "-o",
-                                      opts, "start", NULL},
-                log) != 0)
+                       (const char *const[]){ctl, "-D", data, "-l", server_log, "-w", "-t", "60",
+                                             "-o", opts, "start", NULL},
+                       log) != 0)
         goto fail;
     g_pg_running = 1;
     atexit(pg_harness_stop);

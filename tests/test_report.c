@@ -59,11 +59,11 @@ TEST(calibration_by_hand)
 
 TEST(mistakes_most_confident_first)
 {
-    const float probs[5 * 3] = {0.2f, 0.7f, 0.1f,  /* 0: angry read as happy 70% */
-                                0.1f, 0.1f, 0.8f,  /* 1: angry read as neutral 80% */
+    const float probs[5 * 3] = {0.2f, 0.7f,  0.1f,  /* 0: angry read as happy 70% */
+                                0.1f, 0.1f,  0.8f,  /* 1: angry read as neutral 80% */
                                 0.9f, 0.05f, 0.05f, /* 2: angry, right */
-                                0.1f, 0.8f, 0.1f,  /* 3: angry read as happy 80% (tie with 1) */
-                                0.1f, 0.1f, 0.8f}; /* 4: happy read as neutral */
+                                0.1f, 0.8f,  0.1f,  /* 3: angry read as happy 80% (tie with 1) */
+                                0.1f, 0.1f,  0.8f}; /* 4: happy read as neutral */
     const uint8_t labels[5] = {0, 0, 0, 0, 1};
     size_t idx[4];
     CHECK(fer_select_mistakes(probs, labels, 5, 3, 0, 4, idx) == 3);
@@ -95,8 +95,8 @@ TEST(confusion_figure_colours_rows)
 TEST(other_figures_decode)
 {
     const size_t cm[9] = {10, 2, 1, 3, 20, 2, 0, 4, 9};
-    const float probs[4 * 3] = {0.6f, 0.3f, 0.1f, 0.2f, 0.7f, 0.1f, 0.5f, 0.4f, 0.1f,
-                                0.1f, 0.1f, 0.8f};
+    const float probs[4 * 3] = {0.6f, 0.3f, 0.1f, 0.2f, 0.7f, 0.1f,
+                                0.5f, 0.4f, 0.1f, 0.1f, 0.1f, 0.8f};
     const uint8_t labels[4] = {0, 0, 1, 2};
     uint8_t pixels[4 * 48 * 48];
     for (size_t i = 0; i < sizeof(pixels); i++)

@@ -1,12 +1,12 @@
 /*
  * test_server.c - the HTTP server end to end: a real server on 127.0.0.1 (an ephemeral port,
  * an SQLite store in a temporary folder, the built-in model), spoken to over real sockets by
- * a tiny HTTP/1.1 client (tests/http_client.c). Covers every route, the three upload forms, feedback by id
- * and by crop, the admin-only export and a fine-tune on it, metrics, the OpenAPI document,
- * malformed and hostile requests, slow clients, and concurrent predictions. The tests that
- * touch the store then run again on a real PostgreSQL server (tests/pg_harness.c; skipped
- * when PostgreSQL is not installed). Photos come from ../shared/data/media when present; a
- * synthetic image always runs.
+ * a tiny HTTP/1.1 client (tests/http_client.c). Covers every route, the three upload forms,
+ * feedback by id and by crop, the admin-only export and a fine-tune on it, metrics, the OpenAPI
+ * document, malformed and hostile requests, slow clients, and concurrent predictions. The tests
+ * that touch the store then run again on a real PostgreSQL server (tests/pg_harness.c; skipped when
+ * PostgreSQL is not installed). Photos come from ../shared/data/media when present; a synthetic
+ * image always runs.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,12 +25,12 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "http_client.h"
-#include "pg_harness.h"
 #include "core/alloc.h"
 #include "core/progress.h"
 #include "fer.h"
+#include "http_client.h"
 #include "image/image.h"
+#include "pg_harness.h"
 #include "server/base64.h"
 #include "server/multipart.h"
 #include "server/server.h"

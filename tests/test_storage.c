@@ -19,15 +19,15 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "pg_harness.h"
 #include "core/alloc.h"
+#include "pg_harness.h"
 #include "storage/store.h"
 
 #define CLASSES7 "angry,disgust,fear,happy,sad,surprise,neutral"
 
-static enum fer_store_kind g_kind;        /* the backend the shared tests run against */
-static char g_tmp[128];                   /* temporary folder for SQLite files and the server */
-static char g_pg_base[128];               /* "postgresql://fer@127.0.0.1:PORT/" */
+static enum fer_store_kind g_kind; /* the backend the shared tests run against */
+static char g_tmp[128];            /* temporary folder for SQLite files and the server */
+static char g_pg_base[128];        /* "postgresql://fer@127.0.0.1:PORT/" */
 static int g_db_counter;
 
 /* Runs a PostgreSQL statement in database db of the test server; 0 on success. */

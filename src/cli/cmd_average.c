@@ -37,10 +37,8 @@ int fer_cmd_average(int argc, char **argv)
         {"out", FER_OPT_STR, &out, "where the averaged model goes (.fer)", NULL},
         {"recalibrate", FER_OPT_STR, &recal_path,
          "measure batch-norm statistics again on this training CSV (recommended)", NULL},
-        {"recalibrate-rows", FER_OPT_INT, &recal_rows, "use only the first N rows for that",
-         NULL},
-        {"val", FER_OPT_STR, &val_path, "score the average on this CSV and store the result",
-         NULL},
+        {"recalibrate-rows", FER_OPT_INT, &recal_rows, "use only the first N rows for that", NULL},
+        {"val", FER_OPT_STR, &val_path, "score the average on this CSV and store the result", NULL},
         {"tta", FER_OPT_STR, &tta_name, "test-time augmentation for --val: none | flip | crops",
          NULL},
         {"threads", FER_OPT_INT, &threads, "worker threads (default: all cores)", NULL},
@@ -81,8 +79,8 @@ int fer_cmd_average(int argc, char **argv)
     struct fer_norm norm = {mean ? (float)atof(mean) : 0.5f, sd ? (float)atof(sd) : 0.25f};
     if (recal_path) {
         if ((st = read_data(recal_path, fer_net_classes(net), &ds, err)) != FER_OK ||
-            (st = fer_recalibrate_bn(net, ds, (size_t)recal_rows, norm.mean, norm.std,
-                                     !no_progress, err)) != FER_OK)
+            (st = fer_recalibrate_bn(net, ds, (size_t)recal_rows, norm.mean, norm.std, !no_progress,
+                                     err)) != FER_OK)
             goto fail;
         fer_meta_setf(&meta, "bn_recalibrated_on", "%s (%zu rows)", recal_path,
                       recal_rows && (size_t)recal_rows < ds->n ? (size_t)recal_rows : ds->n);

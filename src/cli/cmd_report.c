@@ -92,7 +92,8 @@ static enum fer_status write_markdown(const char *path, const struct report_args
     fprintf(f, " |\n| faces | %zu |\n| test-time augmentation | %s |\n", m->total, a->tta_name);
     fprintf(f, "| accuracy | **%.2f%%** |\n| macro-F1 | %.4f |\n", 100 * m->accuracy, m->macro_f1);
     fprintf(f, "| expected calibration error | %.2f%% |\n\n", 100 * cal->ece);
-    fprintf(f, "| class | precision | recall | F1 | faces |\n| --- | ---: | ---: | ---: | ---: |\n");
+    fprintf(f,
+            "| class | precision | recall | F1 | faces |\n| --- | ---: | ---: | ---: | ---: |\n");
     for (int c = 0; c < m->n_classes; c++)
         fprintf(f, "| %s | %.3f | %.3f | %.3f | %zu |\n", names[c], m->per_class[c].precision,
                 m->per_class[c].recall, m->per_class[c].f1, m->per_class[c].support);
@@ -153,9 +154,8 @@ static enum fer_status make_report(const struct report_args *a, char *err)
     struct fer_calibration cal;
     fer_calibration_compute(probs, ds->labels, ds->n, k, a->bins, &cal);
     char title[160];
-    snprintf(title, sizeof(title), "Confusion matrix: %s", fer_meta_get(&meta, "name")
-                                                               ? fer_meta_get(&meta, "name")
-                                                               : "model");
+    snprintf(title, sizeof(title), "Confusion matrix: %s",
+             fer_meta_get(&meta, "name") ? fer_meta_get(&meta, "name") : "model");
     join(path, sizeof(path), a->out, "confusion.png");
     if ((st = fer_figure_confusion(m.confusion, k, name_ptrs, title, path, err)))
         goto end;

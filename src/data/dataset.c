@@ -184,7 +184,7 @@ static int cmp_u64(const void *a, const void *b)
 /* Hash equality is treated as identity: a 64-bit FNV collision among 30k faces is vanishingly
  * unlikely. */
 enum fer_status fer_dataset_drop_overlap(fer_dataset *ds, const char *other_path, size_t *removed,
-                                    char *err)
+                                         char *err)
 {
     struct fer_read_options ro = {1, -1, 0};
     fer_dataset *other = NULL;

@@ -238,8 +238,7 @@ enum fer_status fer_model_save(const char *path, fer_net *net, const struct fer_
         goto end;
     }
     if (rename(tmp, path) != 0) {
-        st = fer_errorf(err, FER_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
-                        strerror(errno));
+        st = fer_errorf(err, FER_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
         remove(tmp);
     }
 end:
@@ -284,10 +283,10 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
     fer_sha256_update(&sha, data, size - 32);
     fer_sha256_final(&sha, digest);
     if (memcmp(digest, data + size - 32, 32) != 0)
-        return fer_errorf(err, FER_ERR_CORRUPT,
-                          "%s is corrupt or truncated (checksum mismatch)", name);
-    uint32_t n_sections = (uint32_t)data[12] | (uint32_t)data[13] << 8 |
-                          (uint32_t)data[14] << 16 | (uint32_t)data[15] << 24;
+        return fer_errorf(err, FER_ERR_CORRUPT, "%s is corrupt or truncated (checksum mismatch)",
+                          name);
+    uint32_t n_sections = (uint32_t)data[12] | (uint32_t)data[13] << 8 | (uint32_t)data[14] << 16 |
+                          (uint32_t)data[15] << 24;
     static const char *known[] = {"meta", "arch", "params", "buffers", "trainer", "optim"};
     struct section sec[6] = {{0}};
     size_t off = 16, end = size - 32;
@@ -300,8 +299,7 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
         uint64_t len = get_u64(data + off + NAME_LEN);
         off += NAME_LEN + 8;
         if (len > end - off)
-            return fer_errorf(err, FER_ERR_CORRUPT, "%s: section '%s' runs past the end", name,
-                              nm);
+            return fer_errorf(err, FER_ERR_CORRUPT, "%s: section '%s' runs past the end", name, nm);
         for (int k = 0; k < 6; k++)
             if (strcmp(nm, known[k]) == 0)
                 sec[k] = (struct section){data + off, (size_t)len, 1};
@@ -312,8 +310,8 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
             return fer_errorf(err, FER_ERR_CORRUPT, "%s lacks its '%s' section", name, known[k]);
     enum fer_status st = meta_parse((const char *)sec[0].data, sec[0].size, meta);
     if (st != FER_OK)
-        return fer_errorf(err, st == FER_ERR_NOMEM ? st : FER_ERR_CORRUPT,
-                          "%s: malformed metadata", name);
+        return fer_errorf(err, st == FER_ERR_NOMEM ? st : FER_ERR_CORRUPT, "%s: malformed metadata",
+                          name);
     char classes[FER_META_MAX][16];
     int n_classes = fer_meta_classes(meta, classes, FER_META_MAX);
     if (n_classes < 2)
@@ -369,8 +367,7 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
 }
 
 enum fer_status fer_model_load(const char *path, int max_batch, fer_net **net,
-                               struct fer_meta *meta, struct fer_checkpoint_extra *extra,
-                               char *err)
+                               struct fer_meta *meta, struct fer_checkpoint_extra *extra, char *err)
 {
     *net = NULL;
     uint8_t *data;

@@ -9,8 +9,8 @@
 #include "nn/net.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -171,13 +171,16 @@ static enum fer_status configure_layer(fer_net *net, struct fer_spec_section *s,
         const char *r = fer_spec_str(s, "layers", NULL);
         l->n_routes = r ? parse_routes(r, i, l->routes, FER_MAX_ROUTES) : -1;
         if (l->n_routes <= 0)
-            return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: [route] needs layers=-1,-4,... (1 to %d)",
-                              name, s->line, FER_MAX_ROUTES);
+            return fer_errorf(err, FER_ERR_FORMAT,
+                              "%s:%d: [route] needs layers=-1,-4,... (1 to %d)", name, s->line,
+                              FER_MAX_ROUTES);
         l->out_c = 0;
         for (int k = 0; k < l->n_routes; k++) {
             if (l->routes[k] < 0 || l->routes[k] >= i)
-                return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: route to layer %d, which is not "
-                                  "before this one", name, s->line, l->routes[k]);
+                return fer_errorf(err, FER_ERR_FORMAT,
+                                  "%s:%d: route to layer %d, which is not "
+                                  "before this one",
+                                  name, s->line, l->routes[k]);
             const struct fer_layer *o = &net->layers[l->routes[k]];
             if (k > 0 && (o->out_h != l->out_h || o->out_w != l->out_w))
                 return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: routed layers differ in size", name,
@@ -233,8 +236,8 @@ static int has_bn(const struct fer_layer *l)
 
 static const char *type_name(enum fer_layer_type t)
 {
-    static const char *names[] = {"conv",    "dense",   "maxpool",  "avgpool", "gap",
-                                  "bn",      "dropout", "shortcut", "route",   "softmax"};
+    static const char *names[] = {"conv", "dense",   "maxpool",  "avgpool", "gap",
+                                  "bn",   "dropout", "shortcut", "route",   "softmax"};
     return names[t];
 }
 

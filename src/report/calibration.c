@@ -49,7 +49,8 @@ enum fer_status fer_figure_calibration(const struct fer_calibration *cal, const 
     enum fer_status st = fer_canvas_init(&c, w, h, err);
     if (st != FER_OK)
         return st;
-    fer_canvas_text(&c, 16, 26, 16, FER_LEFT, 1, 0x111111, "Calibration: confidence against accuracy");
+    fer_canvas_text(&c, 16, 26, 16, FER_LEFT, 1, 0x111111,
+                    "Calibration: confidence against accuracy");
     fer_canvas_text(&c, 16, 48, 12, FER_LEFT, 0, 0x555555,
                     "%zu faces; expected calibration error %.2f%% (%d bins)", cal->total,
                     100 * cal->ece, cal->bins);

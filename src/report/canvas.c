@@ -56,8 +56,8 @@ void fer_canvas_color(fer_canvas *c, unsigned rgb, double alpha)
                           (rgb & 255) / 255.0, alpha);
 }
 
-void fer_canvas_text(fer_canvas *c, double x, double y, double size, enum fer_align align,
-                     int bold, unsigned rgb, const char *fmt, ...)
+void fer_canvas_text(fer_canvas *c, double x, double y, double size, enum fer_align align, int bold,
+                     unsigned rgb, const char *fmt, ...)
 {
     char text[256];
     va_list ap;

@@ -26,9 +26,8 @@ void fer_canvas_free(fer_canvas *c);
 
 void fer_canvas_color(fer_canvas *c, unsigned rgb, double alpha);
 /* Text with its baseline at y, aligned on x; bold when bold is set. */
-void fer_canvas_text(fer_canvas *c, double x, double y, double size, enum fer_align align,
-                     int bold, unsigned rgb, const char *fmt, ...)
-    __attribute__((format(printf, 8, 9)));
+void fer_canvas_text(fer_canvas *c, double x, double y, double size, enum fer_align align, int bold,
+                     unsigned rgb, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
 /* Text rotated a quarter turn anticlockwise (for vertical axis titles), centred on (x, y). */
 void fer_canvas_text_up(fer_canvas *c, double x, double y, double size, unsigned rgb,
                         const char *text);

@@ -46,7 +46,8 @@ enum fer_status fer_figure_confusion(const size_t *cm, int k, const char *const 
         total += row_sum(cm, k, i);
         right += cm[i * k + i];
     }
-    fer_canvas_text(&c, 16, 26, 16, FER_LEFT, 1, 0x111111, "%s", title ? title : "Confusion matrix");
+    fer_canvas_text(&c, 16, 26, 16, FER_LEFT, 1, 0x111111, "%s",
+                    title ? title : "Confusion matrix");
     fer_canvas_text(&c, 16, 48, 12, FER_LEFT, 0, 0x555555,
                     "%zu faces, accuracy %.2f%%; each row is one true class and sums to 100%%",
                     total, total ? 100.0 * (double)right / (double)total : 0.0);
@@ -61,8 +62,8 @@ enum fer_status fer_figure_confusion(const size_t *cm, int k, const char *const 
             unsigned ink = share > 0.5 ? 0xFFFFFF : 0x222222;
             fer_canvas_text(&c, x + cell / 2 - 1, y + cell / 2 - 2, 15, FER_CENTER, r == col, ink,
                             "%.0f%%", 100 * share);
-            fer_canvas_text(&c, x + cell / 2 - 1, y + cell / 2 + 16, 11, FER_CENTER, 0, ink,
-                            "%zu", cm[r * k + col]);
+            fer_canvas_text(&c, x + cell / 2 - 1, y + cell / 2 + 16, 11, FER_CENTER, 0, ink, "%zu",
+                            cm[r * k + col]);
         }
     }
     for (int col = 0; col < k; col++)
@@ -103,8 +104,8 @@ enum fer_status fer_figure_classes(const size_t *cm, int k, const char *const *n
             double y = fer_plot_y(&top, v[m]);
             fer_canvas_fill_rect(&c, x, y, bar - 2, top.top + top.height - y, colors[m], 1);
         }
-        fer_canvas_text(&c, fer_plot_x(&top, i + 0.5), top.top + top.height + 18, 12, FER_CENTER,
-                        0, 0x222222, "%s", names[i]);
+        fer_canvas_text(&c, fer_plot_x(&top, i + 0.5), top.top + top.height + 18, 12, FER_CENTER, 0,
+                        0x222222, "%s", names[i]);
         max_count = rs > max_count ? rs : max_count;
         max_count = cs > max_count ? cs : max_count;
     }
@@ -116,7 +117,8 @@ enum fer_status fer_figure_classes(const size_t *cm, int k, const char *const *n
     double step = 1;
     while (max_count / step > 6)
         step *= max_count / step > 30 ? 10 : 2;
-    struct fer_plot bottom = {70, 420, w - 100, 170, 0, k, 0, step * (double)(1 + (size_t)(max_count / step))};
+    struct fer_plot bottom = {70, 420, w - 100, 170,
+                              0,  k,   0,       step * (double)(1 + (size_t)(max_count / step))};
     fer_plot_grid_y(&c, &bottom, step, 0);
     bar = group * 0.8 / 2;
     for (int i = 0; i < k; i++) {

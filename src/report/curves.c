@@ -25,8 +25,7 @@ static double field(const char *line, const char *key)
     return end == p + strlen(pat) ? (double)NAN : v;
 }
 
-enum fer_status fer_log_read(const char *path, struct fer_log_epoch **epochs, size_t *n,
-                             char *err)
+enum fer_status fer_log_read(const char *path, struct fer_log_epoch **epochs, size_t *n, char *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -39,8 +38,8 @@ enum fer_status fer_log_read(const char *path, struct fer_log_epoch **epochs, si
         if (line[0] == '\n')
             continue;
         struct fer_log_epoch e = {(int)field(line, "epoch"), field(line, "train_loss"),
-                                  field(line, "train_acc"), field(line, "val_loss"),
-                                  field(line, "val_acc"), field(line, "lr")};
+                                  field(line, "train_acc"),  field(line, "val_loss"),
+                                  field(line, "val_acc"),    field(line, "lr")};
         if (isnan(field(line, "epoch")) || isnan(e.val_acc) || isnan(e.train_acc)) {
             st = fer_errorf(err, FER_ERR_FORMAT,
                             "%s:%d: not a fer train log line (no epoch, train_acc or val_acc)",
@@ -121,8 +120,7 @@ enum fer_status fer_figure_curves(const struct fer_log_epoch *ep, size_t n,
         fer_plot_polyline(&c, &q, NULL, lr, (int)n, 1.5, 0xAAAAAA);
         fer_canvas_text(&c, p.left + p.width + 6, p.top + 4, 11, FER_LEFT, 0, 0x888888, "lr %g",
                         max_lr);
-        fer_canvas_text(&c, p.left + p.width + 6, p.top + p.height, 11, FER_LEFT, 0, 0x888888,
-                        "0");
+        fer_canvas_text(&c, p.left + p.width + 6, p.top + p.height, 11, FER_LEFT, 0, 0x888888, "0");
     }
     fer_plot_polyline(&c, &p, NULL, tr, (int)n, 2, 0x1F77B4);
     fer_plot_polyline(&c, &p, NULL, va, (int)n, 2, 0xD62728);

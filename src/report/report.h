@@ -62,8 +62,7 @@ struct fer_log_epoch {
  * counts them). A line without "epoch" or "val_acc" is an error naming the
  * file and line.
  */
-enum fer_status fer_log_read(const char *path, struct fer_log_epoch **epochs, size_t *n,
-                             char *err);
+enum fer_status fer_log_read(const char *path, struct fer_log_epoch **epochs, size_t *n, char *err);
 /* Curves of n epochs; stage_starts[i] is the index where stage i+2 begins (dashed line). */
 enum fer_status fer_figure_curves(const struct fer_log_epoch *epochs, size_t n,
                                   const size_t *stage_starts, int n_stages, const char *path,

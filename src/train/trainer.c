@@ -59,8 +59,8 @@ static enum fer_status load_split(const struct fer_train_config *c, const char *
             return fer_errorf(err, FER_ERR_ARG, "--labels %s needs --ferplus FILE",
                               c->labels == FER_LABELS_FERPLUS_SOFT ? "ferplus-soft"
                                                                    : "ferplus-majority");
-        st = fer_dataset_apply_ferplus(*out, c->ferplus_path, c->labels, c->drop_unusable,
-                                       &dropped, err);
+        st = fer_dataset_apply_ferplus(*out, c->ferplus_path, c->labels, c->drop_unusable, &dropped,
+                                       err);
         if (st != FER_OK)
             return st;
         if (dropped)
@@ -102,8 +102,8 @@ static void save_recipe(struct fer_meta *t, const struct run *r)
     const struct fer_schedule *s = &c->schedule;
     fer_meta_setf(t, "schedule", "%d %.9g %.9g %d %.9g %.9g %d %.9g %.9g %d", (int)s->kind,
                   (double)s->base_lr, (double)s->gamma, s->step_epochs, (double)s->min_ratio,
-                  (double)s->warmup, s->patience, (double)s->plateau_scale,
-                  (double)s->plateau_best, s->plateau_bad_epochs);
+                  (double)s->warmup, s->patience, (double)s->plateau_scale, (double)s->plateau_best,
+                  s->plateau_bad_epochs);
     const struct fer_augment *a = &c->augment;
     fer_meta_setf(t, "augment", "%.9g %.9g %.9g %.9g %.9g %.9g %.9g", (double)a->shift,
                   (double)a->rotate, (double)a->scale, (double)a->flip, (double)a->brightness,
@@ -116,11 +116,10 @@ static void save_recipe(struct fer_meta *t, const struct run *r)
 static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char *err)
 {
     struct fer_train_config *c = &r->cfg;
-    const char *v[9] = {fer_meta_get(t, "epoch"),     fer_meta_get(t, "steps"),
-                        fer_meta_get(t, "best_acc"),  fer_meta_get(t, "seed"),
-                        fer_meta_get(t, "batch"),     fer_meta_get(t, "optimizer"),
-                        fer_meta_get(t, "schedule"),  fer_meta_get(t, "augment"),
-                        fer_meta_get(t, "regularise")};
+    const char *v[9] = {
+        fer_meta_get(t, "epoch"),    fer_meta_get(t, "steps"),   fer_meta_get(t, "best_acc"),
+        fer_meta_get(t, "seed"),     fer_meta_get(t, "batch"),   fer_meta_get(t, "optimizer"),
+        fer_meta_get(t, "schedule"), fer_meta_get(t, "augment"), fer_meta_get(t, "regularise")};
     for (int i = 0; i < 9; i++)
         if (!v[i])
             return fer_errorf(err, FER_ERR_CORRUPT, "checkpoint lacks its training state");
@@ -139,8 +138,8 @@ static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char
                &s->plateau_bad_epochs) != 10 ||
         sscanf(v[7], "%f %f %f %f %f %f %f", &a->shift, &a->rotate, &a->scale, &a->flip,
                &a->brightness, &a->contrast, &a->erase) != 7 ||
-        sscanf(v[8], "%f %f %d", &c->label_smoothing, &c->mixup, &c->eval_tta) != 3 ||
-        kind < 0 || kind > FER_OPTIM_ADAMW || sk < 0 || sk > FER_SCHED_PLATEAU || c->batch < 1)
+        sscanf(v[8], "%f %f %d", &c->label_smoothing, &c->mixup, &c->eval_tta) != 3 || kind < 0 ||
+        kind > FER_OPTIM_ADAMW || sk < 0 || sk > FER_SCHED_PLATEAU || c->batch < 1)
         return fer_errorf(err, FER_ERR_CORRUPT, "checkpoint has a malformed training state");
     o->kind = (enum fer_optim_kind)kind;
     s->kind = (enum fer_sched_kind)sk;
@@ -187,8 +186,8 @@ static enum fer_status change_classes(struct run *r, int n_classes, uint64_t see
 {
     fer_spec *spec;
     fer_net *net;
-    enum fer_status st = fer_spec_parse(fer_net_spec_text(r->net), "the --init model's architecture",
-                                        &spec, err);
+    enum fer_status st =
+        fer_spec_parse(fer_net_spec_text(r->net), "the --init model's architecture", &spec, err);
     if (st != FER_OK)
         return st;
     st = fer_net_new(spec, n_classes, fer_net_max_batch(r->net), &net, err);
@@ -276,8 +275,10 @@ static enum fer_status setup_model(struct run *r, char *err)
         float *dst = fer_optim_state(r->opt, &n);
         if (n != n_optim) {
             fer_free(optim_state);
-            return fer_errorf(err, FER_ERR_CORRUPT, "checkpoint optimizer state has %zu values, "
-                              "expected %zu", n_optim, n);
+            return fer_errorf(err, FER_ERR_CORRUPT,
+                              "checkpoint optimizer state has %zu values, "
+                              "expected %zu",
+                              n_optim, n);
         }
         memcpy(dst, optim_state, n * sizeof(float));
         fer_optim_set_steps(r->opt, r->resumed_steps);
@@ -361,8 +362,8 @@ static void fill_task(void *arg, size_t i, int thread)
     fer_rng rng;
     fer_rng_seed(&rng, r->cfg.seed, 0x61756700ULL + (uint64_t)j->epoch, idx, 1);
     float *dst = fer_net_input(r->net) + i * (size_t)j->side * (size_t)j->side;
-    fer_augment_image(r->train->pixels + (size_t)idx * FER_FACE_PIXELS, FER_FACE_SIDE, dst,
-                      j->side, &r->cfg.augment, &rng, r->norm.mean, r->norm.std, 0);
+    fer_augment_image(r->train->pixels + (size_t)idx * FER_FACE_PIXELS, FER_FACE_SIDE, dst, j->side,
+                      &r->cfg.augment, &rng, r->norm.mean, r->norm.std, 0);
 }
 
 /* Gamma(shape, 1) by Marsaglia & Tsang (2000); for shape < 1 via the boost trick. */
@@ -518,7 +519,8 @@ static enum fer_status train_epoch(struct run *r, int epoch, double *loss_out, d
         if (!isfinite(loss))
             return fer_errorf(err, FER_ERR_STATE,
                               "training diverged at epoch %d step %d (loss is %f); lower the "
-                              "learning rate", epoch + 1, s, loss);
+                              "learning rate",
+                              epoch + 1, s, loss);
     }
     fer_progress_finish(&bar);
     double dt = fer_now() - t0;
@@ -566,7 +568,8 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
         st = fer_errorf(err, FER_ERR_NOMEM, "out of memory");
         goto end;
     }
-    fprintf(stderr, "model: %zu parameters, %.1f MFLOP per face; %d threads; %s lr %.3g %s, "
+    fprintf(stderr,
+            "model: %zu parameters, %.1f MFLOP per face; %d threads; %s lr %.3g %s, "
             "batch %d, %d epochs\n",
             fer_net_param_count(r.net), fer_net_flops(r.net) / 1e6, fer_pool_threads(r.pool),
             fer_optim_kind_name(r.cfg.optim.kind), (double)r.cfg.schedule.base_lr,
@@ -609,7 +612,8 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
                  improved ? "true" : "false");
         if ((st = write_log(&r, line, err)) != FER_OK)
             goto end;
-        fprintf(stderr, "epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%% "
+        fprintf(stderr,
+                "epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%% "
                 "macro-F1 %.4f  %.0f img/s%s\n",
                 r.epoch, r.cfg.epochs, loss, 100 * acc, have_val ? val.loss : 0.0,
                 have_val ? 100 * val.accuracy : 0.0, have_val ? val.macro_f1 : 0.0, rate,
