@@ -75,8 +75,8 @@ int fer_cmd_average(int argc, char **argv)
     if (st != FER_OK)
         goto fail;
     fprintf(stderr, "averaged %d model%s\n", n, n == 1 ? "" : "s");
-    const char *mean = fer_meta_get(&meta, "input_mean"), *sd = fer_meta_get(&meta, "input_std");
-    struct fer_norm norm = {mean ? (float)atof(mean) : 0.5f, sd ? (float)atof(sd) : 0.25f};
+    struct fer_norm norm;
+    fer_meta_norm(&meta, &norm.mean, &norm.std);
     if (recal_path) {
         if ((st = read_data(recal_path, fer_net_classes(net), &ds, err)) != FER_OK ||
             (st = fer_recalibrate_bn(net, ds, (size_t)recal_rows, norm.mean, norm.std, !no_progress,

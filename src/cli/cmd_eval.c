@@ -125,8 +125,8 @@ int fer_cmd_eval(int argc, char **argv)
     }
     if (st == FER_OK && exclude)
         st = fer_dataset_drop_overlap(ds, exclude, &removed, err);
-    const char *mean = fer_meta_get(&meta, "input_mean"), *sd = fer_meta_get(&meta, "input_std");
-    struct fer_norm norm = {mean ? (float)atof(mean) : 0.5f, sd ? (float)atof(sd) : 0.25f};
+    struct fer_norm norm;
+    fer_meta_norm(&meta, &norm.mean, &norm.std);
     if (st == FER_OK && merge && (fer_net_classes(net) != 7 || ds->n_classes != 7))
         st = fer_errorf(err, FER_ERR_ARG, "--merge-disgust needs a 7-class model and 7-class data");
     struct fer_metrics m;

@@ -146,8 +146,8 @@ static enum fer_status make_report(const struct report_args *a, char *err)
         st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for %zu predictions", ds->n);
         goto end;
     }
-    const char *mean = fer_meta_get(&meta, "input_mean"), *sd = fer_meta_get(&meta, "input_std");
-    struct fer_norm norm = {mean ? (float)atof(mean) : 0.5f, sd ? (float)atof(sd) : 0.25f};
+    struct fer_norm norm;
+    fer_meta_norm(&meta, &norm.mean, &norm.std);
     struct fer_metrics m;
     if ((st = fer_evaluate(net, norm, ds, (enum fer_tta)tta, !a->no_progress, &m, probs, err)))
         goto end;

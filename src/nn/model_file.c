@@ -73,6 +73,19 @@ void fer_meta_unset(struct fer_meta *m, const char *key)
         }
 }
 
+int fer_meta_norm(const struct fer_meta *m, float *mean, float *std)
+{
+    const char *mv = fer_meta_get(m, "input_mean"), *sv = fer_meta_get(m, "input_std");
+    if (mv && sv && atof(sv) > 0) {
+        *mean = (float)atof(mv);
+        *std = (float)atof(sv);
+        return 1;
+    }
+    *mean = 0.5f;
+    *std = 0.25f;
+    return 0;
+}
+
 const char *fer_meta_get(const struct fer_meta *m, const char *key)
 {
     for (int i = 0; i < m->n; i++)

@@ -72,6 +72,13 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
                                       int max_batch, fer_net **net, struct fer_meta *meta,
                                       struct fer_checkpoint_extra *extra, char *err);
 
+/*
+ * The input normalisation a model was trained with, x = (pixel/255 - mean) / std, from meta
+ * "input_mean" and "input_std". Returns 1 when both are there and std > 0; otherwise sets
+ * mean 0.5, std 0.25 and returns 0.
+ */
+int fer_meta_norm(const struct fer_meta *m, float *mean, float *std);
+
 /* Parses meta "classes" ("angry,disgust,...") into names[16][16]; returns the count or -1. */
 int fer_meta_classes(const struct fer_meta *m, char names[][16], int max);
 

@@ -25,8 +25,9 @@
 #include "nn/model_file.h"
 #include "nn/net.h"
 
-#define MAX_NETS      32
-#define FACES_PER_NET 8 /* faces per forward pass: bigger batches cost start-up memory for little gain */
+#define MAX_NETS 32
+#define FACES_PER_NET                                                                              \
+    8 /* faces per forward pass: bigger batches cost start-up memory for little gain */
 
 /* The model built into the binary (pipeline/builtin_model.S). */
 extern const uint8_t fer_builtin_model_start[], fer_builtin_model_end[];
@@ -122,9 +123,7 @@ enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine
         goto fail;
     give_net(e, net);
     e->n_classes = fer_meta_classes(&e->meta, e->names, FER_MAX_CLASSES);
-    const char *m = fer_meta_get(&e->meta, "input_mean"), *s = fer_meta_get(&e->meta, "input_std");
-    e->mean = m ? (float)atof(m) : 0.5f;
-    e->std = s && atof(s) > 0 ? (float)atof(s) : 0.25f;
+    fer_meta_norm(&e->meta, &e->mean, &e->std);
     const char *mg = fer_meta_get(&e->meta, "crop_margin");
     e->margin = opt->margin >= 0 ? opt->margin : mg ? (float)atof(mg) : 0.0f;
     e->tta = opt->tta;

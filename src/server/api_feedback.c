@@ -82,17 +82,10 @@ static unsigned read_crop(fer_server *s, const char *b64, size_t n, uint8_t *cro
 static unsigned parse_feedback(struct fer_request *rq, struct fer_feedback_record *fb, char *msg)
 {
     fer_server *s = rq->srv;
-    json_error_t jerr;
-    json_t *o = json_loadb((const char *)rq->body, rq->len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *o = fer_request_json_object(rq, msg);
     unsigned status = MHD_HTTP_BAD_REQUEST;
-    if (!json_is_object(o)) {
-        if (o)
-            snprintf(msg, FER_ERR_LEN, "the JSON body must be an object");
-        else
-            snprintf(msg, FER_ERR_LEN, "malformed JSON at line %d column %d: %s", jerr.line,
-                     jerr.column, jerr.text);
+    if (!o)
         goto end;
-    }
     const char *emotion = json_string_value(json_object_get(o, "emotion"));
     if (!emotion) {
         snprintf(msg, FER_ERR_LEN, "\"emotion\" is missing: the class the user says is right");

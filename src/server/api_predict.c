@@ -14,7 +14,6 @@
 #include "image/image.h"
 #include "server/base64.h"
 #include "server/multipart.h"
-#include "image/image.h"
 #include "server/server_internal.h"
 
 /* The image bytes of a request and the options that came with it. */
@@ -62,17 +61,9 @@ static unsigned from_multipart(struct fer_request *rq, struct upload *u, char *m
 
 static unsigned from_json(struct fer_request *rq, struct upload *u, char *msg)
 {
-    json_error_t jerr;
-    json_t *o = json_loadb((const char *)rq->body, rq->len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(o)) {
-        if (o)
-            snprintf(msg, FER_ERR_LEN, "the JSON body must be an object");
-        else
-            snprintf(msg, FER_ERR_LEN, "malformed JSON at line %d column %d: %s", jerr.line,
-                     jerr.column, jerr.text);
-        json_decref(o);
+    json_t *o = fer_request_json_object(rq, msg);
+    if (!o)
         return MHD_HTTP_BAD_REQUEST;
-    }
     json_t *img = json_object_get(o, "image_base64");
     if (!json_is_string(img)) {
         json_decref(o);

@@ -154,3 +154,18 @@ int fer_request_flag(const struct fer_request *rq, const char *key)
     return !v[0] || !strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
            !strcasecmp(v, "on");
 }
+
+json_t *fer_request_json_object(const struct fer_request *rq, char *msg)
+{
+    json_error_t jerr;
+    json_t *o = json_loadb((const char *)rq->body, rq->len, JSON_REJECT_DUPLICATES, &jerr);
+    if (json_is_object(o))
+        return o;
+    if (o)
+        snprintf(msg, FER_ERR_LEN, "the JSON body must be an object");
+    else
+        snprintf(msg, FER_ERR_LEN, "malformed JSON at line %d column %d: %s", jerr.line,
+                 jerr.column, jerr.text);
+    json_decref(o);
+    return NULL;
+}

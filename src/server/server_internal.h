@@ -149,6 +149,8 @@ unsigned fer_http_status_for(enum fer_status st);
 void fer_request_media_type(const struct fer_request *rq, char *out, size_t cap);
 /* A query argument's value, or NULL. */
 const char *fer_request_arg(const struct fer_request *rq, const char *key);
+/* The body as a JSON object (caller decrefs), or NULL with msg (FER_ERR_LEN) saying why. */
+json_t *fer_request_json_object(const struct fer_request *rq, char *msg);
 /* 1 when a query argument is "1", "true", "yes" or "on" (or empty: "?crops"). */
 int fer_request_flag(const struct fer_request *rq, const char *key);
 

@@ -290,11 +290,7 @@ static enum fer_status setup_model(struct run *r, char *err)
 /* Normalisation: kept from a loaded model, else measured on the training data. */
 static void setup_norm(struct run *r)
 {
-    const char *m = fer_meta_get(&r->meta, "input_mean"), *s = fer_meta_get(&r->meta, "input_std");
-    if (m && s && atof(s) > 0) {
-        r->norm.mean = (float)atof(m);
-        r->norm.std = (float)atof(s);
-    } else {
+    if (!fer_meta_norm(&r->meta, &r->norm.mean, &r->norm.std)) {
         fer_dataset_pixel_stats(r->train, &r->norm.mean, &r->norm.std);
         if (r->norm.std <= 0)
             r->norm.std = 1;
