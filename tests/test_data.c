@@ -749,6 +749,62 @@ TEST(test_ferplus)
     fer_dataset_free(ds);
 }
 
+/* fer2013+ferplus: FER2013 labels stay, targets mix their one-hot with the FER+ votes. */
+TEST(test_ferplus_blend)
+{
+    char fp[256], err[FER_ERR_LEN] = "";
+    tmp_path(fp, sizeof(fp), "fp.csv");
+    static const uint8_t original[] = {1, 2, 3, 4, 6};
+
+    fer_dataset *ds = make_ferplus_fixture();
+    CHECK(fer_dataset_blend_ferplus(ds, fp, 0.5f, 0, NULL, err) == FER_OK);
+    CHECK(ds->soft != NULL && memcmp(ds->labels, original, 5) == 0);
+    if (ds->soft) {
+        /* T0, labelled disgust; votes neutral .4, sadness .1, anger .3, disgust .2 */
+        const float *s = ds->soft;
+        CHECK_NEAR(s[1], 0.5 + 0.5 * 0.2, 1e-6);
+        CHECK_NEAR(s[6], 0.5 * 0.4, 1e-6);
+        CHECK_NEAR(s[4], 0.5 * 0.1, 1e-6);
+        CHECK_NEAR(s[0], 0.5 * 0.3, 1e-6);
+        /* T1, labelled fear (2), which no annotator chose: half fear, half angry/happy */
+        CHECK_NEAR(s[7 + 2], 0.5, 1e-6);
+        CHECK_NEAR(s[7 + 0], 0.25, 1e-6);
+        CHECK_NEAR(s[7 + 3], 0.25, 1e-6);
+        for (size_t i = 0; i < 5; i++) {
+            double sum = 0;
+            for (int c = 0; c < 7; c++)
+                sum += (double)s[i * 7 + c];
+            CHECK_NEAR(sum, 1.0, 1e-6);
+        }
+        for (int c = 0; c < 7; c++) /* P0 is unusable: its own one-hot */
+            CHECK(s[2 * 7 + c] == (c == 3 ? 1.0f : 0.0f));
+    }
+    fer_dataset_free(ds);
+
+    ds = make_ferplus_fixture(); /* weight 0: plain one-hot targets */
+    CHECK(fer_dataset_blend_ferplus(ds, fp, 0.0f, 0, NULL, err) == FER_OK);
+    for (size_t i = 0; ds->soft && i < 5; i++)
+        for (int c = 0; c < 7; c++)
+            CHECK(ds->soft[i * 7 + c] == (c == original[i] ? 1.0f : 0.0f));
+    fer_dataset_free(ds);
+
+    ds = make_ferplus_fixture(); /* dropping the unusable rows keeps the survivors' labels */
+    size_t dropped = 0;
+    CHECK(fer_dataset_blend_ferplus(ds, fp, 0.25f, 1, &dropped, err) == FER_OK);
+    CHECK(dropped == 2 && ds->n == 3 && ds->labels[2] == 6);
+    if (ds->n == 3 && ds->soft)
+        CHECK_NEAR(ds->soft[2 * 7 + 5], 0.25, 1e-6); /* P1: surprise by FER+, neutral here */
+    fer_dataset_free(ds);
+
+    ds = make_ferplus_fixture();
+    CHECK(fer_dataset_blend_ferplus(ds, fp, 1.5f, 0, NULL, err) == FER_ERR_ARG);
+    CHECK(strstr(err, "1.5") != NULL && ds->soft == NULL);
+    CHECK(fer_dataset_blend_ferplus(ds, fp, 0.0f / 0.0f, 0, NULL, err) == FER_ERR_ARG);
+    fer_dataset_free(ds);
+    CHECK(fer_label_source_parse("fer2013+ferplus") == FER_LABELS_BLEND);
+    CHECK(strcmp(fer_label_source_name(FER_LABELS_BLEND), "fer2013+ferplus") == 0);
+}
+
 TEST(test_ferplus_errors)
 {
     char fp[256], err[FER_ERR_LEN] = "";
@@ -984,6 +1040,7 @@ int main(void)
     RUN(test_write_round_trip);
     RUN(test_merge_filter_counts_stats);
     RUN(test_ferplus);
+    RUN(test_ferplus_blend);
     RUN(test_ferplus_errors);
     RUN(test_alloc_faults);
     RUN(test_corpus);

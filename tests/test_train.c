@@ -315,6 +315,56 @@ TEST(resume_continues_exactly)
     fer_meta_clear(&mb);
 }
 
+/*
+ * Training on FER2013 labels blended with FER+ votes: the model records it,
+ * and a resume that asks for other labels is refused rather than silently
+ * training the rest of the run on different targets.
+ */
+TEST(ferplus_blend_is_recorded_and_resumed)
+{
+    char out[128], ckpt[128], fp[128], err[FER_ERR_LEN] = "";
+    path_in_dir(out, "blend.fer");
+    path_in_dir(ckpt, "blend.fer.ckpt");
+    path_in_dir(fp, "votes.csv");
+    FILE *f = fopen(fp, "w");
+    fputs("Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,"
+          "unknown,NF\n",
+          f);
+    for (int i = 0; i < 96; i++) /* the training rows' classes 0, 3, 6 with some dissent */
+        fprintf(f, "Training,fer%07d.png,%d,%d,0,0,%d,0,1,0,0,0\n", i, i % 3 == 2 ? 7 : 1,
+                i % 3 == 1 ? 7 : 1, i % 3 == 0 ? 7 : 1);
+    fclose(f);
+
+    struct fer_train_config c;
+    base_config(&c, out);
+    c.labels = FER_LABELS_BLEND;
+    c.ferplus_path = fp;
+    c.ferplus_weight = 0.25f;
+    c.epochs = 1;
+    c.epochs_given = 1;
+    CHECK(fer_train_run(&c, err) == FER_OK);
+    struct fer_meta meta = {0};
+    size_t n = 0;
+    free(model_params(out, &n, &meta));
+    const char *labels = fer_meta_get(&meta, "labels"), *w = fer_meta_get(&meta, "ferplus_weight");
+    CHECK(labels && strcmp(labels, "fer2013+ferplus") == 0);
+    CHECK(w && strcmp(w, "0.25") == 0);
+    fer_meta_clear(&meta);
+
+    base_config(&c, out);
+    c.resume_path = ckpt;
+    c.epochs = 2;
+    c.epochs_given = 1;
+    CHECK(fer_train_run(&c, err) == FER_ERR_ARG); /* plain FER2013 labels now */
+    CHECK(strstr(err, "fer2013+ferplus 0.25") != NULL);
+    c.labels = FER_LABELS_BLEND;
+    c.ferplus_path = fp;
+    c.ferplus_weight = 0.5f; /* another weight */
+    CHECK(fer_train_run(&c, err) == FER_ERR_ARG);
+    c.ferplus_weight = 0.25f;
+    CHECK(fer_train_run(&c, err) == FER_OK);
+}
+
 TEST(bad_input_is_reported)
 {
     struct fer_train_config c;
@@ -399,6 +449,7 @@ int main(void)
     RUN(keep_last_epochs_for_averaging);
     RUN(recalibration_restores_batch_norm);
     RUN(resume_continues_exactly);
+    RUN(ferplus_blend_is_recorded_and_resumed);
     RUN(bad_input_is_reported);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -29,8 +29,13 @@ int fer_cmd_train(int argc, char **argv)
         {"val", FER_OPT_STR, &c.val_path, "validation data; the best epoch on it is kept", NULL},
         {"out", FER_OPT_STR, &c.out_path, "where the trained model goes (.fer)", NULL},
         {"classes", FER_OPT_INT, &c.n_classes, "7, or 6 to merge disgust into angry", NULL},
-        {"labels", FER_OPT_STR, &labels, "fer2013 | ferplus-majority | ferplus-soft", NULL},
+        {"labels", FER_OPT_STR, &labels,
+         "fer2013 | ferplus-majority | ferplus-soft | fer2013+ferplus (FER2013 labels, targets "
+         "blended with the FER+ votes)",
+         NULL},
         {"ferplus", FER_OPT_STR, &c.ferplus_path, "FER+ votes file (fer2013new.csv)", NULL},
+        {"ferplus-weight", FER_OPT_FLOAT, &c.ferplus_weight,
+         "FER+ share of the target with fer2013+ferplus (default 0.5)", NULL},
         {"drop-unusable", FER_OPT_FLAG, &c.drop_unusable,
          "drop rows FER+ marks as not a face or unknown", NULL},
         {"epochs", FER_OPT_INT, &epochs, "number of epochs", NULL},
@@ -83,6 +88,10 @@ int fer_cmd_train(int argc, char **argv)
         return FER_EXIT_USAGE;
     }
     c.labels = (enum fer_label_source)ls;
+    if (!(c.ferplus_weight >= 0 && c.ferplus_weight <= 1)) {
+        fprintf(stderr, "fer train: --ferplus-weight must be in [0, 1]\n");
+        return FER_EXIT_USAGE;
+    }
     char err[FER_ERR_LEN];
     /* --arch gives the recipe; with --init the weights and architecture come
      * from the init model (a warm restart of a trained model uses both) */

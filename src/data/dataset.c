@@ -30,6 +30,17 @@ const char *fer_usage_name(enum fer_usage u)
     return "unknown";
 }
 
+const char *fer_label_source_name(enum fer_label_source s)
+{
+    switch (s) {
+    case FER_LABELS_FER2013: return "fer2013";
+    case FER_LABELS_FERPLUS_MAJORITY: return "ferplus-majority";
+    case FER_LABELS_FERPLUS_SOFT: return "ferplus-soft";
+    case FER_LABELS_BLEND: return "fer2013+ferplus";
+    }
+    return "unknown";
+}
+
 int fer_label_source_parse(const char *s)
 {
     if (!s)
@@ -40,6 +51,8 @@ int fer_label_source_parse(const char *s)
         return FER_LABELS_FERPLUS_MAJORITY;
     if (strcmp(s, "ferplus-soft") == 0)
         return FER_LABELS_FERPLUS_SOFT;
+    if (strcmp(s, "fer2013+ferplus") == 0)
+        return FER_LABELS_BLEND;
     return -1;
 }
 

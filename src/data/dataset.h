@@ -38,8 +38,12 @@ enum fer_label_source {
     FER_LABELS_FER2013 = 0,          /* the original FER2013 label */
     FER_LABELS_FERPLUS_MAJORITY = 1, /* the FER+ crowd majority, as a hard label */
     FER_LABELS_FERPLUS_SOFT = 2,     /* the FER+ vote distribution, as soft targets */
+    FER_LABELS_BLEND = 3, /* the FER2013 label, with a target blended with the FER+ votes */
 };
-/* Parses "fer2013", "ferplus-majority", "ferplus-soft"; returns -1 if unknown. */
+/* Parses "fer2013", "ferplus-majority", "ferplus-soft", "fer2013+ferplus"; -1 if unknown. */
+const char *fer_label_source_name(enum fer_label_source s);
+/* The FER+ share of a FER_LABELS_BLEND target unless one is given. */
+#define FER_FERPLUS_WEIGHT_DEFAULT 0.5f
 int fer_label_source_parse(const char *s);
 
 typedef struct fer_dataset {
@@ -105,6 +109,16 @@ int fer_class_merged(int label7);
 enum fer_status fer_dataset_apply_ferplus(fer_dataset *ds, const char *ferplus_path,
                                           enum fer_label_source source, int drop_unusable,
                                           size_t *n_dropped, char *err);
+
+/*
+ * FER_LABELS_BLEND: keeps the FER2013 labels (so accuracy is still measured
+ * against them) and sets each face's soft target to
+ * (1 - weight) * one-hot(FER2013 label) + weight * FER+ vote distribution.
+ * Faces FER+ finds unusable keep the one-hot target (or are dropped, as
+ * above). weight in [0, 1]; 0 gives one-hot targets, 1 the FER+ votes alone.
+ */
+enum fer_status fer_dataset_blend_ferplus(fer_dataset *ds, const char *ferplus_path, float weight,
+                                          int drop_unusable, size_t *n_dropped, char *err);
 
 /* Keeps only the rows with keep[i] != 0, in order. */
 enum fer_status fer_dataset_filter(fer_dataset *ds, const uint8_t *keep, char *err);

@@ -256,9 +256,9 @@ static int fp_usable(const struct fp_row *r, int *majority, uint32_t *sum)
  * freed (they would no longer match the labels). *n_dropped is the number of
  * rows removed (0 without drop_unusable). On error ds is left unchanged.
  */
-enum fer_status fer_dataset_apply_ferplus(fer_dataset *ds, const char *ferplus_path,
-                                          enum fer_label_source source, int drop_unusable,
-                                          size_t *n_dropped, char *err)
+static enum fer_status apply_ferplus(fer_dataset *ds, const char *ferplus_path,
+                                     enum fer_label_source source, float weight,
+                                     int drop_unusable, size_t *n_dropped, char *err)
 {
     enum fer_status st = FER_OK;
     struct fp_row *rows[FER_USAGE_COUNT] = {NULL};
@@ -272,8 +272,11 @@ enum fer_status fer_dataset_apply_ferplus(fer_dataset *ds, const char *ferplus_p
     if (!ds || !ferplus_path)
         return fer_errorf(err, FER_ERR_ARG, "fer_dataset_apply_ferplus: NULL argument");
     if (source != FER_LABELS_FER2013 && source != FER_LABELS_FERPLUS_MAJORITY &&
-        source != FER_LABELS_FERPLUS_SOFT)
+        source != FER_LABELS_FERPLUS_SOFT && source != FER_LABELS_BLEND)
         return fer_errorf(err, FER_ERR_ARG, "unknown label source %d", (int)source);
+    if (!(weight >= 0 && weight <= 1))
+        return fer_errorf(err, FER_ERR_ARG, "FER+ weight %g is not in [0, 1]", (double)weight);
+    const int soft_mode = source == FER_LABELS_FERPLUS_SOFT || source == FER_LABELS_BLEND;
     if (ds->n_classes != 7)
         return fer_errorf(err, FER_ERR_STATE,
                           "FER+ labels need the 7-class dataset (it has %d); merge afterwards",
@@ -293,12 +296,12 @@ enum fer_status fer_dataset_apply_ferplus(fer_dataset *ds, const char *ferplus_p
     }
     /* Allocated even for an empty dataset, so that soft mode always has ds->soft. */
     keep = fer_malloc(ds->n);
-    if (source == FER_LABELS_FERPLUS_SOFT) {
+    if (soft_mode) {
         size_t n_soft;
         if (fer_size_mul(ds->n, FP_EMOTIONS, &n_soft))
             soft = fer_calloc(n_soft, sizeof(float));
     }
-    if (!keep || (source == FER_LABELS_FERPLUS_SOFT && !soft)) {
+    if (!keep || (soft_mode && !soft)) {
         st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for FER+ labels");
         goto end;
     }
@@ -328,13 +331,16 @@ enum fer_status fer_dataset_apply_ferplus(fer_dataset *ds, const char *ferplus_p
                 soft[i * FP_EMOTIONS + ds->labels[i]] = 1.0f;
             continue;
         }
-        if (source != FER_LABELS_FER2013)
+        if (source == FER_LABELS_FERPLUS_MAJORITY || source == FER_LABELS_FERPLUS_SOFT)
             ds->labels[i] = (uint8_t)majority;
-        if (soft)
+        if (soft) {
+            float *t = soft + i * FP_EMOTIONS;
             for (int c = 0; c < FP_EMOTIONS; c++)
-                soft[i * FP_EMOTIONS + c] = (float)r->votes[c] / (float)sum;
+                t[c] = weight * (float)r->votes[c] / (float)sum;
+            t[ds->labels[i]] += 1 - weight;
+        }
     }
-    if (source == FER_LABELS_FERPLUS_SOFT) {
+    if (soft_mode) {
         fer_free(ds->soft);
         ds->soft = soft;
         soft = NULL;
@@ -353,4 +359,19 @@ end:
     fer_free(keep);
     fer_free(soft);
     return st;
+}
+
+enum fer_status fer_dataset_apply_ferplus(fer_dataset *ds, const char *ferplus_path,
+                                          enum fer_label_source source, int drop_unusable,
+                                          size_t *n_dropped, char *err)
+{
+    float weight = source == FER_LABELS_BLEND ? FER_FERPLUS_WEIGHT_DEFAULT : 1.0f;
+    return apply_ferplus(ds, ferplus_path, source, weight, drop_unusable, n_dropped, err);
+}
+
+enum fer_status fer_dataset_blend_ferplus(fer_dataset *ds, const char *ferplus_path, float weight,
+                                          int drop_unusable, size_t *n_dropped, char *err)
+{
+    return apply_ferplus(ds, ferplus_path, FER_LABELS_BLEND, weight, drop_unusable, n_dropped,
+                         err);
 }

@@ -11,6 +11,7 @@ void fer_train_config_defaults(struct fer_train_config *c)
     memset(c, 0, sizeof(*c));
     c->n_classes = 7;
     c->labels = FER_LABELS_FER2013;
+    c->ferplus_weight = FER_FERPLUS_WEIGHT_DEFAULT;
     c->epochs = 30;
     c->batch = 128;
     c->seed = 1;

@@ -57,10 +57,13 @@ static enum fer_status load_split(const struct fer_train_config *c, const char *
         size_t dropped = 0;
         if (!c->ferplus_path)
             return fer_errorf(err, FER_ERR_ARG, "--labels %s needs --ferplus FILE",
-                              c->labels == FER_LABELS_FERPLUS_SOFT ? "ferplus-soft"
-                                                                   : "ferplus-majority");
-        st = fer_dataset_apply_ferplus(*out, c->ferplus_path, c->labels, c->drop_unusable, &dropped,
-                                       err);
+                              fer_label_source_name(c->labels));
+        if (c->labels == FER_LABELS_BLEND)
+            st = fer_dataset_blend_ferplus(*out, c->ferplus_path, c->ferplus_weight,
+                                           c->drop_unusable, &dropped, err);
+        else
+            st = fer_dataset_apply_ferplus(*out, c->ferplus_path, c->labels, c->drop_unusable,
+                                           &dropped, err);
         if (st != FER_OK)
             return st;
         if (dropped)
@@ -81,6 +84,17 @@ static void free_run(struct run *r)
     fer_meta_clear(&r->meta);
     fer_free(r->order);
     fer_free(r->targets);
+}
+
+/* "fer2013", ..., or "fer2013+ferplus 0.5" with the FER+ weight of a blend. */
+static const char *describe_labels(const struct fer_train_config *c, char *buf, size_t size)
+{
+    if (c->labels == FER_LABELS_BLEND)
+        snprintf(buf, size, "%s %.9g", fer_label_source_name(c->labels),
+                 (double)c->ferplus_weight);
+    else
+        snprintf(buf, size, "%s", fer_label_source_name(c->labels));
+    return buf;
 }
 
 /* The recipe values a resumed run must take from its checkpoint to continue exactly. */
@@ -111,6 +125,8 @@ static void save_recipe(struct fer_meta *t, const struct run *r)
     fer_meta_setf(t, "regularise", "%.9g %.9g %d", (double)c->label_smoothing, (double)c->mixup,
                   c->eval_tta);
     fer_meta_setf(t, "keep_last", "%d", c->keep_last);
+    char labels[64];
+    fer_meta_set(t, "labels", describe_labels(c, labels, sizeof(labels)));
 }
 
 static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char *err)
@@ -151,6 +167,15 @@ static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char
     const char *keep = fer_meta_get(t, "keep_last"); /* absent in older checkpoints */
     if (r->c->keep_last <= 0)
         c->keep_last = keep ? atoi(keep) : 0;
+    /* the data are loaded from the command line, so they must match what the run began with */
+    char now[64];
+    describe_labels(c, now, sizeof(now));
+    const char *labels = fer_meta_get(t, "labels"); /* absent in older checkpoints */
+    if (strcmp(labels ? labels : "fer2013", now) != 0)
+        return fer_errorf(err, FER_ERR_ARG,
+                          "the checkpoint was trained with --labels '%s' but this resume asks "
+                          "for '%s': give the same --labels (and --ferplus-weight)",
+                          labels ? labels : "fer2013", now);
     const char *total = fer_meta_get(t, "epochs");
     if (r->c->epochs_given <= 0 && total)
         r->cfg.epochs = atoi(total); /* --epochs may extend a resumed run */
@@ -308,7 +333,6 @@ static void describe_model(struct run *r, int epoch, const struct fer_metrics *v
         if (i + 1 < c->n_classes)
             strcat(classes, ",");
     }
-    static const char *label_names[] = {"fer2013", "ferplus-majority", "ferplus-soft"};
     time_t now = time(NULL);
     char when[32];
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
@@ -320,7 +344,9 @@ static void describe_model(struct run *r, int epoch, const struct fer_metrics *v
     fer_meta_setf(m, "input_mean", "%.9g", (double)r->norm.mean);
     fer_meta_setf(m, "input_std", "%.9g", (double)r->norm.std);
     fer_meta_set(m, "normalisation", "x = (pixel / 255 - input_mean) / input_std");
-    fer_meta_set(m, "labels", label_names[c->labels]);
+    fer_meta_set(m, "labels", fer_label_source_name(c->labels));
+    if (c->labels == FER_LABELS_BLEND)
+        fer_meta_setf(m, "ferplus_weight", "%.9g", (double)c->ferplus_weight);
     fer_meta_set(m, "train_data", c->train_path);
     fer_meta_set(m, "train_sha256", r->train_sha);
     fer_meta_setf(m, "train_rows", "%zu", r->train->n);

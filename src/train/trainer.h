@@ -28,6 +28,7 @@ struct fer_train_config {
     int n_classes;        /* 7 or 6 */
     enum fer_label_source labels;
     const char *ferplus_path; /* needed for ferplus-* labels */
+    float ferplus_weight;     /* FER+ share of the target with FER_LABELS_BLEND */
     int drop_unusable;        /* drop rows FER+ marks as not a face or unknown */
     int skip_bad_rows;
     size_t limit;     /* use only the first `limit` training rows (0: all) */
