@@ -1,16 +1,14 @@
 /*
- * test_data.c - tests of the data module: the FER2013 CSV reader and writer,
- * FER+ relabelling and dataset helpers (augmentation: test_augment.c).
+ * test_data.c - tests of the data module: the FER2013 CSV reader and writer
+ * and dataset helpers (FER+ relabelling: test_ferplus.c; augmentation:
+ * test_augment.c).
  *
- * Fixtures are tiny CSV files written by hand into a fresh directory under
- * /tmp (plain and gzip). Malformed rows, truncated gzip streams, failing
- * allocations and the fuzz corpus in tests/corpus/csv/ must all give a clean
- * error, never a crash or a leak. When the shared data is present, the real
- * files are checked against the counts in their README.
+ * Fixtures are tiny CSV files written by hand (csv_fixture.h) into a fresh
+ * directory under /tmp (plain and gzip). Malformed rows, truncated gzip
+ * streams, failing allocations and the fuzz corpus in tests/corpus/csv/ must
+ * all give a clean error, never a crash or a leak. When the shared data is
+ * present, the real files are checked against the counts in their README.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* open_memstream, mkdtemp */
-#endif
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,41 +16,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "check.h"
 #include "core/alloc.h"
 #include "core/rng.h"
+#include "csv_fixture.h"
 #include "data/augment.h"
 #include "data/dataset.h"
-
-static char tmp_dir[64];
-
-static void tmp_path(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", tmp_dir, name);
-}
-
-/* Writes bytes to tmp_dir/name, gzip-compressed when gz is set. */
-static void write_file(const char *name, const char *data, size_t len, int gz)
-{
-    char path[256];
-    tmp_path(path, sizeof(path), name);
-    if (gz) {
-        gzFile f = gzopen(path, "wb");
-        if (!f || (len && gzwrite(f, data, (unsigned)len) != (int)len) || gzclose(f) != Z_OK)
-            fprintf(stderr, "  cannot write fixture %s\n", path);
-    } else {
-        FILE *f = fopen(path, "wb");
-        if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0)
-            fprintf(stderr, "  cannot write fixture %s\n", path);
-    }
-}
-
-static void write_str(const char *name, const char *s)
-{
-    write_file(name, s, strlen(s), 0);
-}
 
 /* Reads a whole file into a malloc'ed buffer; *len its size. */
 static char *slurp(const char *path, size_t *len)
@@ -80,77 +50,17 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-/* The test pattern: pixel k of fixture row r. */
-static uint8_t pat(int r, int k)
-{
-    return (uint8_t)((k * 7 + r * 13) % 256);
-}
-
-/* A string being built with open_memstream. */
-struct text {
-    FILE *f;
-    char *s;
-    size_t n;
-};
-
-static void text_open(struct text *t)
-{
-    t->s = NULL;
-    t->n = 0;
-    t->f = open_memstream(&t->s, &t->n);
-}
-
-static void text_close(struct text *t)
-{
-    fclose(t->f);
-}
-
-/*
- * Appends a row with label text, npx pattern pixels of row r joined by sep,
- * the usage, and eol. quote wraps the pixel field in double quotes.
- */
-static void add_row(struct text *t, const char *label, int r, int npx, const char *sep,
-                    const char *usage, int quote, const char *eol)
-{
-    fprintf(t->f, "%s,%s", label, quote ? "\"" : "");
-    for (int k = 0; k < npx; k++)
-        fprintf(t->f, "%s%d", k ? sep : "", pat(r, k));
-    fprintf(t->f, "%s,%s%s", quote ? "\"" : "", usage, eol);
-}
-
-static const struct fer_read_options read_all = {0, -1, 0};
-
-static fer_dataset *read_ok(const char *name, const struct fer_read_options *opt)
-{
-    char path[256], err[FER_ERR_LEN] = "";
-    fer_dataset *ds = NULL;
-    tmp_path(path, sizeof(path), name);
-    enum fer_status st = fer_dataset_read_csv(path, opt ? opt : &read_all, &ds, NULL, err);
-    if (st != FER_OK)
-        fprintf(stderr, "  read %s: %s\n", name, err);
-    CHECK(st == FER_OK);
-    return ds;
-}
-
-static int row_matches(const fer_dataset *ds, size_t i, int r)
-{
-    for (int k = 0; k < FER_FACE_PIXELS; k++)
-        if (ds->pixels[i * FER_FACE_PIXELS + k] != pat(r, k))
-            return 0;
-    return 1;
-}
-
 /* The three-row fixture: labels 0, 3, 6; usages Training, PublicTest, Training. */
 static void make_basic(const char *name, int gz, int quote, const char *eol)
 {
-    struct text t;
-    text_open(&t);
+    struct fixture_text t;
+    fixture_text_open(&t);
     fprintf(t.f, "emotion,pixels,Usage%s", eol);
-    add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "Training", quote, eol);
-    add_row(&t, "3", 1, FER_FACE_PIXELS, " ", "PublicTest", quote, eol);
-    add_row(&t, "6", 2, FER_FACE_PIXELS, " ", "Training", quote, eol);
-    text_close(&t);
-    write_file(name, t.s, t.n, gz);
+    fixture_add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "Training", quote, eol);
+    fixture_add_row(&t, "3", 1, FER_FACE_PIXELS, " ", "PublicTest", quote, eol);
+    fixture_add_row(&t, "6", 2, FER_FACE_PIXELS, " ", "Training", quote, eol);
+    fixture_text_close(&t);
+    fixture_write_file(name, t.s, t.n, gz);
     free(t.s);
 }
 
@@ -169,7 +79,7 @@ static void check_basic(const fer_dataset *ds)
           ds->usage[2] == FER_USAGE_TRAINING);
     CHECK(ds->usage_rank[0] == 0 && ds->usage_rank[1] == 0 && ds->usage_rank[2] == 1);
     for (int r = 0; r < 3; r++)
-        CHECK(row_matches(ds, (size_t)r, r));
+        CHECK(fixture_row_matches(ds, (size_t)r, r));
 }
 
 TEST(test_names)
@@ -192,7 +102,7 @@ TEST(test_read_plain_and_gz)
 {
     make_basic("basic.csv", 0, 0, "\n");
     make_basic("basic.csv.gz", 1, 0, "\n");
-    fer_dataset *a = read_ok("basic.csv", NULL), *b = read_ok("basic.csv.gz", NULL);
+    fer_dataset *a = fixture_read_ok("basic.csv", NULL), *b = fixture_read_ok("basic.csv.gz", NULL);
     check_basic(a);
     check_basic(b);
     fer_dataset_free(a);
@@ -204,55 +114,55 @@ TEST(test_read_quoted_crlf_spaces)
     make_basic("quoted.csv", 0, 1, "\n");
     make_basic("crlf.csv.gz", 1, 0, "\r\n");
     make_basic("both.csv", 0, 1, "\r\n");
-    fer_dataset *ds = read_ok("quoted.csv", NULL);
+    fer_dataset *ds = fixture_read_ok("quoted.csv", NULL);
     check_basic(ds);
     fer_dataset_free(ds);
-    ds = read_ok("crlf.csv.gz", NULL);
+    ds = fixture_read_ok("crlf.csv.gz", NULL);
     check_basic(ds);
     fer_dataset_free(ds);
-    ds = read_ok("both.csv", NULL);
+    ds = fixture_read_ok("both.csv", NULL);
     check_basic(ds);
     fer_dataset_free(ds);
 
     /* Multiple spaces, leading and trailing ones, quoted header and usage, a blank line, no
        final newline. */
-    struct text t;
-    text_open(&t);
+    struct fixture_text t;
+    fixture_text_open(&t);
     fprintf(t.f, "\"emotion\",\"pixels\",\"Usage\"\n");
-    add_row(&t, "0", 0, FER_FACE_PIXELS, "   ", "\"Training\"", 0, "\n");
+    fixture_add_row(&t, "0", 0, FER_FACE_PIXELS, "   ", "\"Training\"", 0, "\n");
     fprintf(t.f, "\n 3 ,  ");
     for (int k = 0; k < FER_FACE_PIXELS; k++)
-        fprintf(t.f, "%d  ", pat(1, k));
+        fprintf(t.f, "%d  ", fixture_pat(1, k));
     fprintf(t.f, ",PublicTest\n6,\"");
     for (int k = 0; k < FER_FACE_PIXELS; k++)
-        fprintf(t.f, "%d ", pat(2, k));
+        fprintf(t.f, "%d ", fixture_pat(2, k));
     fprintf(t.f, "\",\"Training\"");
-    text_close(&t);
-    write_file("spaces.csv", t.s, t.n, 0);
+    fixture_text_close(&t);
+    fixture_write_file("spaces.csv", t.s, t.n, 0);
     free(t.s);
-    ds = read_ok("spaces.csv", NULL);
+    ds = fixture_read_ok("spaces.csv", NULL);
     check_basic(ds);
     fer_dataset_free(ds);
 
     /* "Train""ing" unescapes to Train"ing, which is not a usage. */
-    text_open(&t);
+    fixture_text_open(&t);
     fprintf(t.f, "emotion,pixels,Usage\n");
-    add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "\"Train\"\"ing\"", 0, "\n");
-    text_close(&t);
-    write_file("escape.csv", t.s, t.n, 0);
+    fixture_add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "\"Train\"\"ing\"", 0, "\n");
+    fixture_text_close(&t);
+    fixture_write_file("escape.csv", t.s, t.n, 0);
     free(t.s);
     char path[256], err[FER_ERR_LEN];
-    tmp_path(path, sizeof(path), "escape.csv");
+    fixture_path(path, sizeof(path), "escape.csv");
     ds = NULL;
-    CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+    CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
     CHECK(strstr(err, "escape.csv:2:") && strstr(err, "Train\"ing"));
     CHECK(ds == NULL);
 }
 
 TEST(test_header_only)
 {
-    write_str("header.csv", "emotion,pixels,Usage\n");
-    fer_dataset *ds = read_ok("header.csv", NULL);
+    fixture_write_str("header.csv", "emotion,pixels,Usage\n");
+    fer_dataset *ds = fixture_read_ok("header.csv", NULL);
     CHECK(ds && ds->n == 0);
     fer_dataset_free(ds);
 }
@@ -270,10 +180,10 @@ struct bad_case {
 /* Writes header, one good row, then the bad row (line 3), then a good row. */
 static void make_bad(const struct bad_case *c)
 {
-    struct text t;
-    text_open(&t);
+    struct fixture_text t;
+    fixture_text_open(&t);
     fprintf(t.f, "emotion,pixels,Usage\n");
-    add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    fixture_add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "Training", 0, "\n");
     if (c->raw) {
         fprintf(t.f, "%s\n", c->raw);
     } else {
@@ -282,13 +192,13 @@ static void make_bad(const struct bad_case *c)
             if (k == 5 && c->px_override)
                 fprintf(t.f, " %s", c->px_override);
             else
-                fprintf(t.f, "%s%d", k ? " " : "", pat(1, k));
+                fprintf(t.f, "%s%d", k ? " " : "", fixture_pat(1, k));
         }
         fprintf(t.f, ",%s\n", c->usage);
     }
-    add_row(&t, "2", 2, FER_FACE_PIXELS, " ", "Training", 0, "\n");
-    text_close(&t);
-    write_file(c->name, t.s, t.n, 0);
+    fixture_add_row(&t, "2", 2, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    fixture_text_close(&t);
+    fixture_write_file(c->name, t.s, t.n, 0);
     free(t.s);
 }
 
@@ -317,8 +227,8 @@ TEST(test_malformed_rows)
         make_bad(c);
         char path[256], err[FER_ERR_LEN] = "", want[300];
         fer_dataset *ds = NULL;
-        tmp_path(path, sizeof(path), c->name);
-        enum fer_status st = fer_dataset_read_csv(path, &read_all, &ds, NULL, err);
+        fixture_path(path, sizeof(path), c->name);
+        enum fer_status st = fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err);
         snprintf(want, sizeof(want), "%s:3:", c->name);
         if (st != FER_ERR_FORMAT || !strstr(err, want) || !strstr(err, c->expect))
             fprintf(stderr, "  case %s: status %d, message \"%s\"\n", c->name, st, err);
@@ -335,7 +245,7 @@ TEST(test_malformed_rows)
         CHECK(skipped == 1);
         CHECK(ds && ds->n == 2);
         if (ds && ds->n == 2) {
-            CHECK(row_matches(ds, 0, 0) && row_matches(ds, 1, 2));
+            CHECK(fixture_row_matches(ds, 0, 0) && fixture_row_matches(ds, 1, 2));
             CHECK(ds->labels[1] == 2);
         }
         fer_dataset_free(ds);
@@ -350,32 +260,32 @@ TEST(test_bad_header_and_empty)
                                           "emotion,pixels,Usage,extra\n", "0,1 2 3,Training\n",
                                           "\"emotion,pixels,Usage\n"};
     for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
-        write_str("hdr.csv", headers[i]);
-        tmp_path(path, sizeof(path), "hdr.csv");
+        fixture_write_str("hdr.csv", headers[i]);
+        fixture_path(path, sizeof(path), "hdr.csv");
         err[0] = 0;
-        CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+        CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
         CHECK(strstr(err, "hdr.csv:1:") && strstr(err, "header"));
         CHECK(ds == NULL);
     }
     /* A byte-order mark and CRLF in the header are fine. */
-    write_str("bom.csv", "\xef\xbb\xbf"
-                         "emotion,pixels,Usage\r\n");
-    ds = read_ok("bom.csv", NULL);
+    fixture_write_str("bom.csv", "\xef\xbb\xbf"
+                                 "emotion,pixels,Usage\r\n");
+    ds = fixture_read_ok("bom.csv", NULL);
     CHECK(ds && ds->n == 0);
     fer_dataset_free(ds);
     ds = NULL;
 
-    write_file("empty.csv", "", 0, 0);
-    write_file("empty.csv.gz", "", 0, 1);
+    fixture_write_file("empty.csv", "", 0, 0);
+    fixture_write_file("empty.csv.gz", "", 0, 1);
     const char *empties[] = {"empty.csv", "empty.csv.gz"};
     for (int i = 0; i < 2; i++) {
-        tmp_path(path, sizeof(path), empties[i]);
+        fixture_path(path, sizeof(path), empties[i]);
         err[0] = 0;
-        CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+        CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
         CHECK(strstr(err, empties[i]) && strstr(err, "empty file"));
     }
-    tmp_path(path, sizeof(path), "does-not-exist.csv");
-    CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_IO);
+    fixture_path(path, sizeof(path), "does-not-exist.csv");
+    CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_IO);
     CHECK(strstr(err, "does-not-exist.csv") != NULL);
     struct fer_read_options bad_usage = {0, 7, 0};
     CHECK(fer_dataset_read_csv(path, &bad_usage, &ds, NULL, err) == FER_ERR_ARG);
@@ -394,36 +304,36 @@ TEST(test_long_line)
     for (size_t i = h; i < n; i++)
         s[i] = (i % 2) ? ' ' : '7';
     memcpy(s + n, ",Training\n", 10);
-    write_file("longline.csv", s, n + 10, 0);
+    fixture_write_file("longline.csv", s, n + 10, 0);
     free(s);
     char path[256], err[FER_ERR_LEN] = "";
     fer_dataset *ds = NULL;
-    tmp_path(path, sizeof(path), "longline.csv");
-    CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+    fixture_path(path, sizeof(path), "longline.csv");
+    CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
     CHECK(strstr(err, "longline.csv:2:") && strstr(err, "longer than"));
 }
 
 TEST(test_skip_counts_and_ranks)
 {
     /* Rows: T0 good, T1 bad pixels, P0 good, T2 good, bad usage, P1 bad label, T3 good. */
-    struct text t;
-    text_open(&t);
+    struct fixture_text t;
+    fixture_text_open(&t);
     fprintf(t.f, "emotion,pixels,Usage\n");
-    add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "Training", 0, "\n");
-    add_row(&t, "1", 1, 10, " ", "Training", 0, "\n");
-    add_row(&t, "2", 2, FER_FACE_PIXELS, " ", "PublicTest", 0, "\n");
-    add_row(&t, "3", 3, FER_FACE_PIXELS, " ", "Training", 0, "\n");
-    add_row(&t, "4", 4, FER_FACE_PIXELS, " ", "Nope", 0, "\n");
-    add_row(&t, "9", 5, FER_FACE_PIXELS, " ", "PublicTest", 0, "\n");
-    add_row(&t, "5", 6, FER_FACE_PIXELS, " ", "Training", 0, "\n");
-    text_close(&t);
-    write_file("skip.csv.gz", t.s, t.n, 1);
+    fixture_add_row(&t, "0", 0, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    fixture_add_row(&t, "1", 1, 10, " ", "Training", 0, "\n");
+    fixture_add_row(&t, "2", 2, FER_FACE_PIXELS, " ", "PublicTest", 0, "\n");
+    fixture_add_row(&t, "3", 3, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    fixture_add_row(&t, "4", 4, FER_FACE_PIXELS, " ", "Nope", 0, "\n");
+    fixture_add_row(&t, "9", 5, FER_FACE_PIXELS, " ", "PublicTest", 0, "\n");
+    fixture_add_row(&t, "5", 6, FER_FACE_PIXELS, " ", "Training", 0, "\n");
+    fixture_text_close(&t);
+    fixture_write_file("skip.csv.gz", t.s, t.n, 1);
     free(t.s);
 
     char path[256], err[FER_ERR_LEN] = "";
     fer_dataset *ds = NULL;
     size_t skipped = 0;
-    tmp_path(path, sizeof(path), "skip.csv.gz");
+    fixture_path(path, sizeof(path), "skip.csv.gz");
     struct fer_read_options opt = {1, -1, 0};
     CHECK(fer_dataset_read_csv(path, &opt, &ds, &skipped, err) == FER_OK);
     CHECK(skipped == 3);
@@ -435,7 +345,7 @@ TEST(test_skip_counts_and_ranks)
         for (int i = 0; i < 4; i++) {
             CHECK(ds->labels[i] == labels[i]);
             CHECK(ds->usage_rank[i] == ranks[i]);
-            CHECK(row_matches(ds, (size_t)i, rows[i]));
+            CHECK(fixture_row_matches(ds, (size_t)i, rows[i]));
         }
     }
     fer_dataset_free(ds);
@@ -454,7 +364,7 @@ TEST(test_skip_counts_and_ranks)
     CHECK(ds && ds->n == 1 && skipped == 3);
     if (ds && ds->n == 1)
         CHECK(ds->usage[0] == FER_USAGE_PUBLIC_TEST && ds->usage_rank[0] == 0 &&
-              row_matches(ds, 0, 2));
+              fixture_row_matches(ds, 0, 2));
     fer_dataset_free(ds);
 
     /* Without skipping, the first bad row fails even when its usage is filtered out. */
@@ -466,10 +376,10 @@ TEST(test_skip_counts_and_ranks)
 /* Writes `rows` noisy rows as gzip into name; returns the gzip size. */
 static size_t make_big_gz(const char *name, int rows)
 {
-    struct text t;
+    struct fixture_text t;
     fer_rng rng;
     fer_rng_seed(&rng, 7, 0, 0, 0);
-    text_open(&t);
+    fixture_text_open(&t);
     fprintf(t.f, "emotion,pixels,Usage\n");
     for (int r = 0; r < rows; r++) {
         fprintf(t.f, "%d,", r % 7);
@@ -477,12 +387,12 @@ static size_t make_big_gz(const char *name, int rows)
             fprintf(t.f, "%s%d", k ? " " : "", (int)fer_rng_below(&rng, 256));
         fprintf(t.f, ",Training\n");
     }
-    text_close(&t);
-    write_file(name, t.s, t.n, 1);
+    fixture_text_close(&t);
+    fixture_write_file(name, t.s, t.n, 1);
     free(t.s);
     char path[256];
     struct stat sb;
-    tmp_path(path, sizeof(path), name);
+    fixture_path(path, sizeof(path), name);
     return stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
 }
 
@@ -492,12 +402,12 @@ TEST(test_truncated_and_corrupt_gz)
     CHECK(gz_size > 1000);
     char path[256], err[FER_ERR_LEN] = "";
     size_t len = 0;
-    tmp_path(path, sizeof(path), "whole.csv.gz");
+    fixture_path(path, sizeof(path), "whole.csv.gz");
     char *bytes = slurp(path, &len);
     CHECK(bytes && len == gz_size);
     if (!bytes)
         return;
-    fer_dataset *ds = read_ok("whole.csv.gz", NULL);
+    fer_dataset *ds = fixture_read_ok("whole.csv.gz", NULL);
     CHECK(ds && ds->n == 40);
     fer_dataset_free(ds);
     ds = NULL;
@@ -506,10 +416,10 @@ TEST(test_truncated_and_corrupt_gz)
     size_t cuts[] = {len / 2, len - 4, len - 8, 20};
     struct fer_read_options skip = {1, -1, 0};
     for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
-        write_file("cut.csv.gz", bytes, cuts[i], 0);
-        tmp_path(path, sizeof(path), "cut.csv.gz");
+        fixture_write_file("cut.csv.gz", bytes, cuts[i], 0);
+        fixture_path(path, sizeof(path), "cut.csv.gz");
         err[0] = 0;
-        CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+        CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
         CHECK(strstr(err, "cut.csv.gz") && strstr(err, "truncated or corrupt gzip stream"));
         if (i == 0) /* the error names the line the stream broke off in, not line 1 */
             CHECK(strstr(err, "cut.csv.gz:1:") == NULL);
@@ -520,8 +430,8 @@ TEST(test_truncated_and_corrupt_gz)
     }
     /* A flipped byte in the middle: an inflate or CRC error, never silent data. */
     bytes[len / 2] ^= 0x55;
-    write_file("flip.csv.gz", bytes, len, 0);
-    tmp_path(path, sizeof(path), "flip.csv.gz");
+    fixture_write_file("flip.csv.gz", bytes, len, 0);
+    fixture_path(path, sizeof(path), "flip.csv.gz");
     err[0] = 0;
     enum fer_status st = fer_dataset_read_csv(path, &skip, &ds, NULL, err);
     CHECK(st == FER_ERR_FORMAT);
@@ -540,11 +450,11 @@ static int same_dataset(const fer_dataset *a, const fer_dataset *b)
 TEST(test_write_round_trip)
 {
     make_basic("rt_in.csv", 0, 0, "\n");
-    fer_dataset *ds = read_ok("rt_in.csv", NULL);
+    fer_dataset *ds = fixture_read_ok("rt_in.csv", NULL);
     char in_path[256], out_path[256], gz_path[256], err[FER_ERR_LEN] = "";
-    tmp_path(in_path, sizeof(in_path), "rt_in.csv");
-    tmp_path(out_path, sizeof(out_path), "rt_out.csv");
-    tmp_path(gz_path, sizeof(gz_path), "rt_out.csv.gz");
+    fixture_path(in_path, sizeof(in_path), "rt_in.csv");
+    fixture_path(out_path, sizeof(out_path), "rt_out.csv");
+    fixture_path(gz_path, sizeof(gz_path), "rt_out.csv.gz");
     CHECK(fer_dataset_write_csv(ds, out_path, -1, err) == FER_OK);
     CHECK(fer_dataset_write_csv(ds, gz_path, -1, err) == FER_OK);
 
@@ -558,7 +468,8 @@ TEST(test_write_round_trip)
     b = slurp(gz_path, &n2);
     CHECK(b && n2 > 2 && (unsigned char)b[0] == 0x1f && (unsigned char)b[1] == 0x8b);
     free(b);
-    fer_dataset *p = read_ok("rt_out.csv", NULL), *g = read_ok("rt_out.csv.gz", NULL);
+    fer_dataset *p = fixture_read_ok("rt_out.csv", NULL),
+                *g = fixture_read_ok("rt_out.csv.gz", NULL);
     CHECK(same_dataset(ds, p));
     CHECK(same_dataset(ds, g));
     fer_dataset_free(p);
@@ -571,13 +482,13 @@ TEST(test_write_round_trip)
 
     /* Writing one usage. */
     CHECK(fer_dataset_write_csv(ds, out_path, FER_USAGE_TRAINING, err) == FER_OK);
-    p = read_ok("rt_out.csv", NULL);
-    CHECK(p && p->n == 2 && p->labels[1] == 6 && row_matches(p, 1, 2));
+    p = fixture_read_ok("rt_out.csv", NULL);
+    CHECK(p && p->n == 2 && p->labels[1] == 6 && fixture_row_matches(p, 1, 2));
     fer_dataset_free(p);
 
     /* Unwritable destination: an IO error naming the file, nothing left behind. */
     char bad[300];
-    snprintf(bad, sizeof(bad), "%s/no/such/dir/x.csv", tmp_dir);
+    snprintf(bad, sizeof(bad), "%s/no/such/dir/x.csv", fixture_dir());
     CHECK(fer_dataset_write_csv(ds, bad, -1, err) == FER_ERR_IO);
     CHECK(strstr(err, "x.csv") != NULL);
     CHECK(fer_dataset_write_csv(ds, out_path, 5, err) == FER_ERR_ARG);
@@ -652,216 +563,18 @@ TEST(test_merge_filter_counts_stats)
     fer_dataset_free(NULL);
 }
 
-/*
- * The FER+ fixture. Dataset rows (file order): T0 T1 P0 T2 P1. The FER+ file
- * lists Training first, so only alignment by usage and rank matches them up.
- */
-static const char ferplus_text[] =
-    "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
-    "Training,fer0000000.png,4,0,0,1,3,2,0,0,0,0\n"   /* T0: neutral (6) */
-    "Training,fer0000001.png,0,3,0,0,3,0,0,4,0,0\n"   /* T1: tie happy/angry -> angry (0) */
-    "Training,,6,0,0,0,0,0,0,0,0,4\n"                 /* T2: excluded (empty name) */
-    "PublicTest,fer0000003.png,0,0,0,0,0,0,4,0,5,1\n" /* P0: unknown+NF 6 > fear 4 */
-    "PublicTest,fer0000004.png,0,0,5,0,0,0,0,0,3,2\n" /* P1: surprise (5), junk = max */
-    "PrivateTest,fer0000005.png,0,0,0,0,0,0,0,0,0,0\n";
-
-static fer_dataset *make_ferplus_fixture(void)
-{
-    struct text t;
-    text_open(&t);
-    fprintf(t.f, "emotion,pixels,Usage\n");
-    add_row(&t, "1", 0, FER_FACE_PIXELS, " ", "Training", 0, "\n");
-    add_row(&t, "2", 1, FER_FACE_PIXELS, " ", "Training", 0, "\n");
-    add_row(&t, "3", 2, FER_FACE_PIXELS, " ", "PublicTest", 0, "\n");
-    add_row(&t, "4", 3, FER_FACE_PIXELS, " ", "Training", 0, "\n");
-    add_row(&t, "6", 4, FER_FACE_PIXELS, " ", "PublicTest", 0, "\n");
-    text_close(&t);
-    write_file("fp_ds.csv", t.s, t.n, 0);
-    free(t.s);
-    write_str("fp.csv", ferplus_text);
-    return read_ok("fp_ds.csv", NULL);
-}
-
-TEST(test_ferplus)
-{
-    char fp[256], err[FER_ERR_LEN] = "";
-    size_t dropped = 99;
-    tmp_path(fp, sizeof(fp), "fp.csv");
-
-    fer_dataset *ds = make_ferplus_fixture();
-    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_MAJORITY, 0, &dropped, err) ==
-          FER_OK);
-    CHECK(dropped == 0 && ds->n == 5 && ds->soft == NULL);
-    /* T0 neutral, T1 angry (tie), P0 unusable keeps 3, T2 unusable keeps 4, P1 surprise. */
-    static const uint8_t majority[] = {6, 0, 3, 4, 5};
-    CHECK(memcmp(ds->labels, majority, 5) == 0);
-    fer_dataset_free(ds);
-
-    ds = make_ferplus_fixture();
-    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 0, &dropped, err) == FER_OK);
-    CHECK(ds->soft != NULL && memcmp(ds->labels, majority, 5) == 0);
-    if (ds->soft) {
-        /* T0 votes: neutral 4, sadness 1, anger 3, disgust 2 of 10. */
-        const float *s = ds->soft;
-        CHECK_NEAR(s[6], 0.4, 1e-6);
-        CHECK_NEAR(s[4], 0.1, 1e-6);
-        CHECK_NEAR(s[0], 0.3, 1e-6);
-        CHECK_NEAR(s[1], 0.2, 1e-6);
-        CHECK(s[3] == 0.0f && s[2] == 0.0f && s[5] == 0.0f);
-        CHECK_NEAR(s[7 + 0], 0.5, 1e-6); /* T1: contempt dropped, 3 + 3 */
-        CHECK_NEAR(s[7 + 3], 0.5, 1e-6);
-        for (int c = 0; c < 7; c++) {
-            CHECK(s[2 * 7 + c] == (c == 3 ? 1.0f : 0.0f)); /* P0 unusable: one-hot FER2013 */
-            CHECK(s[3 * 7 + c] == (c == 4 ? 1.0f : 0.0f));
-            CHECK(s[4 * 7 + c] == (c == 5 ? 1.0f : 0.0f));
-        }
-    }
-    CHECK(fer_dataset_merge_disgust(ds, err) == FER_OK);
-    CHECK_NEAR(ds->soft[0], 0.5, 1e-6); /* T0 angry + disgust */
-    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 0, NULL, err) ==
-          FER_ERR_STATE);
-    fer_dataset_free(ds);
-
-    ds = make_ferplus_fixture();
-    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 1, &dropped, err) == FER_OK);
-    CHECK(dropped == 2 && ds->n == 3);
-    if (ds->n == 3) {
-        CHECK(ds->labels[0] == 6 && ds->labels[1] == 0 && ds->labels[2] == 5);
-        CHECK(row_matches(ds, 2, 4) && ds->usage_rank[2] == 1);
-        CHECK(ds->soft[2 * 7 + 5] == 1.0f);
-    }
-    fer_dataset_free(ds);
-
-    /* FER2013 labels, only the unusable rows dropped. */
-    ds = make_ferplus_fixture();
-    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FER2013, 1, &dropped, err) == FER_OK);
-    CHECK(dropped == 2 && ds->n == 3 && ds->labels[0] == 1 && ds->labels[2] == 6);
-    fer_dataset_free(ds);
-
-    /* A PublicTest-only dataset aligns with the PublicTest rows of FER+. */
-    char path[256];
-    tmp_path(path, sizeof(path), "fp_ds.csv");
-    struct fer_read_options pub = {0, FER_USAGE_PUBLIC_TEST, 0};
-    ds = NULL;
-    CHECK(fer_dataset_read_csv(path, &pub, &ds, NULL, err) == FER_OK);
-    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_MAJORITY, 0, NULL, err) == FER_OK);
-    CHECK(ds->n == 2 && ds->labels[0] == 3 && ds->labels[1] == 5);
-    fer_dataset_free(ds);
-}
-
-/* fer2013+ferplus: FER2013 labels stay, targets mix their one-hot with the FER+ votes. */
-TEST(test_ferplus_blend)
-{
-    char fp[256], err[FER_ERR_LEN] = "";
-    tmp_path(fp, sizeof(fp), "fp.csv");
-    static const uint8_t original[] = {1, 2, 3, 4, 6};
-
-    fer_dataset *ds = make_ferplus_fixture();
-    CHECK(fer_dataset_blend_ferplus(ds, fp, 0.5f, 0, NULL, err) == FER_OK);
-    CHECK(ds->soft != NULL && memcmp(ds->labels, original, 5) == 0);
-    if (ds->soft) {
-        /* T0, labelled disgust; votes neutral .4, sadness .1, anger .3, disgust .2 */
-        const float *s = ds->soft;
-        CHECK_NEAR(s[1], 0.5 + 0.5 * 0.2, 1e-6);
-        CHECK_NEAR(s[6], 0.5 * 0.4, 1e-6);
-        CHECK_NEAR(s[4], 0.5 * 0.1, 1e-6);
-        CHECK_NEAR(s[0], 0.5 * 0.3, 1e-6);
-        /* T1, labelled fear (2), which no annotator chose: half fear, half angry/happy */
-        CHECK_NEAR(s[7 + 2], 0.5, 1e-6);
-        CHECK_NEAR(s[7 + 0], 0.25, 1e-6);
-        CHECK_NEAR(s[7 + 3], 0.25, 1e-6);
-        for (size_t i = 0; i < 5; i++) {
-            double sum = 0;
-            for (int c = 0; c < 7; c++)
-                sum += (double)s[i * 7 + c];
-            CHECK_NEAR(sum, 1.0, 1e-6);
-        }
-        for (int c = 0; c < 7; c++) /* P0 is unusable: its own one-hot */
-            CHECK(s[2 * 7 + c] == (c == 3 ? 1.0f : 0.0f));
-    }
-    fer_dataset_free(ds);
-
-    ds = make_ferplus_fixture(); /* weight 0: plain one-hot targets */
-    CHECK(fer_dataset_blend_ferplus(ds, fp, 0.0f, 0, NULL, err) == FER_OK);
-    for (size_t i = 0; ds->soft && i < 5; i++)
-        for (int c = 0; c < 7; c++)
-            CHECK(ds->soft[i * 7 + c] == (c == original[i] ? 1.0f : 0.0f));
-    fer_dataset_free(ds);
-
-    ds = make_ferplus_fixture(); /* dropping the unusable rows keeps the survivors' labels */
-    size_t dropped = 0;
-    CHECK(fer_dataset_blend_ferplus(ds, fp, 0.25f, 1, &dropped, err) == FER_OK);
-    CHECK(dropped == 2 && ds->n == 3 && ds->labels[2] == 6);
-    if (ds->n == 3 && ds->soft)
-        CHECK_NEAR(ds->soft[2 * 7 + 5], 0.25, 1e-6); /* P1: surprise by FER+, neutral here */
-    fer_dataset_free(ds);
-
-    ds = make_ferplus_fixture();
-    CHECK(fer_dataset_blend_ferplus(ds, fp, 1.5f, 0, NULL, err) == FER_ERR_ARG);
-    CHECK(strstr(err, "1.5") != NULL && ds->soft == NULL);
-    CHECK(fer_dataset_blend_ferplus(ds, fp, 0.0f / 0.0f, 0, NULL, err) == FER_ERR_ARG);
-    fer_dataset_free(ds);
-    CHECK(fer_label_source_parse("fer2013+ferplus") == FER_LABELS_BLEND);
-    CHECK(strcmp(fer_label_source_name(FER_LABELS_BLEND), "fer2013+ferplus") == 0);
-}
-
-TEST(test_ferplus_errors)
-{
-    char fp[256], err[FER_ERR_LEN] = "";
-    tmp_path(fp, sizeof(fp), "fp_bad.csv");
-    fer_dataset *ds = make_ferplus_fixture();
-
-    /* Too few PublicTest rows in FER+. */
-    write_str("fp_bad.csv",
-              "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,"
-              "unknown,NF\n"
-              "Training,a,1,0,0,0,0,0,0,0,0,0\nTraining,b,1,0,0,0,0,0,0,0,0,0\n"
-              "Training,c,1,0,0,0,0,0,0,0,0,0\nPublicTest,d,1,0,0,0,0,0,0,0,0,0\n");
-    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_MAJORITY, 1, NULL, err) ==
-          FER_ERR_FORMAT);
-    CHECK(strstr(err, "fp_bad.csv") && strstr(err, "PublicTest"));
-    CHECK(ds->n == 5 && ds->labels[0] == 1); /* unchanged on error */
-
-    static const char *const bad[] = {
-        "Usage,Image name,neutral\nTraining,a,1\n",
-        "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,"
-        "NF\nTraining,a,1,0,0,0,0,0,0,0,0\n",
-        "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,"
-        "NF\nTraining,a,1,0,x,0,0,0,0,0,0,0\n",
-        "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,"
-        "NF\nValid,a,1,0,0,0,0,0,0,0,0,0\n",
-        "",
-    };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        write_str("fp_bad.csv", bad[i]);
-        err[0] = 0;
-        CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 0, NULL, err) ==
-              FER_ERR_FORMAT);
-        CHECK(strstr(err, "fp_bad.csv") != NULL);
-        CHECK(ds->soft == NULL);
-    }
-    CHECK(strstr(err, "empty") != NULL);
-    tmp_path(fp, sizeof(fp), "missing.csv");
-    CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 0, NULL, err) == FER_ERR_IO);
-    CHECK(fer_dataset_apply_ferplus(ds, fp, (enum fer_label_source)9, 0, NULL, err) == FER_ERR_ARG);
-    fer_dataset_free(ds);
-}
-
-/* A 48x48 test image: a diagonal gradient with some texture. */
-/* Every allocation of a read, a write and a FER+ apply may fail: NOMEM, never a leak. */
+/* Every allocation of a read and a write may fail: NOMEM, never a leak (FER+: test_ferplus.c). */
 TEST(test_alloc_faults)
 {
     make_basic("fault.csv.gz", 1, 0, "\n");
-    fer_dataset_free(make_ferplus_fixture());
-    char path[256], out[256], fp[256], err[FER_ERR_LEN];
-    tmp_path(path, sizeof(path), "fault.csv.gz");
-    tmp_path(out, sizeof(out), "fault_out.csv");
-    tmp_path(fp, sizeof(fp), "fp.csv");
+    char path[256], out[256], err[FER_ERR_LEN];
+    fixture_path(path, sizeof(path), "fault.csv.gz");
+    fixture_path(out, sizeof(out), "fault_out.csv");
     int reached_ok = 0;
     for (long k = 0; k < 100 && !reached_ok; k++) {
         fer_dataset *ds = NULL;
         fer_alloc_fail_after(k);
-        enum fer_status st = fer_dataset_read_csv(path, &read_all, &ds, NULL, err);
+        enum fer_status st = fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err);
         fer_alloc_fail_after(-1);
         CHECK(st == FER_OK || st == FER_ERR_NOMEM);
         CHECK((st == FER_OK) == (ds != NULL));
@@ -873,7 +586,7 @@ TEST(test_alloc_faults)
     }
     CHECK(reached_ok);
 
-    fer_dataset *ds = read_ok("fault.csv.gz", NULL);
+    fer_dataset *ds = fixture_read_ok("fault.csv.gz", NULL);
     reached_ok = 0;
     for (long k = 0; k < 100 && !reached_ok; k++) {
         fer_alloc_fail_after(k);
@@ -884,26 +597,6 @@ TEST(test_alloc_faults)
     }
     CHECK(reached_ok);
     fer_dataset_free(ds);
-
-    tmp_path(path, sizeof(path), "fp_ds.csv");
-    reached_ok = 0;
-    for (long k = 0; k < 100 && !reached_ok; k++) {
-        ds = NULL;
-        CHECK(fer_dataset_read_csv(path, &read_all, &ds, NULL, err) == FER_OK);
-        size_t dropped = 0;
-        fer_alloc_fail_after(k);
-        enum fer_status st =
-            fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 1, &dropped, err);
-        fer_alloc_fail_after(-1);
-        CHECK(st == FER_OK || st == FER_ERR_NOMEM);
-        if (st == FER_OK)
-            CHECK(ds->n == 3 && ds->soft && dropped == 2);
-        else
-            CHECK(ds->n == 5 && !ds->soft && ds->labels[0] == 1);
-        reached_ok = st == FER_OK;
-        fer_dataset_free(ds);
-    }
-    CHECK(reached_ok);
 }
 
 /* Replays the fuzz corpus: every file reads to FER_OK or a clean error. */
@@ -949,11 +642,10 @@ TEST(test_shared_data)
         printf("skip: shared data not found\n");
         return;
     }
-    char path[512], fp[512], err[FER_ERR_LEN] = "";
+    char path[512], err[FER_ERR_LEN] = "";
     snprintf(path, sizeof(path), "%s/fer2013/publictest.csv.gz", root);
-    snprintf(fp, sizeof(fp), "%s/ferplus/fer2013new.csv", root);
     fer_dataset *ds = NULL;
-    enum fer_status st = fer_dataset_read_csv(path, &read_all, &ds, NULL, err);
+    enum fer_status st = fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err);
     if (st != FER_OK)
         fprintf(stderr, "  %s\n", err);
     CHECK(st == FER_OK);
@@ -967,24 +659,6 @@ TEST(test_shared_data)
     float mean, std;
     fer_dataset_pixel_stats(ds, &mean, &std);
     CHECK(mean > 0.45f && mean < 0.56f && std > 0.2f && std < 0.3f);
-
-    /* FER+ majority vs FER2013 labels on the usable rows: about 63% agree. */
-    uint8_t *orig = malloc(ds->n);
-    memcpy(orig, ds->labels, ds->n);
-    size_t dropped = 0;
-    st = fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_MAJORITY, 1, &dropped, err);
-    if (st != FER_OK)
-        fprintf(stderr, "  %s\n", err);
-    CHECK(st == FER_OK);
-    size_t agree = 0;
-    for (size_t i = 0; i < ds->n; i++)
-        agree += ds->labels[i] == orig[ds->usage_rank[i]];
-    double frac = ds->n ? (double)agree / (double)ds->n : 0.0;
-    printf("     publictest: FER+ dropped %zu rows, majority agrees with FER2013 on %.1f%%\n",
-           dropped, 100.0 * frac);
-    CHECK(dropped >= 10 && dropped < 200);
-    CHECK(frac > 0.60 && frac < 0.66);
-    free(orig);
     fer_dataset_free(ds);
 
     /* The first rows of the training file, as quoted in the README. */
@@ -1004,30 +678,10 @@ TEST(test_shared_data)
     fer_dataset_free(ds);
 }
 
-static void remove_tmp_dir(void)
-{
-    DIR *dir = opendir(tmp_dir);
-    if (!dir)
-        return;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", tmp_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(dir);
-    rmdir(tmp_dir);
-}
-
 int main(void)
 {
-    strcpy(tmp_dir, "/tmp/fer_test_data_XXXXXX");
-    if (!mkdtemp(tmp_dir)) {
-        perror("mkdtemp");
+    if (fixture_dir_create("/tmp/fer_test_data_XXXXXX") != 0)
         return 1;
-    }
     RUN(test_names);
     RUN(test_read_plain_and_gz);
     RUN(test_read_quoted_crlf_spaces);
@@ -1039,12 +693,9 @@ int main(void)
     RUN(test_truncated_and_corrupt_gz);
     RUN(test_write_round_trip);
     RUN(test_merge_filter_counts_stats);
-    RUN(test_ferplus);
-    RUN(test_ferplus_blend);
-    RUN(test_ferplus_errors);
     RUN(test_alloc_faults);
     RUN(test_corpus);
     RUN(test_shared_data);
-    remove_tmp_dir();
+    fixture_dir_remove();
     return check_report();
 }
