@@ -45,6 +45,17 @@ gzip -k "$tmp/all.csv"
 expect "version" 0 "$FER" version
 expect "unknown command" 2 "$FER" frobnicate
 contains "unknown command says so" "$tmp/err" "unknown command 'frobnicate'"
+expect "info on the built-in model" 0 "$FER" info
+contains "info lists the classes" "$tmp/out" "classes: angry,disgust,fear,happy,sad,surprise,neutral"
+contains "info gives the cost" "$tmp/out" "mflop_per_face: "
+expect "info --json --layers" 0 "$FER" info --json --layers
+if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["meta"]["name"] and d["parameters"] > 0 and "conv" in d["layers"]' "$tmp/out"; then
+    ok "info --json parses and has name, parameters and layers"
+else
+    bad "info --json parses and has name, parameters and layers"
+fi
+expect "info on a missing file" 1 "$FER" info "$tmp/nothing.fer"
+contains "names the file" "$tmp/err" "nothing.fer"
 expect "train --help" 0 "$FER" train --help
 contains "help lists --resume" "$tmp/err" "--resume"
 
@@ -82,6 +93,8 @@ expect "train" 0 "$FER" train --arch "$tmp/tiny.cfg" --train "$tmp/p7/training.c
 [[ -f $tmp/m.fer && -f $tmp/m.fer.ckpt && -f $tmp/m.fer.log.jsonl ]] &&
     ok "train writes model, checkpoint and log" || bad "train writes model, checkpoint and log"
 contains "train reports epochs" "$tmp/err" "epoch 2/2"
+expect "info on a checkpoint" 0 "$FER" info "$tmp/m.fer.ckpt"
+contains "shows where the run stands" "$tmp/out" "  epoch: 2"
 expect "resume" 0 "$FER" train --resume "$tmp/m.fer.ckpt" --train "$tmp/p7/training.csv" \
     --val "$tmp/p7/publictest.csv" --epochs 3 --out "$tmp/m.fer" --no-progress
 contains "resume continues at epoch 3" "$tmp/err" "epoch 3/3"
@@ -120,18 +133,37 @@ contains "tuned model has 6 classes" "$tmp/out" '"classes":["angry","fear","happ
 mkdir -p "$tmp/mm"
 gzip -c "$tmp/p7/training.csv" >"$tmp/mm/train.csv.gz"
 gzip -c "$tmp/p7/publictest.csv" >"$tmp/mm/publictest.csv.gz"
+mkdir -p "$tmp/ferplus"
+awk 'BEGIN {
+    print "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF";
+    split("Training PublicTest PrivateTest", use, " ");
+    for (i = 0; i < 60; i++)
+        printf "%s,fer%07d.png,%d,%d,%d,%d,%d,%d,%d,0,%d,0\n", use[i < 40 ? 1 : (i < 50 ? 2 : 3)],
+            i, i % 3, i % 4, i % 5, 1, i % 2, i % 7 == 1, 2, i % 6 == 0;
+}' >"$tmp/ferplus/fer2013new.csv"
 expect "make model's script runs its stages" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
-    RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
-for f in fer-resnet-s1 fer-resnet fer-resnet6; do
+    FERPLUS="$tmp/ferplus/fer2013new.csv" RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
+for f in fer-resnet-s1 fer-resnet-s2 fer-resnet fer-resnet6; do
     [[ -f $tmp/mm/runs/$f.fer && -f $tmp/mm/runs/$f.done ]] && ok "stage $f done" || bad "stage $f done"
 done
 expect "the 6-class stage has 6 classes" 0 "$FER" eval --model "$tmp/mm/runs/fer-resnet6.fer" \
     --data "$tmp/p7/publictest.csv" --json
 contains "six classes" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
+expect "the blended stage records its labels" 0 "$FER" info "$tmp/mm/runs/fer-resnet.fer"
+contains "labels fer2013+ferplus" "$tmp/out" "fer2013+ferplus"
 rm "$tmp/mm/runs/fer-resnet6.done"
 expect "a rerun resumes the unfinished stage" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
-    RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
+    FERPLUS="$tmp/ferplus/fer2013new.csv" RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
 contains "and says so" "$tmp/err" "fer-resnet6: resuming"
+expect "resuming blended labels as plain ones fails" 1 "$FER" train --no-progress \
+    --resume "$tmp/mm/runs/fer-resnet6.fer.ckpt" --train "$tmp/mm/train.csv.gz" --classes 6 \
+    --out "$tmp/mm/runs/x.fer"
+contains "and names the labels" "$tmp/err" "fer2013+ferplus 0.5"
+expect "blended labels need --ferplus" 1 "$FER" train --arch "$tmp/tiny.cfg" --no-progress \
+    --train "$tmp/p7/training.csv" --labels fer2013+ferplus --out "$tmp/x.fer"
+contains "and say so" "$tmp/err" "needs --ferplus"
+expect "a FER+ weight above 1 is refused" 2 "$FER" train --arch "$tmp/tiny.cfg" \
+    --train "$tmp/p7/training.csv" --labels fer2013+ferplus --ferplus-weight 1.5 --out "$tmp/x.fer"
 expect "make model without data fails" 1 env DATA="$tmp/nowhere" bash scripts/train-model.sh
 contains "and names the file" "$tmp/err" "nowhere/train.csv.gz is missing"
 

@@ -20,6 +20,7 @@ static void usage(void)
             "  detect    face boxes in photos (OpenCV cascades), as JSON\n"
             "  predict   the emotion of every face in photos and folders\n"
             "  serve     the REST API, the web app and the feedback store over HTTP\n"
+            "  info      what a model file (or the built-in model) is: metadata, cost, layers\n"
             "  version   print the version\n");
 }
 
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
         return fer_cmd_predict(argc, argv);
     if (strcmp(cmd, "serve") == 0)
         return fer_cmd_serve(argc, argv);
+    if (strcmp(cmd, "info") == 0)
+        return fer_cmd_info(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("fer " FER_VERSION "\n");
         return FER_EXIT_OK;

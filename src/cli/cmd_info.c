@@ -1,0 +1,111 @@
+/*
+ * cmd_info.c - `fer info [MODEL]`: what a model file (or the built-in model)
+ * is: its metadata (classes, input, data and their hashes, labels, accuracy,
+ * the command that trained it), size and cost, its layers, and for a
+ * checkpoint where its run stands.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "nn/model_file.h"
+
+static const char *USAGE = "fer info [--json] [--layers] [MODEL]";
+
+/* The model built into the binary (pipeline/builtin_model.S). */
+extern const uint8_t fer_builtin_model_start[], fer_builtin_model_end[];
+
+static void print_text(const char *name, fer_net *net, const struct fer_meta *meta,
+                       const struct fer_meta *trainer, int layers)
+{
+    printf("model: %s\n", name);
+    printf("parameters: %zu\n", fer_net_param_count(net));
+    printf("mflop_per_face: %.1f\n", fer_net_flops(net) / 1e6);
+    for (int i = 0; i < meta->n; i++)
+        printf("%s: %s\n", meta->key[i], meta->value[i]);
+    if (trainer->n) {
+        printf("\ncheckpoint (training state):\n");
+        for (int i = 0; i < trainer->n; i++)
+            printf("  %s: %s\n", trainer->key[i], trainer->value[i]);
+    }
+    if (layers) {
+        char *d = fer_net_describe(net);
+        if (d)
+            printf("\nlayers:\n%s", d);
+        free(d);
+    }
+}
+
+static json_t *meta_object(const struct fer_meta *meta)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < meta->n; i++)
+        json_object_set_new(o, meta->key[i], json_string(meta->value[i]));
+    return o;
+}
+
+static int print_json(const char *name, fer_net *net, const struct fer_meta *meta,
+                      const struct fer_meta *trainer, int layers)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "model", json_string(name));
+    json_object_set_new(root, "parameters", json_integer((json_int_t)fer_net_param_count(net)));
+    json_object_set_new(root, "mflop_per_face", json_real(fer_net_flops(net) / 1e6));
+    json_object_set_new(root, "meta", meta_object(meta));
+    if (trainer->n)
+        json_object_set_new(root, "checkpoint", meta_object(trainer));
+    if (layers) {
+        char *d = fer_net_describe(net);
+        json_object_set_new(root, "layers", d ? json_string(d) : json_null());
+        free(d);
+    }
+    int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? FER_EXIT_OK
+                                                                                 : FER_EXIT_FAIL;
+    putchar('\n');
+    json_decref(root);
+    return rc;
+}
+
+int fer_cmd_info(int argc, char **argv)
+{
+    int json = 0, layers = 0;
+    struct fer_opt opts[] = {
+        {"json", FER_OPT_FLAG, &json, "print JSON", NULL},
+        {"layers", FER_OPT_FLAG, &layers, "also list the layers", NULL},
+        {NULL, 0, NULL, NULL, NULL},
+    };
+    const char *pos[1];
+    int n = 0;
+    int r = fer_args_parse(argc, argv, 2, opts, pos, 1, &n, USAGE);
+    if (r != 0)
+        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
+
+    char err[FER_ERR_LEN];
+    fer_net *net = NULL;
+    struct fer_meta meta = {0}, trainer = {0};
+    struct fer_checkpoint_extra extra = {&trainer, NULL, 0};
+    const char *name = n ? pos[0] : "(built in)";
+    enum fer_status st =
+        n ? fer_model_load(pos[0], 1, &net, &meta, &extra, err)
+          : fer_model_load_memory(fer_builtin_model_start,
+                                  (size_t)(fer_builtin_model_end - fer_builtin_model_start),
+                                  "built-in model", 1, &net, &meta, &extra, err);
+    free(extra.optim);
+    if (st != FER_OK) {
+        fprintf(stderr, "fer info: %s\n", err);
+        fer_meta_clear(&meta);
+        fer_meta_clear(&trainer);
+        return FER_EXIT_FAIL;
+    }
+    int rc = FER_EXIT_OK;
+    if (json)
+        rc = print_json(name, net, &meta, &trainer, layers);
+    else
+        print_text(name, net, &meta, &trainer, layers);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+    fer_meta_clear(&trainer);
+    return rc;
+}
