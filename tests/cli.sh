@@ -223,6 +223,12 @@ if [[ -d $media ]]; then
     expect "predict a photo" 0 "$FER" predict "$media/two_people.jpg"
     contains "predict prints an emotion" "$tmp/out" '"emotion"'
     contains "predict prints probabilities" "$tmp/out" '"neutral"'
+    expect "predict in 6 classes" 0 "$FER" predict --merge-disgust "$media/two_people.jpg"
+    grep -q '"disgust"' "$tmp/out" && bad "6 classes have no disgust" || ok "6 classes have no disgust"
+    contains "but angry" "$tmp/out" '"angry"'
+    expect "merging a 6-class model fails" 1 "$FER" predict --merge-disgust \
+        --model models/fer-resnet6.fer "$media/two_people.jpg"
+    contains "and says why" "$tmp/err" "7 FER2013 classes"
     expect "predict jsonl with top 2" 0 "$FER" predict --format jsonl --top 2 "$media/two_people.jpg"
     [[ $(grep -o '"probabilities":{[^}]*}' "$tmp/out" | head -1 | grep -o ':' | wc -l) -eq 3 ]] &&
         ok "--top 2 lists two emotions" || bad "--top 2 lists two emotions"

@@ -64,6 +64,49 @@ TEST(classify_crops_gives_distributions)
     }
 }
 
+/* --merge-disgust: the 7-class model answers in 6 classes, disgust added to angry. */
+TEST(merged_engine_answers_in_six_classes)
+{
+    if (!engine)
+        return;
+    char err[FER_ERR_LEN] = "";
+    struct fer_engine_options o;
+    fer_engine_options_default(&o);
+    o.merge_disgust = 1;
+    fer_engine *six = NULL;
+    CHECK(fer_engine_open(&o, &six, err) == FER_OK);
+    if (!six) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    CHECK(fer_engine_class_count(six) == 6);
+    CHECK_STR(fer_engine_class_name(six, 0), "angry");
+    CHECK_STR(fer_engine_class_name(six, 1), "fear");
+    CHECK_STR(fer_engine_class_name(six, 5), "neutral");
+    uint8_t crops[3 * FER_FACE_PIXELS];
+    for (int i = 0; i < 3 * FER_FACE_PIXELS; i++)
+        crops[i] = (uint8_t)((i * 17 + i / 48 * 5) % 253);
+    float p7[3 * FER_MAX_CLASSES], p6[3 * FER_MAX_CLASSES];
+    CHECK(fer_engine_classify_crops(engine, crops, 3, p7, err) == FER_OK);
+    CHECK(fer_engine_classify_crops(six, crops, 3, p6, err) == FER_OK);
+    for (int f = 0; f < 3; f++) {
+        const float *a = p7 + f * FER_MAX_CLASSES, *b = p6 + f * FER_MAX_CLASSES;
+        CHECK_NEAR(b[0], a[0] + a[1], 1e-6);
+        for (int c = 1; c < 6; c++)
+            CHECK_NEAR(b[c], a[c + 1], 1e-6);
+        CHECK(b[6] == 0.0f);
+    }
+    fer_engine_close(six);
+    six = NULL;
+
+    /* a 6-class model has no disgust to merge */
+    o.model_path = "models/fer-resnet6.fer";
+    if (access(o.model_path, R_OK) == 0) {
+        CHECK(fer_engine_open(&o, &six, err) == FER_ERR_ARG && six == NULL);
+        CHECK(strstr(err, "7 FER2013 classes") != NULL);
+    }
+}
+
 /* The built-in model on real FER2013 faces: far better than the 25% of always "happy". */
 TEST(builtin_model_reads_fer2013_faces)
 {
@@ -180,6 +223,7 @@ int main(void)
     RUN(builtin_engine_opens);
     RUN(flat_image_has_no_faces);
     RUN(classify_crops_gives_distributions);
+    RUN(merged_engine_answers_in_six_classes);
     RUN(builtin_model_reads_fer2013_faces);
     RUN(photo_faces_and_concurrent_use);
     RUN(bad_input_is_reported);

@@ -189,6 +189,8 @@ int fer_cmd_predict(int argc, char **argv)
         {"model", FER_OPT_STR, &eo.model_path, "model file (default: the built-in model)", NULL},
         {"cascade", FER_OPT_STR, &eo.cascade_path,
          "OpenCV cascade XML (default: built-in frontal face)", NULL},
+        {"merge-disgust", FER_OPT_FLAG, &eo.merge_disgust,
+         "answer in 6 classes: a 7-class model's disgust added to angry", NULL},
         {"format", FER_OPT_STR, &format, "json | jsonl | csv", NULL},
         {"annotate", FER_OPT_STR, &annotate,
          "write annotated pictures: a .png file for one image, else a folder", NULL},

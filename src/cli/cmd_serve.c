@@ -140,6 +140,8 @@ int fer_cmd_serve(int argc, char **argv)
         {"model", FER_OPT_STR, &eo.model_path, "model file (default: the built-in model)", NULL},
         {"cascade", FER_OPT_STR, &eo.cascade_path,
          "OpenCV cascade XML (default: built-in frontal face)", NULL},
+        {"merge-disgust", FER_OPT_FLAG, &eo.merge_disgust,
+         "answer in 6 classes: a 7-class model's disgust added to angry", NULL},
         {"threads", FER_OPT_INT, &sc.threads, "images analysed at once (default: one per core)",
          NULL},
         {"admin-token", FER_OPT_STR, &token,

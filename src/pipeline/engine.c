@@ -40,7 +40,9 @@ struct fer_engine {
     char model_version[80];
     char model_source[256];
     struct fer_meta meta;
-    int n_classes;
+    int n_classes;     /* the classes the engine answers in */
+    int model_classes; /* the network's outputs (7 when merging disgust into angry) */
+    int merge_disgust;
     char names[FER_MAX_CLASSES][16];
     float mean, std, margin;
     int tta;
@@ -122,7 +124,29 @@ enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine
     if (st != FER_OK)
         goto fail;
     give_net(e, net);
-    e->n_classes = fer_meta_classes(&e->meta, e->names, FER_MAX_CLASSES);
+    e->n_classes = e->model_classes = fer_meta_classes(&e->meta, e->names, FER_MAX_CLASSES);
+    if (e->model_classes != fer_net_classes(net)) {
+        st = fer_errorf(err, FER_ERR_CORRUPT, "%s names %d classes but has %d outputs",
+                        e->model_source, e->model_classes, fer_net_classes(net));
+        goto fail;
+    }
+    if (opt->merge_disgust) {
+        const char *const *seven = fer_class_names(7), *const *six = fer_class_names(6);
+        for (int c = 0; c < 7 && e->model_classes == 7; c++)
+            if (strcmp(e->names[c], seven[c]) != 0)
+                e->model_classes = -1;
+        if (e->model_classes != 7) {
+            st = fer_errorf(err, FER_ERR_ARG,
+                            "merging disgust into angry needs a model of the 7 FER2013 classes; "
+                            "%s is not one",
+                            e->model_source);
+            goto fail;
+        }
+        e->merge_disgust = 1;
+        e->n_classes = 6;
+        for (int c = 0; c < 6; c++)
+            snprintf(e->names[c], sizeof(e->names[c]), "%s", six[c]);
+    }
     fer_meta_norm(&e->meta, &e->mean, &e->std);
     const char *mg = fer_meta_get(&e->meta, "crop_margin");
     e->margin = opt->margin >= 0 ? opt->margin : mg ? (float)atof(mg) : 0.0f;
@@ -204,7 +228,7 @@ enum fer_status fer_engine_classify_crops(fer_engine *e, const uint8_t *crops, s
     enum fer_status st = take_net(e, &net, err);
     if (st != FER_OK)
         return st;
-    const int side = fer_net_input_side(net), k = e->n_classes, views = e->tta ? 2 : 1;
+    const int side = fer_net_input_side(net), k = e->model_classes, views = e->tta ? 2 : 1;
     const size_t in = (size_t)side * (size_t)side;
     for (size_t first = 0; first < n; first += FACES_PER_NET) {
         size_t count = n - first < FACES_PER_NET ? n - first : FACES_PER_NET;
@@ -216,13 +240,16 @@ enum fer_status fer_engine_classify_crops(fer_engine *e, const uint8_t *crops, s
                                  e->mean, e->std);
         fer_net_forward(net, (int)(count * (size_t)views), 0);
         const float *p = fer_net_output(net);
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < count; i++) {
+            float *out = probs + (first + i) * FER_MAX_CLASSES;
+            memset(out, 0, sizeof(float) * FER_MAX_CLASSES);
             for (int c = 0; c < k; c++) {
                 float sum = 0;
                 for (int v = 0; v < views; v++)
                     sum += p[(i * (size_t)views + (size_t)v) * (size_t)k + (size_t)c];
-                probs[(first + i) * FER_MAX_CLASSES + (size_t)c] = sum / (float)views;
+                out[e->merge_disgust ? fer_class_merged(c) : c] += sum / (float)views;
             }
+        }
     }
     give_net(e, net);
     return FER_OK;
