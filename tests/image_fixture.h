@@ -1,0 +1,52 @@
+/*
+ * image_fixture.h - pictures and files for the image tests (test_image,
+ * test_image_codec, test_image_errors): a fresh folder under /tmp, the
+ * pseudo-random pixels tests/image_reference.py also makes, a smooth test
+ * picture, reading a file whole and splicing an EXIF segment into a JPEG.
+ */
+#ifndef FER_TESTS_IMAGE_FIXTURE_H
+#define FER_TESTS_IMAGE_FIXTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image/image.h"
+
+/*
+ * Makes the fixture folder from a mkdtemp template such as
+ * "/tmp/fer_test_image_XXXXXX". Returns 0, or -1 (perror says why).
+ */
+int image_tmp_create(const char *name_template);
+/* Removes the fixture folder and the files in it. */
+void image_tmp_remove(void);
+/* The fixture folder ("" before image_tmp_create). */
+const char *image_tmp_dir(void);
+/* out receives the path of name in the fixture folder. */
+void image_tmp_path(char *out, size_t n, const char *name);
+
+/* splitmix64 bytes, the same as synth_image() in tests/image_reference.py. */
+void synth_fill(uint64_t seed, uint8_t *out, size_t n);
+
+/* A smooth RGB or gray test picture (JPEG-friendly) with a little noise. */
+fer_image make_picture(int w, int h, int cn, uint64_t seed);
+
+/* Whether a and b have the same shape and pixels. */
+int same_image(const fer_image *a, const fer_image *b);
+
+/* The whole file at path in a malloc'ed buffer (free it), or NULL; *len receives its size. */
+uint8_t *slurp(const char *path, size_t *len);
+
+/* Stores v at p, big-endian when be is set, else little-endian. */
+void put16(uint8_t *p, unsigned v, int be);
+void put32(uint8_t *p, uint32_t v, int be);
+
+/*
+ * Copies a JPEG with an APP1 "Exif" segment inserted after SOI, whose IFD0
+ * holds one entry (tag 0x0112 SHORT = orientation); the same bytes as
+ * exif_segment() in tests/image_reference.py. ifd and count let tests break it.
+ * The copy is malloc'ed (free it); *out_len receives its size.
+ */
+uint8_t *splice_exif(const uint8_t *jpg, size_t len, int orientation, int be, uint32_t ifd,
+                     unsigned count, size_t *out_len);
+
+#endif
