@@ -349,6 +349,8 @@ TEST(ferplus_blend_is_recorded_and_resumed)
     const char *labels = fer_meta_get(&meta, "labels"), *w = fer_meta_get(&meta, "ferplus_weight");
     CHECK(labels && strcmp(labels, "fer2013+ferplus") == 0);
     CHECK(w && strcmp(w, "0.25") == 0);
+    const char *sha = fer_meta_get(&meta, "ferplus_sha256");
+    CHECK(sha && strlen(sha) == 64);
     fer_meta_clear(&meta);
 
     base_config(&c, out);

@@ -24,7 +24,7 @@ struct run {
     const struct fer_train_config *c;
     struct fer_train_config cfg; /* effective recipe (after resume) */
     fer_dataset *train, *val;
-    char train_sha[65], val_sha[65];
+    char train_sha[65], val_sha[65], ferplus_sha[65];
     fer_net *net;
     fer_optim *opt;
     fer_pool *pool;
@@ -345,6 +345,10 @@ static void describe_model(struct run *r, int epoch, const struct fer_metrics *v
     fer_meta_setf(m, "input_std", "%.9g", (double)r->norm.std);
     fer_meta_set(m, "normalisation", "x = (pixel / 255 - input_mean) / input_std");
     fer_meta_set(m, "labels", fer_label_source_name(c->labels));
+    if (c->labels != FER_LABELS_FER2013) {
+        fer_meta_set(m, "ferplus_data", c->ferplus_path);
+        fer_meta_set(m, "ferplus_sha256", r->ferplus_sha);
+    }
     if (c->labels == FER_LABELS_BLEND)
         fer_meta_setf(m, "ferplus_weight", "%.9g", (double)c->ferplus_weight);
     fer_meta_set(m, "train_data", c->train_path);
@@ -578,6 +582,9 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
         goto end;
     if (c->val_path &&
         (st = load_split(c, c->val_path, c->val_limit, &r.val, r.val_sha, err)) != FER_OK)
+        goto end;
+    if (c->labels != FER_LABELS_FER2013 &&
+        (st = fer_sha256_file(c->ferplus_path, r.ferplus_sha, err)) != FER_OK)
         goto end;
     fprintf(stderr, "data: %zu training faces, %zu validation faces, %d classes (%.1fs)\n",
             r.train->n, r.val ? r.val->n : (size_t)0, c->n_classes, fer_now() - t_load);
