@@ -5,27 +5,24 @@
 #
 #   1. 12 epochs from scratch (lr 0.1, cosine)                  -> runs/fer-resnet-s1.fer
 #   2. a warm restart from stage 1: 32 epochs (lr 0.05, cosine)   -> runs/fer-resnet-s2.fer
-#   3. a warm restart from stage 2: 26 epochs (lr 0.05, cosine), the FER2013
-#      labels blended half and half with the FER+ votes             -> runs/fer-resnet.fer
+#   3. a gentle restart from stage 2: 16 epochs (lr 0.01, cosine)  -> runs/fer-resnet.fer
 #   4. the 6-class variant: stage 3 fine-tuned with disgust merged into angry
 #                                                                -> runs/fer-resnet6.fer
 #
 # Each stage checkpoints every epoch; interrupt at any time and run it again to
 # continue where it stopped. A finished stage leaves runs/<name>.done. Training
 # takes hours on 2 cores. Copy the results to models/ and rebuild to ship them.
-# DATA (FER2013 train/publictest), FERPLUS (the FER+ votes), ARCH, FER and RUNS
-# (default runs/) can be set in the environment.
+# DATA (FER2013 train/publictest), ARCH, FER and RUNS (default runs/) can be set
+# in the environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/fer2013}
 ARCH=${ARCH:-models/fer-resnet.cfg}
-FERPLUS=${FERPLUS:-$DATA/../ferplus/fer2013new.csv}
 FER=${FER:-build/fer}
 RUNS=${RUNS:-runs}
 for f in "$DATA/train.csv.gz" "$DATA/publictest.csv.gz"; do
     [[ -f $f ]] || { echo "train-model.sh: $f is missing (set DATA=)" >&2; exit 1; }
 done
-[[ -f $FERPLUS ]] || { echo "train-model.sh: $FERPLUS is missing (set FERPLUS=)" >&2; exit 1; }
 mkdir -p "$RUNS"
 
 # stage NAME ARGS...: runs `fer train ARGS --out runs/NAME.fer`, or resumes it.
@@ -61,9 +58,8 @@ stage() {
 stage fer-resnet-s1 --arch "$ARCH" --name fer-resnet --epochs 12 --seed 1
 stage fer-resnet-s2 --init "$RUNS/fer-resnet-s1.fer" --arch "$ARCH" --name fer-resnet \
     --epochs 32 --lr 0.05 --warmup 1 --seed 2
-blend=(--labels fer2013+ferplus --ferplus "$FERPLUS" --ferplus-weight 0.5)
 stage fer-resnet --init "$RUNS/fer-resnet-s2.fer" --arch "$ARCH" --name fer-resnet \
-    --epochs 26 --lr 0.05 --warmup 1 --seed 5 "${blend[@]}"
+    --epochs 16 --lr 0.01 --warmup 0 --seed 6
 stage fer-resnet6 --init "$RUNS/fer-resnet.fer" --arch "$ARCH" --name fer-resnet6 --classes 6 \
-    --epochs 3 --lr 0.005 --warmup 0 --seed 3 "${blend[@]}"
+    --epochs 3 --lr 0.005 --warmup 0 --seed 3
 echo "trained: $RUNS/fer-resnet.fer (7 classes), $RUNS/fer-resnet6.fer (6 classes)" >&2

@@ -142,23 +142,31 @@ awk 'BEGIN {
             i, i % 3, i % 4, i % 5, 1, i % 2, i % 7 == 1, 2, i % 6 == 0;
 }' >"$tmp/ferplus/fer2013new.csv"
 expect "make model's script runs its stages" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
-    FERPLUS="$tmp/ferplus/fer2013new.csv" RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
+    RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
 for f in fer-resnet-s1 fer-resnet-s2 fer-resnet fer-resnet6; do
     [[ -f $tmp/mm/runs/$f.fer && -f $tmp/mm/runs/$f.done ]] && ok "stage $f done" || bad "stage $f done"
 done
 expect "the 6-class stage has 6 classes" 0 "$FER" eval --model "$tmp/mm/runs/fer-resnet6.fer" \
     --data "$tmp/p7/publictest.csv" --json
 contains "six classes" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
-expect "the blended stage records its labels" 0 "$FER" info "$tmp/mm/runs/fer-resnet.fer"
-contains "labels fer2013+ferplus" "$tmp/out" "fer2013+ferplus"
 rm "$tmp/mm/runs/fer-resnet6.done"
 expect "a rerun resumes the unfinished stage" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
-    FERPLUS="$tmp/ferplus/fer2013new.csv" RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
+    RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
 contains "and says so" "$tmp/err" "fer-resnet6: resuming"
+
+# FER2013 labels blended with FER+ votes: recorded in the model, required again on resume
+expect "train on blended labels" 0 "$FER" train --arch "$tmp/tiny.cfg" --no-progress \
+    --train "$tmp/mm/train.csv.gz" --labels fer2013+ferplus --ferplus "$tmp/ferplus/fer2013new.csv" \
+    --ferplus-weight 0.4 --epochs 1 --batch 8 --out "$tmp/blend.fer"
+expect "info on the blended model" 0 "$FER" info "$tmp/blend.fer"
+contains "records its labels" "$tmp/out" "labels: fer2013+ferplus"
+contains "and the FER+ file's hash" "$tmp/out" "ferplus_sha256: "
 expect "resuming blended labels as plain ones fails" 1 "$FER" train --no-progress \
-    --resume "$tmp/mm/runs/fer-resnet6.fer.ckpt" --train "$tmp/mm/train.csv.gz" --classes 6 \
-    --out "$tmp/mm/runs/x.fer"
-contains "and names the labels" "$tmp/err" "fer2013+ferplus 0.5"
+    --resume "$tmp/blend.fer.ckpt" --train "$tmp/mm/train.csv.gz" --epochs 2 --out "$tmp/blend.fer"
+contains "and names the labels" "$tmp/err" "fer2013+ferplus 0.4"
+expect "resuming with the same labels works" 0 "$FER" train --no-progress \
+    --resume "$tmp/blend.fer.ckpt" --train "$tmp/mm/train.csv.gz" --epochs 2 --out "$tmp/blend.fer" \
+    --labels fer2013+ferplus --ferplus "$tmp/ferplus/fer2013new.csv" --ferplus-weight 0.4
 expect "blended labels need --ferplus" 1 "$FER" train --arch "$tmp/tiny.cfg" --no-progress \
     --train "$tmp/p7/training.csv" --labels fer2013+ferplus --out "$tmp/x.fer"
 contains "and say so" "$tmp/err" "needs --ferplus"
