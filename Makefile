@@ -88,9 +88,10 @@ build/asan/fer: $(CLI_SRC:%.c=build/asan/%.o) build/asan/libfer.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $^ -o $@ $(LIBS)
 
-# The test helpers (a throwaway PostgreSQL server, an HTTP client, CSV and image fixtures) link
-# into every test program.
-TEST_HELPERS := tests/pg_harness.c tests/http_client.c tests/csv_fixture.c tests/image_fixture.c
+# The test helpers (a throwaway PostgreSQL server, an HTTP client, a temporary folder, CSV and
+# image fixtures) link into every test program.
+TEST_HELPERS := tests/pg_harness.c tests/http_client.c tests/tmp_dir.c tests/csv_fixture.c \
+                tests/image_fixture.c
 build/asan/test_%: tests/test_%.c tests/check.h $(TEST_HELPERS) $(TEST_HELPERS:.c=.h) \
                    build/asan/libfer.a
 	@mkdir -p $(dir $@)

@@ -1,7 +1,7 @@
 /*
  * csv_fixture.h - tiny FER2013 CSV fixtures for the data tests (test_data,
- * test_ferplus): a fresh folder under /tmp, files written into it by hand
- * (plain or gzip), rows of a known pixel pattern, and reading them back.
+ * test_ferplus): files written by hand (plain or gzip) into the folder of
+ * tmp_dir.h, rows of a known pixel pattern, and reading them back.
  */
 #ifndef FER_TESTS_CSV_FIXTURE_H
 #define FER_TESTS_CSV_FIXTURE_H
@@ -12,20 +12,9 @@
 
 #include "check.h"
 #include "data/dataset.h"
+#include "tmp_dir.h"
 
-/*
- * Makes the fixture folder from a mkdtemp template such as
- * "/tmp/fer_test_data_XXXXXX". Returns 0, or -1 (perror says why).
- */
-int fixture_dir_create(const char *name_template);
-/* Removes the fixture folder and the files in it. */
-void fixture_dir_remove(void);
-/* The fixture folder ("" before fixture_dir_create). */
-const char *fixture_dir(void);
-
-/* out receives the path of name in the fixture folder. */
-void fixture_path(char *out, size_t n, const char *name);
-/* Writes bytes to fixture_dir/name, gzip-compressed when gz is set. */
+/* Writes bytes to test_tmp_dir()/name, gzip-compressed when gz is set. */
 void fixture_write_file(const char *name, const char *data, size_t len, int gz);
 void fixture_write_str(const char *name, const char *s);
 
@@ -56,14 +45,14 @@ extern const struct fer_read_options fixture_read_all;
 int fixture_row_matches(const fer_dataset *ds, size_t i, int r);
 
 /*
- * Reads fixture_dir/name (opt NULL: fixture_read_all); a failed read fails the
+ * Reads test_tmp_dir()/name (opt NULL: fixture_read_all); a failed read fails the
  * current test. Inline here because check.h keeps its state per program file.
  */
 static inline fer_dataset *fixture_read_ok(const char *name, const struct fer_read_options *opt)
 {
     char path[256], err[FER_ERR_LEN] = "";
     fer_dataset *ds = NULL;
-    fixture_path(path, sizeof(path), name);
+    test_tmp_path(path, sizeof(path), name);
     enum fer_status st = fer_dataset_read_csv(path, opt ? opt : &fixture_read_all, &ds, NULL, err);
     if (st != FER_OK)
         fprintf(stderr, "  read %s: %s\n", name, err);

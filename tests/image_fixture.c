@@ -1,59 +1,9 @@
 /* image_fixture.c - pictures and files for the image tests (image_fixture.h). */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* mkdtemp */
-#endif
 #include "image_fixture.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-static char g_tmp_dir[64];
-
-int image_tmp_create(const char *name_template)
-{
-    if (strlen(name_template) >= sizeof(g_tmp_dir)) {
-        fprintf(stderr, "image_tmp_create: template too long: %s\n", name_template);
-        return -1;
-    }
-    strcpy(g_tmp_dir, name_template);
-    if (!mkdtemp(g_tmp_dir)) {
-        perror("mkdtemp");
-        g_tmp_dir[0] = 0;
-        return -1;
-    }
-    return 0;
-}
-
-void image_tmp_remove(void)
-{
-    if (!g_tmp_dir[0])
-        return;
-    DIR *d = opendir(g_tmp_dir);
-    struct dirent *e;
-    char path[512];
-    while (d && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof(path), "%s/%s", g_tmp_dir, e->d_name);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(g_tmp_dir);
-}
-
-const char *image_tmp_dir(void)
-{
-    return g_tmp_dir;
-}
-
-void image_tmp_path(char *out, size_t n, const char *name)
-{
-    snprintf(out, n, "%s/%s", g_tmp_dir, name);
-}
 
 void synth_fill(uint64_t seed, uint8_t *out, size_t n)
 {

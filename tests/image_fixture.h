@@ -1,8 +1,9 @@
 /*
  * image_fixture.h - pictures and files for the image tests (test_image,
- * test_image_codec, test_image_errors): a fresh folder under /tmp, the
- * pseudo-random pixels tests/image_reference.py also makes, a smooth test
- * picture, reading a file whole and splicing an EXIF segment into a JPEG.
+ * test_image_codec, test_image_errors): the pseudo-random pixels
+ * tests/image_reference.py also makes, a smooth test picture, reading a file
+ * whole and splicing an EXIF segment into a JPEG. Their temporary folder is
+ * tmp_dir.h's.
  */
 #ifndef FER_TESTS_IMAGE_FIXTURE_H
 #define FER_TESTS_IMAGE_FIXTURE_H
@@ -11,18 +12,6 @@
 #include <stdint.h>
 
 #include "image/image.h"
-
-/*
- * Makes the fixture folder from a mkdtemp template such as
- * "/tmp/fer_test_image_XXXXXX". Returns 0, or -1 (perror says why).
- */
-int image_tmp_create(const char *name_template);
-/* Removes the fixture folder and the files in it. */
-void image_tmp_remove(void);
-/* The fixture folder ("" before image_tmp_create). */
-const char *image_tmp_dir(void);
-/* out receives the path of name in the fixture folder. */
-void image_tmp_path(char *out, size_t n, const char *name);
 
 /* splitmix64 bytes, the same as synth_image() in tests/image_reference.py. */
 void synth_fill(uint64_t seed, uint8_t *out, size_t n);

@@ -23,6 +23,7 @@
 #include "csv_fixture.h"
 #include "data/augment.h"
 #include "data/dataset.h"
+#include "tmp_dir.h"
 
 /* Reads a whole file into a malloc'ed buffer; *len its size. */
 static char *slurp(const char *path, size_t *len)
@@ -152,7 +153,7 @@ TEST(test_read_quoted_crlf_spaces)
     fixture_write_file("escape.csv", t.s, t.n, 0);
     free(t.s);
     char path[256], err[FER_ERR_LEN];
-    fixture_path(path, sizeof(path), "escape.csv");
+    test_tmp_path(path, sizeof(path), "escape.csv");
     ds = NULL;
     CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
     CHECK(strstr(err, "escape.csv:2:") && strstr(err, "Train\"ing"));
@@ -227,7 +228,7 @@ TEST(test_malformed_rows)
         make_bad(c);
         char path[256], err[FER_ERR_LEN] = "", want[300];
         fer_dataset *ds = NULL;
-        fixture_path(path, sizeof(path), c->name);
+        test_tmp_path(path, sizeof(path), c->name);
         enum fer_status st = fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err);
         snprintf(want, sizeof(want), "%s:3:", c->name);
         if (st != FER_ERR_FORMAT || !strstr(err, want) || !strstr(err, c->expect))
@@ -261,7 +262,7 @@ TEST(test_bad_header_and_empty)
                                           "\"emotion,pixels,Usage\n"};
     for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
         fixture_write_str("hdr.csv", headers[i]);
-        fixture_path(path, sizeof(path), "hdr.csv");
+        test_tmp_path(path, sizeof(path), "hdr.csv");
         err[0] = 0;
         CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
         CHECK(strstr(err, "hdr.csv:1:") && strstr(err, "header"));
@@ -279,12 +280,12 @@ TEST(test_bad_header_and_empty)
     fixture_write_file("empty.csv.gz", "", 0, 1);
     const char *empties[] = {"empty.csv", "empty.csv.gz"};
     for (int i = 0; i < 2; i++) {
-        fixture_path(path, sizeof(path), empties[i]);
+        test_tmp_path(path, sizeof(path), empties[i]);
         err[0] = 0;
         CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
         CHECK(strstr(err, empties[i]) && strstr(err, "empty file"));
     }
-    fixture_path(path, sizeof(path), "does-not-exist.csv");
+    test_tmp_path(path, sizeof(path), "does-not-exist.csv");
     CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_IO);
     CHECK(strstr(err, "does-not-exist.csv") != NULL);
     struct fer_read_options bad_usage = {0, 7, 0};
@@ -308,7 +309,7 @@ TEST(test_long_line)
     free(s);
     char path[256], err[FER_ERR_LEN] = "";
     fer_dataset *ds = NULL;
-    fixture_path(path, sizeof(path), "longline.csv");
+    test_tmp_path(path, sizeof(path), "longline.csv");
     CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
     CHECK(strstr(err, "longline.csv:2:") && strstr(err, "longer than"));
 }
@@ -333,7 +334,7 @@ TEST(test_skip_counts_and_ranks)
     char path[256], err[FER_ERR_LEN] = "";
     fer_dataset *ds = NULL;
     size_t skipped = 0;
-    fixture_path(path, sizeof(path), "skip.csv.gz");
+    test_tmp_path(path, sizeof(path), "skip.csv.gz");
     struct fer_read_options opt = {1, -1, 0};
     CHECK(fer_dataset_read_csv(path, &opt, &ds, &skipped, err) == FER_OK);
     CHECK(skipped == 3);
@@ -392,7 +393,7 @@ static size_t make_big_gz(const char *name, int rows)
     free(t.s);
     char path[256];
     struct stat sb;
-    fixture_path(path, sizeof(path), name);
+    test_tmp_path(path, sizeof(path), name);
     return stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
 }
 
@@ -402,7 +403,7 @@ TEST(test_truncated_and_corrupt_gz)
     CHECK(gz_size > 1000);
     char path[256], err[FER_ERR_LEN] = "";
     size_t len = 0;
-    fixture_path(path, sizeof(path), "whole.csv.gz");
+    test_tmp_path(path, sizeof(path), "whole.csv.gz");
     char *bytes = slurp(path, &len);
     CHECK(bytes && len == gz_size);
     if (!bytes)
@@ -417,7 +418,7 @@ TEST(test_truncated_and_corrupt_gz)
     struct fer_read_options skip = {1, -1, 0};
     for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
         fixture_write_file("cut.csv.gz", bytes, cuts[i], 0);
-        fixture_path(path, sizeof(path), "cut.csv.gz");
+        test_tmp_path(path, sizeof(path), "cut.csv.gz");
         err[0] = 0;
         CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
         CHECK(strstr(err, "cut.csv.gz") && strstr(err, "truncated or corrupt gzip stream"));
@@ -431,7 +432,7 @@ TEST(test_truncated_and_corrupt_gz)
     /* A flipped byte in the middle: an inflate or CRC error, never silent data. */
     bytes[len / 2] ^= 0x55;
     fixture_write_file("flip.csv.gz", bytes, len, 0);
-    fixture_path(path, sizeof(path), "flip.csv.gz");
+    test_tmp_path(path, sizeof(path), "flip.csv.gz");
     err[0] = 0;
     enum fer_status st = fer_dataset_read_csv(path, &skip, &ds, NULL, err);
     CHECK(st == FER_ERR_FORMAT);
@@ -452,9 +453,9 @@ TEST(test_write_round_trip)
     make_basic("rt_in.csv", 0, 0, "\n");
     fer_dataset *ds = fixture_read_ok("rt_in.csv", NULL);
     char in_path[256], out_path[256], gz_path[256], err[FER_ERR_LEN] = "";
-    fixture_path(in_path, sizeof(in_path), "rt_in.csv");
-    fixture_path(out_path, sizeof(out_path), "rt_out.csv");
-    fixture_path(gz_path, sizeof(gz_path), "rt_out.csv.gz");
+    test_tmp_path(in_path, sizeof(in_path), "rt_in.csv");
+    test_tmp_path(out_path, sizeof(out_path), "rt_out.csv");
+    test_tmp_path(gz_path, sizeof(gz_path), "rt_out.csv.gz");
     CHECK(fer_dataset_write_csv(ds, out_path, -1, err) == FER_OK);
     CHECK(fer_dataset_write_csv(ds, gz_path, -1, err) == FER_OK);
 
@@ -488,7 +489,7 @@ TEST(test_write_round_trip)
 
     /* Unwritable destination: an IO error naming the file, nothing left behind. */
     char bad[300];
-    snprintf(bad, sizeof(bad), "%s/no/such/dir/x.csv", fixture_dir());
+    snprintf(bad, sizeof(bad), "%s/no/such/dir/x.csv", test_tmp_dir());
     CHECK(fer_dataset_write_csv(ds, bad, -1, err) == FER_ERR_IO);
     CHECK(strstr(err, "x.csv") != NULL);
     CHECK(fer_dataset_write_csv(ds, out_path, 5, err) == FER_ERR_ARG);
@@ -568,8 +569,8 @@ TEST(test_alloc_faults)
 {
     make_basic("fault.csv.gz", 1, 0, "\n");
     char path[256], out[256], err[FER_ERR_LEN];
-    fixture_path(path, sizeof(path), "fault.csv.gz");
-    fixture_path(out, sizeof(out), "fault_out.csv");
+    test_tmp_path(path, sizeof(path), "fault.csv.gz");
+    test_tmp_path(out, sizeof(out), "fault_out.csv");
     int reached_ok = 0;
     for (long k = 0; k < 100 && !reached_ok; k++) {
         fer_dataset *ds = NULL;
@@ -680,7 +681,7 @@ TEST(test_shared_data)
 
 int main(void)
 {
-    if (fixture_dir_create("/tmp/fer_test_data_XXXXXX") != 0)
+    if (test_tmp_create("/tmp/fer_test_data_XXXXXX") != 0)
         return 1;
     RUN(test_names);
     RUN(test_read_plain_and_gz);
@@ -696,6 +697,6 @@ int main(void)
     RUN(test_alloc_faults);
     RUN(test_corpus);
     RUN(test_shared_data);
-    fixture_dir_remove();
+    test_tmp_remove();
     return check_report();
 }

@@ -11,15 +11,11 @@
  * is present, the boxes on the media photos must equal OpenCV 4.6's, as
  * recorded by scripts/detect_reference.py in tests/data/detect_reference.json.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* mkdtemp */
-#endif
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "core/alloc.h"
@@ -27,12 +23,11 @@
 #include "detect/cascade.h"
 #include "detect/cascade_internal.h"
 #include "image/image.h"
+#include "tmp_dir.h"
 
 #define CASCADE_DIR "/usr/share/opencv4"
 #define FRONTAL     CASCADE_DIR "/haarcascades/haarcascade_frontalface_default.xml"
 #define PLATE       CASCADE_DIR "/haarcascades/haarcascade_licence_plate_rus_16stages.xml"
-
-static char tmp_dir[64];
 
 /* A 6x6 cascade of one stump: passes windows whose left half is at least as bright. */
 static const char *tiny_new =
@@ -173,7 +168,7 @@ TEST(cascade_contents)
 static void expect_format_error(const char *name, const char *text, size_t len)
 {
     char path[256], err[FER_ERR_LEN] = "";
-    snprintf(path, sizeof(path), "%s/%s", tmp_dir, name);
+    test_tmp_path(path, sizeof(path), name);
     write_file(path, text, len);
     fer_cascade *c = (fer_cascade *)&c; /* must be reset to NULL */
     enum fer_status st = fer_cascade_load_xml(path, &c, err);
@@ -597,11 +592,8 @@ TEST(boxes_equal_opencv)
 
 int main(void)
 {
-    snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/fer_test_detect_XXXXXX");
-    if (!mkdtemp(tmp_dir)) {
-        perror("mkdtemp");
+    if (test_tmp_create("/tmp/fer_test_detect_XXXXXX") != 0)
         return 1;
-    }
     RUN(load_every_shipped_cascade);
     RUN(cascade_contents);
     RUN(broken_files_name_the_file);
@@ -612,17 +604,6 @@ int main(void)
     RUN(resize_shortcuts);
     RUN(pool_gives_same_boxes);
     RUN(boxes_equal_opencv);
-    /* remove the fixtures */
-    DIR *dir = opendir(tmp_dir);
-    struct dirent *ent;
-    while (dir && (ent = readdir(dir))) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/%s", tmp_dir, ent->d_name);
-        if (ent->d_name[0] != '.')
-            unlink(path);
-    }
-    if (dir)
-        closedir(dir);
-    rmdir(tmp_dir);
+    test_tmp_remove();
     return check_report();
 }

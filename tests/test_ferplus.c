@@ -19,6 +19,7 @@
 #include "core/alloc.h"
 #include "csv_fixture.h"
 #include "data/dataset.h"
+#include "tmp_dir.h"
 
 /*
  * The FER+ fixture. Dataset rows (file order): T0 T1 P0 T2 P1. The FER+ file
@@ -54,7 +55,7 @@ TEST(test_ferplus)
 {
     char fp[256], err[FER_ERR_LEN] = "";
     size_t dropped = 99;
-    fixture_path(fp, sizeof(fp), "fp.csv");
+    test_tmp_path(fp, sizeof(fp), "fp.csv");
 
     fer_dataset *ds = make_ferplus_fixture();
     CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_MAJORITY, 0, &dropped, err) ==
@@ -108,7 +109,7 @@ TEST(test_ferplus)
 
     /* A PublicTest-only dataset aligns with the PublicTest rows of FER+. */
     char path[256];
-    fixture_path(path, sizeof(path), "fp_ds.csv");
+    test_tmp_path(path, sizeof(path), "fp_ds.csv");
     struct fer_read_options pub = {0, FER_USAGE_PUBLIC_TEST, 0};
     ds = NULL;
     CHECK(fer_dataset_read_csv(path, &pub, &ds, NULL, err) == FER_OK);
@@ -121,7 +122,7 @@ TEST(test_ferplus)
 TEST(test_ferplus_blend)
 {
     char fp[256], err[FER_ERR_LEN] = "";
-    fixture_path(fp, sizeof(fp), "fp.csv");
+    test_tmp_path(fp, sizeof(fp), "fp.csv");
     static const uint8_t original[] = {1, 2, 3, 4, 6};
 
     fer_dataset *ds = make_ferplus_fixture();
@@ -176,7 +177,7 @@ TEST(test_ferplus_blend)
 TEST(test_ferplus_errors)
 {
     char fp[256], err[FER_ERR_LEN] = "";
-    fixture_path(fp, sizeof(fp), "fp_bad.csv");
+    test_tmp_path(fp, sizeof(fp), "fp_bad.csv");
     fer_dataset *ds = make_ferplus_fixture();
 
     /* Too few PublicTest rows in FER+. */
@@ -210,7 +211,7 @@ TEST(test_ferplus_errors)
         CHECK(ds->soft == NULL);
     }
     CHECK(strstr(err, "empty") != NULL);
-    fixture_path(fp, sizeof(fp), "missing.csv");
+    test_tmp_path(fp, sizeof(fp), "missing.csv");
     CHECK(fer_dataset_apply_ferplus(ds, fp, FER_LABELS_FERPLUS_SOFT, 0, NULL, err) == FER_ERR_IO);
     CHECK(fer_dataset_apply_ferplus(ds, fp, (enum fer_label_source)9, 0, NULL, err) == FER_ERR_ARG);
     fer_dataset_free(ds);
@@ -221,8 +222,8 @@ TEST(test_ferplus_alloc_faults)
 {
     fer_dataset_free(make_ferplus_fixture());
     char path[256], fp[256], err[FER_ERR_LEN];
-    fixture_path(path, sizeof(path), "fp_ds.csv");
-    fixture_path(fp, sizeof(fp), "fp.csv");
+    test_tmp_path(path, sizeof(path), "fp_ds.csv");
+    test_tmp_path(fp, sizeof(fp), "fp.csv");
     int reached_ok = 0;
     for (long k = 0; k < 100 && !reached_ok; k++) {
         fer_dataset *ds = NULL;
@@ -323,13 +324,13 @@ TEST(test_ferplus_shared_data)
 
 int main(void)
 {
-    if (fixture_dir_create("/tmp/fer_test_ferplus_XXXXXX") != 0)
+    if (test_tmp_create("/tmp/fer_test_ferplus_XXXXXX") != 0)
         return 1;
     RUN(test_ferplus);
     RUN(test_ferplus_blend);
     RUN(test_ferplus_errors);
     RUN(test_ferplus_alloc_faults);
     RUN(test_ferplus_shared_data);
-    fixture_dir_remove();
+    test_tmp_remove();
     return check_report();
 }

@@ -23,13 +23,14 @@
 #include "check.h"
 #include "image/image.h"
 #include "image_fixture.h"
+#include "tmp_dir.h"
 
 /* ---- round trips ---- */
 
 TEST(test_png_roundtrip)
 {
     char path[256], err[FER_ERR_LEN];
-    image_tmp_path(path, sizeof(path), "rt.png");
+    test_tmp_path(path, sizeof(path), "rt.png");
     for (int cn = 1; cn <= 3; cn += 2) {
         fer_image img, back, gray;
         fer_image_new(37, 23, cn, &img, NULL);
@@ -61,7 +62,7 @@ TEST(test_png_roundtrip)
 TEST(test_jpeg_roundtrip)
 {
     char path[256], err[FER_ERR_LEN];
-    image_tmp_path(path, sizeof(path), "rt.jpg");
+    test_tmp_path(path, sizeof(path), "rt.jpg");
     for (int cn = 1; cn <= 3; cn += 2) {
         fer_image img = make_picture(64, 48, cn, 7), back, gray;
         CHECK(fer_image_save_jpeg(&img, path, 95, err) == FER_OK);
@@ -216,7 +217,7 @@ static void check_png_layout(const char *path, const uint8_t *want, int w, int h
 TEST(test_png_layouts)
 {
     char path[256];
-    image_tmp_path(path, sizeof(path), "layout.png");
+    test_tmp_path(path, sizeof(path), "layout.png");
     enum { W = 9, H = 7 }; /* odd sizes exercise every Adam7 pass */
     uint8_t src[W * H * 8], want[W * H * 3];
     synth_fill(99, src, sizeof(src));
@@ -272,7 +273,7 @@ TEST(test_png_layouts)
 TEST(test_exif)
 {
     char path[256], err[FER_ERR_LEN];
-    image_tmp_path(path, sizeof(path), "exif.jpg");
+    test_tmp_path(path, sizeof(path), "exif.jpg");
     fer_image pic = make_picture(24, 16, 3, 3), plain;
     fer_image_save_jpeg(&pic, path, 90, NULL);
     size_t len, n;
@@ -319,13 +320,13 @@ TEST(test_exif)
 
 int main(void)
 {
-    if (image_tmp_create("/tmp/fer_test_image_codec_XXXXXX") != 0)
+    if (test_tmp_create("/tmp/fer_test_image_codec_XXXXXX") != 0)
         return 1;
     RUN(test_png_roundtrip);
     RUN(test_jpeg_roundtrip);
     RUN(test_jpeg_cmyk);
     RUN(test_png_layouts);
     RUN(test_exif);
-    image_tmp_remove();
+    test_tmp_remove();
     return check_report();
 }

@@ -20,6 +20,7 @@
 #include "core/alloc.h"
 #include "image/image.h"
 #include "image_fixture.h"
+#include "tmp_dir.h"
 
 /* ---- bad input ---- */
 
@@ -71,10 +72,10 @@ TEST(test_bad_input)
     char path[256], err[FER_ERR_LEN];
     fer_image img, pic = make_picture(64, 64, 3, 5);
     size_t jlen, plen;
-    image_tmp_path(path, sizeof(path), "bad.jpg");
+    test_tmp_path(path, sizeof(path), "bad.jpg");
     fer_image_save_jpeg(&pic, path, 90, NULL);
     uint8_t *jpg = slurp(path, &jlen);
-    image_tmp_path(path, sizeof(path), "bad.png");
+    test_tmp_path(path, sizeof(path), "bad.png");
     fer_image_save_png(&pic, path, NULL);
     uint8_t *png = slurp(path, &plen);
 
@@ -137,11 +138,11 @@ TEST(test_bad_input)
 
     CHECK(fer_image_load("/nonexistent/dir/face.jpg", 0, 0, &img, err) == FER_ERR_IO);
     CHECK(strstr(err, "/nonexistent/dir/face.jpg") != NULL);
-    CHECK(fer_image_load(image_tmp_dir(), 0, 0, &img, err) == FER_ERR_IO);
-    image_tmp_path(path, sizeof(path), "empty.jpg");
+    CHECK(fer_image_load(test_tmp_dir(), 0, 0, &img, err) == FER_ERR_IO);
+    test_tmp_path(path, sizeof(path), "empty.jpg");
     write_bytes(path, NULL, 0);
     CHECK(fer_image_load(path, 0, 0, &img, err) == FER_ERR_FORMAT && strstr(err, "empty"));
-    image_tmp_path(path, sizeof(path), "half.jpg");
+    test_tmp_path(path, sizeof(path), "half.jpg");
     write_bytes(path, jpg, jlen / 2);
     CHECK(fer_image_load(path, 1, 0, &img, err) == FER_ERR_FORMAT && strstr(err, path));
     free(jpg);
@@ -194,7 +195,7 @@ TEST(test_mutations)
     const char *names[2] = {"m.jpg", "m.png"};
     int ok = 0, failed = 0;
     for (int k = 0; k < 2; k++) {
-        image_tmp_path(path, sizeof(path), names[k]);
+        test_tmp_path(path, sizeof(path), names[k]);
         if (k == 0)
             fer_image_save_jpeg(&pic, path, 80, NULL);
         else
@@ -268,8 +269,8 @@ TEST(test_alloc_faults)
 {
     char png_path[256], jpg_path[256], err[FER_ERR_LEN];
     fer_image pic = make_picture(40, 30, 3, 11);
-    image_tmp_path(png_path, sizeof(png_path), "fault.png");
-    image_tmp_path(jpg_path, sizeof(jpg_path), "fault.jpg");
+    test_tmp_path(png_path, sizeof(png_path), "fault.png");
+    test_tmp_path(jpg_path, sizeof(jpg_path), "fault.jpg");
     fer_image_save_png(&pic, png_path, NULL);
     fer_image_save_jpeg(&pic, jpg_path, 90, NULL);
     size_t plen, jlen, elen;
@@ -312,12 +313,12 @@ TEST(test_alloc_faults)
 
 int main(void)
 {
-    if (image_tmp_create("/tmp/fer_test_image_errors_XXXXXX") != 0)
+    if (test_tmp_create("/tmp/fer_test_image_errors_XXXXXX") != 0)
         return 1;
     RUN(test_bad_input);
     RUN(test_jpeg_scan_limit);
     RUN(test_mutations);
     RUN(test_alloc_faults);
-    image_tmp_remove();
+    test_tmp_remove();
     return check_report();
 }

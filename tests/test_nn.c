@@ -4,7 +4,6 @@
  * schedules, spec errors, and model files (round trip, corruption, faults).
  */
 #include <stdint.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "core/alloc.h"
@@ -16,8 +15,7 @@
 #include "nn/net.h"
 #include "nn/optim.h"
 #include "nn/spec.h"
-
-static char tmpdir[64];
+#include "tmp_dir.h"
 
 static fer_net *build(const char *text, int classes, int batch)
 {
@@ -222,7 +220,8 @@ TEST(conv_matches_direct_convolution)
         for (int f = 0; f < F; f++)
             for (int y = 0; y < OH; y++)
                 for (int x = 0; x < OW; x++) {
-                    float ref = naive_conv(in + b * C * H * W, w, bias[f], C, H, W, K, S, P, f, y, x);
+                    float ref =
+                        naive_conv(in + b * C * H * W, w, bias[f], C, H, W, K, S, P, f, y, x);
                     float got = out[b * F * OH * OW + (f * OH + y) * OW + x];
                     worst = fmax(worst, fabs((double)(ref - got)));
                 }
@@ -342,8 +341,8 @@ TEST(training_reduces_loss)
 
 TEST(sgd_and_adam_match_hand_computation)
 {
-    fer_net *net = build("[net]\nwidth=4\nheight=4\nchannels=1\n[dense]\noutput=classes\n[softmax]\n",
-                         2, 1);
+    fer_net *net =
+        build("[net]\nwidth=4\nheight=4\nchannels=1\n[dense]\noutput=classes\n[softmax]\n", 2, 1);
     CHECK(net != NULL);
     if (!net)
         return;
@@ -425,8 +424,8 @@ static void expect_spec_error(const char *text, int classes, const char *fragmen
 
 TEST(spec_errors_name_the_line)
 {
-    expect_spec_error("[net]\nwidth=8\nheight=8\n[convolutional]\nfilters=4\nsizes=3\n[softmax]\n", 2,
-                      "bad.cfg:6: unknown key 'sizes'");
+    expect_spec_error("[net]\nwidth=8\nheight=8\n[convolutional]\nfilters=4\nsizes=3\n[softmax]\n",
+                      2, "bad.cfg:6: unknown key 'sizes'");
     expect_spec_error("[net]\n[conv]\nfilters=x\n", 2, "bad.cfg:3: filters=x");
     expect_spec_error("[net]\n[magic]\n[softmax]\n", 2, "bad.cfg:2: unknown section [magic]");
     expect_spec_error("[net]\n[dense]\noutput=5\n", 2, "last layer must be [softmax]");
@@ -474,7 +473,7 @@ TEST(model_file_round_trip)
     if (!net)
         return;
     char path[128], err[FER_ERR_LEN];
-    snprintf(path, sizeof(path), "%s/m.fer", tmpdir);
+    test_tmp_path(path, sizeof(path), "m.fer");
     fer_meta_set(&trainer, "epoch", "3");
     float optim[5] = {1, 2, 3, 4, 5};
     struct fer_checkpoint_extra extra = {&trainer, optim, 5};
@@ -521,8 +520,8 @@ TEST(model_file_rejects_damage)
     if (!net)
         return;
     char path[128], bad[128], err[FER_ERR_LEN];
-    snprintf(path, sizeof(path), "%s/good.fer", tmpdir);
-    snprintf(bad, sizeof(bad), "%s/bad.fer", tmpdir);
+    test_tmp_path(path, sizeof(path), "good.fer");
+    test_tmp_path(bad, sizeof(bad), "bad.fer");
     CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_OK);
     long size = file_size(path);
     CHECK(size > 100);
@@ -576,7 +575,7 @@ TEST(model_load_survives_allocation_failures)
     if (!net)
         return;
     char path[128], err[FER_ERR_LEN];
-    snprintf(path, sizeof(path), "%s/faults.fer", tmpdir);
+    test_tmp_path(path, sizeof(path), "faults.fer");
     CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_OK);
     int ok_at = -1;
     for (int k = 0; k < 400 && ok_at < 0; k++) {
@@ -633,7 +632,7 @@ TEST(model_file_fuzz_never_crashes)
     if (!net)
         return;
     char path[128], err[FER_ERR_LEN];
-    snprintf(path, sizeof(path), "%s/fuzz.fer", tmpdir);
+    test_tmp_path(path, sizeof(path), "fuzz.fer");
     CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_OK);
     long size = file_size(path);
     CHECK(size > 100);
@@ -668,11 +667,8 @@ TEST(model_file_fuzz_never_crashes)
 
 int main(void)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/fer_test_nn_XXXXXX");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
+    if (test_tmp_create("/tmp/fer_test_nn_XXXXXX") != 0)
         return 1;
-    }
     RUN(conv_matches_direct_convolution);
     RUN(maxpool_picks_maximum);
     RUN(gradcheck_conv_maxpool_dense);
@@ -688,9 +684,6 @@ int main(void)
     RUN(model_load_survives_allocation_failures);
     RUN(spec_fuzz_never_crashes);
     RUN(model_file_fuzz_never_crashes);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", tmpdir);
+    test_tmp_remove();
     return check_report();
 }

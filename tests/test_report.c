@@ -5,20 +5,14 @@
  * (and bad ones refused with file and line), and unwritable paths reported.
  */
 #include <stdint.h>
-#include <unistd.h>
 
 #include "check.h"
 #include "fer.h"
 #include "report/canvas.h"
 #include "report/report.h"
+#include "tmp_dir.h"
 
-static char dir[64];
 static const char *const NAMES[3] = {"angry", "happy", "neutral"};
-
-static void path_in(char *buf, size_t cap, const char *name)
-{
-    snprintf(buf, cap, "%s/%s", dir, name);
-}
 
 /* Loads a PNG the figures wrote; 0 width when it does not decode. */
 static fer_image load_png(const char *path)
@@ -77,7 +71,7 @@ TEST(confusion_figure_colours_rows)
     /* row 0 all right, row 1 split 50/50, row 2 all read as angry */
     const size_t cm[9] = {10, 0, 0, 5, 5, 0, 4, 0, 0};
     char path[128], err[FER_ERR_LEN];
-    path_in(path, sizeof(path), "confusion.png");
+    test_tmp_path(path, sizeof(path), "confusion.png");
     CHECK(fer_figure_confusion(cm, 3, NAMES, "test", path, err) == FER_OK);
     fer_image img = load_png(path);
     CHECK(img.width == 120 + 3 * 84 + 30 && img.height == 70 + 3 * 84 + 70);
@@ -104,17 +98,17 @@ TEST(other_figures_decode)
     struct fer_calibration cal;
     fer_calibration_compute(probs, labels, 4, 3, 10, &cal);
     char path[128], err[FER_ERR_LEN];
-    path_in(path, sizeof(path), "classes.png");
+    test_tmp_path(path, sizeof(path), "classes.png");
     CHECK(fer_figure_classes(cm, 3, NAMES, path, err) == FER_OK);
     fer_image img = load_png(path);
     CHECK(img.width == 860 && img.height == 640);
     fer_image_free(&img);
-    path_in(path, sizeof(path), "calibration.png");
+    test_tmp_path(path, sizeof(path), "calibration.png");
     CHECK(fer_figure_calibration(&cal, path, err) == FER_OK);
     img = load_png(path);
     CHECK(img.width == 620 && img.height == 700);
     fer_image_free(&img);
-    path_in(path, sizeof(path), "mistakes.png");
+    test_tmp_path(path, sizeof(path), "mistakes.png");
     CHECK(fer_figure_mistakes(pixels, probs, labels, 4, 3, NAMES, 4, path, err) == FER_OK);
     img = load_png(path);
     CHECK(img.width > 0 && img.height > 0);
@@ -129,8 +123,8 @@ TEST(other_figures_decode)
 TEST(training_logs)
 {
     char path[128], bad[128], err[FER_ERR_LEN];
-    path_in(path, sizeof(path), "a.log.jsonl");
-    path_in(bad, sizeof(bad), "bad.log.jsonl");
+    test_tmp_path(path, sizeof(path), "a.log.jsonl");
+    test_tmp_path(bad, sizeof(bad), "bad.log.jsonl");
     FILE *f = fopen(path, "w");
     fputs("{\"epoch\":1,\"train_loss\":1.5,\"train_acc\":0.4,\"val_loss\":1.3,\"val_acc\":0.45,"
           "\"lr\":0.1}\n{\"epoch\":2,\"train_loss\":1.2,\"train_acc\":0.55,\"val_loss\":1.1,"
@@ -147,7 +141,7 @@ TEST(training_logs)
     CHECK(fer_log_read(path, &ep, &n, err) == FER_OK && n == 4); /* a second stage appends */
     size_t starts[1] = {2};
     char png[128];
-    path_in(png, sizeof(png), "curves.png");
+    test_tmp_path(png, sizeof(png), "curves.png");
     CHECK(fer_figure_curves(ep, n, starts, 1, png, err) == FER_OK);
     fer_image img = load_png(png);
     CHECK(img.width == 860 && img.height == 520);
@@ -168,8 +162,7 @@ TEST(unwritable_path_is_reported)
 
 int main(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/fer_test_report_XXXXXX");
-    if (!mkdtemp(dir))
+    if (test_tmp_create("/tmp/fer_test_report_XXXXXX") != 0)
         return 1;
     RUN(calibration_by_hand);
     RUN(mistakes_most_confident_first);
@@ -177,9 +170,6 @@ int main(void)
     RUN(other_figures_decode);
     RUN(training_logs);
     RUN(unwritable_path_is_reported);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    test_tmp_remove();
     return check_report();
 }

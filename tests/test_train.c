@@ -14,12 +14,12 @@
 #include "core/rng.h"
 #include "data/dataset.h"
 #include "nn/model_file.h"
+#include "tmp_dir.h"
 #include "train/average.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
 
-static char dir[64];
 static char train_csv[128], val_csv[128], arch_cfg[128];
 
 /* A face whose class is where a bright blob sits: 3 classes, easy to learn, with noise. */
@@ -87,16 +87,11 @@ static float *model_params(const char *path, size_t *n, struct fer_meta *meta)
     return copy;
 }
 
-static void path_in_dir(char *buf, const char *name)
-{
-    snprintf(buf, 128, "%s/%s", dir, name);
-}
-
 TEST(learns_synthetic_task)
 {
     struct fer_train_config c;
     char out[128], err[FER_ERR_LEN];
-    path_in_dir(out, "learn.fer");
+    test_tmp_path(out, sizeof(out), "learn.fer");
     base_config(&c, out);
     c.epochs = 8;
     CHECK(fer_train_run(&c, err) == FER_OK);
@@ -111,7 +106,7 @@ TEST(learns_synthetic_task)
     CHECK(fer_meta_get(&meta, "input_mean") != NULL);
     /* the log has one JSON line per epoch */
     char log[128];
-    path_in_dir(log, "learn.fer.log.jsonl");
+    test_tmp_path(log, sizeof(log), "learn.fer.log.jsonl");
     FILE *f = fopen(log, "r");
     int lines = 0;
     char line[1024];
@@ -130,8 +125,8 @@ TEST(fine_tune_to_6_classes_keeps_classifier)
 {
     struct fer_train_config c;
     char from[128], out[128], err[FER_ERR_LEN];
-    path_in_dir(from, "learn.fer");
-    path_in_dir(out, "six.fer");
+    test_tmp_path(from, sizeof(from), "learn.fer");
+    test_tmp_path(out, sizeof(out), "six.fer");
     base_config(&c, out);
     c.init_path = from;
     c.n_classes = 6;
@@ -155,8 +150,8 @@ TEST(same_seed_same_model_any_threads)
 {
     struct fer_train_config c;
     char a[128], b[128], err[FER_ERR_LEN];
-    path_in_dir(a, "t1.fer");
-    path_in_dir(b, "t2.fer");
+    test_tmp_path(a, sizeof(a), "t1.fer");
+    test_tmp_path(b, sizeof(b), "t2.fer");
     base_config(&c, a);
     c.epochs = 2;
     c.mixup = 0.4f;
@@ -179,10 +174,10 @@ TEST(keep_last_epochs_for_averaging)
 {
     struct fer_train_config c;
     char out[128], e1[128], e2[128], e3[128], err[FER_ERR_LEN];
-    path_in_dir(out, "kept.fer");
-    path_in_dir(e1, "kept.epoch1.fer");
-    path_in_dir(e2, "kept.epoch2.fer");
-    path_in_dir(e3, "kept.epoch3.fer");
+    test_tmp_path(out, sizeof(out), "kept.fer");
+    test_tmp_path(e1, sizeof(e1), "kept.epoch1.fer");
+    test_tmp_path(e2, sizeof(e2), "kept.epoch2.fer");
+    test_tmp_path(e3, sizeof(e3), "kept.epoch3.fer");
     base_config(&c, out);
     c.keep_last = 2;
     CHECK(fer_train_run(&c, err) == FER_OK);
@@ -204,9 +199,9 @@ TEST(keep_last_epochs_for_averaging)
 TEST(average_is_the_mean_of_the_weights)
 {
     char a[128], b[128], six[128], err[FER_ERR_LEN];
-    path_in_dir(a, "learn.fer");
-    path_in_dir(b, "t1.fer");
-    path_in_dir(six, "six.fer");
+    test_tmp_path(a, sizeof(a), "learn.fer");
+    test_tmp_path(b, sizeof(b), "t1.fer");
+    test_tmp_path(six, sizeof(six), "six.fer");
     size_t na, nb;
     struct fer_meta ma = {0}, mb = {0}, mavg = {0};
     float *pa = model_params(a, &na, &ma), *pb = model_params(b, &nb, &mb);
@@ -242,7 +237,7 @@ TEST(average_is_the_mean_of_the_weights)
 TEST(recalibration_restores_batch_norm)
 {
     char path[128], err[FER_ERR_LEN];
-    path_in_dir(path, "learn.fer");
+    test_tmp_path(path, sizeof(path), "learn.fer");
     fer_net *net = NULL;
     struct fer_meta meta = {0};
     fer_dataset *train = NULL, *val = NULL;
@@ -285,9 +280,9 @@ TEST(resume_continues_exactly)
 {
     struct fer_train_config c;
     char straight[128], part[128], ckpt[128], err[FER_ERR_LEN];
-    path_in_dir(straight, "straight.fer");
-    path_in_dir(part, "part.fer");
-    path_in_dir(ckpt, "part.fer.ckpt");
+    test_tmp_path(straight, sizeof(straight), "straight.fer");
+    test_tmp_path(part, sizeof(part), "part.fer");
+    test_tmp_path(ckpt, sizeof(ckpt), "part.fer.ckpt");
     base_config(&c, straight);
     c.val_path = NULL; /* keep the last epoch, so both runs save the same epoch */
     c.schedule.kind = FER_SCHED_PLATEAU;
@@ -323,9 +318,9 @@ TEST(resume_continues_exactly)
 TEST(ferplus_blend_is_recorded_and_resumed)
 {
     char out[128], ckpt[128], fp[128], err[FER_ERR_LEN] = "";
-    path_in_dir(out, "blend.fer");
-    path_in_dir(ckpt, "blend.fer.ckpt");
-    path_in_dir(fp, "votes.csv");
+    test_tmp_path(out, sizeof(out), "blend.fer");
+    test_tmp_path(ckpt, sizeof(ckpt), "blend.fer.ckpt");
+    test_tmp_path(fp, sizeof(fp), "votes.csv");
     FILE *f = fopen(fp, "w");
     fputs("Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,"
           "unknown,NF\n",
@@ -371,12 +366,12 @@ TEST(bad_input_is_reported)
 {
     struct fer_train_config c;
     char out[128], err[FER_ERR_LEN], bad[128];
-    path_in_dir(out, "bad.fer");
+    test_tmp_path(out, sizeof(out), "bad.fer");
     base_config(&c, out);
     c.train_path = "/nonexistent/train.csv";
     CHECK(fer_train_run(&c, err) != FER_OK);
     CHECK(strstr(err, "/nonexistent/train.csv") != NULL);
-    path_in_dir(bad, "bad.csv");
+    test_tmp_path(bad, sizeof(bad), "bad.csv");
     FILE *f = fopen(bad, "w");
     fputs("emotion,pixels,Usage\n0,1 2 3,Training\n", f);
     fclose(f);
@@ -426,12 +421,11 @@ TEST(metrics_add_up)
 
 int main(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/fer_test_train_XXXXXX");
-    if (!mkdtemp(dir))
+    if (test_tmp_create("/tmp/fer_test_train_XXXXXX") != 0)
         return 1;
-    path_in_dir(train_csv, "train.csv");
-    path_in_dir(val_csv, "val.csv");
-    path_in_dir(arch_cfg, "tiny.cfg");
+    test_tmp_path(train_csv, sizeof(train_csv), "train.csv");
+    test_tmp_path(val_csv, sizeof(val_csv), "val.csv");
+    test_tmp_path(arch_cfg, sizeof(arch_cfg), "tiny.cfg");
     write_synth(train_csv, 96, 1);
     write_synth(val_csv, 48, 2);
     FILE *f = fopen(arch_cfg, "w");
@@ -453,9 +447,6 @@ int main(void)
     RUN(resume_continues_exactly);
     RUN(ferplus_blend_is_recorded_and_resumed);
     RUN(bad_input_is_reported);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    test_tmp_remove();
     return check_report();
 }
