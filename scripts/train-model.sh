@@ -4,9 +4,8 @@
 # that made the shipped files (models/README.md tells their story):
 #
 #   1. 12 epochs from scratch (lr 0.1, cosine)                  -> runs/fer-resnet-s1.fer
-#   2. a warm restart from stage 1: 32 epochs (lr 0.05, cosine)   -> runs/fer-resnet-s2.fer
-#   3. a gentle restart from stage 2: 16 epochs (lr 0.01, cosine)  -> runs/fer-resnet.fer
-#   4. the 6-class variant: stage 3 fine-tuned with disgust merged into angry
+#   2. a warm restart from stage 1: 32 epochs (lr 0.05, cosine)   -> runs/fer-resnet.fer
+#   3. the 6-class variant: stage 2 fine-tuned with disgust merged into angry
 #                                                                -> runs/fer-resnet6.fer
 #
 # Each stage checkpoints every epoch; interrupt at any time and run it again to
@@ -56,10 +55,8 @@ stage() {
 }
 
 stage fer-resnet-s1 --arch "$ARCH" --name fer-resnet --epochs 12 --seed 1
-stage fer-resnet-s2 --init "$RUNS/fer-resnet-s1.fer" --arch "$ARCH" --name fer-resnet \
+stage fer-resnet --init "$RUNS/fer-resnet-s1.fer" --arch "$ARCH" --name fer-resnet \
     --epochs 32 --lr 0.05 --warmup 1 --seed 2
-stage fer-resnet --init "$RUNS/fer-resnet-s2.fer" --arch "$ARCH" --name fer-resnet \
-    --epochs 16 --lr 0.01 --warmup 0 --seed 6
 stage fer-resnet6 --init "$RUNS/fer-resnet.fer" --arch "$ARCH" --name fer-resnet6 --classes 6 \
     --epochs 3 --lr 0.005 --warmup 0 --seed 3
 echo "trained: $RUNS/fer-resnet.fer (7 classes), $RUNS/fer-resnet6.fer (6 classes)" >&2
