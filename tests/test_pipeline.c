@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "fer.h"
 #include "image/image.h"
+#include "nn/model_file.h"
 
 static fer_engine *engine;
 
@@ -218,6 +219,35 @@ TEST(bad_input_is_reported)
     CHECK(fer_engine_open(&o, &e, err) != FER_OK);
 }
 
+/* A model file whose metadata names more classes than the network has outputs is refused. */
+TEST(mismatched_class_names_are_refused)
+{
+    char err[FER_ERR_LEN] = "", path[] = "/tmp/fer_test_pipeline_model_XXXXXX";
+    fer_net *net = NULL;
+    struct fer_meta meta = {0};
+    if (access("models/fer-resnet6.fer", R_OK) != 0)
+        return;
+    CHECK(fer_model_load("models/fer-resnet6.fer", 1, &net, &meta, NULL, err) == FER_OK);
+    if (!net)
+        return;
+    CHECK(fer_meta_set(&meta, "classes", "angry,disgust,fear,happy,sad,surprise,neutral") ==
+          FER_OK);
+    int fd = mkstemp(path);
+    close(fd);
+    enum fer_status saved = fer_model_save(path, net, &meta, NULL, err);
+    if (saved == FER_OK) {
+        struct fer_engine_options o;
+        fer_engine_options_default(&o);
+        o.model_path = path;
+        fer_engine *e = NULL;
+        CHECK(fer_engine_open(&o, &e, err) == FER_ERR_CORRUPT && e == NULL);
+        CHECK(strstr(err, path) != NULL); /* the loader finds the weights do not fit */
+    }
+    unlink(path);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+}
+
 int main(void)
 {
     RUN(builtin_engine_opens);
@@ -227,6 +257,7 @@ int main(void)
     RUN(builtin_model_reads_fer2013_faces);
     RUN(photo_faces_and_concurrent_use);
     RUN(bad_input_is_reported);
+    RUN(mismatched_class_names_are_refused);
     fer_engine_close(engine);
     return check_report();
 }
