@@ -11,11 +11,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "nn/model_file.h"
+#include "pipeline/builtin_model.h"
 
 static const char *USAGE = "fer info [--json] [--layers] [MODEL]";
-
-/* The model built into the binary (pipeline/builtin_model.S). */
-extern const uint8_t fer_builtin_model_start[], fer_builtin_model_end[];
 
 static void print_text(const char *name, fer_net *net, const struct fer_meta *meta,
                        const struct fer_meta *trainer, int layers)

@@ -24,13 +24,11 @@
 #include "image/image.h"
 #include "nn/model_file.h"
 #include "nn/net.h"
+#include "pipeline/builtin_model.h"
 
 #define MAX_NETS 32
-#define FACES_PER_NET                                                                              \
-    8 /* faces per forward pass: bigger batches cost start-up memory for little gain */
-
-/* The model built into the binary (pipeline/builtin_model.S). */
-extern const uint8_t fer_builtin_model_start[], fer_builtin_model_end[];
+/* faces per forward pass: bigger batches cost start-up memory for little gain */
+#define FACES_PER_NET 8
 
 struct fer_engine {
     uint8_t *model_bytes; /* owned copy when loaded from a file; else the built-in bytes */
@@ -132,10 +130,10 @@ enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine
     }
     if (opt->merge_disgust) {
         const char *const *seven = fer_class_names(7), *const *six = fer_class_names(6);
-        for (int c = 0; c < 7 && e->model_classes == 7; c++)
-            if (strcmp(e->names[c], seven[c]) != 0)
-                e->model_classes = -1;
-        if (e->model_classes != 7) {
+        int fer2013 = e->model_classes == 7;
+        for (int c = 0; c < 7 && fer2013; c++)
+            fer2013 = strcmp(e->names[c], seven[c]) == 0;
+        if (!fer2013) {
             st = fer_errorf(err, FER_ERR_ARG,
                             "merging disgust into angry needs a model of the 7 FER2013 classes; "
                             "%s is not one",
