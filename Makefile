@@ -89,9 +89,9 @@ build/asan/fer: $(CLI_SRC:%.c=build/asan/%.o) build/asan/libfer.a
 	$(Q)$(CC) $(TEST_CFLAGS) $^ -o $@ $(LIBS)
 
 # The test helpers (a throwaway PostgreSQL server, an HTTP client, a temporary folder, CSV and
-# image fixtures) link into every test program.
+# image fixtures, a synthetic training task) link into every test program.
 TEST_HELPERS := tests/pg_harness.c tests/http_client.c tests/tmp_dir.c tests/csv_fixture.c \
-                tests/image_fixture.c
+                tests/image_fixture.c tests/synth_task.c
 build/asan/test_%: tests/test_%.c tests/check.h $(TEST_HELPERS) $(TEST_HELPERS:.c=.h) \
                    build/asan/libfer.a
 	@mkdir -p $(dir $@)

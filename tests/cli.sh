@@ -123,6 +123,29 @@ expect "--merge-disgust on a 6-class model fails" 1 "$FER" eval --model "$tmp/m6
     --data "$tmp/all.csv" --merge-disgust
 contains "and says what it needs" "$tmp/err" "needs a 7-class model"
 
+# ensembles (comma-separated models) and distillation (--teacher)
+expect "train a second model" 0 "$FER" train --arch "$tmp/tiny.cfg" --train "$tmp/p7/training.csv" \
+    --epochs 2 --batch 8 --seed 9 --out "$tmp/m2.fer" --no-progress
+expect "eval an ensemble" 0 "$FER" eval --model "$tmp/m.fer,$tmp/m2.fer" --data "$tmp/all.csv"
+contains "names each member with its accuracy" "$tmp/out" "m2.fer (fer-model): "
+contains "and says it averaged them" "$tmp/out" "the mean of 2 models"
+expect "an ensemble of 7 and 6 classes fails" 1 "$FER" eval --model "$tmp/m.fer,$tmp/m6.fer" \
+    --data "$tmp/all.csv"
+contains "and says why" "$tmp/err" "6 classes"
+expect "an ensemble with a missing member fails" 1 "$FER" eval --model "$tmp/m.fer,$tmp/none.fer" \
+    --data "$tmp/all.csv"
+expect "distil an ensemble" 0 "$FER" train --init "$tmp/m.fer" --teacher "$tmp/m.fer,$tmp/m2.fer" \
+    --teacher-weight 0.7 --train "$tmp/p7/training.csv" --epochs 1 --batch 8 --out "$tmp/kd.fer" \
+    --no-progress
+contains "reports the teacher" "$tmp/err" "teacher: 2 models, agrees with"
+expect "info shows the teacher" 0 "$FER" info "$tmp/kd.fer"
+contains "with its weight" "$tmp/out" "teacher_weight: 0.7"
+expect "a resume without the teacher fails" 1 "$FER" train --resume "$tmp/kd.fer.ckpt" \
+    --train "$tmp/p7/training.csv" --epochs 2 --out "$tmp/kd.fer" --no-progress
+contains "and says to give it" "$tmp/err" "--teacher"
+expect "--teacher-weight out of range" 2 "$FER" train --init "$tmp/m.fer" --teacher "$tmp/m.fer" \
+    --teacher-weight 1.5 --train "$tmp/p7/training.csv" --out "$tmp/kd2.fer"
+
 expect "fine-tune 7 -> 6 classes with --init" 0 "$FER" train --init "$tmp/m.fer" --classes 6 \
     --train "$tmp/all.csv" --epochs 1 --batch 8 --out "$tmp/tuned6.fer" --no-progress
 contains "--init keeps the body" "$tmp/err" "7 -> 6 classes; kept"

@@ -11,9 +11,9 @@
 #include "check.h"
 #include "core/alloc.h"
 #include "core/pool.h"
-#include "core/rng.h"
 #include "data/dataset.h"
 #include "nn/model_file.h"
+#include "synth_task.h"
 #include "tmp_dir.h"
 #include "train/average.h"
 #include "train/evaluate.h"
@@ -21,38 +21,6 @@
 #include "train/trainer.h"
 
 static char train_csv[128], val_csv[128], arch_cfg[128];
-
-/* A face whose class is where a bright blob sits: 3 classes, easy to learn, with noise. */
-static void synth_face(uint8_t *px, int label, fer_rng *rng)
-{
-    static const int cx[3] = {12, 36, 24}, cy[3] = {12, 12, 36};
-    int ox = (int)fer_rng_below(rng, 7) - 3, oy = (int)fer_rng_below(rng, 7) - 3;
-    for (int y = 0; y < 48; y++)
-        for (int x = 0; x < 48; x++) {
-            int dx = x - cx[label] - ox, dy = y - cy[label] - oy;
-            float v = 60 + 40 * fer_rng_uniform(rng) + (dx * dx + dy * dy < 64 ? 120.0f : 0.0f);
-            px[y * 48 + x] = (uint8_t)v;
-        }
-}
-
-static void write_synth(const char *path, size_t n, uint64_t seed)
-{
-    FILE *f = fopen(path, "w");
-    fer_rng rng;
-    fer_rng_seed(&rng, seed, 0, 0, 0);
-    uint8_t px[FER_FACE_PIXELS];
-    fputs("emotion,pixels,Usage\n", f);
-    for (size_t i = 0; i < n; i++) {
-        int label = (int)(i % 3);
-        synth_face(px, label, &rng);
-        /* labels 0, 3 and 6 (angry, happy, neutral) */
-        fprintf(f, "%d,", label * 3);
-        for (int p = 0; p < FER_FACE_PIXELS; p++)
-            fprintf(f, p ? " %d" : "%d", px[p]);
-        fputs(",Training\n", f);
-    }
-    fclose(f);
-}
 
 static void base_config(struct fer_train_config *c, const char *out)
 {
@@ -426,17 +394,9 @@ int main(void)
     test_tmp_path(train_csv, sizeof(train_csv), "train.csv");
     test_tmp_path(val_csv, sizeof(val_csv), "val.csv");
     test_tmp_path(arch_cfg, sizeof(arch_cfg), "tiny.cfg");
-    write_synth(train_csv, 96, 1);
-    write_synth(val_csv, 48, 2);
-    FILE *f = fopen(arch_cfg, "w");
-    fputs("[net]\nwidth=44\nheight=44\nchannels=1\n"
-          "[convolutional]\nfilters=6\nsize=4\nstride=4\npad=0\nbatch_normalize=1\n"
-          "activation=relu\n"
-          "[maxpool]\nsize=2\n"
-          "[dropout]\nprobability=0.1\n"
-          "[dense]\noutput=classes\n[softmax]\n",
-          f);
-    fclose(f);
+    synth_task_write_csv(train_csv, 96, 1);
+    synth_task_write_csv(val_csv, 48, 2);
+    synth_task_write_arch(arch_cfg);
     RUN(metrics_add_up);
     RUN(learns_synthetic_task);
     RUN(fine_tune_to_6_classes_keeps_classifier);

@@ -2,7 +2,6 @@
  * cmd_eval.c - `fer eval`: a model's accuracy, per-class precision, recall and
  * F1, macro-F1 and confusion matrix on a FER2013 CSV, as text or JSON.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,41 +11,25 @@
 #include "core/alloc.h"
 #include "core/pool.h"
 #include "nn/model_file.h"
-#include "train/evaluate.h"
+#include "train/ensemble.h"
 
-static const char *USAGE = "fer eval --model MODEL --data FILE [--json] [--tta none|flip|crops]";
+static const char *USAGE =
+    "fer eval --model MODEL[,MODEL...] --data FILE [--json] [--tta none|flip|crops]";
 
 /*
  * A 7-class model scored on 6 classes: each face's angry and disgust
- * probabilities are added, the others kept, and the labels merged likewise.
+ * probabilities are added, the others kept (in place: the first n x 6 floats
+ * of probs), and the labels merged likewise.
  */
-static enum fer_status evaluate_merged(fer_net *net, struct fer_norm norm, const fer_dataset *ds,
-                                       enum fer_tta tta, int progress, struct fer_metrics *m,
-                                       char *err)
+static enum fer_status merge_predictions(float *probs, fer_dataset *ds, char *err)
 {
-    float *probs = fer_malloc((ds->n ? ds->n : 1) * 7 * sizeof(float));
-    if (!probs)
-        return fer_errorf(err, FER_ERR_NOMEM, "out of memory for %zu predictions", ds->n);
-    struct fer_metrics m7;
-    enum fer_status st = fer_evaluate(net, norm, ds, tta, progress, &m7, probs, err);
-    if (st == FER_OK) {
-        fer_metrics_init(m, 6);
-        double loss = 0;
-        for (size_t i = 0; i < ds->n; i++) {
-            float p6[6] = {0};
-            for (int c = 0; c < 7; c++)
-                p6[fer_class_merged(c)] += probs[i * 7 + (size_t)c];
-            int best = 0, truth = fer_class_merged(ds->labels[i]);
-            for (int c = 1; c < 6; c++)
-                best = p6[c] > p6[best] ? c : best;
-            fer_metrics_add(m, truth, best);
-            loss -= log(fmax((double)p6[truth], 1e-12));
-        }
-        m->loss = ds->n ? loss / (double)ds->n : 0;
-        fer_metrics_finish(m);
+    for (size_t i = 0; i < ds->n; i++) {
+        float p6[6] = {0};
+        for (int c = 0; c < 7; c++)
+            p6[fer_class_merged(c)] += probs[i * 7 + (size_t)c];
+        memcpy(probs + i * 6, p6, sizeof(p6));
     }
-    fer_free(probs);
-    return st;
+    return fer_dataset_merge_disgust(ds, err);
 }
 
 int fer_cmd_eval(int argc, char **argv)
@@ -56,7 +39,10 @@ int fer_cmd_eval(int argc, char **argv)
     int json = 0, threads = 0, batch = 256, skip_bad = 0, premerged = 0, no_progress = 0;
     int merge = 0;
     struct fer_opt opts[] = {
-        {"model", FER_OPT_STR, &model_path, "model file (.fer)", NULL},
+        {"model", FER_OPT_STR, &model_path,
+         "model file (.fer); several, separated by commas, are scored as an ensemble "
+         "(their probabilities averaged)",
+         NULL},
         {"data", FER_OPT_STR, &data_path, "FER2013 CSV (.csv or .csv.gz)", NULL},
         {"json", FER_OPT_FLAG, &json, "print one JSON object", NULL},
         {"tta", FER_OPT_STR, &tta_name,
@@ -102,22 +88,20 @@ int fer_cmd_eval(int argc, char **argv)
     }
     char err[FER_ERR_LEN];
     int status = FER_EXIT_FAIL;
-    fer_net *net = NULL;
+    fer_ensemble *models = NULL;
     fer_pool *pool = NULL;
     fer_dataset *ds = NULL;
-    struct fer_meta meta = {0};
-    enum fer_status st = fer_model_load(model_path, batch, &net, &meta, NULL, err);
+    float *probs = NULL;
+    enum fer_status st = fer_pool_new(threads, &pool, err);
     if (st == FER_OK)
-        st = fer_pool_new(threads, &pool, err);
-    if (st == FER_OK)
-        st = fer_net_set_pool(net, pool, err);
+        st = fer_ensemble_load(model_path, batch, pool, &models, err);
     struct fer_read_options ro = {skip_bad, -1, 0};
     size_t skipped = 0, removed = 0;
     if (st == FER_OK)
         st = fer_dataset_read_csv(data_path, &ro, &ds, &skipped, err);
     if (st == FER_OK && ls != FER_LABELS_FER2013)
         st = fer_dataset_apply_ferplus(ds, ferplus, (enum fer_label_source)ls, 1, &removed, err);
-    if (st == FER_OK && fer_net_classes(net) == 6) {
+    if (st == FER_OK && fer_ensemble_classes(models) == 6) {
         if (premerged)
             ds->n_classes = 6;
         else
@@ -125,22 +109,26 @@ int fer_cmd_eval(int argc, char **argv)
     }
     if (st == FER_OK && exclude)
         st = fer_dataset_drop_overlap(ds, exclude, &removed, err);
-    struct fer_norm norm;
-    fer_meta_norm(&meta, &norm.mean, &norm.std);
-    if (st == FER_OK && merge && (fer_net_classes(net) != 7 || ds->n_classes != 7))
+    if (st == FER_OK && merge && (fer_ensemble_classes(models) != 7 || ds->n_classes != 7))
         st = fer_errorf(err, FER_ERR_ARG, "--merge-disgust needs a 7-class model and 7-class data");
+    double member_acc[FER_ENSEMBLE_MAX];
     struct fer_metrics m;
+    if (st == FER_OK &&
+        !(probs = fer_malloc((ds->n ? ds->n : 1) * (size_t)ds->n_classes * sizeof(float))))
+        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for %zu predictions", ds->n);
+    if (st == FER_OK)
+        st = fer_ensemble_probs(models, ds, tta, !no_progress && !json, probs, member_acc, err);
     if (st == FER_OK && merge)
-        st = evaluate_merged(net, norm, ds, tta, !no_progress && !json, &m, err);
-    else if (st == FER_OK)
-        st = fer_evaluate(net, norm, ds, tta, !no_progress && !json, &m, NULL, err);
+        st = merge_predictions(probs, ds, err);
     if (st != FER_OK) {
         fprintf(stderr, "fer eval: %s\n", err);
         goto end;
     }
+    fer_metrics_from_probs(probs, ds, &m);
+    const struct fer_meta *meta = &models->metas[0];
     char names[FER_MAX_CLASSES][16];
     const char *name_ptrs[FER_MAX_CLASSES];
-    int nc = fer_meta_classes(&meta, names, FER_MAX_CLASSES);
+    int nc = fer_meta_classes(meta, names, FER_MAX_CLASSES);
     for (int i = 0; i < nc; i++)
         name_ptrs[i] = names[i];
     if (merge)
@@ -149,9 +137,16 @@ int fer_cmd_eval(int argc, char **argv)
     if (json) {
         fer_metrics_print_json(&m, name_ptrs, stdout);
     } else {
-        const char *name = fer_meta_get(&meta, "name");
-        printf("model     %s (%s)\ndata      %s%s\n", model_path, name ? name : "unnamed",
-               data_path, tta ? "" : "");
+        for (int i = 0; i < models->n; i++) {
+            const char *name = fer_meta_get(&models->metas[i], "name");
+            printf("model     %s (%s)", models->paths[i], name ? name : "unnamed");
+            if (models->n > 1)
+                printf(": %.2f%% alone", 100 * member_acc[i]);
+            printf("\n");
+        }
+        if (models->n > 1)
+            printf("ensemble  the mean of %d models' probabilities\n", models->n);
+        printf("data      %s\n", data_path);
         if (skipped)
             printf("skipped   %zu malformed rows\n", skipped);
         if (exclude)
@@ -161,9 +156,9 @@ int fer_cmd_eval(int argc, char **argv)
     }
     status = FER_EXIT_OK;
 end:
+    fer_free(probs);
     fer_dataset_free(ds);
-    fer_net_free(net);
+    fer_ensemble_free(models);
     fer_pool_free(pool);
-    fer_meta_clear(&meta);
     return status;
 }

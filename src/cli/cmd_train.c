@@ -36,6 +36,14 @@ int fer_cmd_train(int argc, char **argv)
         {"ferplus", FER_OPT_STR, &c.ferplus_path, "FER+ votes file (fer2013new.csv)", NULL},
         {"ferplus-weight", FER_OPT_FLOAT, &c.ferplus_weight,
          "FER+ share of the target with fer2013+ferplus (default 0.5)", NULL},
+        {"teacher", FER_OPT_STR, &c.teacher.models,
+         "distil: blend these models' predictions (comma-separated: their mean) into the "
+         "targets",
+         NULL},
+        {"teacher-weight", FER_OPT_FLOAT, &c.teacher.weight,
+         "the teacher's share of each target (default 0.5)", NULL},
+        {"teacher-temperature", FER_OPT_FLOAT, &c.teacher.temperature,
+         "soften (> 1) or sharpen (< 1) the teacher's probabilities (default 1)", NULL},
         {"drop-unusable", FER_OPT_FLAG, &c.drop_unusable,
          "drop rows FER+ marks as not a face or unknown", NULL},
         {"epochs", FER_OPT_INT, &epochs, "number of epochs", NULL},
@@ -90,6 +98,12 @@ int fer_cmd_train(int argc, char **argv)
     c.labels = (enum fer_label_source)ls;
     if (!(c.ferplus_weight >= 0 && c.ferplus_weight <= 1)) {
         fprintf(stderr, "fer train: --ferplus-weight must be in [0, 1]\n");
+        return FER_EXIT_USAGE;
+    }
+    if (!(c.teacher.weight >= 0 && c.teacher.weight <= 1) ||
+        !(c.teacher.temperature > 0 && c.teacher.temperature <= 100)) {
+        fprintf(stderr, "fer train: --teacher-weight must be in [0, 1] and --teacher-temperature "
+                        "in (0, 100]\n");
         return FER_EXIT_USAGE;
     }
     char err[FER_ERR_LEN];

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "train/evaluate.h"
 #include "train/trainer.h"
 
 void fer_train_config_defaults(struct fer_train_config *c)
@@ -12,6 +13,9 @@ void fer_train_config_defaults(struct fer_train_config *c)
     c->n_classes = 7;
     c->labels = FER_LABELS_FER2013;
     c->ferplus_weight = FER_FERPLUS_WEIGHT_DEFAULT;
+    c->teacher.weight = FER_TEACHER_WEIGHT_DEFAULT;
+    c->teacher.temperature = FER_TEACHER_TEMPERATURE_DEFAULT;
+    c->teacher.tta = FER_TTA_FLIP;
     c->epochs = 30;
     c->batch = 128;
     c->seed = 1;

@@ -25,6 +25,7 @@ struct run {
     struct fer_train_config cfg; /* effective recipe (after resume) */
     fer_dataset *train, *val;
     char train_sha[65], val_sha[65], ferplus_sha[65];
+    struct fer_teacher_report teacher;
     fer_net *net;
     fer_optim *opt;
     fer_pool *pool;
@@ -86,14 +87,23 @@ static void free_run(struct run *r)
     fer_free(r->targets);
 }
 
-/* "fer2013", ..., or "fer2013+ferplus 0.5" with the FER+ weight of a blend. */
-static const char *describe_labels(const struct fer_train_config *c, char *buf, size_t size)
+/*
+ * "fer2013", ..., or "fer2013+ferplus 0.5" with the FER+ weight of a blend;
+ * with a teacher, "... teacher 0.5 1 <sha256,...>" (weight, temperature and
+ * the teacher files' hashes, which do not depend on where the files lie).
+ */
+static const char *describe_labels(const struct run *r, char *buf, size_t size)
 {
+    const struct fer_train_config *c = &r->cfg;
+    int len;
     if (c->labels == FER_LABELS_BLEND)
-        snprintf(buf, size, "%s %.9g", fer_label_source_name(c->labels),
-                 (double)c->ferplus_weight);
+        len = snprintf(buf, size, "%s %.9g", fer_label_source_name(c->labels),
+                       (double)c->ferplus_weight);
     else
-        snprintf(buf, size, "%s", fer_label_source_name(c->labels));
+        len = snprintf(buf, size, "%s", fer_label_source_name(c->labels));
+    if (c->teacher.models && len >= 0 && (size_t)len < size)
+        snprintf(buf + len, size - (size_t)len, " teacher %.6g %.6g %s", (double)c->teacher.weight,
+                 (double)c->teacher.temperature, r->teacher.sha256);
     return buf;
 }
 
@@ -125,8 +135,8 @@ static void save_recipe(struct fer_meta *t, const struct run *r)
     fer_meta_setf(t, "regularise", "%.9g %.9g %d", (double)c->label_smoothing, (double)c->mixup,
                   c->eval_tta);
     fer_meta_setf(t, "keep_last", "%d", c->keep_last);
-    char labels[64];
-    fer_meta_set(t, "labels", describe_labels(c, labels, sizeof(labels)));
+    char labels[sizeof(r->teacher.sha256) + 128];
+    fer_meta_set(t, "labels", describe_labels(r, labels, sizeof(labels)));
 }
 
 static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char *err)
@@ -168,13 +178,13 @@ static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char
     if (r->c->keep_last <= 0)
         c->keep_last = keep ? atoi(keep) : 0;
     /* the data are loaded from the command line, so they must match what the run began with */
-    char now[64];
-    describe_labels(c, now, sizeof(now));
+    char now[sizeof(r->teacher.sha256) + 128];
+    describe_labels(r, now, sizeof(now));
     const char *labels = fer_meta_get(t, "labels"); /* absent in older checkpoints */
     if (strcmp(labels ? labels : "fer2013", now) != 0)
         return fer_errorf(err, FER_ERR_ARG,
                           "the checkpoint was trained with --labels '%s' but this resume asks "
-                          "for '%s': give the same --labels (and --ferplus-weight)",
+                          "for '%s': give the same --labels (and --ferplus-weight, --teacher)",
                           labels ? labels : "fer2013", now);
     const char *total = fer_meta_get(t, "epochs");
     if (r->c->epochs_given <= 0 && total)
@@ -351,6 +361,13 @@ static void describe_model(struct run *r, int epoch, const struct fer_metrics *v
     }
     if (c->labels == FER_LABELS_BLEND)
         fer_meta_setf(m, "ferplus_weight", "%.9g", (double)c->ferplus_weight);
+    if (c->teacher.models) {
+        fer_meta_set(m, "teacher", c->teacher.models);
+        fer_meta_set(m, "teacher_sha256", r->teacher.sha256);
+        fer_meta_setf(m, "teacher_weight", "%.6g", (double)c->teacher.weight);
+        fer_meta_setf(m, "teacher_temperature", "%.6g", (double)c->teacher.temperature);
+        fer_meta_setf(m, "teacher_agreement", "%.6f", r->teacher.agreement);
+    }
     fer_meta_set(m, "train_data", c->train_path);
     fer_meta_set(m, "train_sha256", r->train_sha);
     fer_meta_setf(m, "train_rows", "%zu", r->train->n);
@@ -586,6 +603,18 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
     if (c->labels != FER_LABELS_FER2013 &&
         (st = fer_sha256_file(c->ferplus_path, r.ferplus_sha, err)) != FER_OK)
         goto end;
+    if (c->teacher.models) {
+        double t_teach = fer_now();
+        fprintf(stderr, "teacher: %s reads the training faces\n", c->teacher.models);
+        if ((st = fer_distill_targets(r.train, &c->teacher, r.pool, c->progress, &r.teacher,
+                                      err)) != FER_OK)
+            goto end;
+        fprintf(stderr,
+                "teacher: %d model%s, agrees with %.2f%% of the labels, mean confidence %.3f; "
+                "targets are %.0f%% teacher (%.1fs)\n",
+                r.teacher.n_models, r.teacher.n_models > 1 ? "s" : "", 100 * r.teacher.agreement,
+                r.teacher.mean_confidence, 100 * (double)c->teacher.weight, fer_now() - t_teach);
+    }
     fprintf(stderr, "data: %zu training faces, %zu validation faces, %d classes (%.1fs)\n",
             r.train->n, r.val ? r.val->n : (size_t)0, c->n_classes, fer_now() - t_load);
     if ((st = setup_model(&r, err)) != FER_OK)

@@ -20,6 +20,7 @@
 #include "data/dataset.h"
 #include "nn/optim.h"
 #include "nn/spec.h"
+#include "train/distill.h"
 
 struct fer_train_config {
     /* data */
@@ -30,6 +31,7 @@ struct fer_train_config {
     const char *ferplus_path; /* needed for ferplus-* labels */
     float ferplus_weight;     /* FER+ share of the target with FER_LABELS_BLEND */
     int drop_unusable;        /* drop rows FER+ marks as not a face or unknown */
+    struct fer_teacher teacher; /* distillation: a teacher's predictions in the targets */
     int skip_bad_rows;
     size_t limit;     /* use only the first `limit` training rows (0: all) */
     size_t val_limit; /* likewise for validation */

@@ -1,0 +1,57 @@
+/*
+ * distill.h - knowledge distillation (Hinton et al. 2015) with the teacher's
+ * predictions computed once, before training: each training face's target
+ * becomes a blend of its label and what a trained model, or an ensemble of
+ * them, reads in it.
+ *
+ * On FER2013, whose labels human annotators agree with only about 65% of the
+ * time, the teacher's distribution softens labels it finds doubtful and names
+ * the second emotion of an ambiguous face. The teacher sees each face
+ * unaugmented, with test-time augmentation (flip unless set otherwise); the
+ * student sees the augmented views as usual.
+ */
+#ifndef FER_TRAIN_DISTILL_H
+#define FER_TRAIN_DISTILL_H
+
+#include <stddef.h>
+
+#include "core/pool.h"
+#include "core/status.h"
+#include "data/dataset.h"
+
+struct fer_teacher {
+    const char *models; /* comma-separated model files (see ensemble.h); NULL: no teacher */
+    float weight;       /* the teacher's share of each target, in [0, 1] */
+    float temperature;  /* > 0: probabilities p become p^(1/T), renormalised; 1 keeps them */
+    int tta;            /* enum fer_tta the teacher reads faces with (FER_TTA_FLIP by default) */
+};
+
+#define FER_TEACHER_WEIGHT_DEFAULT      0.5f
+#define FER_TEACHER_TEMPERATURE_DEFAULT 1.0f
+
+/* What fer_distill_targets found; sha256 lists the models' hashes, comma-separated. */
+struct fer_teacher_report {
+    int n_models;
+    double agreement;       /* share of faces whose label is the teacher's top class */
+    double mean_confidence; /* mean of the teacher's top probability */
+    char sha256[16 * 65];
+};
+
+/*
+ * Sets each face's target to (1 - weight) * its current target (its soft
+ * target, or the one-hot of its label) + weight * the teacher's softened
+ * probabilities. The hard labels stay, so accuracy is still measured against
+ * them. The teacher must have ds->n_classes outputs. Nothing in ds changes
+ * on failure.
+ */
+enum fer_status fer_distill_targets(fer_dataset *ds, const struct fer_teacher *t, fer_pool *pool,
+                                    int progress, struct fer_teacher_report *report, char *err);
+
+/*
+ * Blends probs (ds->n x ds->n_classes, each row summing to 1) into ds's
+ * targets as above; the arithmetic of fer_distill_targets without a model.
+ */
+enum fer_status fer_distill_blend(fer_dataset *ds, const float *probs, float weight,
+                                  float temperature, char *err);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * ensemble.h - several trained models read as one: each model's probabilities
+ * (averaged over its test-time views) averaged again over the models.
+ *
+ * `fer eval --model a.fer,b.fer` scores an ensemble, and `fer train --teacher
+ * a.fer,b.fer` distils one into the soft targets of a single network.
+ */
+#ifndef FER_TRAIN_ENSEMBLE_H
+#define FER_TRAIN_ENSEMBLE_H
+
+#include <stddef.h>
+
+#include "core/pool.h"
+#include "core/status.h"
+#include "data/dataset.h"
+#include "nn/model_file.h"
+#include "train/evaluate.h"
+
+#define FER_ENSEMBLE_MAX 16
+
+typedef struct fer_ensemble {
+    int n;
+    fer_net *nets[FER_ENSEMBLE_MAX];
+    struct fer_meta metas[FER_ENSEMBLE_MAX];
+    char paths[FER_ENSEMBLE_MAX][1024];
+} fer_ensemble;
+
+/*
+ * Loads the comma-separated model files of list ("a.fer" or "a.fer,b.fer"),
+ * each with room for batches of max_batch faces, working on pool. All must
+ * have the same classes and input. On failure nothing stays loaded. The
+ * caller frees *out with fer_ensemble_free.
+ */
+enum fer_status fer_ensemble_load(const char *list, int max_batch, fer_pool *pool,
+                                  fer_ensemble **out, char *err);
+void fer_ensemble_free(fer_ensemble *e);
+
+/* Outputs of each member (they agree). */
+int fer_ensemble_classes(const fer_ensemble *e);
+
+/*
+ * Runs every member over ds with test-time augmentation tta and writes the
+ * mean of their probabilities (ds->n x classes) to probs. member_acc
+ * (optional, e->n values) receives each member's own accuracy.
+ */
+enum fer_status fer_ensemble_probs(fer_ensemble *e, const fer_dataset *ds, enum fer_tta tta,
+                                   int progress, float *probs, double *member_acc, char *err);
+
+/*
+ * Scores probabilities (ds->n x k) against ds's hard labels: the argmax is
+ * the prediction, the loss the mean of -log p(true class).
+ */
+void fer_metrics_from_probs(const float *probs, const fer_dataset *ds, struct fer_metrics *m);
+
+#endif
