@@ -5,6 +5,8 @@
 
 #include "core/rng.h"
 #include "data/dataset.h"
+#include "tmp_dir.h"
+#include "train/trainer.h"
 
 static void synth_face(uint8_t *px, int label, fer_rng *rng)
 {
@@ -51,4 +53,33 @@ void synth_task_write_arch(const char *path)
           "[dense]\noutput=classes\n[softmax]\n",
           f);
     fclose(f);
+}
+
+void synth_task_config(struct fer_train_config *c, const char *train_csv, const char *val_csv,
+                       const char *arch, const char *out)
+{
+    fer_train_config_defaults(c);
+    c->train_path = train_csv;
+    c->val_path = val_csv;
+    c->arch_path = arch;
+    c->out_path = out;
+    c->epochs = 3;
+    c->batch = 16;
+    c->seed = 5;
+    c->threads = 1;
+    c->progress = 0;
+    c->optim = fer_optim_defaults(FER_OPTIM_ADAMW);
+    c->schedule.base_lr = 3e-3f;
+    c->augment.rotate = 5;
+    c->augment.flip = 0;
+}
+
+void synth_task_make_files(char *train_csv, char *val_csv, char *arch, size_t n)
+{
+    test_tmp_path(train_csv, n, "train.csv");
+    test_tmp_path(val_csv, n, "val.csv");
+    test_tmp_path(arch, n, "tiny.cfg");
+    synth_task_write_csv(train_csv, 96, 1);
+    synth_task_write_csv(val_csv, 48, 2);
+    synth_task_write_arch(arch);
 }

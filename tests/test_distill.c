@@ -23,20 +23,8 @@ static char model_a[128], model_b[128], model_six[128];
 
 static void base_config(struct fer_train_config *c, const char *out)
 {
-    fer_train_config_defaults(c);
-    c->train_path = train_csv;
-    c->val_path = val_csv;
-    c->arch_path = arch_cfg;
-    c->out_path = out;
-    c->epochs = 3;
-    c->batch = 16;
-    c->seed = 5;
-    c->threads = 1;
-    c->progress = 0;
-    c->optim = fer_optim_defaults(FER_OPTIM_ADAMW);
-    c->schedule.base_lr = 3e-3f;
-    c->augment.flip = 0;        /* the classes differ by left and right, */
-    c->eval_tta = FER_TTA_NONE; /* so no mirrored views */
+    synth_task_config(c, train_csv, val_csv, arch_cfg, out);
+    c->eval_tta = FER_TTA_NONE; /* the classes differ by left and right: no mirrored views */
     c->teacher.tta = FER_TTA_NONE;
 }
 
@@ -281,15 +269,10 @@ int main(void)
 {
     if (test_tmp_create("/tmp/fer_test_distill_XXXXXX") != 0)
         return 1;
-    test_tmp_path(train_csv, sizeof(train_csv), "train.csv");
-    test_tmp_path(val_csv, sizeof(val_csv), "val.csv");
-    test_tmp_path(arch_cfg, sizeof(arch_cfg), "tiny.cfg");
+    synth_task_make_files(train_csv, val_csv, arch_cfg, sizeof(train_csv));
     test_tmp_path(model_a, sizeof(model_a), "a.fer");
     test_tmp_path(model_b, sizeof(model_b), "b.fer");
     test_tmp_path(model_six, sizeof(model_six), "six.fer");
-    synth_task_write_csv(train_csv, 96, 1);
-    synth_task_write_csv(val_csv, 48, 2);
-    synth_task_write_arch(arch_cfg);
     RUN(blend_follows_the_formula);
     RUN(blend_refuses_bad_settings);
     if (train_model(model_a, 5, 7, NULL) == 0 && train_model(model_b, 6, 7, NULL) == 0 &&

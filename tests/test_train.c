@@ -24,20 +24,7 @@ static char train_csv[128], val_csv[128], arch_cfg[128];
 
 static void base_config(struct fer_train_config *c, const char *out)
 {
-    fer_train_config_defaults(c);
-    c->train_path = train_csv;
-    c->val_path = val_csv;
-    c->arch_path = arch_cfg;
-    c->out_path = out;
-    c->epochs = 3;
-    c->batch = 16;
-    c->seed = 5;
-    c->threads = 1;
-    c->progress = 0;
-    c->optim = fer_optim_defaults(FER_OPTIM_ADAMW);
-    c->schedule.base_lr = 3e-3f;
-    c->augment.rotate = 5;
-    c->augment.flip = 0; /* the classes differ by left and right */
+    synth_task_config(c, train_csv, val_csv, arch_cfg, out);
 }
 
 static float *model_params(const char *path, size_t *n, struct fer_meta *meta)
@@ -391,12 +378,7 @@ int main(void)
 {
     if (test_tmp_create("/tmp/fer_test_train_XXXXXX") != 0)
         return 1;
-    test_tmp_path(train_csv, sizeof(train_csv), "train.csv");
-    test_tmp_path(val_csv, sizeof(val_csv), "val.csv");
-    test_tmp_path(arch_cfg, sizeof(arch_cfg), "tiny.cfg");
-    synth_task_write_csv(train_csv, 96, 1);
-    synth_task_write_csv(val_csv, 48, 2);
-    synth_task_write_arch(arch_cfg);
+    synth_task_make_files(train_csv, val_csv, arch_cfg, sizeof(train_csv));
     RUN(metrics_add_up);
     RUN(learns_synthetic_task);
     RUN(fine_tune_to_6_classes_keeps_classifier);
