@@ -87,3 +87,32 @@ uint8_t *splice_exif(const uint8_t *jpg, size_t len, int orientation, int be, ui
     *out_len = len + sizeof(seg);
     return out;
 }
+
+unsigned char *raw_jpeg(const uint8_t *pix, int w, int h, int components, J_COLOR_SPACE cs,
+                        int quality, const jpeg_scan_info *scans, int n_scans, unsigned long *len)
+{
+    struct jpeg_error_mgr jerr;
+    struct jpeg_compress_struct cc;
+    unsigned char *buf = NULL;
+    *len = 0;
+    cc.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&cc);
+    jpeg_mem_dest(&cc, &buf, len);
+    cc.image_width = (JDIMENSION)w, cc.image_height = (JDIMENSION)h;
+    cc.input_components = components;
+    cc.in_color_space = cs;
+    jpeg_set_defaults(&cc);
+    jpeg_set_quality(&cc, quality, TRUE);
+    if (n_scans > 0) {
+        cc.scan_info = scans;
+        cc.num_scans = n_scans;
+    }
+    jpeg_start_compress(&cc, TRUE);
+    for (int y = 0; y < h; y++) {
+        JSAMPROW row = (JSAMPROW)(pix + (size_t)y * (size_t)w * (size_t)components);
+        jpeg_write_scanlines(&cc, &row, 1);
+    }
+    jpeg_finish_compress(&cc);
+    jpeg_destroy_compress(&cc);
+    return buf;
+}

@@ -2,14 +2,17 @@
  * image_fixture.h - pictures and files for the image tests (test_image,
  * test_image_codec, test_image_errors): the pseudo-random pixels
  * tests/image_reference.py also makes, a smooth test picture, reading a file
- * whole and splicing an EXIF segment into a JPEG. Their temporary folder is
- * tmp_dir.h's.
+ * whole, splicing an EXIF segment into a JPEG and writing JPEGs fer itself
+ * never writes. Their temporary folder is tmp_dir.h's.
  */
 #ifndef FER_TESTS_IMAGE_FIXTURE_H
 #define FER_TESTS_IMAGE_FIXTURE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h> /* jpeglib.h needs FILE */
+
+#include <jpeglib.h>
 
 #include "image/image.h"
 
@@ -37,5 +40,14 @@ void put32(uint8_t *p, uint32_t v, int be);
  */
 uint8_t *splice_exif(const uint8_t *jpg, size_t len, int orientation, int be, uint32_t ifd,
                      unsigned count, size_t *out_len);
+
+/*
+ * Compresses w x h pixels of cs (JCS_RGB, JCS_CMYK, ...; components per
+ * pixel to match) with libjpeg itself, for layouts fer never writes: quality
+ * 0..100, and scans (n_scans > 0) in place of the default scan script. The
+ * JPEG is malloc'ed (free it); *len receives its size.
+ */
+unsigned char *raw_jpeg(const uint8_t *pix, int w, int h, int components, J_COLOR_SPACE cs,
+                        int quality, const jpeg_scan_info *scans, int n_scans, unsigned long *len);
 
 #endif

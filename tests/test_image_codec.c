@@ -106,24 +106,9 @@ TEST(test_jpeg_cmyk)
     enum { W = 16, H = 8 };
     uint8_t cmyk[W * H * 4], back[W * H * 4];
     synth_fill(17, cmyk, sizeof(cmyk));
+    unsigned long len;
+    unsigned char *buf = raw_jpeg(cmyk, W, H, 4, JCS_CMYK, 100, NULL, 0, &len);
     struct jpeg_error_mgr jerr;
-    struct jpeg_compress_struct cc;
-    unsigned char *buf = NULL;
-    unsigned long len = 0;
-    cc.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&cc);
-    jpeg_mem_dest(&cc, &buf, &len);
-    cc.image_width = W, cc.image_height = H, cc.input_components = 4;
-    cc.in_color_space = JCS_CMYK;
-    jpeg_set_defaults(&cc);
-    jpeg_set_quality(&cc, 100, TRUE);
-    jpeg_start_compress(&cc, TRUE);
-    for (int y = 0; y < H; y++) {
-        JSAMPROW row = cmyk + y * W * 4;
-        jpeg_write_scanlines(&cc, &row, 1);
-    }
-    jpeg_finish_compress(&cc);
-    jpeg_destroy_compress(&cc);
     /* what libjpeg itself decodes, as CMYK */
     struct jpeg_decompress_struct dc;
     dc.err = jpeg_std_error(&jerr);

@@ -164,25 +164,8 @@ TEST(test_jpeg_scan_limit)
                 scans[n++] = (jpeg_scan_info){1, {c, 0, 0, 0}, k, k, al == 2 ? 0 : al + 1, al};
     uint8_t pix[W * H * 3];
     synth_fill(23, pix, sizeof(pix));
-    struct jpeg_error_mgr jerr;
-    struct jpeg_compress_struct cc;
-    unsigned char *buf = NULL;
-    unsigned long len = 0;
-    cc.err = jpeg_std_error(&jerr);
-    jpeg_create_compress(&cc);
-    jpeg_mem_dest(&cc, &buf, &len);
-    cc.image_width = W, cc.image_height = H, cc.input_components = 3;
-    cc.in_color_space = JCS_RGB;
-    jpeg_set_defaults(&cc);
-    cc.scan_info = scans;
-    cc.num_scans = n;
-    jpeg_start_compress(&cc, TRUE);
-    for (int y = 0; y < H; y++) {
-        JSAMPROW row = pix + y * W * 3;
-        jpeg_write_scanlines(&cc, &row, 1);
-    }
-    jpeg_finish_compress(&cc);
-    jpeg_destroy_compress(&cc);
+    unsigned long len;
+    unsigned char *buf = raw_jpeg(pix, W, H, 3, JCS_RGB, 75, scans, n, &len);
     check_bad(buf, len, FER_ERR_LIMIT, "progressive scans");
     free(buf);
 }
