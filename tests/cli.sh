@@ -214,6 +214,8 @@ contains "and names its line" "$tmp/err" "bad.jsonl:1"
 expect "average a checkpoint and a model" 0 "$FER" average --out "$tmp/avg.fer" --no-progress \
     --recalibrate "$tmp/p7/training.csv" --val "$tmp/p7/publictest.csv" "$tmp/m.fer.ckpt" "$tmp/m.fer"
 contains "average scores the result" "$tmp/out" "accuracy"
+expect "info on the average" 0 "$FER" info "$tmp/avg.fer"
+contains "records the average's own command" "$tmp/out" "command: $FER average --out"
 expect "eval the average" 0 "$FER" eval --model "$tmp/avg.fer" --data "$tmp/p7/publictest.csv"
 expect "averaging different class counts fails" 1 "$FER" average --out "$tmp/x.fer" \
     "$tmp/m.fer" "$tmp/tuned6.fer"

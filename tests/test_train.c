@@ -49,6 +49,7 @@ TEST(learns_synthetic_task)
     test_tmp_path(out, sizeof(out), "learn.fer");
     base_config(&c, out);
     c.epochs = 8;
+    c.command = "fer train --epochs 8";
     CHECK(fer_train_run(&c, err) == FER_OK);
     struct fer_meta meta = {0};
     size_t n;
@@ -173,6 +174,8 @@ TEST(average_is_the_mean_of_the_weights)
     CHECK(exact);
     CHECK(fer_meta_get(&mavg, "averaged_from") != NULL);
     CHECK(fer_meta_get(&mavg, "val_accuracy") == NULL); /* stale figures are dropped */
+    CHECK(fer_meta_get(&mavg, "epoch") == NULL && fer_meta_get(&mavg, "command") == NULL);
+    CHECK_STR(fer_meta_get(&mavg, "first_member_command"), "fer train --epochs 8");
     CHECK_STR(fer_meta_get(&mavg, "classes"), fer_meta_get(&ma, "classes"));
     fer_net_free(net);
     fer_meta_clear(&mavg);

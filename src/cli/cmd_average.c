@@ -75,6 +75,9 @@ int fer_cmd_average(int argc, char **argv)
     if (st != FER_OK)
         goto fail;
     fprintf(stderr, "averaged %d model%s\n", n, n == 1 ? "" : "s");
+    char cmdline[2048];
+    fer_cli_command_line(argc, argv, cmdline, sizeof(cmdline));
+    fer_meta_set(&meta, "command", cmdline);
     struct fer_norm norm;
     fer_meta_norm(&meta, &norm.mean, &norm.std);
     if (recal_path) {

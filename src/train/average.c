@@ -85,9 +85,15 @@ enum fer_status fer_average_models(const char *const *paths, int n, int max_batc
         len += (size_t)snprintf(list + len, sizeof(list) - len, " %s", paths[i]);
     if ((st = fer_meta_set(meta, "averaged_from", list)) != FER_OK)
         fer_errorf(err, st, "model metadata is full");
-    /* the first model's figures do not describe the average */
-    fer_meta_unset(meta, "val_accuracy");
-    fer_meta_unset(meta, "val_macro_f1");
+    /* the first model's figures and history do not describe the average; its
+     * command is kept as "first_member_command" (the caller records its own) */
+    const char *first_command = fer_meta_get(meta, "command");
+    if (st == FER_OK && first_command)
+        st = fer_meta_set(meta, "first_member_command", first_command);
+    static const char *const per_run[] = {"val_accuracy", "val_macro_f1", "epoch",
+                                          "train_seconds", "command"};
+    for (size_t i = 0; i < sizeof(per_run) / sizeof(per_run[0]); i++)
+        fer_meta_unset(meta, per_run[i]);
 end:
     fer_free(acc_p);
     fer_free(acc_b);
