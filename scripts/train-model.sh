@@ -41,7 +41,8 @@ stage() {
         local again=() args=("$@") i
         for ((i = 0; i < ${#args[@]}; i++)); do
             case ${args[i]} in
-            --classes | --labels | --ferplus | --ferplus-weight)
+            --classes | --labels | --ferplus | --ferplus-weight | --teacher | --teacher-weight | \
+                --teacher-temperature)
                 again+=("${args[i]}" "${args[i + 1]}")
                 ;;
             esac
