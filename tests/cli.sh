@@ -166,7 +166,8 @@ awk 'BEGIN {
 }' >"$tmp/ferplus/fer2013new.csv"
 expect "make model's script runs its stages" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
     RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
-for f in fer-resnet-s1 fer-resnet fer-resnet6; do
+for f in fer-resnet-s1 fer-resnet-s2 fer-resnet-s3 fer-resnet-soup1 fer-resnet-kd1 fer-resnet \
+    fer-resnet6; do
     [[ -f $tmp/mm/runs/$f.fer && -f $tmp/mm/runs/$f.done ]] && ok "stage $f done" || bad "stage $f done"
 done
 expect "the 6-class stage has 6 classes" 0 "$FER" eval --model "$tmp/mm/runs/fer-resnet6.fer" \
@@ -176,6 +177,10 @@ rm "$tmp/mm/runs/fer-resnet6.done"
 expect "a rerun resumes the unfinished stage" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
     RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
 contains "and says so" "$tmp/err" "fer-resnet6: resuming"
+expect "the distilled stage names its teacher" 0 "$FER" info "$tmp/mm/runs/fer-resnet-kd1.fer"
+contains "the soup before it" "$tmp/out" "teacher: $tmp/mm/runs/fer-resnet-soup1.fer"
+expect "the built-in model's recipe ends in a soup" 0 "$FER" info "$tmp/mm/runs/fer-resnet.fer"
+contains "of kd1's last epochs" "$tmp/out" "averaged_from: 6: $tmp/mm/runs/fer-resnet-kd1.epoch11.fer"
 
 # FER2013 labels blended with FER+ votes: recorded in the model, required again on resume
 expect "train on blended labels" 0 "$FER" train --arch "$tmp/tiny.cfg" --no-progress \
