@@ -170,6 +170,21 @@ TEST(ensemble_refuses_what_does_not_fit)
     CHECK(fer_ensemble_load(list, 4, NULL, &e, err) == FER_ERR_ARG && !e);
     CHECK(strstr(err, "6 classes") != NULL);
     CHECK(fer_ensemble_load("", 4, NULL, &e, err) == FER_ERR_ARG && !e);
+    /* a truncated member: refused, and nothing leaks (the sanitizers watch) */
+    char cut[128];
+    test_tmp_path(cut, sizeof(cut), "cut.fer");
+    FILE *in = fopen(model_a, "rb"), *out = fopen(cut, "wb");
+    char buf[2048];
+    size_t got = in ? fread(buf, 1, sizeof(buf), in) : 0;
+    if (out)
+        fwrite(buf, 1, got / 2, out);
+    if (in)
+        fclose(in);
+    if (out)
+        fclose(out);
+    snprintf(list, sizeof(list), "%s,%s", model_a, cut);
+    CHECK(fer_ensemble_load(list, 4, NULL, &e, err) != FER_OK && !e);
+    CHECK(strstr(err, "cut.fer") != NULL);
 }
 
 /* fer_distill_targets: the teacher's flip-averaged probabilities, blended by the formula. */

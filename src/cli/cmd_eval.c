@@ -141,7 +141,7 @@ int fer_cmd_eval(int argc, char **argv)
             const char *name = fer_meta_get(&models->metas[i], "name");
             printf("model     %s (%s)", models->paths[i], name ? name : "unnamed");
             if (models->n > 1)
-                printf(": %.2f%% alone", 100 * member_acc[i]);
+                printf(": %.2f%% alone%s", 100 * member_acc[i], merge ? " (7 classes)" : "");
             printf("\n");
         }
         if (models->n > 1)

@@ -60,8 +60,10 @@ enum fer_status fer_ensemble_load(const char *list, int max_batch, fer_pool *poo
         memcpy(e->paths[i], p, len);
         e->paths[i][len] = '\0';
         st = fer_model_load(e->paths[i], max_batch, &e->nets[i], &e->metas[i], NULL, err);
-        if (st != FER_OK)
+        if (st != FER_OK) {
+            fer_meta_clear(&e->metas[i]); /* whatever a failed load left */
             break;
+        }
         e->n++;
         if ((st = fer_net_set_pool(e->nets[i], pool, err)) == FER_OK)
             st = check_member(e, i, err);
