@@ -42,20 +42,20 @@ enum fer_status fer_distill_blend(fer_dataset *ds, const float *probs, float wei
     return FER_OK;
 }
 
+/* How often the teacher's top class is the label, and how sure it is on average. */
 static void summarise(const fer_dataset *ds, const float *probs, struct fer_teacher_report *rep)
 {
-    const int k = ds->n_classes;
-    size_t agree = 0;
+    struct fer_metrics m;
+    fer_metrics_from_probs(probs, ds, &m);
+    rep->agreement = m.accuracy;
     double conf = 0;
     for (size_t i = 0; i < ds->n; i++) {
-        const float *p = probs + i * (size_t)k;
-        int best = 0;
-        for (int c = 1; c < k; c++)
-            best = p[c] > p[best] ? c : best;
-        agree += best == ds->labels[i];
-        conf += (double)p[best];
+        const float *p = probs + i * (size_t)ds->n_classes;
+        float top = p[0];
+        for (int c = 1; c < ds->n_classes; c++)
+            top = p[c] > top ? p[c] : top;
+        conf += (double)top;
     }
-    rep->agreement = ds->n ? (double)agree / (double)ds->n : 0;
     rep->mean_confidence = ds->n ? conf / (double)ds->n : 0;
 }
 

@@ -18,6 +18,7 @@
 #include "core/pool.h"
 #include "core/status.h"
 #include "data/dataset.h"
+#include "train/ensemble.h"
 
 struct fer_teacher {
     const char *models; /* comma-separated model files (see ensemble.h); NULL: no teacher */
@@ -34,7 +35,7 @@ struct fer_teacher_report {
     int n_models;
     double agreement;       /* share of faces whose label is the teacher's top class */
     double mean_confidence; /* mean of the teacher's top probability */
-    char sha256[16 * 65];
+    char sha256[FER_ENSEMBLE_MAX * 65];
 };
 
 /*

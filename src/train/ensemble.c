@@ -1,7 +1,6 @@
 /* ensemble.c - several models' probabilities averaged (see ensemble.h). */
 #include "train/ensemble.h"
 
-#include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -82,23 +81,6 @@ enum fer_status fer_ensemble_load(const char *list, int max_batch, fer_pool *poo
 int fer_ensemble_classes(const fer_ensemble *e)
 {
     return fer_net_classes(e->nets[0]);
-}
-
-void fer_metrics_from_probs(const float *probs, const fer_dataset *ds, struct fer_metrics *m)
-{
-    const int k = ds->n_classes;
-    fer_metrics_init(m, k);
-    double loss = 0;
-    for (size_t i = 0; i < ds->n; i++) {
-        const float *p = probs + i * (size_t)k;
-        int best = 0, truth = ds->labels[i];
-        for (int c = 1; c < k; c++)
-            best = p[c] > p[best] ? c : best;
-        fer_metrics_add(m, truth, best);
-        loss -= log(fmax((double)p[truth], 1e-12));
-    }
-    m->loss = ds->n ? loss / (double)ds->n : 0;
-    fer_metrics_finish(m);
 }
 
 enum fer_status fer_ensemble_probs(fer_ensemble *e, const fer_dataset *ds, enum fer_tta tta,

@@ -46,10 +46,4 @@ int fer_ensemble_classes(const fer_ensemble *e);
 enum fer_status fer_ensemble_probs(fer_ensemble *e, const fer_dataset *ds, enum fer_tta tta,
                                    int progress, float *probs, double *member_acc, char *err);
 
-/*
- * Scores probabilities (ds->n x k) against ds's hard labels: the argmax is
- * the prediction, the loss the mean of -log p(true class).
- */
-void fer_metrics_from_probs(const float *probs, const fer_dataset *ds, struct fer_metrics *m);
-
 #endif

@@ -29,6 +29,27 @@ static void fill_task(void *arg, size_t i, int thread)
                      j->norm.std);
 }
 
+/* Counts one face's prediction (the top class of p) in m; returns -log p(truth). */
+static double score_face(struct fer_metrics *m, const float *p, int k, int truth)
+{
+    int best = 0;
+    for (int c = 1; c < k; c++)
+        best = p[c] > p[best] ? c : best;
+    fer_metrics_add(m, truth, best);
+    return -log(fmax((double)p[truth], 1e-12));
+}
+
+void fer_metrics_from_probs(const float *probs, const fer_dataset *ds, struct fer_metrics *m)
+{
+    const int k = ds->n_classes;
+    fer_metrics_init(m, k);
+    double loss = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        loss += score_face(m, probs + i * (size_t)k, k, ds->labels[i]);
+    m->loss = ds->n ? loss / (double)ds->n : 0;
+    fer_metrics_finish(m);
+}
+
 int fer_tta_parse(const char *name)
 {
     static const char *const names[] = {"none", "flip", "crops"};
@@ -62,8 +83,14 @@ enum fer_status fer_evaluate(fer_net *net, struct fer_norm norm, const fer_datas
         int batch = (int)(ds->n - first < (size_t)max_batch ? ds->n - first : (size_t)max_batch);
         memset(sum, 0, sizeof(float) * (size_t)batch * (size_t)k);
         for (int v = 0; v < n_views; v++) {
-            struct fill_job j = {ds,   fer_net_input(net), first, side, norm, VIEW_SHIFTS[v / 2][0],
-                                 VIEW_SHIFTS[v / 2][1], v % 2};
+            struct fill_job j = {ds,
+                                 fer_net_input(net),
+                                 first,
+                                 side,
+                                 norm,
+                                 VIEW_SHIFTS[v / 2][0],
+                                 VIEW_SHIFTS[v / 2][1],
+                                 v % 2};
             fer_pool_run(fer_net_pool(net), (size_t)batch, fill_task, &j);
             fer_net_forward(net, batch, 0);
             const float *out = fer_net_output(net);
@@ -72,12 +99,7 @@ enum fer_status fer_evaluate(fer_net *net, struct fer_norm norm, const fer_datas
         }
         for (int b = 0; b < batch; b++) {
             const float *p = sum + (size_t)b * (size_t)k;
-            int best = 0;
-            for (int c = 1; c < k; c++)
-                best = p[c] > p[best] ? c : best;
-            int truth = ds->labels[first + (size_t)b];
-            fer_metrics_add(m, truth, best);
-            loss -= log(fmax((double)p[truth], 1e-12));
+            loss += score_face(m, p, k, ds->labels[first + (size_t)b]);
             if (probs)
                 memcpy(probs + (first + (size_t)b) * (size_t)k, p, sizeof(float) * (size_t)k);
         }

@@ -33,4 +33,11 @@ enum fer_status fer_evaluate(fer_net *net, struct fer_norm norm, const fer_datas
                              enum fer_tta tta, int progress, struct fer_metrics *m, float *probs,
                              char *err);
 
+/*
+ * Scores probabilities (ds->n x classes, e.g. fer_evaluate's or an
+ * ensemble's) against ds's hard labels: the top class is the prediction, the
+ * loss the mean of -log p(true class).
+ */
+void fer_metrics_from_probs(const float *probs, const fer_dataset *ds, struct fer_metrics *m);
+
 #endif
