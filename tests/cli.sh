@@ -138,11 +138,16 @@ expect "distil an ensemble" 0 "$FER" train --init "$tmp/m.fer" --teacher "$tmp/m
     --teacher-weight 0.7 --train "$tmp/p7/training.csv" --epochs 1 --batch 8 --out "$tmp/kd.fer" \
     --no-progress
 contains "reports the teacher" "$tmp/err" "teacher: 2 models, agrees with"
+contains "and keeps its predictions" "$tmp/err" "kept for a resume in $tmp/kd.fer.teacher"
 expect "info shows the teacher" 0 "$FER" info "$tmp/kd.fer"
 contains "with its weight" "$tmp/out" "teacher_weight: 0.7"
 expect "a resume without the teacher fails" 1 "$FER" train --resume "$tmp/kd.fer.ckpt" \
     --train "$tmp/p7/training.csv" --epochs 2 --out "$tmp/kd.fer" --no-progress
 contains "and says to give it" "$tmp/err" "--teacher"
+expect "a resume with the teacher" 0 "$FER" train --resume "$tmp/kd.fer.ckpt" \
+    --teacher "$tmp/m.fer,$tmp/m2.fer" --teacher-weight 0.7 --train "$tmp/p7/training.csv" \
+    --epochs 2 --out "$tmp/kd.fer" --no-progress
+contains "reads the teacher's kept predictions" "$tmp/err" "teacher: predictions read from"
 expect "--teacher-weight out of range" 2 "$FER" train --init "$tmp/m.fer" --teacher "$tmp/m.fer" \
     --teacher-weight 1.5 --train "$tmp/p7/training.csv" --out "$tmp/kd2.fer"
 

@@ -5,7 +5,9 @@
  * distilled run records its teacher and refuses a resume with another one.
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/alloc.h"
@@ -16,6 +18,7 @@
 #include "tmp_dir.h"
 #include "train/distill.h"
 #include "train/ensemble.h"
+#include "train/teacher_cache.h"
 #include "train/trainer.h"
 
 static char train_csv[128], val_csv[128], arch_cfg[128];
@@ -198,7 +201,7 @@ TEST(teacher_targets_blend_its_predictions)
     if (!ds || !pool)
         return;
     float *p = ensemble_probs(model_a, ds, pool, NULL);
-    struct fer_teacher t = {model_a, 0.5f, 1.0f, FER_TTA_NONE};
+    struct fer_teacher t = {model_a, 0.5f, 1.0f, FER_TTA_NONE, NULL};
     struct fer_teacher_report rep;
     CHECK(fer_distill_targets(ds, &t, pool, 0, &rep, err) == FER_OK);
     CHECK(rep.n_models == 1 && strlen(rep.sha256) == 64);
@@ -212,7 +215,7 @@ TEST(teacher_targets_blend_its_predictions)
     CHECK(p && ds->soft && worst < 1e-5);
     /* a teacher whose classes differ from the data's is refused and changes nothing */
     fer_dataset *fresh = read_csv(train_csv);
-    struct fer_teacher six = {model_six, 0.5f, 1.0f, FER_TTA_NONE};
+    struct fer_teacher six = {model_six, 0.5f, 1.0f, FER_TTA_NONE, NULL};
     CHECK(fresh && fer_distill_targets(fresh, &six, pool, 0, NULL, err) == FER_ERR_ARG);
     CHECK(strstr(err, "6 classes") != NULL && fresh->soft == NULL);
     fer_dataset_free(fresh);
@@ -245,6 +248,7 @@ TEST(distillation_is_recorded_and_resumed)
     CHECK(sha && strlen(sha) == 64);
     CHECK_STR(fer_meta_get(&meta, "teacher_weight"), "0.5");
     CHECK_STR(fer_meta_get(&meta, "teacher_temperature"), "1");
+    CHECK_STR(fer_meta_get(&meta, "teacher_tta"), "none");
     const char *agree = fer_meta_get(&meta, "teacher_agreement");
     CHECK(agree && atof(agree) > 0.8);
     fer_meta_clear(&meta);
@@ -262,6 +266,83 @@ TEST(distillation_is_recorded_and_resumed)
     CHECK(fer_train_run(&c, err) == FER_ERR_ARG);
     c.teacher.weight = 0.5f;
     CHECK(fer_train_run(&c, err) == FER_OK);
+    /* the first run kept the teacher's predictions beside the model for this resume */
+    char cache[160];
+    snprintf(cache, sizeof(cache), "%s.teacher", out);
+    CHECK(access(cache, F_OK) == 0);
+}
+
+/* Overwrites one byte of path at offset (from the end when negative). */
+static void poke(const char *path, long offset)
+{
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fseek(f, offset, offset < 0 ? SEEK_END : SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, -1, SEEK_CUR);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+}
+
+/*
+ * The teacher's predictions come back from the cache exactly, and only for
+ * the same teacher, augmentation and faces; a damaged or cut file is a miss
+ * that is computed again and replaced.
+ */
+TEST(teacher_cache_returns_the_same_predictions)
+{
+    fer_pool *pool = NULL;
+    char err[FER_ERR_LEN], why[FER_ERR_LEN] = "", cache[128];
+    CHECK(fer_pool_new(1, &pool, err) == FER_OK);
+    test_tmp_path(cache, sizeof(cache), "kd.teacher");
+    fer_dataset *first = read_csv(train_csv), *second = read_csv(train_csv);
+    CHECK(first && second && pool);
+    if (!first || !second || !pool)
+        return;
+    struct fer_teacher t = {model_a, 0.5f, 1.0f, FER_TTA_NONE, cache};
+    struct fer_teacher_report rep;
+    CHECK(fer_distill_targets(first, &t, pool, 0, &rep, err) == FER_OK);
+    CHECK(!rep.cached && rep.cache_kept && rep.cache_note[0] == 0);
+    CHECK(fer_distill_targets(second, &t, pool, 0, &rep, err) == FER_OK);
+    CHECK(rep.cached && !rep.cache_kept);
+    CHECK(rep.agreement > 0.8);
+    size_t count = first->n * 7;
+    CHECK(memcmp(first->soft, second->soft, count * sizeof(float)) == 0);
+
+    uint8_t key[32], other[32];
+    fer_teacher_cache_key(rep.sha256, FER_TTA_NONE, first, key);
+    float *probs = fer_malloc(count * sizeof(float));
+    CHECK(fer_teacher_cache_read(cache, key, first, probs, why) == 1);
+    fer_teacher_cache_key(rep.sha256, FER_TTA_FLIP, first, other); /* another augmentation */
+    CHECK(memcmp(key, other, 32) != 0);
+    CHECK(fer_teacher_cache_read(cache, other, first, probs, why) == -1);
+    CHECK(strstr(why, "another teacher") != NULL);
+    second->pixels[100] ^= 1; /* other faces */
+    fer_teacher_cache_key(rep.sha256, FER_TTA_NONE, second, other);
+    CHECK(memcmp(key, other, 32) != 0);
+    second->pixels[100] ^= 1;
+    char missing[160];
+    snprintf(missing, sizeof(missing), "%s.none", cache);
+    CHECK(fer_teacher_cache_read(missing, key, first, probs, why) == 0);
+
+    poke(cache, 200); /* one prediction damaged */
+    CHECK(fer_teacher_cache_read(cache, key, first, probs, why) == -1);
+    CHECK(strstr(why, "damaged") != NULL);
+    fer_dataset *third = read_csv(train_csv);
+    CHECK(third && fer_distill_targets(third, &t, pool, 0, &rep, err) == FER_OK);
+    CHECK(!rep.cached && rep.cache_kept); /* computed again, and the file replaced */
+    CHECK(third && memcmp(first->soft, third->soft, count * sizeof(float)) == 0);
+    CHECK(fer_teacher_cache_read(cache, key, first, probs, why) == 1);
+    CHECK(truncate(cache, 1000) == 0); /* cut */
+    CHECK(fer_teacher_cache_read(cache, key, first, probs, why) == -1);
+
+    fer_free(probs);
+    fer_dataset_free(third);
+    fer_dataset_free(second);
+    fer_dataset_free(first);
+    fer_pool_free(pool);
 }
 
 static int train_model(const char *out, uint64_t seed, int classes, const char *init)
@@ -296,6 +377,7 @@ int main(void)
         RUN(ensemble_refuses_what_does_not_fit);
         RUN(teacher_targets_blend_its_predictions);
         RUN(distillation_is_recorded_and_resumed);
+        RUN(teacher_cache_returns_the_same_predictions);
     } else {
         CHECK(!"the test models trained");
     }

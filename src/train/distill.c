@@ -2,11 +2,13 @@
 #include "train/distill.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/sha256.h"
 #include "train/ensemble.h"
+#include "train/teacher_cache.h"
 
 /* Faces per forward pass of the teacher. */
 #define TEACHER_BATCH 256
@@ -83,8 +85,20 @@ enum fer_status fer_distill_targets(fer_dataset *ds, const struct fer_teacher *t
         if (!(probs = fer_malloc(count * sizeof(float))))
             st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for the teacher's predictions");
     }
-    if (st == FER_OK)
+    uint8_t key[32];
+    if (st == FER_OK && t->cache_path) {
+        fer_teacher_cache_key(rep.sha256, t->tta, ds, key);
+        rep.cached = fer_teacher_cache_read(t->cache_path, key, ds, probs, rep.cache_note) == 1;
+    }
+    if (st == FER_OK && !rep.cached) {
         st = fer_ensemble_probs(e, ds, (enum fer_tta)t->tta, progress, probs, NULL, err);
+        if (st == FER_OK && t->cache_path) {
+            char why[FER_ERR_LEN];
+            rep.cache_kept = fer_teacher_cache_write(t->cache_path, key, ds, probs, why) == FER_OK;
+            if (!rep.cache_kept)
+                snprintf(rep.cache_note, sizeof(rep.cache_note), "%s", why);
+        }
+    }
     if (st == FER_OK) {
         summarise(ds, probs, &rep);
         st = fer_distill_blend(ds, probs, t->weight, t->temperature, err);

@@ -25,6 +25,7 @@ struct fer_teacher {
     float weight;       /* the teacher's share of each target, in [0, 1] */
     float temperature;  /* > 0: probabilities p become p^(1/T), renormalised; 1 keeps them */
     int tta;            /* enum fer_tta the teacher reads faces with (FER_TTA_FLIP by default) */
+    const char *cache_path; /* keep the predictions here between runs (teacher_cache.h); NULL: not */
 };
 
 #define FER_TEACHER_WEIGHT_DEFAULT      0.5f
@@ -36,14 +37,19 @@ struct fer_teacher_report {
     double agreement;       /* share of faces whose label is the teacher's top class */
     double mean_confidence; /* mean of the teacher's top probability */
     char sha256[FER_ENSEMBLE_MAX * 65];
+    int cached;                   /* 1: the predictions were read from cache_path */
+    int cache_kept;               /* 1: they were written to it */
+    char cache_note[FER_ERR_LEN]; /* why a cache_path file was not used, or not written */
 };
 
 /*
  * Sets each face's target to (1 - weight) * its current target (its soft
  * target, or the one-hot of its label) + weight * the teacher's softened
  * probabilities. The hard labels stay, so accuracy is still measured against
- * them. The teacher must have ds->n_classes outputs. Nothing in ds changes
- * on failure.
+ * them. The teacher must have ds->n_classes outputs. With a cache_path, the
+ * predictions are read from it when it holds this teacher's on these faces,
+ * and written to it otherwise; a cache that cannot be used or written is
+ * noted in the report, not an error. Nothing in ds changes on failure.
  */
 enum fer_status fer_distill_targets(fer_dataset *ds, const struct fer_teacher *t, fer_pool *pool,
                                     int progress, struct fer_teacher_report *report, char *err);

@@ -50,13 +50,19 @@ void fer_metrics_from_probs(const float *probs, const fer_dataset *ds, struct fe
     fer_metrics_finish(m);
 }
 
+static const char *const tta_names[] = {"none", "flip", "crops"};
+
 int fer_tta_parse(const char *name)
 {
-    static const char *const names[] = {"none", "flip", "crops"};
     for (int i = 0; i < 3; i++)
-        if (strcmp(name, names[i]) == 0)
+        if (strcmp(name, tta_names[i]) == 0)
             return i;
     return -1;
+}
+
+const char *fer_tta_name(enum fer_tta tta)
+{
+    return (unsigned)tta < 3 ? tta_names[tta] : "?";
 }
 
 enum fer_status fer_evaluate(fer_net *net, struct fer_norm norm, const fer_dataset *ds,

@@ -23,6 +23,8 @@ enum fer_tta {
 
 /* "none", "flip" or "crops" to enum fer_tta, or -1. */
 int fer_tta_parse(const char *name);
+/* The name fer_tta_parse reads; "?" for a value out of range. */
+const char *fer_tta_name(enum fer_tta tta);
 
 /*
  * Classifies every face of ds (inference mode, batches of the net's max

@@ -366,6 +366,7 @@ static void describe_model(struct run *r, int epoch, const struct fer_metrics *v
         fer_meta_set(m, "teacher_sha256", r->teacher.sha256);
         fer_meta_setf(m, "teacher_weight", "%.6g", (double)c->teacher.weight);
         fer_meta_setf(m, "teacher_temperature", "%.6g", (double)c->teacher.temperature);
+        fer_meta_set(m, "teacher_tta", fer_tta_name((enum fer_tta)c->teacher.tta));
         fer_meta_setf(m, "teacher_agreement", "%.6f", r->teacher.agreement);
     }
     fer_meta_set(m, "train_data", c->train_path);
@@ -605,10 +606,22 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
         goto end;
     if (c->teacher.models) {
         double t_teach = fer_now();
+        /* kept beside the model so that a resume need not read the faces again */
+        char cache[sizeof(r.ckpt_path) + 16];
+        struct fer_teacher teacher = c->teacher;
+        if (!teacher.cache_path) {
+            snprintf(cache, sizeof(cache), "%s.teacher", c->out_path);
+            teacher.cache_path = cache;
+        }
         fprintf(stderr, "teacher: %s reads the training faces\n", c->teacher.models);
-        if ((st = fer_distill_targets(r.train, &c->teacher, r.pool, c->progress, &r.teacher,
-                                      err)) != FER_OK)
+        if ((st = fer_distill_targets(r.train, &teacher, r.pool, c->progress, &r.teacher, err)) !=
+            FER_OK)
             goto end;
+        if (r.teacher.cache_note[0])
+            fprintf(stderr, "teacher: %s\n", r.teacher.cache_note);
+        if (r.teacher.cached || r.teacher.cache_kept)
+            fprintf(stderr, "teacher: predictions %s %s\n",
+                    r.teacher.cached ? "read from" : "kept for a resume in", teacher.cache_path);
         fprintf(stderr,
                 "teacher: %d model%s, agrees with %.2f%% of the labels, mean confidence %.3f; "
                 "targets are %.0f%% teacher (%.1fs)\n",
