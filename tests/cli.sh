@@ -151,6 +151,30 @@ contains "reads the teacher's kept predictions" "$tmp/err" "teacher: predictions
 expect "--teacher-weight out of range" 2 "$FER" train --init "$tmp/m.fer" --teacher "$tmp/m.fer" \
     --teacher-weight 1.5 --train "$tmp/p7/training.csv" --out "$tmp/kd2.fer"
 
+# calibration: a fitted temperature changes the probabilities, not the answers
+expect "calibrate a model" 0 "$FER" calibrate --model "$tmp/m.fer" --data "$tmp/all.csv" \
+    --out "$tmp/cal.fer" --no-progress
+contains "says what it fitted" "$tmp/out" "fitted on 60 faces (tta flip): log-loss"
+expect "info shows the temperature" 0 "$FER" info "$tmp/cal.fer"
+contains "and where it was fitted" "$tmp/out" "temperature_fitted_on: $tmp/all.csv (60 faces"
+expect "eval the raw model" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/all.csv" --json
+grep -o '"accuracy":[0-9.]*' "$tmp/out" >"$tmp/acc_raw"
+expect "eval the calibrated model" 0 "$FER" eval --model "$tmp/cal.fer" --data "$tmp/all.csv" --json
+grep -o '"accuracy":[0-9.]*' "$tmp/out" >"$tmp/acc_cal"
+if [[ -s $tmp/acc_raw ]] && cmp -s "$tmp/acc_raw" "$tmp/acc_cal"; then ok "same accuracy"; else
+    bad "calibration changed the accuracy: $(cat "$tmp/acc_raw") vs $(cat "$tmp/acc_cal")"
+fi
+expect "average a calibrated model" 0 "$FER" average --out "$tmp/avgcal.fer" "$tmp/cal.fer" \
+    --no-progress
+expect "info of the average" 0 "$FER" info "$tmp/avgcal.fer"
+if grep -q "^temperature:" "$tmp/out"; then bad "the average kept the temperature"; else
+    ok "the average drops the member's temperature"
+fi
+expect "calibrate without --out" 2 "$FER" calibrate --model "$tmp/m.fer" --data "$tmp/all.csv"
+expect "calibrate on a missing file" 1 "$FER" calibrate --model "$tmp/m.fer" \
+    --data "$tmp/none.csv" --out "$tmp/cal2.fer"
+contains "names the file" "$tmp/err" "none.csv"
+
 expect "fine-tune 7 -> 6 classes with --init" 0 "$FER" train --init "$tmp/m.fer" --classes 6 \
     --train "$tmp/all.csv" --epochs 1 --batch 8 --out "$tmp/tuned6.fer" --no-progress
 contains "--init keeps the body" "$tmp/err" "7 -> 6 classes; kept"

@@ -18,17 +18,6 @@ static const char *USAGE =
 
 #define MAX_MODELS 64
 
-/* 6-class models score and recalibrate on data with disgust merged into angry. */
-static enum fer_status read_data(const char *path, int classes, fer_dataset **ds, char *err)
-{
-    struct fer_read_options ro = {0, -1, 0};
-    size_t skipped = 0;
-    enum fer_status st = fer_dataset_read_csv(path, &ro, ds, &skipped, err);
-    if (st == FER_OK && classes == 6)
-        st = fer_dataset_merge_disgust(*ds, err);
-    return st;
-}
-
 int fer_cmd_average(int argc, char **argv)
 {
     const char *out = NULL, *recal_path = NULL, *val_path = NULL, *tta_name = "flip";
@@ -81,7 +70,7 @@ int fer_cmd_average(int argc, char **argv)
     struct fer_norm norm;
     fer_meta_norm(&meta, &norm.mean, &norm.std);
     if (recal_path) {
-        if ((st = read_data(recal_path, fer_net_classes(net), &ds, err)) != FER_OK ||
+        if ((st = fer_dataset_read_for_model(recal_path, fer_net_classes(net), &ds, err)) != FER_OK ||
             (st = fer_recalibrate_bn(net, ds, (size_t)recal_rows, norm.mean, norm.std, !no_progress,
                                      err)) != FER_OK)
             goto fail;
@@ -92,7 +81,7 @@ int fer_cmd_average(int argc, char **argv)
     }
     if (val_path) {
         struct fer_metrics m;
-        if ((st = read_data(val_path, fer_net_classes(net), &ds, err)) != FER_OK ||
+        if ((st = fer_dataset_read_for_model(val_path, fer_net_classes(net), &ds, err)) != FER_OK ||
             (st = fer_evaluate(net, norm, ds, (enum fer_tta)tta, !no_progress, &m, NULL, err)))
             goto fail;
         fer_meta_set(&meta, "val_data", val_path);

@@ -118,16 +118,13 @@ static enum fer_status make_report(const struct report_args *a, char *err)
     fer_dataset *ds = NULL;
     float *probs = NULL;
     struct fer_meta meta = {0};
-    struct fer_read_options ro = {0, -1, 0};
-    size_t skipped = 0, excluded = 0;
+    size_t excluded = 0;
     char path[1200];
     enum fer_status st = fer_model_load(a->model, 256, &net, &meta, NULL, err);
     if (st == FER_OK && (st = fer_pool_new(a->threads, &pool, err)) == FER_OK)
         st = fer_net_set_pool(net, pool, err);
     if (st == FER_OK)
-        st = fer_dataset_read_csv(a->data, &ro, &ds, &skipped, err);
-    if (st == FER_OK && fer_net_classes(net) == 6)
-        st = fer_dataset_merge_disgust(ds, err);
+        st = fer_dataset_read_for_model(a->data, fer_net_classes(net), &ds, err);
     if (st == FER_OK && a->exclude)
         st = fer_dataset_drop_overlap(ds, a->exclude, &excluded, err);
     if (st != FER_OK)

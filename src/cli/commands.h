@@ -9,6 +9,7 @@ int fer_cmd_prepare(int argc, char **argv);
 int fer_cmd_train(int argc, char **argv);
 int fer_cmd_eval(int argc, char **argv);
 int fer_cmd_average(int argc, char **argv);
+int fer_cmd_calibrate(int argc, char **argv);
 int fer_cmd_report(int argc, char **argv);
 int fer_cmd_detect(int argc, char **argv);
 int fer_cmd_predict(int argc, char **argv);

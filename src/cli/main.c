@@ -16,6 +16,7 @@ static void usage(void)
             "  train     train a network on FER2013 (checkpoints, resume, logs)\n"
             "  eval      accuracy, per-class precision/recall/F1 and confusion matrix\n"
             "  average   one model from the mean weights of several (with batch-norm recalibration)\n"
+            "  calibrate fit a model's temperature so that its probabilities mean what they say\n"
             "  report    figures of how a model behaves: confusion, classes, calibration, mistakes\n"
             "  detect    face boxes in photos (OpenCV cascades), as JSON\n"
             "  predict   the emotion of every face in photos and folders\n"
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
         return fer_cmd_report(argc, argv);
     if (strcmp(cmd, "average") == 0)
         return fer_cmd_average(argc, argv);
+    if (strcmp(cmd, "calibrate") == 0)
+        return fer_cmd_calibrate(argc, argv);
     if (strcmp(cmd, "detect") == 0)
         return fer_cmd_detect(argc, argv);
     if (strcmp(cmd, "predict") == 0)

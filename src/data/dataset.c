@@ -151,6 +151,18 @@ int fer_class_merged(int label7)
     return label7 >= 0 && label7 < 7 ? merge_map[label7] : -1;
 }
 
+enum fer_status fer_dataset_read_for_model(const char *path, int classes, fer_dataset **out,
+                                           char *err)
+{
+    struct fer_read_options ro = {0, -1, 0};
+    enum fer_status st = fer_dataset_read_csv(path, &ro, out, NULL, err);
+    if (st == FER_OK && classes == 6 && (st = fer_dataset_merge_disgust(*out, err)) != FER_OK) {
+        fer_dataset_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
 enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err)
 {
     if (!ds)

@@ -88,6 +88,12 @@ enum fer_status fer_dataset_write_csv(const fer_dataset *ds, const char *path, i
 /* Merges disgust into angry: 7 classes -> 6 (labels and soft targets). */
 enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err);
 /*
+ * Reads every row of a FER2013 CSV for a model with `classes` outputs: with
+ * 6, disgust is merged into angry. Malformed rows are errors.
+ */
+enum fer_status fer_dataset_read_for_model(const char *path, int classes, fer_dataset **out,
+                                           char *err);
+/*
  * Removes from ds the faces whose exact pixels also occur in the CSV at
  * other_path (FER2013 has 280 PublicTest faces duplicated in Training);
  * *removed counts them.

@@ -357,6 +357,14 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
     }
     memcpy(params, sec[2].data, sec[2].size);
     memcpy(buffers, sec[3].data, sec[3].size);
+    const char *temperature = fer_meta_get(meta, "temperature");
+    char *rest = NULL;
+    if (temperature &&
+        (fer_net_set_temperature(net, strtof(temperature, &rest)) != 0 || *rest != 0)) {
+        fer_net_free(net);
+        return fer_errorf(err, FER_ERR_CORRUPT, "%s: temperature '%s' is not in (0, %g]", name,
+                          temperature, (double)FER_TEMPERATURE_MAX);
+    }
     if (extra) {
         if (sec[4].present && extra->trainer &&
             meta_parse((const char *)sec[4].data, sec[4].size, extra->trainer) != FER_OK) {

@@ -44,6 +44,7 @@ struct fer_net {
     float **scratch;
     int n_scratch;
     float bn_momentum; /* weight of a batch in the running statistics */
+    float temperature; /* calibration of the output probabilities (see net.h) */
     size_t scratch_floats;
     float *parts;
     uint64_t seed, step;
@@ -416,6 +417,7 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
     }
     net->n_classes = n_classes;
     net->bn_momentum = FER_BN_MOMENTUM;
+    net->temperature = 1.0f;
     struct fer_spec_section *ns = &spec->sections[0];
     if (strcmp(ns->type, "net") != 0) {
         st = fer_errorf(err, FER_ERR_FORMAT, "%s:%d: the first section must be [net]", spec->name,
@@ -554,6 +556,37 @@ void fer_net_set_noise(fer_net *net, uint64_t seed, uint64_t step)
 {
     net->seed = seed;
     net->step = step;
+}
+
+int fer_net_set_temperature(fer_net *net, float t)
+{
+    if (!(t > 0 && t <= FER_TEMPERATURE_MAX))
+        return -1;
+    net->temperature = t;
+    return 0;
+}
+
+float fer_net_temperature(const fer_net *net)
+{
+    return net->temperature;
+}
+
+void fer_temper(float *p, int k, float t)
+{
+    if (t == 1.0f || k <= 0 || k > FER_MAX_CLASSES)
+        return;
+    /* in logs, so that a large 1/T cannot overflow: p^(1/T) / sum = exp(log p / T - max) / ... */
+    double z[FER_MAX_CLASSES], top = -HUGE_VAL, sum = 0;
+    for (int c = 0; c < k; c++) {
+        z[c] = p[c] > 0 ? log((double)p[c]) / (double)t : -HUGE_VAL;
+        top = z[c] > top ? z[c] : top;
+    }
+    if (top == -HUGE_VAL)
+        return; /* no probability mass at all: nothing to reshape */
+    for (int c = 0; c < k; c++)
+        sum += z[c] = exp(z[c] - top);
+    for (int c = 0; c < k; c++)
+        p[c] = (float)(z[c] / sum);
 }
 
 int fer_net_input_channels(const fer_net *net)

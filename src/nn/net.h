@@ -71,6 +71,19 @@ fer_pool *fer_net_pool(const fer_net *net);
 void fer_net_set_bn_momentum(fer_net *net, float momentum);
 /* Seed and step that make dropout masks reproducible. */
 void fer_net_set_noise(fer_net *net, uint64_t seed, uint64_t step);
+/*
+ * The calibration temperature T (1 unless a model file's "temperature" says
+ * otherwise; see train/calibrate.h). Inference code applies it with
+ * fer_net_temper to the final probabilities, after test-time views are
+ * averaged: p becomes p^(1/T) renormalised, which for one view is
+ * softmax(logits / T). The ranking of the classes does not change, and
+ * training ignores it. T outside (0, FER_TEMPERATURE_MAX] is refused.
+ */
+#define FER_TEMPERATURE_MAX 100.0f
+int fer_net_set_temperature(fer_net *net, float t);
+float fer_net_temperature(const fer_net *net);
+/* Applies T to one row of k probabilities in place (nothing when T is 1). */
+void fer_temper(float *p, int k, float t);
 
 int fer_net_input_channels(const fer_net *net);
 int fer_net_input_side(const fer_net *net);

@@ -239,14 +239,18 @@ enum fer_status fer_engine_classify_crops(fer_engine *e, const uint8_t *crops, s
         fer_net_forward(net, (int)(count * (size_t)views), 0);
         const float *p = fer_net_output(net);
         for (size_t i = 0; i < count; i++) {
-            float *out = probs + (first + i) * FER_MAX_CLASSES;
-            memset(out, 0, sizeof(float) * FER_MAX_CLASSES);
+            float mean[FER_MAX_CLASSES];
             for (int c = 0; c < k; c++) {
                 float sum = 0;
                 for (int v = 0; v < views; v++)
                     sum += p[(i * (size_t)views + (size_t)v) * (size_t)k + (size_t)c];
-                out[e->merge_disgust ? fer_class_merged(c) : c] += sum / (float)views;
+                mean[c] = sum / (float)views;
             }
+            fer_temper(mean, k, fer_net_temperature(net));
+            float *out = probs + (first + i) * FER_MAX_CLASSES;
+            memset(out, 0, sizeof(float) * FER_MAX_CLASSES);
+            for (int c = 0; c < k; c++)
+                out[e->merge_disgust ? fer_class_merged(c) : c] += mean[c];
         }
     }
     give_net(e, net);

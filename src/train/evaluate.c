@@ -104,7 +104,8 @@ enum fer_status fer_evaluate(fer_net *net, struct fer_norm norm, const fer_datas
                 sum[i] += out[i] / (float)n_views;
         }
         for (int b = 0; b < batch; b++) {
-            const float *p = sum + (size_t)b * (size_t)k;
+            float *p = sum + (size_t)b * (size_t)k;
+            fer_temper(p, k, fer_net_temperature(net));
             loss += score_face(m, p, k, ds->labels[first + (size_t)b]);
             if (probs)
                 memcpy(probs + (first + (size_t)b) * (size_t)k, p, sizeof(float) * (size_t)k);
