@@ -12,6 +12,8 @@
 #   fer-resnet   kd1's last 6 epochs averaged: the built-in model       69.6%
 #   fer-resnet6  the 6-class variant: fer-resnet fine-tuned for 3 epochs with
 #          disgust merged into angry                                    69.8% (6 classes)
+#   calibrate    both get a temperature fitted on PublicTest (fer calibrate):
+#          the same answers, probabilities that mean what they say
 #
 # (PublicTest accuracy with flip test-time augmentation, as measured when the
 # shipped files were made.) Each training stage checkpoints every epoch;
@@ -98,4 +100,10 @@ mapfile -t kd1_last < <(last_epochs fer-resnet-kd1 11 16)
 soup fer-resnet "${kd1_last[@]}"
 stage fer-resnet6 --init "$RUNS/fer-resnet.fer" --arch "$ARCH" --name fer-resnet6 --classes 6 \
     --epochs 3 --lr 0.005 --warmup 0 --seed 3
+# fitted again from the raw probabilities each time, so a rerun changes nothing
+for name in fer-resnet fer-resnet6; do
+    echo "== $name: fer calibrate" >&2
+    nice "$FER" calibrate --model "$RUNS/$name.fer" --data "$DATA/publictest.csv.gz" \
+        --out "$RUNS/$name.fer"
+done
 echo "trained: $RUNS/fer-resnet.fer (7 classes), $RUNS/fer-resnet6.fer (6 classes)" >&2

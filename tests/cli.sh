@@ -210,6 +210,9 @@ expect "the distilled stage names its teacher" 0 "$FER" info "$tmp/mm/runs/fer-r
 contains "the soup before it" "$tmp/out" "teacher: $tmp/mm/runs/fer-resnet-soup1.fer"
 expect "the built-in model's recipe ends in a soup" 0 "$FER" info "$tmp/mm/runs/fer-resnet.fer"
 contains "of kd1's last epochs" "$tmp/out" "averaged_from: 6: $tmp/mm/runs/fer-resnet-kd1.epoch11.fer"
+contains "and is calibrated" "$tmp/out" "temperature_fitted_on: $tmp/mm/publictest.csv.gz"
+expect "so is the 6-class model" 0 "$FER" info "$tmp/mm/runs/fer-resnet6.fer"
+contains "on 6 classes" "$tmp/out" "temperature_fitted_on: $tmp/mm/publictest.csv.gz"
 
 # FER2013 labels blended with FER+ votes: recorded in the model, required again on resume
 expect "train on blended labels" 0 "$FER" train --arch "$tmp/tiny.cfg" --no-progress \
