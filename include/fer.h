@@ -104,7 +104,9 @@ struct fer_engine_options {
 typedef struct fer_face {
     fer_rect box;
     int emotion;                                 /* index of the most likely class */
-    float probabilities[FER_MAX_CLASSES];        /* one per class, summing to 1 */
+    float probabilities[FER_MAX_CLASSES];        /* one per class, summing to 1; scaled by
+                                                    the model's fitted temperature, if any,
+                                                    so that they read as odds */
     uint8_t crop[FER_FACE_SIDE * FER_FACE_SIDE]; /* the 48x48 gray face the model saw */
 } fer_face;
 
