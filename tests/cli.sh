@@ -271,8 +271,22 @@ contains "truncated model is named" "$tmp/err" "cut.fer"
 expect "foreign model fails" 1 "$FER" eval --model "$tmp/all.csv" --data "$tmp/all.csv"
 contains "foreign model explained" "$tmp/err" "not a fer model file"
 expect "missing option" 2 "$FER" train --train "$tmp/all.csv"
+contains "names what is missing" "$tmp/err" "fer train: --out is needed"
+contains "and shows the usage" "$tmp/err" "usage: fer train"
+expect "missing options" 2 "$FER" calibrate --tta none
+contains "names them all" "$tmp/err" "fer calibrate: --model, --data and --out are needed"
+expect "no way to build the net" 2 "$FER" train --train "$tmp/all.csv" --out "$tmp/x.fer"
+contains "says the choices" "$tmp/err" "one of --arch, --init and --resume is needed"
 expect "bad option value" 2 "$FER" train --arch "$tmp/tiny.cfg" --train x --out y --epochs many
+contains "names the value" "$tmp/err" "fer train: invalid value 'many' for --epochs"
+expect "bad --tta name" 2 "$FER" train --arch "$tmp/tiny.cfg" --train x --out y --tta sideways
+contains "lists the names" "$tmp/err" "--tta must be none, flip or crops, not 'sideways'"
 expect "unknown option" 2 "$FER" eval --model a --data b --frobnicate
+contains "points to the help" "$tmp/err" "unknown option '--frobnicate' (see fer eval --help)"
+expect "a stray argument" 2 "$FER" eval --model a --data b extra
+contains "is named" "$tmp/err" "fer eval: unexpected argument 'extra'"
+expect "--help is not an error" 0 "$FER" calibrate --help
+contains "and lists the options" "$tmp/err" "--tta S"
 expect "missing data file" 1 "$FER" eval --model "$tmp/m.fer" --data "$tmp/none.csv"
 contains "missing data file named" "$tmp/err" "none.csv"
 
@@ -284,6 +298,7 @@ contains "predict garbage is named" "$tmp/err" "garbage.jpg"
 contains "predict garbage still prints JSON" "$tmp/out" '"error"'
 expect "predict missing file fails" 1 "$FER" predict "$tmp/none.png"
 expect "predict needs an image" 2 "$FER" predict
+contains "and says so" "$tmp/err" "fer predict: no images given"
 expect "predict bad format" 2 "$FER" predict --format xml "$tmp/garbage.jpg"
 expect "detect garbage fails" 1 "$FER" detect "$tmp/garbage.jpg"
 expect "detect bad cascade" 1 "$FER" detect --cascade "$tmp/all.csv" "$tmp/garbage.jpg"

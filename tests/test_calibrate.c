@@ -145,7 +145,8 @@ TEST(model_file_carries_its_temperature)
     CHECK(fer_dataset_read_for_model(val_csv, 7, &ds, err) == FER_OK);
     if (!ds)
         return;
-    float *raw = fer_malloc(ds->n * 7 * sizeof(float)), *cal = fer_malloc(ds->n * 7 * sizeof(float));
+    float *raw = fer_malloc(ds->n * 7 * sizeof(float)),
+          *cal = fer_malloc(ds->n * 7 * sizeof(float));
     double acc_raw = 0, acc_cal = 0;
     fer_net *a = evaluate(model, ds, raw, &acc_raw), *b = evaluate(hot, ds, cal, &acc_cal);
     CHECK(a && b && fer_net_temperature(a) == 1.0f && fer_net_temperature(b) == 0.5f);
@@ -154,7 +155,8 @@ TEST(model_file_carries_its_temperature)
     for (size_t i = 0; i < ds->n; i++) {
         fer_temper(raw + i * 7, 7, 0.5f);
         for (int c = 0; c < 7; c++)
-            worst = fmax(worst, fabs((double)raw[i * 7 + (size_t)c] - (double)cal[i * 7 + (size_t)c]));
+            worst =
+                fmax(worst, fabs((double)raw[i * 7 + (size_t)c] - (double)cal[i * 7 + (size_t)c]));
     }
     CHECK(worst < 1e-5);
     fer_net_free(a);

@@ -3,10 +3,16 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "cli/commands.h"
+
+/* The most options one command may list. */
+#define MAX_OPTS 64
 
 void fer_args_usage(const char *usage, const struct fer_opt *opts)
 {
@@ -20,6 +26,18 @@ void fer_args_usage(const char *usage, const struct fer_opt *opts)
         snprintf(left, sizeof(left), "--%s%s", o->name, arg);
         fprintf(stderr, "  %-24s %s\n", left, o->help);
     }
+}
+
+int fer_args_fail(const struct fer_args *a, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "fer %s: ", a->command);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n\n", stderr);
+    fer_args_usage(a->usage, a->opts);
+    return FER_EXIT_USAGE;
 }
 
 static int set_value(const struct fer_opt *o, const char *v)
@@ -60,55 +78,103 @@ static int set_value(const struct fer_opt *o, const char *v)
     return -1;
 }
 
-int fer_args_parse(int argc, char **argv, int first, const struct fer_opt *opts,
-                   const char **positional, int max_positional, int *n_positional,
-                   const char *usage)
+/* One argument (and its value, which may be the next one); returns 0, or -1 after a message. */
+static int read_one(int argc, char **argv, int *i, struct fer_args *a, int *seen)
 {
-    *n_positional = 0;
-    for (int i = first; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fer_args_usage(usage, opts);
-            return 1;
-        }
-        if (strncmp(a, "--", 2) != 0 || a[2] == 0) {
-            if (*n_positional == max_positional) {
-                fprintf(stderr, "fer: unexpected argument '%s'\n", a);
-                return -1;
-            }
-            positional[(*n_positional)++] = a;
-            continue;
-        }
-        const char *name = a + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const struct fer_opt *o = opts;
-        for (; o->name; o++)
-            if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
-                break;
-        if (!o->name) {
-            fprintf(stderr, "fer: unknown option '--%.*s' (see --help)\n", (int)len, name);
+    const char *arg = argv[*i];
+    if (strncmp(arg, "--", 2) != 0 || arg[2] == 0) {
+        if (a->n_positional == a->max_positional) {
+            fprintf(stderr, "fer %s: unexpected argument '%s' (see fer %s --help)\n", a->command,
+                    arg, a->command);
             return -1;
         }
-        const char *value = NULL;
-        if (o->type != FER_OPT_FLAG) {
-            if (eq)
-                value = eq + 1;
-            else if (i + 1 < argc)
-                value = argv[++i];
-            else {
-                fprintf(stderr, "fer: option --%s needs a value\n", o->name);
-                return -1;
-            }
-        } else if (eq) {
-            fprintf(stderr, "fer: option --%s takes no value\n", o->name);
-            return -1;
-        }
-        if (set_value(o, value) != 0) {
-            fprintf(stderr, "fer: invalid value '%s' for --%s\n", value, o->name);
-            return -1;
-        }
-        if (o->given)
-            *o->given = 1;
+        a->positional[a->n_positional++] = arg;
+        return 0;
     }
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    int k = 0;
+    for (; a->opts[k].name; k++)
+        if (strlen(a->opts[k].name) == len && strncmp(a->opts[k].name, name, len) == 0)
+            break;
+    const struct fer_opt *o = &a->opts[k];
+    if (!o->name) {
+        fprintf(stderr, "fer %s: unknown option '--%.*s' (see fer %s --help)\n", a->command,
+                (int)len, name, a->command);
+        return -1;
+    }
+    const char *value = NULL;
+    if (o->type != FER_OPT_FLAG) {
+        if (eq)
+            value = eq + 1;
+        else if (*i + 1 < argc)
+            value = argv[++*i];
+        else {
+            fprintf(stderr, "fer %s: option --%s needs a value\n", a->command, o->name);
+            return -1;
+        }
+    } else if (eq) {
+        fprintf(stderr, "fer %s: option --%s takes no value\n", a->command, o->name);
+        return -1;
+    }
+    if (set_value(o, value) != 0) {
+        fprintf(stderr, "fer %s: invalid value '%s' for --%s\n", a->command, value, o->name);
+        return -1;
+    }
+    if (o->given)
+        *o->given = 1;
+    if (k < MAX_OPTS)
+        seen[k] = 1;
     return 0;
+}
+
+/* Lists the required options not seen as "--a, --b and --c" in buf; returns how many. */
+static int missing_options(const struct fer_args *a, const int *seen, char *buf, size_t size)
+{
+    char missing[MAX_OPTS][40];
+    int n = 0;
+    for (int k = 0; a->required && a->opts[k].name && k < MAX_OPTS; k++) {
+        const char *name = a->opts[k].name, *at = a->required;
+        size_t len = strlen(name);
+        int listed = 0;
+        while ((at = strstr(at, name)) != NULL) {
+            if ((at == a->required || at[-1] == ' ') && (at[len] == 0 || at[len] == ' '))
+                listed = 1;
+            at += len;
+        }
+        if (listed && !seen[k])
+            snprintf(missing[n++], sizeof(missing[0]), "--%s", name);
+    }
+    buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, size - used, "%s%s",
+                 i == 0       ? ""
+                 : i == n - 1 ? " and "
+                              : ", ",
+                 missing[i]);
+    }
+    return n;
+}
+
+int fer_args_read(int argc, char **argv, struct fer_args *a)
+{
+    int seen[MAX_OPTS] = {0};
+    a->n_positional = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fer_args_usage(a->usage, a->opts);
+            return FER_EXIT_OK;
+        }
+        if (read_one(argc, argv, &i, a, seen) != 0)
+            return FER_EXIT_USAGE;
+    }
+    char list[512];
+    int n = missing_options(a, seen, list, sizeof(list));
+    if (n > 0)
+        return fer_args_fail(a, "%s %s needed", list, n == 1 ? "is" : "are");
+    if (a->n_positional < a->min_positional)
+        return fer_args_fail(a, "no %s given",
+                             a->positional_name ? a->positional_name : "arguments");
+    return FER_ARGS_GO;
 }

@@ -30,20 +30,23 @@ int fer_cmd_average(int argc, char **argv)
         {"val", FER_OPT_STR, &val_path, "score the average on this CSV and store the result", NULL},
         {"tta", FER_OPT_STR, &tta_name, "test-time augmentation for --val: none | flip | crops",
          NULL},
-        {"threads", FER_OPT_INT, &threads, "worker threads (default: all cores)", NULL},
-        {"no-progress", FER_OPT_FLAG, &no_progress, "no progress bar", NULL},
-        {NULL, 0, NULL, NULL, NULL},
+        FER_OPT_THREADS(&threads),
+        FER_OPT_NO_PROGRESS(&no_progress),
+        FER_OPT_END,
     };
     const char *paths[MAX_MODELS];
-    int n = 0;
-    int r = fer_args_parse(argc, argv, 2, opts, paths, MAX_MODELS, &n, USAGE);
-    if (r != 0)
-        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
-    if (!out || n < 1) {
-        fprintf(stderr, "fer average: --out and at least one model are needed\n\n");
-        fer_args_usage(USAGE, opts);
-        return FER_EXIT_USAGE;
-    }
+    struct fer_args args = {.command = "average",
+                            .usage = USAGE,
+                            .opts = opts,
+                            .required = "out",
+                            .positional_name = "models",
+                            .min_positional = 1,
+                            .max_positional = MAX_MODELS,
+                            .positional = paths};
+    int status = fer_args_read(argc, argv, &args);
+    if (status != FER_ARGS_GO)
+        return status;
+    const int n = args.n_positional;
     int tta = fer_tta_parse(tta_name);
     if (tta < 0 || recal_rows < 0) {
         fprintf(stderr, "fer average: --tta must be none, flip or crops and "
@@ -51,7 +54,7 @@ int fer_cmd_average(int argc, char **argv)
         return FER_EXIT_USAGE;
     }
     char err[FER_ERR_LEN];
-    int status = FER_EXIT_FAIL;
+    status = FER_EXIT_FAIL;
     fer_net *net = NULL;
     fer_pool *pool = NULL;
     fer_dataset *ds = NULL;
@@ -70,7 +73,8 @@ int fer_cmd_average(int argc, char **argv)
     struct fer_norm norm;
     fer_meta_norm(&meta, &norm.mean, &norm.std);
     if (recal_path) {
-        if ((st = fer_dataset_read_for_model(recal_path, fer_net_classes(net), &ds, err)) != FER_OK ||
+        if ((st = fer_dataset_read_for_model(recal_path, fer_net_classes(net), &ds, err)) !=
+                FER_OK ||
             (st = fer_recalibrate_bn(net, ds, (size_t)recal_rows, norm.mean, norm.std, !no_progress,
                                      err)) != FER_OK)
             goto fail;

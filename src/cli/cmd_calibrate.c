@@ -94,20 +94,15 @@ int fer_cmd_calibrate(int argc, char **argv)
         {"out", FER_OPT_STR, &out, "where the calibrated model goes (may be --model)", NULL},
         {"tta", FER_OPT_STR, &tta_name,
          "test-time augmentation it will be used with: none | flip (default) | crops", NULL},
-        {"threads", FER_OPT_INT, &threads, "worker threads (default: all cores)", NULL},
-        {"no-progress", FER_OPT_FLAG, &no_progress, "no progress bar", NULL},
-        {NULL, 0, NULL, NULL, NULL},
+        FER_OPT_THREADS(&threads),
+        FER_OPT_NO_PROGRESS(&no_progress),
+        FER_OPT_END,
     };
-    const char *pos[1];
-    int n_pos;
-    int r = fer_args_parse(argc, argv, 2, opts, pos, 0, &n_pos, USAGE);
-    if (r != 0)
-        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
-    if (!model || !data || !out) {
-        fprintf(stderr, "fer calibrate: --model, --data and --out are needed\n\n");
-        fer_args_usage(USAGE, opts);
-        return FER_EXIT_USAGE;
-    }
+    struct fer_args args = {
+        .command = "calibrate", .usage = USAGE, .opts = opts, .required = "model data out"};
+    int status = fer_args_read(argc, argv, &args);
+    if (status != FER_ARGS_GO)
+        return status;
     int tta = fer_tta_parse(tta_name);
     if (tta < 0) {
         fprintf(stderr, "fer calibrate: --tta must be none, flip or crops\n");

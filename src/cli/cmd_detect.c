@@ -29,23 +29,26 @@ int fer_cmd_detect(int argc, char **argv)
         {"scale-factor", FER_OPT_FLOAT, &scale, "pyramid step, > 1 (default 1.1)", NULL},
         {"min-neighbors", FER_OPT_INT, &p.min_neighbors, "overlapping hits needed (default 3)",
          NULL},
-        {"min-size", FER_OPT_INT, &min_size, "smallest face in pixels (default: the window)",
-         NULL},
+        {"min-size", FER_OPT_INT, &min_size, "smallest face in pixels (default: the window)", NULL},
         {"max-size", FER_OPT_INT, &max_size, "largest face in pixels (default: any)", NULL},
         {"max-megapixels", FER_OPT_INT, &max_mpix, "refuse larger images (default 50)", NULL},
-        {NULL, 0, NULL, NULL, NULL},
+        FER_OPT_END,
     };
     const char *pos[4096];
-    int n_pos;
-    int r = fer_args_parse(argc, argv, 2, opts, pos, 4096, &n_pos, USAGE);
-    if (r != 0)
-        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
-    if (n_pos == 0 || scale <= 1.0f || p.min_neighbors < 0 || min_size < 0 || max_size < 0) {
-        fprintf(stderr, "fer detect: %s\n\n",
-                n_pos == 0 ? "no images given" : "scale factor must be > 1, sizes >= 0");
-        fer_args_usage(USAGE, opts);
-        return FER_EXIT_USAGE;
-    }
+    struct fer_args args = {.command = "detect",
+                            .usage = USAGE,
+                            .opts = opts,
+                            .positional_name = "images",
+                            .min_positional = 1,
+                            .max_positional = 4096,
+                            .positional = pos};
+    int status = fer_args_read(argc, argv, &args);
+    if (status != FER_ARGS_GO)
+        return status;
+    const int n_pos = args.n_positional;
+    if (scale <= 1.0f || p.min_neighbors < 0 || min_size < 0 || max_size < 0)
+        return fer_args_fail(&args, "--scale-factor must be > 1; --min-neighbors and the sizes "
+                                    ">= 0");
     p.scale_factor = scale;
     p.min_w = p.min_h = min_size;
     p.max_w = p.max_h = max_size;
@@ -83,9 +86,9 @@ int fer_cmd_detect(int argc, char **argv)
         } else {
             json_t *faces = json_array();
             for (size_t f = 0; f < n; f++)
-                json_array_append_new(faces, json_pack("{s:{s:i,s:i,s:i,s:i}}", "box", "x",
-                                                       boxes[f].x, "y", boxes[f].y, "w",
-                                                       boxes[f].w, "h", boxes[f].h));
+                json_array_append_new(faces,
+                                      json_pack("{s:{s:i,s:i,s:i,s:i}}", "box", "x", boxes[f].x,
+                                                "y", boxes[f].y, "w", boxes[f].w, "h", boxes[f].h));
             json_object_set_new(entry, "faces", faces);
         }
         json_array_append_new(out, entry);

@@ -56,21 +56,16 @@ int fer_cmd_eval(int argc, char **argv)
         {"premerged", FER_OPT_FLAG, &premerged,
          "the data already has 6-class labels (from fer prepare --classes 6)", NULL},
         {"batch", FER_OPT_INT, &batch, "faces per forward pass", NULL},
-        {"threads", FER_OPT_INT, &threads, "worker threads (default: all cores)", NULL},
+        FER_OPT_THREADS(&threads),
         {"skip-bad-rows", FER_OPT_FLAG, &skip_bad, "skip malformed CSV rows", NULL},
-        {"no-progress", FER_OPT_FLAG, &no_progress, "no progress bar", NULL},
-        {NULL, 0, NULL, NULL, NULL},
+        FER_OPT_NO_PROGRESS(&no_progress),
+        FER_OPT_END,
     };
-    const char *pos[1];
-    int n_pos;
-    int r = fer_args_parse(argc, argv, 2, opts, pos, 0, &n_pos, USAGE);
-    if (r != 0)
-        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
-    if (!model_path || !data_path) {
-        fprintf(stderr, "fer eval: --model and --data are needed\n\n");
-        fer_args_usage(USAGE, opts);
-        return FER_EXIT_USAGE;
-    }
+    struct fer_args args = {
+        .command = "eval", .usage = USAGE, .opts = opts, .required = "model data"};
+    int status = fer_args_read(argc, argv, &args);
+    if (status != FER_ARGS_GO)
+        return status;
     int tta_kind = fer_tta_parse(tta_name);
     if (tta_kind < 0) {
         fprintf(stderr, "fer eval: unknown --tta '%s' (none, flip, crops)\n", tta_name);
@@ -87,7 +82,7 @@ int fer_cmd_eval(int argc, char **argv)
         return FER_EXIT_USAGE;
     }
     char err[FER_ERR_LEN];
-    int status = FER_EXIT_FAIL;
+    status = FER_EXIT_FAIL;
     fer_ensemble *models = NULL;
     fer_pool *pool = NULL;
     fer_dataset *ds = NULL;

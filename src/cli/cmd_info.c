@@ -72,13 +72,19 @@ int fer_cmd_info(int argc, char **argv)
     struct fer_opt opts[] = {
         {"json", FER_OPT_FLAG, &json, "print JSON", NULL},
         {"layers", FER_OPT_FLAG, &layers, "also list the layers", NULL},
-        {NULL, 0, NULL, NULL, NULL},
+        FER_OPT_END,
     };
     const char *pos[1];
-    int n = 0;
-    int r = fer_args_parse(argc, argv, 2, opts, pos, 1, &n, USAGE);
-    if (r != 0)
-        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
+    struct fer_args args = {.command = "info",
+                            .usage = USAGE,
+                            .opts = opts,
+                            .positional_name = "model",
+                            .max_positional = 1,
+                            .positional = pos};
+    int status = fer_args_read(argc, argv, &args);
+    if (status != FER_ARGS_GO)
+        return status;
+    const int n = args.n_positional;
 
     char err[FER_ERR_LEN];
     fer_net *net = NULL;

@@ -60,9 +60,14 @@ static void annotate_item(struct predict_job *j, struct item *it, fer_image *rgb
     for (size_t i = 0; i < n; i++) {
         const fer_face *f = &it->result.faces[i];
         const char *label = names[f->emotion];
-        a[i] = (struct fer_annotation){f->box, label, f->probabilities[f->emotion],
-                                       fer_emotion_emoji(label), fer_emotion_color(label), k,
-                                       names, f->probabilities};
+        a[i] = (struct fer_annotation){.box = f->box,
+                                       .label = label,
+                                       .confidence = f->probabilities[f->emotion],
+                                       .emoji = fer_emotion_emoji(label),
+                                       .color = fer_emotion_color(label),
+                                       .n_bars = k,
+                                       .bar_names = names,
+                                       .bar_values = f->probabilities};
     }
     if (j->annotate_is_dir) {
         const char *base = strrchr(it->path, '/');
@@ -200,27 +205,34 @@ int fer_cmd_predict(int argc, char **argv)
          NULL},
         {"min-size", FER_OPT_INT, &eo.min_face, "smallest face in pixels (default 30)", NULL},
         {"max-size", FER_OPT_INT, &eo.max_face, "largest face in pixels (default: any)", NULL},
-        {"margin", FER_OPT_FLOAT, &eo.margin, "context around faces (default: the model's)",
-         NULL},
+        {"margin", FER_OPT_FLOAT, &eo.margin, "context around faces (default: the model's)", NULL},
         {"no-tta", FER_OPT_FLAG, &no_tta, "do not average with the mirrored face", NULL},
         {"max-megapixels", FER_OPT_INT, &max_mpix, "refuse larger images (default 50)", NULL},
         {"threads", FER_OPT_INT, &threads, "images analysed at once (default: all cores)", NULL},
-        {NULL, 0, NULL, NULL, NULL},
+        FER_OPT_END,
     };
     const char *pos[4096];
-    int n_pos;
-    int r = fer_args_parse(argc, argv, 2, opts, pos, 4096, &n_pos, USAGE);
-    if (r != 0)
-        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
+    struct fer_args args = {.command = "predict",
+                            .usage = USAGE,
+                            .opts = opts,
+                            .positional_name = "images",
+                            .min_positional = 1,
+                            .max_positional = 4096,
+                            .positional = pos};
+    int status = fer_args_read(argc, argv, &args);
+    if (status != FER_ARGS_GO)
+        return status;
+    const int n_pos = args.n_positional;
     eo.scale_factor = scale;
     eo.tta = !no_tta;
-    int fmt = !strcmp(format, "json") ? 0 : !strcmp(format, "jsonl") ? 1 : !strcmp(format, "csv") ? 2 : -1;
-    if (n_pos == 0 || fmt < 0 || top < 0 || max_mpix < 1) {
-        fprintf(stderr, "fer predict: %s\n\n",
-                n_pos == 0 ? "no images given" : fmt < 0 ? "unknown --format" : "bad --top");
-        fer_args_usage(USAGE, opts);
-        return FER_EXIT_USAGE;
-    }
+    int fmt = !strcmp(format, "json")    ? 0
+              : !strcmp(format, "jsonl") ? 1
+              : !strcmp(format, "csv")   ? 2
+                                         : -1;
+    if (fmt < 0)
+        return fer_args_fail(&args, "unknown --format '%s' (json, jsonl or csv)", format);
+    if (top < 0 || max_mpix < 1)
+        return fer_args_fail(&args, "--top must be >= 0 and --max-megapixels >= 1");
     char err[FER_ERR_LEN];
     struct fer_file_list files = {0};
     for (int i = 0; i < n_pos; i++)
@@ -245,7 +257,7 @@ int fer_cmd_predict(int argc, char **argv)
     fer_engine *engine = NULL;
     fer_pool *pool = NULL;
     struct item *items = fer_calloc(files.n ? files.n : 1, sizeof(*items));
-    int status = FER_EXIT_FAIL;
+    status = FER_EXIT_FAIL;
     if (!items || fer_engine_open(&eo, &engine, err) != FER_OK ||
         fer_pool_new(threads, &pool, err) != FER_OK) {
         fprintf(stderr, "fer predict: %s\n", items ? err : "out of memory");
@@ -256,8 +268,8 @@ int fer_cmd_predict(int argc, char **argv)
     fer_progress bar;
     pthread_mutex_t bar_mu = PTHREAD_MUTEX_INITIALIZER;
     fer_progress_start(&bar, "predict", "img", files.n, files.n > 1 && isatty(2));
-    struct predict_job job = {engine,       items, annotate, annotate_is_dir,
-                              (size_t)max_mpix * 1000000, &bar, &bar_mu};
+    struct predict_job job = {engine, items,  annotate, annotate_is_dir, (size_t)max_mpix * 1000000,
+                              &bar,   &bar_mu};
     fer_pool_run(pool, files.n, predict_task, &job);
     fer_progress_finish(&bar);
     size_t failed = 0;

@@ -29,18 +29,15 @@ int fer_cmd_prepare(int argc, char **argv)
          NULL},
         {"gzip", FER_OPT_FLAG, &gzip, "write .csv.gz files", NULL},
         {"skip-bad-rows", FER_OPT_FLAG, &skip_bad, "skip malformed rows, and count them", NULL},
-        {NULL, 0, NULL, NULL, NULL},
+        FER_OPT_END,
     };
-    const char *pos[1];
-    int n_pos;
-    int r = fer_args_parse(argc, argv, 2, opts, pos, 0, &n_pos, USAGE);
-    if (r != 0)
-        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
-    if (!input || !out_dir || (classes != 6 && classes != 7)) {
-        fprintf(stderr, "fer prepare: --input and --out are needed; --classes is 6 or 7\n\n");
-        fer_args_usage(USAGE, opts);
-        return FER_EXIT_USAGE;
-    }
+    struct fer_args args = {
+        .command = "prepare", .usage = USAGE, .opts = opts, .required = "input out"};
+    int status = fer_args_read(argc, argv, &args);
+    if (status != FER_ARGS_GO)
+        return status;
+    if (classes != 6 && classes != 7)
+        return fer_args_fail(&args, "--classes is 6 or 7, not %d", classes);
     int ls = fer_label_source_parse(labels);
     if (ls < 0 || ls == FER_LABELS_FERPLUS_SOFT || (ls != FER_LABELS_FER2013 && !ferplus)) {
         fprintf(stderr, "fer prepare: --labels is fer2013, or ferplus-majority with --ferplus "
@@ -57,8 +54,7 @@ int fer_cmd_prepare(int argc, char **argv)
     size_t skipped = 0, dropped = 0;
     enum fer_status st = fer_dataset_read_csv(input, &ro, &ds, &skipped, err);
     if (st == FER_OK && ls != FER_LABELS_FER2013)
-        st = fer_dataset_apply_ferplus(ds, ferplus, (enum fer_label_source)ls, drop, &dropped,
-                                       err);
+        st = fer_dataset_apply_ferplus(ds, ferplus, (enum fer_label_source)ls, drop, &dropped, err);
     if (st == FER_OK && classes == 6)
         st = fer_dataset_merge_disgust(ds, err);
     size_t per_usage[FER_USAGE_COUNT] = {0};

@@ -203,20 +203,15 @@ int fer_cmd_report(int argc, char **argv)
          "leave out faces whose pixels also occur in this file (e.g. the training set)", NULL},
         {"mistakes", FER_OPT_INT, &a.mistakes, "mistakes shown per class (default 8)", NULL},
         {"bins", FER_OPT_INT, &a.bins, "calibration bins (default 10)", NULL},
-        {"threads", FER_OPT_INT, &a.threads, "worker threads (default: all cores)", NULL},
-        {"no-progress", FER_OPT_FLAG, &a.no_progress, "no progress bar", NULL},
-        {NULL, 0, NULL, NULL, NULL},
+        FER_OPT_THREADS(&a.threads),
+        FER_OPT_NO_PROGRESS(&a.no_progress),
+        FER_OPT_END,
     };
-    const char *pos[1];
-    int n_pos;
-    int r = fer_args_parse(argc, argv, 2, opts, pos, 0, &n_pos, USAGE);
-    if (r != 0)
-        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
-    if (!a.model || !a.data) {
-        fprintf(stderr, "fer report: --model and --data are needed\n\n");
-        fer_args_usage(USAGE, opts);
-        return FER_EXIT_USAGE;
-    }
+    struct fer_args args = {
+        .command = "report", .usage = USAGE, .opts = opts, .required = "model data"};
+    int status = fer_args_read(argc, argv, &args);
+    if (status != FER_ARGS_GO)
+        return status;
     if (a.mistakes < 1 || a.mistakes > 32 || a.bins < 1 || a.bins > FER_CAL_MAX_BINS) {
         fprintf(stderr, "fer report: --mistakes must be in [1, 32] and --bins in [1, %d]\n",
                 FER_CAL_MAX_BINS);

@@ -156,13 +156,12 @@ int fer_cmd_serve(int argc, char **argv)
         {"keep-days", FER_OPT_INT, &keep_days,
          "delete faces without feedback after this many days (default 30; 0 keeps all)", NULL},
         {"quiet", FER_OPT_FLAG, &quiet, "no access log on stderr", NULL},
-        {NULL, 0, NULL, NULL, NULL},
+        FER_OPT_END,
     };
-    const char *pos[1];
-    int n_pos;
-    int r = fer_args_parse(argc, argv, 2, opts, pos, 0, &n_pos, USAGE);
-    if (r != 0)
-        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
+    struct fer_args args = {.command = "serve", .usage = USAGE, .opts = opts};
+    int status = fer_args_read(argc, argv, &args);
+    if (status != FER_ARGS_GO)
+        return status;
     if (sc.port < 0 || sc.port > 65535 || max_upload_mb < 1 || max_upload_mb > 1024 ||
         max_mpix < 1 || max_mpix > 50 || timeout < 1 || sc.threads < 0 || sc.threads > 1024 ||
         keep_days < 0) {
@@ -201,7 +200,7 @@ int fer_cmd_serve(int argc, char **argv)
     fer_engine *engine = NULL;
     fer_store *store = NULL;
     fer_server *server = NULL;
-    int status = FER_EXIT_FAIL;
+    status = FER_EXIT_FAIL;
     if (fer_engine_open(&eo, &engine, err) != FER_OK || make_db_parent(db, err) != 0 ||
         fer_store_open(db, &store, err) != FER_OK ||
         fer_server_start(&sc, engine, store, &server, err) != FER_OK) {

@@ -17,10 +17,10 @@ int fer_cmd_train(int argc, char **argv)
 {
     struct fer_train_config c;
     fer_train_config_defaults(&c);
-    const char *labels = "fer2013", *optimizer = NULL, *schedule = NULL;
+    const char *labels = "fer2013", *optimizer = NULL, *schedule = NULL, *tta_name = NULL;
     int no_progress = 0, no_augment = 0, limit = 0, val_limit = 0;
     float lr = 0, wd = -1, momentum = -1, warmup = -1, smoothing = -1, mixup = -1;
-    int epochs = 0, batch = 0, tta = -1;
+    int epochs = 0, batch = 0;
     uint64_t seed = 1;
     struct fer_opt opts[] = {
         {"arch", FER_OPT_STR, &c.arch_path,
@@ -49,7 +49,7 @@ int fer_cmd_train(int argc, char **argv)
         {"epochs", FER_OPT_INT, &epochs, "number of epochs", NULL},
         {"batch", FER_OPT_INT, &batch, "batch size", NULL},
         {"seed", FER_OPT_U64, &seed, "random seed (same seed, same model)", NULL},
-        {"threads", FER_OPT_INT, &c.threads, "worker threads (default: all cores)", NULL},
+        FER_OPT_THREADS(&c.threads),
         {"resume", FER_OPT_STR, &c.resume_path, "continue from this checkpoint", NULL},
         {"init", FER_OPT_STR, &c.init_path, "start from this model's weights (fine-tune)", NULL},
         {"checkpoint", FER_OPT_STR, &c.checkpoint_path, "checkpoint path (default OUT.ckpt)", NULL},
@@ -67,25 +67,21 @@ int fer_cmd_train(int argc, char **argv)
          "also save the weights of each of the last N epochs (OUT.epochE.fer, for fer average)",
          NULL},
         {"no-augment", FER_OPT_FLAG, &no_augment, "train without augmentation", NULL},
-        {"tta", FER_OPT_INT, &tta, "validation test-time augmentation: 0 none, 1 flip, 2 crops",
-         NULL},
+        {"tta", FER_OPT_STR, &tta_name,
+         "validation test-time augmentation: none | flip (default) | crops", NULL},
         {"limit", FER_OPT_INT, &limit, "use only the first N training rows", NULL},
         {"val-limit", FER_OPT_INT, &val_limit, "use only the first N validation rows", NULL},
         {"skip-bad-rows", FER_OPT_FLAG, &c.skip_bad_rows, "skip malformed CSV rows", NULL},
-        {"no-progress", FER_OPT_FLAG, &no_progress, "no progress bar", NULL},
-        {NULL, 0, NULL, NULL, NULL},
+        FER_OPT_NO_PROGRESS(&no_progress),
+        FER_OPT_END,
     };
-    const char *pos[1];
-    int n_pos;
-    int r = fer_args_parse(argc, argv, 2, opts, pos, 0, &n_pos, USAGE);
-    if (r != 0)
-        return r > 0 ? FER_EXIT_OK : FER_EXIT_USAGE;
-    if (!c.train_path || !c.out_path || (!c.arch_path && !c.resume_path && !c.init_path)) {
-        fprintf(stderr, "fer train: --train, --out and one of --arch, --init, --resume are "
-                        "needed\n\n");
-        fer_args_usage(USAGE, opts);
-        return FER_EXIT_USAGE;
-    }
+    struct fer_args args = {
+        .command = "train", .usage = USAGE, .opts = opts, .required = "train out"};
+    int status = fer_args_read(argc, argv, &args);
+    if (status != FER_ARGS_GO)
+        return status;
+    if (!c.arch_path && !c.resume_path && !c.init_path)
+        return fer_args_fail(&args, "one of --arch, --init and --resume is needed");
     if (c.n_classes != 6 && c.n_classes != 7) {
         fprintf(stderr, "fer train: --classes must be 6 or 7\n");
         return FER_EXIT_USAGE;
@@ -158,8 +154,12 @@ int fer_cmd_train(int argc, char **argv)
         c.label_smoothing = smoothing;
     if (mixup >= 0)
         c.mixup = mixup;
-    if (tta >= 0)
-        c.eval_tta = tta > 2 ? 2 : tta;
+    if (tta_name) {
+        int tta = fer_tta_parse(tta_name);
+        if (tta < 0)
+            return fer_args_fail(&args, "--tta must be none, flip or crops, not '%s'", tta_name);
+        c.eval_tta = tta;
+    }
     if (no_augment)
         c.augment = fer_augment_none();
     c.seed = seed;

@@ -8,21 +8,22 @@
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "fer " FER_VERSION " - facial emotion recognition\n\n"
-            "usage: fer <command> [options]   (fer <command> --help for its options)\n\n"
-            "commands:\n"
-            "  prepare   split a FER2013 CSV into one file per usage (6 or 7 classes)\n"
-            "  train     train a network on FER2013 (checkpoints, resume, logs)\n"
-            "  eval      accuracy, per-class precision/recall/F1 and confusion matrix\n"
-            "  average   one model from the mean weights of several (with batch-norm recalibration)\n"
-            "  calibrate fit a model's temperature so that its probabilities mean what they say\n"
-            "  report    figures of how a model behaves: confusion, classes, calibration, mistakes\n"
-            "  detect    face boxes in photos (OpenCV cascades), as JSON\n"
-            "  predict   the emotion of every face in photos and folders\n"
-            "  serve     the REST API, the web app and the feedback store over HTTP\n"
-            "  info      what a model file (or the built-in model) is: metadata, cost, layers\n"
-            "  version   print the version\n");
+    fprintf(
+        stderr,
+        "fer " FER_VERSION " - facial emotion recognition\n\n"
+        "usage: fer <command> [options]   (fer <command> --help for its options)\n\n"
+        "commands:\n"
+        "  prepare   split a FER2013 CSV into one file per usage (6 or 7 classes)\n"
+        "  train     train a network on FER2013 (checkpoints, resume, logs)\n"
+        "  eval      accuracy, per-class precision/recall/F1 and confusion matrix\n"
+        "  average   one model from the mean weights of several (with batch-norm recalibration)\n"
+        "  calibrate fit a model's temperature so that its probabilities mean what they say\n"
+        "  report    figures of how a model behaves: confusion, classes, calibration, mistakes\n"
+        "  detect    face boxes in photos (OpenCV cascades), as JSON\n"
+        "  predict   the emotion of every face in photos and folders\n"
+        "  serve     the REST API, the web app and the feedback store over HTTP\n"
+        "  info      what a model file (or the built-in model) is: metadata, cost, layers\n"
+        "  version   print the version\n");
 }
 
 void fer_cli_command_line(int argc, char **argv, char *buf, size_t len)

@@ -25,7 +25,8 @@ struct fer_teacher {
     float weight;       /* the teacher's share of each target, in [0, 1] */
     float temperature;  /* > 0: probabilities p become p^(1/T), renormalised; 1 keeps them */
     int tta;            /* enum fer_tta the teacher reads faces with (FER_TTA_FLIP by default) */
-    const char *cache_path; /* keep the predictions here between runs (teacher_cache.h); NULL: not */
+    const char
+        *cache_path; /* keep the predictions here between runs (teacher_cache.h); NULL: not */
 };
 
 #define FER_TEACHER_WEIGHT_DEFAULT      0.5f

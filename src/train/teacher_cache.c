@@ -13,8 +13,7 @@
 static const char MAGIC[8] = {'F', 'E', 'R', 'T', 'P', 'R', 'B', '1'};
 #define HEADER_BYTES (8 + 32 + 8 + 4)
 
-void fer_teacher_cache_key(const char *sha256_list, int tta, const fer_dataset *ds,
-                           uint8_t key[32])
+void fer_teacher_cache_key(const char *sha256_list, int tta, const fer_dataset *ds, uint8_t key[32])
 {
     fer_sha256 c;
     fer_sha256_init(&c);
