@@ -99,6 +99,9 @@ expect "resume" 0 "$FER" train --resume "$tmp/m.fer.ckpt" --train "$tmp/p7/train
     --val "$tmp/p7/publictest.csv" --epochs 3 --out "$tmp/m.fer" --no-progress
 contains "resume continues at epoch 3" "$tmp/err" "epoch 3/3"
 [[ $(wc -l <"$tmp/m.fer.log.jsonl") -eq 3 ]] && ok "log has 3 epochs" || bad "log has 3 epochs"
+expect "info after the resume" 0 "$FER" info "$tmp/m.fer.ckpt"
+contains "keeps the command that started the run" "$tmp/out" "command: $FER train --arch $tmp/tiny.cfg"
+contains "and the one that resumed it" "$tmp/out" "resume_command: $FER train --resume $tmp/m.fer.ckpt"
 
 expect "eval" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/p7/publictest.csv"
 contains "eval prints accuracy" "$tmp/out" "accuracy"

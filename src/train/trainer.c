@@ -388,8 +388,10 @@ static void describe_model(struct run *r, int epoch, const struct fer_metrics *v
     fer_meta_setf(m, "train_seconds", "%.0f", r->elapsed);
     fer_meta_setf(m, "mflop_per_face", "%.1f", fer_net_flops(r->net) / 1e6);
     fer_meta_setf(m, "parameters", "%zu", fer_net_param_count(r->net));
+    /* a resumed run keeps the command that started it, and says how it went on */
     if (c->command)
-        fer_meta_set(m, "command", c->command);
+        fer_meta_set(m, c->resume_path && fer_meta_get(m, "command") ? "resume_command" : "command",
+                     c->command);
     fer_meta_set(m, "created", when);
     fer_meta_set(m, "fer_version", FER_VERSION_STRING);
 }
