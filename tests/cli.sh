@@ -173,6 +173,9 @@ expect "info of the average" 0 "$FER" info "$tmp/avgcal.fer"
 if grep -q "^temperature:" "$tmp/out"; then bad "the average kept the temperature"; else
     ok "the average drops the member's temperature"
 fi
+expect "calibrating a checkpoint fails" 1 "$FER" calibrate --model "$tmp/m.fer.ckpt" \
+    --data "$tmp/all.csv" --out "$tmp/cal3.fer"
+contains "and says to use the model" "$tmp/err" "is a training checkpoint"
 expect "calibrate without --out" 2 "$FER" calibrate --model "$tmp/m.fer" --data "$tmp/all.csv"
 expect "calibrate on a missing file" 1 "$FER" calibrate --model "$tmp/m.fer" \
     --data "$tmp/none.csv" --out "$tmp/cal2.fer"

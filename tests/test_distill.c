@@ -213,6 +213,22 @@ TEST(teacher_targets_blend_its_predictions)
             worst = fmax(worst, fabs(want - (double)ds->soft[i * 7 + (size_t)c]));
         }
     CHECK(p && ds->soft && worst < 1e-5);
+    /* a calibrated copy of the teacher teaches the same: its temperature is not applied */
+    char hot[128];
+    test_tmp_path(hot, sizeof(hot), "a_hot.fer");
+    fer_net *net = NULL;
+    struct fer_meta meta = {0};
+    CHECK(fer_model_load(model_a, 4, &net, &meta, NULL, err) == FER_OK);
+    CHECK(fer_meta_set(&meta, "temperature", "0.5") == FER_OK);
+    CHECK(fer_model_save(hot, net, &meta, NULL, err) == FER_OK);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+    fer_dataset *again = read_csv(train_csv);
+    struct fer_teacher calibrated = {hot, 0.5f, 1.0f, FER_TTA_NONE, NULL};
+    CHECK(again && fer_distill_targets(again, &calibrated, pool, 0, NULL, err) == FER_OK);
+    CHECK(again && again->soft && ds->soft &&
+          memcmp(again->soft, ds->soft, ds->n * 7 * sizeof(float)) == 0);
+    fer_dataset_free(again);
     /* a teacher whose classes differ from the data's is refused and changes nothing */
     fer_dataset *fresh = read_csv(train_csv);
     struct fer_teacher six = {model_six, 0.5f, 1.0f, FER_TTA_NONE, NULL};

@@ -12,6 +12,7 @@
 #include "fer.h"
 #include "image/image.h"
 #include "nn/model_file.h"
+#include "nn/net.h"
 
 static fer_engine *engine;
 
@@ -248,6 +249,61 @@ TEST(mismatched_class_names_are_refused)
     fer_meta_clear(&meta);
 }
 
+/* models/fer-resnet.fer saved with meta temperature = t into path (mkstemp'd); 0 on success. */
+static int save_tempered(const char *t, char *path)
+{
+    char err[FER_ERR_LEN];
+    fer_net *net = NULL;
+    struct fer_meta meta = {0};
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    enum fer_status st = fer_model_load("models/fer-resnet.fer", 1, &net, &meta, NULL, err);
+    if (st == FER_OK && (st = fer_meta_set(&meta, "temperature", t)) == FER_OK)
+        st = fer_model_save(path, net, &meta, NULL, err);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+    return st == FER_OK ? 0 : -1;
+}
+
+/* The engine applies a model's temperature: p^(1/T) renormalised, the same winner. */
+TEST(engine_applies_the_model_temperature)
+{
+    char plain[] = "/tmp/fer_test_pipeline_t1_XXXXXX", hot[] = "/tmp/fer_test_pipeline_t05_XXXXXX";
+    if (access("models/fer-resnet.fer", R_OK) != 0)
+        return;
+    CHECK(save_tempered("1", plain) == 0 && save_tempered("0.5", hot) == 0);
+    struct fer_engine_options o;
+    fer_engine_options_default(&o);
+    fer_engine *a = NULL, *b = NULL;
+    char err[FER_ERR_LEN];
+    o.model_path = plain;
+    CHECK(fer_engine_open(&o, &a, err) == FER_OK);
+    o.model_path = hot;
+    CHECK(fer_engine_open(&o, &b, err) == FER_OK);
+    uint8_t crops[3 * FER_FACE_PIXELS];
+    for (int i = 0; i < 3 * FER_FACE_PIXELS; i++)
+        crops[i] = (uint8_t)((i % 48) * 5 + (i / 2304) * 40 + (i / 48 % 48));
+    float pa[3 * FER_MAX_CLASSES], pb[3 * FER_MAX_CLASSES];
+    if (a && b) {
+        CHECK(fer_engine_classify_crops(a, crops, 3, pa, err) == FER_OK);
+        CHECK(fer_engine_classify_crops(b, crops, 3, pb, err) == FER_OK);
+        double worst = 0;
+        for (int f = 0; f < 3; f++) {
+            float *p = pa + f * FER_MAX_CLASSES;
+            fer_temper(p, 7, 0.5f);
+            for (int c = 0; c < 7; c++)
+                worst = fmax(worst, fabs((double)p[c] - (double)pb[f * FER_MAX_CLASSES + c]));
+        }
+        CHECK(worst < 1e-5);
+    }
+    fer_engine_close(a);
+    fer_engine_close(b);
+    unlink(plain);
+    unlink(hot);
+}
+
 int main(void)
 {
     RUN(builtin_engine_opens);
@@ -258,6 +314,7 @@ int main(void)
     RUN(photo_faces_and_concurrent_use);
     RUN(bad_input_is_reported);
     RUN(mismatched_class_names_are_refused);
+    RUN(engine_applies_the_model_temperature);
     fer_engine_close(engine);
     return check_report();
 }

@@ -128,6 +128,21 @@ static int read_one(int argc, char **argv, int *i, struct fer_args *a, int *seen
     return 0;
 }
 
+/* 1 when every name in the required list is an option of the table. */
+static int required_are_options(const struct fer_args *a)
+{
+    for (const char *at = a->required; at && *at;) {
+        size_t len = strcspn(at, " ");
+        int found = 0;
+        for (const struct fer_opt *o = a->opts; o->name && !found; o++)
+            found = strlen(o->name) == len && strncmp(o->name, at, len) == 0;
+        if (len > 0 && !found)
+            return 0;
+        at += len + (at[len] == ' ');
+    }
+    return 1;
+}
+
 /* Lists the required options not seen as "--a, --b and --c" in buf; returns how many. */
 static int missing_options(const struct fer_args *a, const int *seen, char *buf, size_t size)
 {
@@ -159,7 +174,15 @@ static int missing_options(const struct fer_args *a, const int *seen, char *buf,
 
 int fer_args_read(int argc, char **argv, struct fer_args *a)
 {
-    int seen[MAX_OPTS] = {0};
+    int seen[MAX_OPTS] = {0}, n_opts = 0;
+    while (a->opts[n_opts].name)
+        n_opts++;
+    /* a table too long or a required name it lacks is a bug in the command, not in its use */
+    if (n_opts > MAX_OPTS || !required_are_options(a)) {
+        fprintf(stderr, "fer %s: its option table is inconsistent (%d options, required: %s)\n",
+                a->command, n_opts, a->required ? a->required : "none");
+        return FER_EXIT_FAIL;
+    }
     a->n_positional = 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

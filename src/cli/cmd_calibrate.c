@@ -34,8 +34,14 @@ static enum fer_status calibrate(const char *model, const char *data, const char
     fer_pool *pool = NULL;
     fer_dataset *ds = NULL;
     float *probs = NULL;
-    struct fer_meta meta = {0};
-    enum fer_status st = fer_model_load(model, 256, &net, &meta, NULL, err);
+    struct fer_meta meta = {0}, trainer = {0};
+    struct fer_checkpoint_extra extra = {&trainer, NULL, 0};
+    enum fer_status st = fer_model_load(model, 256, &net, &meta, &extra, err);
+    fer_free(extra.optim);
+    /* saving would drop the trainer's state, and the resume with it */
+    if (st == FER_OK && trainer.n > 0)
+        st = fer_errorf(err, FER_ERR_ARG,
+                        "%s is a training checkpoint; calibrate the model file it saved", model);
     if (st == FER_OK && (st = fer_pool_new(threads, &pool, err)) == FER_OK)
         st = fer_net_set_pool(net, pool, err);
     if (st == FER_OK)
@@ -62,9 +68,13 @@ static enum fer_status calibrate(const char *model, const char *data, const char
     const double ece_after = ece(probs, ds);
 
     fer_net_set_temperature(net, fit.temperature);
-    fer_meta_setf(&meta, "temperature", "%.6g", (double)fit.temperature);
-    fer_meta_setf(&meta, "temperature_fitted_on", "%s (%zu faces, tta %s)", data, ds->n,
-                  fer_tta_name(tta));
+    if (fer_meta_setf(&meta, "temperature", "%.6g", (double)fit.temperature) != FER_OK ||
+        fer_meta_setf(&meta, "temperature_fitted_on", "%s (%zu faces, tta %s)", data, ds->n,
+                      fer_tta_name(tta)) != FER_OK) {
+        st = fer_errorf(err, FER_ERR_LIMIT, "%s: no room for the temperature in its metadata",
+                        model);
+        goto end;
+    }
     if ((st = fer_model_save(out, net, &meta, NULL, err)) != FER_OK)
         goto end;
     if (before != 1.0f)
@@ -80,6 +90,7 @@ end:
     fer_net_free(net);
     fer_pool_free(pool);
     fer_meta_clear(&meta);
+    fer_meta_clear(&trainer);
     return st;
 }
 

@@ -155,6 +155,10 @@ int fer_cmd_train(int argc, char **argv)
     if (mixup >= 0)
         c.mixup = mixup;
     if (tta_name) {
+        /* 0, 1 and 2, the numbers this option once took, still name them */
+        static const char *const by_number[] = {"none", "flip", "crops"};
+        if (tta_name[0] >= '0' && tta_name[0] <= '2' && tta_name[1] == 0)
+            tta_name = by_number[tta_name[0] - '0'];
         int tta = fer_tta_parse(tta_name);
         if (tta < 0)
             return fer_args_fail(&args, "--tta must be none, flip or crops, not '%s'", tta_name);

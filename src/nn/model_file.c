@@ -362,7 +362,7 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
     if (temperature &&
         (fer_net_set_temperature(net, strtof(temperature, &rest)) != 0 || *rest != 0)) {
         fer_net_free(net);
-        return fer_errorf(err, FER_ERR_CORRUPT, "%s: temperature '%s' is not in (0, %g]", name,
+        return fer_errorf(err, FER_ERR_CORRUPT, "%s: temperature '%s' is not a number in (0, %g]", name,
                           temperature, (double)FER_TEMPERATURE_MAX);
     }
     if (extra) {

@@ -7,8 +7,9 @@
  * On FER2013, whose labels human annotators agree with only about 65% of the
  * time, the teacher's distribution softens labels it finds doubtful and names
  * the second emotion of an ambiguous face. The teacher sees each face
- * unaugmented, with test-time augmentation (flip unless set otherwise); the
- * student sees the augmented views as usual.
+ * unaugmented, with test-time augmentation (flip unless set otherwise), and
+ * gives its raw probabilities (a calibration temperature in its file is not
+ * applied); the student sees the augmented views as usual.
  */
 #ifndef FER_TRAIN_DISTILL_H
 #define FER_TRAIN_DISTILL_H

@@ -389,6 +389,8 @@ static void describe_model(struct run *r, int epoch, const struct fer_metrics *v
     fer_meta_setf(m, "mflop_per_face", "%.1f", fer_net_flops(r->net) / 1e6);
     fer_meta_setf(m, "parameters", "%zu", fer_net_param_count(r->net));
     /* a resumed run keeps the command that started it, and says how it went on */
+    if (!c->resume_path)
+        fer_meta_unset(m, "resume_command"); /* an --init model's history is not this run's */
     if (c->command)
         fer_meta_set(m, c->resume_path && fer_meta_get(m, "command") ? "resume_command" : "command",
                      c->command);
@@ -615,10 +617,9 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
         /* kept beside the model so that a resume need not read the faces again */
         char cache[sizeof(r.ckpt_path) + 16];
         struct fer_teacher teacher = c->teacher;
-        if (!teacher.cache_path) {
-            snprintf(cache, sizeof(cache), "%s.teacher", c->out_path);
-            teacher.cache_path = cache;
-        }
+        int len = snprintf(cache, sizeof(cache), "%s.teacher", c->out_path);
+        if (!teacher.cache_path && len > 0 && (size_t)len < sizeof(cache))
+            teacher.cache_path = cache; /* (a path too long to extend is simply not cached) */
         fprintf(stderr, "teacher: %s reads the training faces\n", c->teacher.models);
         if ((st = fer_distill_targets(r.train, &teacher, r.pool, c->progress, &r.teacher, err)) !=
             FER_OK)
