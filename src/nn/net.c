@@ -571,24 +571,6 @@ float fer_net_temperature(const fer_net *net)
     return net->temperature;
 }
 
-void fer_temper(float *p, int k, float t)
-{
-    if (t == 1.0f || k <= 0 || k > FER_MAX_CLASSES)
-        return;
-    /* in logs, so that a large 1/T cannot overflow: p^(1/T) / sum = exp(log p / T - max) / ... */
-    double z[FER_MAX_CLASSES], top = -HUGE_VAL, sum = 0;
-    for (int c = 0; c < k; c++) {
-        z[c] = p[c] > 0 ? log((double)p[c]) / (double)t : -HUGE_VAL;
-        top = z[c] > top ? z[c] : top;
-    }
-    if (top == -HUGE_VAL)
-        return; /* no probability mass at all: nothing to reshape */
-    for (int c = 0; c < k; c++)
-        sum += z[c] = exp(z[c] - top);
-    for (int c = 0; c < k; c++)
-        p[c] = (float)(z[c] / sum);
-}
-
 int fer_net_input_channels(const fer_net *net)
 {
     return net->in_c;

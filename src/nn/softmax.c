@@ -3,10 +3,12 @@
  *
  * Its delta is set by fer_net_loss to dL/dlogits directly (softmax and
  * cross-entropy differentiate together to p - t), so backward only passes it on.
+ * fer_temper reshapes finished probabilities with a calibration temperature.
  */
 #include <math.h>
 
 #include "nn/layer.h"
+#include "nn/net.h"
 
 void fer_softmax_forward(struct fer_layer *l, struct fer_pass *p)
 {
@@ -34,4 +36,23 @@ void fer_softmax_backward(struct fer_layer *l, struct fer_pass *p)
     size_t n = (size_t)l->out_c * (size_t)p->batch;
     for (size_t i = 0; i < n; i++)
         p->in_delta[i] += l->delta[i];
+}
+
+/* A temperature on probabilities (see net.h): softmax(log p / T), which is p^(1/T) renormalised. */
+void fer_temper(float *p, int k, float t)
+{
+    if (t == 1.0f || k <= 0 || k > FER_MAX_CLASSES)
+        return;
+    /* in logs, so that a large 1/T cannot overflow: p^(1/T) / sum = exp(log p / T - max) / ... */
+    double z[FER_MAX_CLASSES], top = -HUGE_VAL, sum = 0;
+    for (int c = 0; c < k; c++) {
+        z[c] = p[c] > 0 ? log((double)p[c]) / (double)t : -HUGE_VAL;
+        top = z[c] > top ? z[c] : top;
+    }
+    if (top == -HUGE_VAL)
+        return; /* no probability mass at all: nothing to reshape */
+    for (int c = 0; c < k; c++)
+        sum += z[c] = exp(z[c] - top);
+    for (int c = 0; c < k; c++)
+        p[c] = (float)(z[c] / sum);
 }
