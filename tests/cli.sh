@@ -286,7 +286,9 @@ contains "says the choices" "$tmp/err" "one of --arch, --init and --resume is ne
 expect "bad option value" 2 "$FER" train --arch "$tmp/tiny.cfg" --train x --out y --epochs many
 contains "names the value" "$tmp/err" "fer train: invalid value 'many' for --epochs"
 expect "bad --tta name" 2 "$FER" train --arch "$tmp/tiny.cfg" --train x --out y --tta sideways
-contains "lists the names" "$tmp/err" "--tta must be none, flip or crops, not 'sideways'"
+contains "lists the names" "$tmp/err" "fer train: --tta must be none, flip or crops, not 'sideways'"
+expect "bad --tta in report" 2 "$FER" report --model "$tmp/m.fer" --data "$tmp/all.csv" --tta 2x
+contains "the same way" "$tmp/err" "fer report: --tta must be none, flip or crops, not '2x'"
 expect "unknown option" 2 "$FER" eval --model a --data b --frobnicate
 contains "points to the help" "$tmp/err" "unknown option '--frobnicate' (see fer eval --help)"
 expect "a stray argument" 2 "$FER" eval --model a --data b extra

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "train/evaluate.h"
 
 /* The most options one command may list. */
 #define MAX_OPTS 64
@@ -38,6 +39,14 @@ int fer_args_fail(const struct fer_args *a, const char *fmt, ...)
     fputs("\n\n", stderr);
     fer_args_usage(a->usage, a->opts);
     return FER_EXIT_USAGE;
+}
+
+int fer_args_tta(const struct fer_args *a, const char *name)
+{
+    int tta = fer_tta_parse(name);
+    if (tta < 0)
+        fprintf(stderr, "fer %s: --tta must be none, flip or crops, not '%s'\n", a->command, name);
+    return tta;
 }
 
 static int set_value(const struct fer_opt *o, const char *v)

@@ -77,4 +77,7 @@ int fer_args_fail(const struct fer_args *a, const char *fmt, ...)
 
 void fer_args_usage(const char *usage, const struct fer_opt *opts);
 
+/* A --tta name (none, flip, crops) as an enum fer_tta, or -1 after saying what is wrong. */
+int fer_args_tta(const struct fer_args *a, const char *name);
+
 #endif

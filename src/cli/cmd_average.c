@@ -47,10 +47,11 @@ int fer_cmd_average(int argc, char **argv)
     if (status != FER_ARGS_GO)
         return status;
     const int n = args.n_positional;
-    int tta = fer_tta_parse(tta_name);
-    if (tta < 0 || recal_rows < 0) {
-        fprintf(stderr, "fer average: --tta must be none, flip or crops and "
-                        "--recalibrate-rows positive\n");
+    int tta = fer_args_tta(&args, tta_name);
+    if (tta < 0)
+        return FER_EXIT_USAGE;
+    if (recal_rows < 0) {
+        fprintf(stderr, "fer average: --recalibrate-rows must be positive\n");
         return FER_EXIT_USAGE;
     }
     char err[FER_ERR_LEN];

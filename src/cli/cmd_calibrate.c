@@ -114,11 +114,9 @@ int fer_cmd_calibrate(int argc, char **argv)
     int status = fer_args_read(argc, argv, &args);
     if (status != FER_ARGS_GO)
         return status;
-    int tta = fer_tta_parse(tta_name);
-    if (tta < 0) {
-        fprintf(stderr, "fer calibrate: --tta must be none, flip or crops\n");
+    int tta = fer_args_tta(&args, tta_name);
+    if (tta < 0)
         return FER_EXIT_USAGE;
-    }
     char err[FER_ERR_LEN];
     if (calibrate(model, data, out, (enum fer_tta)tta, threads, !no_progress, err) != FER_OK) {
         fprintf(stderr, "fer calibrate: %s\n", err);

@@ -66,11 +66,9 @@ int fer_cmd_eval(int argc, char **argv)
     int status = fer_args_read(argc, argv, &args);
     if (status != FER_ARGS_GO)
         return status;
-    int tta_kind = fer_tta_parse(tta_name);
-    if (tta_kind < 0) {
-        fprintf(stderr, "fer eval: unknown --tta '%s' (none, flip, crops)\n", tta_name);
+    int tta_kind = fer_args_tta(&args, tta_name);
+    if (tta_kind < 0)
         return FER_EXIT_USAGE;
-    }
     enum fer_tta tta = (enum fer_tta)tta_kind;
     int ls = fer_label_source_parse(labels);
     if (ls < 0 || ls == FER_LABELS_FERPLUS_SOFT || (ls != FER_LABELS_FER2013 && !ferplus)) {

@@ -24,7 +24,7 @@ static const char *USAGE =
 
 struct report_args {
     const char *model, *data, *out, *logs, *tta_name, *exclude;
-    int mistakes, bins, threads, no_progress;
+    int tta, mistakes, bins, threads, no_progress;
 };
 
 static void join(char *buf, size_t cap, const char *dir, const char *name)
@@ -108,9 +108,6 @@ static enum fer_status write_markdown(const char *path, const struct report_args
 
 static enum fer_status make_report(const struct report_args *a, char *err)
 {
-    int tta = fer_tta_parse(a->tta_name);
-    if (tta < 0)
-        return fer_errorf(err, FER_ERR_ARG, "unknown --tta '%s' (none, flip, crops)", a->tta_name);
     if (mkdir(a->out, 0755) != 0 && errno != EEXIST)
         return fer_errorf(err, FER_ERR_IO, "cannot make %s: %s", a->out, strerror(errno));
     fer_net *net = NULL;
@@ -146,7 +143,7 @@ static enum fer_status make_report(const struct report_args *a, char *err)
     struct fer_norm norm;
     fer_meta_norm(&meta, &norm.mean, &norm.std);
     struct fer_metrics m;
-    if ((st = fer_evaluate(net, norm, ds, (enum fer_tta)tta, !a->no_progress, &m, probs, err)))
+    if ((st = fer_evaluate(net, norm, ds, (enum fer_tta)a->tta, !a->no_progress, &m, probs, err)))
         goto end;
     struct fer_calibration cal;
     fer_calibration_compute(probs, ds->labels, ds->n, k, a->bins, &cal);
@@ -190,7 +187,7 @@ end:
 
 int fer_cmd_report(int argc, char **argv)
 {
-    struct report_args a = {NULL, NULL, "report", NULL, "flip", NULL, 8, 10, 0, 0};
+    struct report_args a = {NULL, NULL, "report", NULL, "flip", NULL, 0, 8, 10, 0, 0};
     struct fer_opt opts[] = {
         {"model", FER_OPT_STR, &a.model, "model file (.fer)", NULL},
         {"data", FER_OPT_STR, &a.data, "FER2013 CSV to run it on (.csv or .csv.gz)", NULL},
@@ -212,6 +209,8 @@ int fer_cmd_report(int argc, char **argv)
     int status = fer_args_read(argc, argv, &args);
     if (status != FER_ARGS_GO)
         return status;
+    if ((a.tta = fer_args_tta(&args, a.tta_name)) < 0)
+        return FER_EXIT_USAGE;
     if (a.mistakes < 1 || a.mistakes > 32 || a.bins < 1 || a.bins > FER_CAL_MAX_BINS) {
         fprintf(stderr, "fer report: --mistakes must be in [1, 32] and --bins in [1, %d]\n",
                 FER_CAL_MAX_BINS);

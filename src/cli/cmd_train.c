@@ -159,9 +159,9 @@ int fer_cmd_train(int argc, char **argv)
         static const char *const by_number[] = {"none", "flip", "crops"};
         if (tta_name[0] >= '0' && tta_name[0] <= '2' && tta_name[1] == 0)
             tta_name = by_number[tta_name[0] - '0'];
-        int tta = fer_tta_parse(tta_name);
+        int tta = fer_args_tta(&args, tta_name);
         if (tta < 0)
-            return fer_args_fail(&args, "--tta must be none, flip or crops, not '%s'", tta_name);
+            return FER_EXIT_USAGE;
         c.eval_tta = tta;
     }
     if (no_augment)
