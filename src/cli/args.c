@@ -87,6 +87,15 @@ static int set_value(const struct fer_opt *o, const char *v)
     return -1;
 }
 
+/* The index of the option called name[0..len) in the table, or -1. */
+static int find_option(const struct fer_opt *opts, const char *name, size_t len)
+{
+    for (int k = 0; opts[k].name; k++)
+        if (strlen(opts[k].name) == len && strncmp(opts[k].name, name, len) == 0)
+            return k;
+    return -1;
+}
+
 /* One argument (and its value, which may be the next one); returns 0, or -1 after a message. */
 static int read_one(int argc, char **argv, int *i, struct fer_args *a, int *seen)
 {
@@ -102,16 +111,13 @@ static int read_one(int argc, char **argv, int *i, struct fer_args *a, int *seen
     }
     const char *name = arg + 2, *eq = strchr(name, '=');
     size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    int k = 0;
-    for (; a->opts[k].name; k++)
-        if (strlen(a->opts[k].name) == len && strncmp(a->opts[k].name, name, len) == 0)
-            break;
-    const struct fer_opt *o = &a->opts[k];
-    if (!o->name) {
+    int k = find_option(a->opts, name, len);
+    if (k < 0) {
         fprintf(stderr, "fer %s: unknown option '--%.*s' (see fer %s --help)\n", a->command,
                 (int)len, name, a->command);
         return -1;
     }
+    const struct fer_opt *o = &a->opts[k];
     const char *value = NULL;
     if (o->type != FER_OPT_FLAG) {
         if (eq)
@@ -132,42 +138,26 @@ static int read_one(int argc, char **argv, int *i, struct fer_args *a, int *seen
     }
     if (o->given)
         *o->given = 1;
-    if (k < MAX_OPTS)
-        seen[k] = 1;
+    seen[k] = 1; /* k < MAX_OPTS: fer_args_read checked the table's length */
     return 0;
 }
 
-/* 1 when every name in the required list is an option of the table. */
-static int required_are_options(const struct fer_args *a)
-{
-    for (const char *at = a->required; at && *at;) {
-        size_t len = strcspn(at, " ");
-        int found = 0;
-        for (const struct fer_opt *o = a->opts; o->name && !found; o++)
-            found = strlen(o->name) == len && strncmp(o->name, at, len) == 0;
-        if (len > 0 && !found)
-            return 0;
-        at += len + (at[len] == ' ');
-    }
-    return 1;
-}
-
-/* Lists the required options not seen as "--a, --b and --c" in buf; returns how many. */
+/*
+ * Lists the required options not seen as "--a, --b and --c" in buf and
+ * returns how many; -1 when the list names an option the table lacks.
+ */
 static int missing_options(const struct fer_args *a, const int *seen, char *buf, size_t size)
 {
     char missing[MAX_OPTS][40];
     int n = 0;
-    for (int k = 0; a->required && a->opts[k].name && k < MAX_OPTS; k++) {
-        const char *name = a->opts[k].name, *at = a->required;
-        size_t len = strlen(name);
-        int listed = 0;
-        while ((at = strstr(at, name)) != NULL) {
-            if ((at == a->required || at[-1] == ' ') && (at[len] == 0 || at[len] == ' '))
-                listed = 1;
-            at += len;
-        }
-        if (listed && !seen[k])
-            snprintf(missing[n++], sizeof(missing[0]), "--%s", name);
+    for (const char *at = a->required; at && *at; at += strspn(at, " ")) {
+        size_t len = strcspn(at, " ");
+        int k = find_option(a->opts, at, len);
+        if (k < 0)
+            return -1;
+        if (!seen[k])
+            snprintf(missing[n++], sizeof(missing[0]), "--%.*s", (int)len, at);
+        at += len;
     }
     buf[0] = 0;
     for (int i = 0; i < n; i++) {
@@ -187,9 +177,9 @@ int fer_args_read(int argc, char **argv, struct fer_args *a)
     while (a->opts[n_opts].name)
         n_opts++;
     /* a table too long or a required name it lacks is a bug in the command, not in its use */
-    if (n_opts > MAX_OPTS || !required_are_options(a)) {
-        fprintf(stderr, "fer %s: its option table is inconsistent (%d options, required: %s)\n",
-                a->command, n_opts, a->required ? a->required : "none");
+    if (n_opts > MAX_OPTS) {
+        fprintf(stderr, "fer %s: %d options, more than the parser's %d\n", a->command, n_opts,
+                MAX_OPTS);
         return FER_EXIT_FAIL;
     }
     a->n_positional = 0;
@@ -203,6 +193,11 @@ int fer_args_read(int argc, char **argv, struct fer_args *a)
     }
     char list[512];
     int n = missing_options(a, seen, list, sizeof(list));
+    if (n < 0) {
+        fprintf(stderr, "fer %s: the required options '%s' are not all in its table\n", a->command,
+                a->required);
+        return FER_EXIT_FAIL;
+    }
     if (n > 0)
         return fer_args_fail(a, "%s %s needed", list, n == 1 ? "is" : "are");
     if (a->n_positional < a->min_positional)

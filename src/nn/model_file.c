@@ -86,6 +86,13 @@ int fer_meta_norm(const struct fer_meta *m, float *mean, float *std)
     return 0;
 }
 
+void fer_model_uncalibrate(fer_net *net, struct fer_meta *m)
+{
+    fer_net_set_temperature(net, 1.0f);
+    fer_meta_unset(m, "temperature");
+    fer_meta_unset(m, "temperature_fitted_on");
+}
+
 const char *fer_meta_get(const struct fer_meta *m, const char *key)
 {
     for (int i = 0; i < m->n; i++)
@@ -362,8 +369,8 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
     if (temperature &&
         (fer_net_set_temperature(net, strtof(temperature, &rest)) != 0 || *rest != 0)) {
         fer_net_free(net);
-        return fer_errorf(err, FER_ERR_CORRUPT, "%s: temperature '%s' is not a number in (0, %g]", name,
-                          temperature, (double)FER_TEMPERATURE_MAX);
+        return fer_errorf(err, FER_ERR_CORRUPT, "%s: temperature '%s' is not a number in (0, %g]",
+                          name, temperature, (double)FER_TEMPERATURE_MAX);
     }
     if (extra) {
         if (sec[4].present && extra->trainer &&

@@ -41,6 +41,12 @@ enum fer_status fer_meta_setf(struct fer_meta *m, const char *key, const char *f
     __attribute__((format(printf, 3, 4)));
 /* Removes key, if present. */
 void fer_meta_unset(struct fer_meta *m, const char *key);
+/*
+ * Forgets a calibration: the net's temperature back to 1 and the metadata's
+ * "temperature" and "temperature_fitted_on" removed. For models made from
+ * another's weights (a fine-tune, an average), which the fit does not describe.
+ */
+void fer_model_uncalibrate(fer_net *net, struct fer_meta *m);
 /* Borrowed value or NULL. */
 const char *fer_meta_get(const struct fer_meta *m, const char *key);
 void fer_meta_clear(struct fer_meta *m);

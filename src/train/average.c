@@ -90,10 +90,9 @@ enum fer_status fer_average_models(const char *const *paths, int n, int max_batc
     const char *first_command = fer_meta_get(meta, "command");
     if (st == FER_OK && first_command)
         st = fer_meta_set(meta, "first_member_command", first_command);
-    static const char *const per_run[] = {"val_accuracy", "val_macro_f1", "epoch",
-                                          "train_seconds", "command", "resume_command",
-                                          "temperature", "temperature_fitted_on"};
-    fer_net_set_temperature(*net, 1.0f); /* members' calibrations do not carry over */
+    static const char *const per_run[] = {"val_accuracy",  "val_macro_f1", "epoch",
+                                          "train_seconds", "command",      "resume_command"};
+    fer_model_uncalibrate(*net, meta); /* members' calibrations do not carry over */
     for (size_t i = 0; i < sizeof(per_run) / sizeof(per_run[0]); i++)
         fer_meta_unset(meta, per_run[i]);
 end:

@@ -280,10 +280,7 @@ static enum fer_status setup_model(struct run *r, char *err)
     } else if (c->init_path) {
         if ((st = fer_model_load(c->init_path, r->cfg.batch, &r->net, &r->meta, NULL, err)))
             return st;
-        /* a calibration fitted to the old weights does not describe the new ones */
-        fer_net_set_temperature(r->net, 1.0f);
-        fer_meta_unset(&r->meta, "temperature");
-        fer_meta_unset(&r->meta, "temperature_fitted_on");
+        fer_model_uncalibrate(r->net, &r->meta); /* the fit describes the old weights */
         if (fer_net_classes(r->net) != c->n_classes &&
             (st = change_classes(r, c->n_classes, c->seed, err)) != FER_OK)
             return st;
