@@ -20,6 +20,7 @@
 #include "check.h"
 #include "core/alloc.h"
 #include "core/pool.h"
+#include "core/rng.h"
 #include "detect/cascade.h"
 #include "detect/cascade_internal.h"
 #include "image/image.h"
@@ -259,6 +260,73 @@ TEST(broken_files_name_the_file)
     fer_cascade *c = NULL;
     CHECK(fer_cascade_load_xml("/nonexistent/cascade.xml", &c, err) == FER_ERR_IO);
     CHECK(strstr(err, "/nonexistent/cascade.xml") != NULL);
+    free(plate);
+}
+
+/*
+ * Random byte changes to a cascade file: it must load or fail with a format
+ * error that names the file, and a cascade that loads must detect without
+ * crashing (ASan and UBSan watch the reads).
+ */
+TEST(mutated_cascades_load_or_fail_cleanly)
+{
+    size_t plate_len = 0;
+    char *plate = slurp(PLATE, &plate_len);
+    CHECK(plate != NULL);
+    const char *texts[3] = {tiny_new, tiny_old, plate};
+    static const char pick[] = "0123456789-.e< >/_\"";
+    fer_image fall = {0};
+    ramp(&fall, 24, 30, 1);
+    struct fer_detect_params p = fer_detect_defaults();
+    p.min_neighbors = 0;
+    int loaded = 0, refused = 0;
+    for (int k = 0; k < 3; k++) {
+        if (!texts[k])
+            continue;
+        const size_t len = strlen(texts[k]);
+        char *b = malloc(len + 1);
+        CHECK(b != NULL);
+        if (!b)
+            break;
+        const int rounds = k < 2 ? 400 : 60; /* the real file is 47 KB */
+        for (int i = 0; i < rounds; i++) {
+            fer_rng rng;
+            fer_rng_seed(&rng, 77, (uint64_t)k, (uint64_t)i, 0);
+            memcpy(b, texts[k], len + 1);
+            const int changes = 1 + (int)fer_rng_below(&rng, 4);
+            for (int j = 0; j < changes; j++) {
+                size_t at = (size_t)fer_rng_below(&rng, len);
+                const int value = (int)fer_rng_below(&rng, 4) != 0; /* most change a number */
+                while (value && at + 1 < len && !(b[at] >= '0' && b[at] <= '9'))
+                    at++;
+                if (value)
+                    b[at] = "0123456789-"[fer_rng_below(&rng, 11)];
+                else if (fer_rng_below(&rng, 4))
+                    b[at] = pick[fer_rng_below(&rng, sizeof(pick) - 1)];
+                else
+                    b[at] = (char)fer_rng_below(&rng, 256);
+            }
+            char err[FER_ERR_LEN] = "";
+            fer_cascade *c = NULL;
+            enum fer_status st = fer_cascade_load_xml_memory(b, len, "mutant.xml", &c, err);
+            if (st == FER_OK) {
+                loaded++;
+                fer_rect *r = NULL;
+                size_t n = 0;
+                CHECK(c != NULL);
+                if (c)
+                    CHECK(fer_cascade_detect(c, &fall, &p, &r, &n, err) == FER_OK);
+                fer_free(r);
+            } else {
+                refused++;
+                CHECK(st == FER_ERR_FORMAT && c == NULL && strstr(err, "mutant.xml") != NULL);
+            }
+            fer_cascade_free(c);
+        }
+        free(b);
+    }
+    printf("  %d mutated cascades: %d loaded, %d refused\n", loaded + refused, loaded, refused);
+    fer_image_free(&fall);
     free(plate);
 }
 
@@ -597,6 +665,7 @@ int main(void)
     RUN(load_every_shipped_cascade);
     RUN(cascade_contents);
     RUN(broken_files_name_the_file);
+    RUN(mutated_cascades_load_or_fail_cleanly);
     RUN(failing_allocations);
     RUN(tiny_cascades_old_and_new);
     RUN(synthetic_images);

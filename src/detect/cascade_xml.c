@@ -73,7 +73,8 @@ static size_t arena_add(struct xdoc *d, const char *s, size_t n)
         return (size_t)-1;
     d->arena = a;
     size_t off = d->alen;
-    memcpy(a + off, s, n);
+    if (n) /* s is NULL for an empty element met before any text */
+        memcpy(a + off, s, n);
     a[off + n] = '\0';
     d->alen += n + 1;
     return off;
