@@ -19,18 +19,13 @@
 #include <zlib.h>
 
 #include "core/alloc.h"
+#include "data/csv_fields.h"
 
 #define CSV_CHUNK     (1u << 20) /* bytes asked of gzread at a time */
 #define CSV_MAX_LINE  (1u << 20) /* a longer line is an error, not a reason to grow */
 #define CSV_INIT_ROWS 64
 #define CSV_FIELDS    3
 #define CSV_SLACK     8 /* readable bytes after the last one read */
-
-/* A byte range inside the line buffer. */
-struct span {
-    char *p;
-    size_t n;
-};
 
 /* Streams lines out of a (possibly gzip-compressed) file. */
 struct line_reader {
@@ -153,7 +148,7 @@ static enum fer_status reader_next(struct line_reader *r, char **line, size_t *n
  * closing quote, a quote inside an unquoted field or more than `max` fields is
  * an error (reason written into why).
  */
-static int split_fields(char *s, size_t len, struct span *f, int max, char *why, size_t why_len)
+static int split_fields(char *s, size_t len, struct fer_span *f, int max, char *why, size_t why_len)
 {
     size_t i = 0;
     int k = 0;
@@ -209,46 +204,10 @@ static int split_fields(char *s, size_t len, struct span *f, int max, char *why,
     }
 }
 
-static struct span trim(struct span s)
-{
-    while (s.n > 0 && (s.p[0] == ' ' || s.p[0] == '\t')) {
-        s.p++;
-        s.n--;
-    }
-    while (s.n > 0 && (s.p[s.n - 1] == ' ' || s.p[s.n - 1] == '\t'))
-        s.n--;
-    return s;
-}
-
-static int span_is(struct span s, const char *word)
+static int span_is(struct fer_span s, const char *word)
 {
     size_t n = strlen(word);
     return s.n == n && strncasecmp(s.p, word, n) == 0;
-}
-
-/* Returns the enum fer_usage named by s (exact spelling), or -1. */
-static int parse_usage(struct span s)
-{
-    for (int u = 0; u < FER_USAGE_COUNT; u++) {
-        const char *name = fer_usage_name((enum fer_usage)u);
-        if (s.n == strlen(name) && memcmp(s.p, name, s.n) == 0)
-            return u;
-    }
-    return -1;
-}
-
-/* Up to 24 bytes of p for a message: '?' for unprintable bytes, "..." when cut. */
-static const char *show(char out[32], const char *p, size_t n)
-{
-    size_t k = 0;
-    for (; k < n && k < 24; k++)
-        out[k] = p[k] >= 0x20 && p[k] < 0x7f ? p[k] : '?';
-    if (k < n) {
-        memcpy(out + k, "...", 3);
-        k += 3;
-    }
-    out[k] = '\0';
-    return out;
 }
 
 /*
@@ -273,12 +232,12 @@ static const unsigned char *parse_token(const unsigned char *p, const unsigned c
         while (te < e && *te != ' ')
             te++;
         snprintf(why, why_len, "pixel %zu is not an integer: \"%s\"", index,
-                 show(shown, (const char *)tok, (size_t)(te - tok)));
+                 fer_csv_show(shown, (const char *)tok, (size_t)(te - tok)));
         return NULL;
     }
     if (x > 255u) {
         snprintf(why, why_len, "pixel %zu value %s out of range 0..255", index,
-                 show(shown, (const char *)tok, (size_t)(p - tok)));
+                 fer_csv_show(shown, (const char *)tok, (size_t)(p - tok)));
         return NULL;
     }
     *v = x;
@@ -293,7 +252,7 @@ static const unsigned char *parse_token(const unsigned char *p, const unsigned c
  * through parse_token. Needs s.p[s.n] to be a non-digit and 3 readable bytes
  * after it (the caller's buffer guarantees both).
  */
-static int parse_pixels(struct span s, uint8_t *px, char *why, size_t why_len)
+static int parse_pixels(struct fer_span s, uint8_t *px, char *why, size_t why_len)
 {
     const unsigned char *p = (const unsigned char *)s.p, *e = p + s.n;
     size_t count = 0;
@@ -333,7 +292,7 @@ static int parse_pixels(struct span s, uint8_t *px, char *why, size_t why_len)
 }
 
 /* Label: a decimal integer 0..6. Returns it, or -1 with the reason in why. */
-static int parse_label(struct span s, char *why, size_t why_len)
+static int parse_label(struct fer_span s, char *why, size_t why_len)
 {
     char shown[32];
     size_t digits = 0;
@@ -348,9 +307,9 @@ static int parse_label(struct span s, char *why, size_t why_len)
         snprintf(why, why_len, "empty emotion label");
     else if (digits < s.n)
         snprintf(why, why_len, "emotion label \"%s\" is not an integer 0..6",
-                 show(shown, s.p, s.n));
+                 fer_csv_show(shown, s.p, s.n));
     else if (s.n > 1 || s.p[0] > '6')
-        snprintf(why, why_len, "emotion label %s out of range 0..6", show(shown, s.p, s.n));
+        snprintf(why, why_len, "emotion label %s out of range 0..6", fer_csv_show(shown, s.p, s.n));
     else
         return s.p[0] - '0';
     return -1;
@@ -394,12 +353,12 @@ static enum fer_status check_header(const char *path, char *line, size_t len, ch
         line += 3;
         len -= 3;
     }
-    struct span f[CSV_FIELDS];
+    struct fer_span f[CSV_FIELDS];
     char why[128], shown[32];
-    show(shown, line, len); /* before split_fields removes quotes */
+    fer_csv_show(shown, line, len); /* before split_fields removes quotes */
     int nf = split_fields(line, len, f, CSV_FIELDS, why, sizeof(why));
-    if (nf == CSV_FIELDS && span_is(trim(f[0]), "emotion") && span_is(trim(f[1]), "pixels") &&
-        span_is(trim(f[2]), "Usage"))
+    if (nf == CSV_FIELDS && span_is(fer_span_trim(f[0]), "emotion") &&
+        span_is(fer_span_trim(f[1]), "pixels") && span_is(fer_span_trim(f[2]), "Usage"))
         return FER_OK;
     return line_error(err, path, 1, "expected the header \"emotion,pixels,Usage\", found \"%s\"",
                       shown);
@@ -473,19 +432,19 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
         if ((st = reserve_rows(ds, &cap, ds->n + 1, err)) != FER_OK)
             goto error;
 
-        struct span f[CSV_FIELDS];
+        struct fer_span f[CSV_FIELDS];
         char why[160], shown[32];
         int usage = -1, label = -1;
         int nf = split_fields(line, len, f, CSV_FIELDS, why, sizeof(why));
         if (nf >= 0 && nf != CSV_FIELDS)
             snprintf(why, sizeof(why), "expected 3 fields (emotion,pixels,Usage), found %d", nf);
         if (nf == CSV_FIELDS) {
-            struct span us = trim(f[2]);
-            usage = parse_usage(us);
+            struct fer_span us = fer_span_trim(f[2]);
+            usage = fer_span_usage(us);
             if (usage < 0)
                 snprintf(why, sizeof(why),
                          "unknown usage \"%s\" (expected Training, PublicTest or PrivateTest)",
-                         show(shown, us.p, us.n));
+                         fer_csv_show(shown, us.p, us.n));
         }
         uint32_t row_rank = 0;
         if (usage >= 0) {
@@ -494,7 +453,7 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
                 goto error;
             }
             row_rank = rank[usage]++;
-            label = parse_label(trim(f[0]), why, sizeof(why));
+            label = parse_label(fer_span_trim(f[0]), why, sizeof(why));
         }
         int ok = label >= 0;
         if (ok) {

@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "core/alloc.h"
+#include "data/csv_fields.h"
 
 #define FP_FIELDS   12
 #define FP_EMOTIONS 7
@@ -36,30 +37,19 @@ struct fp_row {
     uint8_t named; /* the image name is not empty */
 };
 
-struct span {
-    char *p;
-    size_t n;
-};
-
 /* Trims blanks and one pair of surrounding double quotes. */
-static struct span field_trim(char *p, size_t n)
+static struct fer_span field_trim(char *p, size_t n)
 {
-    while (n > 0 && (*p == ' ' || *p == '\t')) {
-        p++;
-        n--;
+    struct fer_span s = fer_span_trim((struct fer_span){p, n});
+    if (s.n >= 2 && s.p[0] == '"' && s.p[s.n - 1] == '"') {
+        s.p++;
+        s.n -= 2;
     }
-    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-        n--;
-    if (n >= 2 && p[0] == '"' && p[n - 1] == '"') {
-        p++;
-        n -= 2;
-    }
-    struct span s = {p, n};
     return s;
 }
 
 /* Splits on commas; returns the field count, or FP_FIELDS + 1 when there are more. */
-static int split(char *s, size_t len, struct span *f)
+static int split(char *s, size_t len, struct fer_span *f)
 {
     int k = 0;
     size_t i = 0;
@@ -75,21 +65,7 @@ static int split(char *s, size_t len, struct span *f)
     }
 }
 
-/* Up to 24 bytes of p for a message: '?' for unprintable bytes, "..." when cut. */
-static const char *show(char out[32], const char *p, size_t n)
-{
-    size_t k = 0;
-    for (; k < n && k < 24; k++)
-        out[k] = p[k] >= 0x20 && p[k] < 0x7f ? p[k] : '?';
-    if (k < n) {
-        memcpy(out + k, "...", 3);
-        k += 3;
-    }
-    out[k] = '\0';
-    return out;
-}
-
-static int parse_count(struct span s, uint32_t *v)
+static int parse_count(struct fer_span s, uint32_t *v)
 {
     if (s.n == 0 || s.n > 5)
         return -1;
@@ -103,16 +79,6 @@ static int parse_count(struct span s, uint32_t *v)
         return -1;
     *v = x;
     return 0;
-}
-
-static int parse_usage(struct span s)
-{
-    for (int u = 0; u < FER_USAGE_COUNT; u++) {
-        const char *name = fer_usage_name((enum fer_usage)u);
-        if (s.n == strlen(name) && memcmp(s.p, name, s.n) == 0)
-            return u;
-    }
-    return -1;
 }
 
 /* Reads one line into buf (*len excludes "\n" or "\r\n"); *got is 0 at the end of the file. */
@@ -157,7 +123,7 @@ static enum fer_status read_ferplus(const char *path, const size_t *need, struct
 {
     enum fer_status st = FER_OK;
     char buf[FP_LINE_MAX], shown[32];
-    struct span f[FP_FIELDS];
+    struct fer_span f[FP_FIELDS];
     size_t line_no = 1, len = 0;
     int got = 0;
 
@@ -199,10 +165,10 @@ static enum fer_status read_ferplus(const char *path, const size_t *need, struct
                             nf > FP_FIELDS ? FP_FIELDS : nf);
             goto end;
         }
-        int u = parse_usage(f[0]);
+        int u = fer_span_usage(f[0]);
         if (u < 0) {
             st = fer_errorf(err, FER_ERR_FORMAT, "%s:%zu: unknown usage \"%s\"", path, line_no,
-                            show(shown, f[0].p, f[0].n));
+                            fer_csv_show(shown, f[0].p, f[0].n));
             goto end;
         }
         struct fp_row row = {{0}, 0, (uint8_t)(f[1].n > 0)};
@@ -211,7 +177,7 @@ static enum fer_status read_ferplus(const char *path, const size_t *need, struct
             if (parse_count(f[k], &v) != 0) {
                 st = fer_errorf(err, FER_ERR_FORMAT,
                                 "%s:%zu: %s vote count \"%s\" is not an integer 0..65535", path,
-                                line_no, fp_header[k], show(shown, f[k].p, f[k].n));
+                                line_no, fp_header[k], fer_csv_show(shown, f[k].p, f[k].n));
                 goto end;
             }
             if (k - 2 < FP_EMOTIONS)
@@ -257,8 +223,8 @@ static int fp_usable(const struct fp_row *r, int *majority, uint32_t *sum)
  * rows removed (0 without drop_unusable). On error ds is left unchanged.
  */
 static enum fer_status apply_ferplus(fer_dataset *ds, const char *ferplus_path,
-                                     enum fer_label_source source, float weight,
-                                     int drop_unusable, size_t *n_dropped, char *err)
+                                     enum fer_label_source source, float weight, int drop_unusable,
+                                     size_t *n_dropped, char *err)
 {
     enum fer_status st = FER_OK;
     struct fp_row *rows[FER_USAGE_COUNT] = {NULL};
@@ -372,6 +338,5 @@ enum fer_status fer_dataset_apply_ferplus(fer_dataset *ds, const char *ferplus_p
 enum fer_status fer_dataset_blend_ferplus(fer_dataset *ds, const char *ferplus_path, float weight,
                                           int drop_unusable, size_t *n_dropped, char *err)
 {
-    return apply_ferplus(ds, ferplus_path, FER_LABELS_BLEND, weight, drop_unusable, n_dropped,
-                         err);
+    return apply_ferplus(ds, ferplus_path, FER_LABELS_BLEND, weight, drop_unusable, n_dropped, err);
 }
