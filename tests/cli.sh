@@ -107,11 +107,25 @@ expect "eval" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/p7/publictest.csv"
 contains "eval prints accuracy" "$tmp/out" "accuracy"
 contains "eval prints confusion" "$tmp/out" "confusion matrix"
 expect "eval --json" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/all.csv.gz" --json --tta flip
-for key in '"accuracy":' '"per_class":' '"confusion":' '"macro_f1":' '"total":60'; do
+for key in '"accuracy":' '"per_class":' '"confusion":' '"macro_f1":' '"total":10'; do
     contains "json has $key" "$tmp/out" "$key"
 done
+# the original fer2013.csv mixes usages: scoring defaults to PublicTest and says so
+contains "eval of a mixed file says which rows it scored" "$tmp/err" \
+    "all.csv.gz mixes Training (40), PublicTest (10) and PrivateTest (10) rows: using the 10 PublicTest rows"
+expect "eval --usage all" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/all.csv.gz" --usage all --json
+contains "scores all 60 faces" "$tmp/out" '"total":60'
+expect "eval --usage privatetest" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/all.csv" --usage privatetest
+contains "names the rows it scored" "$tmp/out" "data      $tmp/all.csv, its PrivateTest rows"
+contains "and counts them" "$tmp/out" "(10 faces)"
+expect "eval --usage of a file without those rows" 1 "$FER" eval --model "$tmp/m.fer" \
+    --data "$tmp/p7/publictest.csv" --usage Training
+contains "says what the file holds" "$tmp/err" "publictest.csv has no Training rows (it holds PublicTest (10) rows)"
+expect "eval --usage nonsense" 2 "$FER" eval --model "$tmp/m.fer" --data "$tmp/all.csv" --usage test
+contains "lists the usages" "$tmp/err" "--usage must be Training, PublicTest, PrivateTest or all, not 'test'"
 expect "eval 6-class model on 7-class data" 0 "$FER" train --arch "$tmp/tiny.cfg" --classes 6 \
     --train "$tmp/all.csv" --epochs 1 --batch 8 --out "$tmp/m6.fer" --no-progress
+contains "training on a mixed file uses its Training rows" "$tmp/err" "using the 40 Training rows"
 expect "eval merges disgust" 0 "$FER" eval --model "$tmp/m6.fer" --data "$tmp/all.csv" --json
 contains "6 classes in confusion" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
 expect "resuming a 6-class checkpoint without --classes 6 fails" 1 "$FER" train --resume "$tmp/m6.fer.ckpt" \
@@ -121,7 +135,7 @@ contains "and says to pass --classes 6" "$tmp/err" "pass --classes 6"
 expect "eval --merge-disgust scores a 7-class model on 6 classes" 0 "$FER" eval --model "$tmp/m.fer" \
     --data "$tmp/all.csv" --merge-disgust --json
 contains "with the 6 class names" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
-contains "and all 60 faces" "$tmp/out" '"total":60'
+contains "and the 10 PublicTest faces" "$tmp/out" '"total":10'
 expect "--merge-disgust on a 6-class model fails" 1 "$FER" eval --model "$tmp/m6.fer" \
     --data "$tmp/all.csv" --merge-disgust
 contains "and says what it needs" "$tmp/err" "needs a 7-class model"
@@ -157,9 +171,9 @@ expect "--teacher-weight out of range" 2 "$FER" train --init "$tmp/m.fer" --teac
 # calibration: a fitted temperature changes the probabilities, not the answers
 expect "calibrate a model" 0 "$FER" calibrate --model "$tmp/m.fer" --data "$tmp/all.csv" \
     --out "$tmp/cal.fer" --no-progress
-contains "says what it fitted" "$tmp/out" "fitted on 60 faces (tta flip): log-loss"
+contains "says what it fitted" "$tmp/out" "fitted on 10 faces (tta flip): log-loss"
 expect "info shows the temperature" 0 "$FER" info "$tmp/cal.fer"
-contains "and where it was fitted" "$tmp/out" "temperature_fitted_on: $tmp/all.csv (60 faces"
+contains "and where it was fitted" "$tmp/out" "temperature_fitted_on: $tmp/all.csv, its PublicTest rows (10 faces"
 expect "eval the raw model" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/all.csv" --json
 grep -o '"accuracy":[0-9.]*' "$tmp/out" >"$tmp/acc_raw"
 expect "eval the calibrated model" 0 "$FER" eval --model "$tmp/cal.fer" --data "$tmp/all.csv" --json
@@ -248,6 +262,10 @@ for f in confusion.png classes.png calibration.png mistakes.png curves.png repor
 done
 contains "report.json has the accuracy" "$tmp/rep/report.json" '"accuracy":'
 contains "report.md shows the figures" "$tmp/rep/report.md" "![confusion matrix](confusion.png)"
+expect "report on a mixed file" 0 "$FER" report --model "$tmp/m.fer" --data "$tmp/all.csv" \
+    --out "$tmp/rep_mixed" --usage PrivateTest --no-progress
+contains "report.md names the rows" "$tmp/rep_mixed/report.md" "| data | \`$tmp/all.csv\`, its PrivateTest rows |"
+contains "report.json too" "$tmp/rep_mixed/report.json" '"usage": "PrivateTest"'
 expect "report without --data" 2 "$FER" report --model "$tmp/m.fer"
 echo '{"nonsense":1}' >"$tmp/bad.jsonl"
 expect "report with a foreign log" 1 "$FER" report --model "$tmp/m.fer" --no-progress \
@@ -260,6 +278,11 @@ contains "average scores the result" "$tmp/out" "accuracy"
 expect "info on the average" 0 "$FER" info "$tmp/avg.fer"
 contains "records the average's own command" "$tmp/out" "command: $FER average --out"
 expect "eval the average" 0 "$FER" eval --model "$tmp/avg.fer" --data "$tmp/p7/publictest.csv"
+expect "average with a mixed file" 0 "$FER" average --out "$tmp/avg2.fer" --no-progress \
+    --recalibrate "$tmp/all.csv" --val "$tmp/all.csv" "$tmp/m.fer"
+contains "recalibrates on its Training rows" "$tmp/err" "--recalibrate: $tmp/all.csv mixes"
+contains "on the 40 of them" "$tmp/err" "using the 40 Training rows"
+contains "and scores its PublicTest rows" "$tmp/err" "--val: $tmp/all.csv mixes Training (40), PublicTest (10) and PrivateTest (10) rows: using the 10 PublicTest rows"
 expect "averaging different class counts fails" 1 "$FER" average --out "$tmp/x.fer" \
     "$tmp/m.fer" "$tmp/tuned6.fer"
 contains "and says so" "$tmp/err" "classes"

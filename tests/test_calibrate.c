@@ -142,7 +142,8 @@ TEST(model_file_carries_its_temperature)
     test_tmp_path(bad, sizeof(bad), "bad.fer");
     CHECK(save_with_temperature(hot, "0.5") == FER_OK);
     fer_dataset *ds = NULL;
-    CHECK(fer_dataset_read_for_model(val_csv, 7, &ds, err) == FER_OK);
+    CHECK(fer_dataset_read_for_model(val_csv, 7, FER_USAGE_ALL, FER_USAGE_PUBLIC_TEST, &ds, NULL,
+                                     err) == FER_OK);
     if (!ds)
         return;
     float *raw = fer_malloc(ds->n * 7 * sizeof(float)),

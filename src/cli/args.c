@@ -49,6 +49,20 @@ int fer_args_tta(const struct fer_args *a, const char *name)
     return tta;
 }
 
+int fer_args_usage_choice(const struct fer_args *a, const char *name)
+{
+    if (!name)
+        return FER_USAGE_UNSET;
+    int usage = fer_usage_parse(name);
+    if (usage == FER_USAGE_UNSET) {
+        fprintf(stderr,
+                "fer %s: --usage must be Training, PublicTest, PrivateTest or all, not '%s'\n",
+                a->command, name);
+        return FER_USAGE_UNSET - 1;
+    }
+    return usage;
+}
+
 static int set_value(const struct fer_opt *o, const char *v)
 {
     char *end;

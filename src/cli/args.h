@@ -47,6 +47,14 @@ struct fer_opt {
         "no-progress", FER_OPT_FLAG, (dst), "no progress bar", NULL                                \
     }
 
+#define FER_OPT_USAGE(dst)                                                                         \
+    {                                                                                              \
+        "usage", FER_OPT_STR, (dst),                                                               \
+            "rows of a CSV that mixes usages (the original fer2013.csv): Training | PublicTest "   \
+            "(default) | PrivateTest | all",                                                       \
+            NULL                                                                                   \
+    }
+
 struct fer_args {
     const char *command;        /* "eval": names the command in messages */
     const char *usage;          /* the usage line --help and usage errors print */
@@ -79,5 +87,12 @@ void fer_args_usage(const char *usage, const struct fer_opt *opts);
 
 /* A --tta name (none, flip, crops) as an enum fer_tta, or -1 after saying what is wrong. */
 int fer_args_tta(const struct fer_args *a, const char *name);
+
+/*
+ * A --usage value (NULL when not given) for fer_dataset_pick_usage: an enum
+ * fer_usage, FER_USAGE_ALL or FER_USAGE_UNSET; FER_USAGE_UNSET - 1 after
+ * saying what is wrong.
+ */
+int fer_args_usage_choice(const struct fer_args *a, const char *name);
 
 #endif

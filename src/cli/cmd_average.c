@@ -25,9 +25,13 @@ int fer_cmd_average(int argc, char **argv)
     struct fer_opt opts[] = {
         {"out", FER_OPT_STR, &out, "where the averaged model goes (.fer)", NULL},
         {"recalibrate", FER_OPT_STR, &recal_path,
-         "measure batch-norm statistics again on this training CSV (recommended)", NULL},
+         "measure batch-norm statistics again on this training CSV (recommended; of "
+         "fer2013.csv, its Training rows)",
+         NULL},
         {"recalibrate-rows", FER_OPT_INT, &recal_rows, "use only the first N rows for that", NULL},
-        {"val", FER_OPT_STR, &val_path, "score the average on this CSV and store the result", NULL},
+        {"val", FER_OPT_STR, &val_path,
+         "score the average on this CSV and store the result (of fer2013.csv, its PublicTest rows)",
+         NULL},
         {"tta", FER_OPT_STR, &tta_name, "test-time augmentation for --val: none | flip | crops",
          NULL},
         FER_OPT_THREADS(&threads),
@@ -73,12 +77,15 @@ int fer_cmd_average(int argc, char **argv)
     fer_meta_set(&meta, "command", cmdline);
     struct fer_norm norm;
     fer_meta_norm(&meta, &norm.mean, &norm.std);
+    char note[FER_ERR_LEN];
     if (recal_path) {
-        if ((st = fer_dataset_read_for_model(recal_path, fer_net_classes(net), &ds, err)) !=
-                FER_OK ||
+        if ((st = fer_dataset_read_for_model(recal_path, fer_net_classes(net), FER_USAGE_UNSET,
+                                             FER_USAGE_TRAINING, &ds, note, err)) != FER_OK ||
             (st = fer_recalibrate_bn(net, ds, (size_t)recal_rows, norm.mean, norm.std, !no_progress,
                                      err)) != FER_OK)
             goto fail;
+        if (note[0])
+            fprintf(stderr, "fer average: --recalibrate: %s\n", note);
         fer_meta_setf(&meta, "bn_recalibrated_on", "%s (%zu rows)", recal_path,
                       recal_rows && (size_t)recal_rows < ds->n ? (size_t)recal_rows : ds->n);
         fer_dataset_free(ds);
@@ -86,8 +93,12 @@ int fer_cmd_average(int argc, char **argv)
     }
     if (val_path) {
         struct fer_metrics m;
-        if ((st = fer_dataset_read_for_model(val_path, fer_net_classes(net), &ds, err)) != FER_OK ||
-            (st = fer_evaluate(net, norm, ds, (enum fer_tta)tta, !no_progress, &m, NULL, err)))
+        if ((st = fer_dataset_read_for_model(val_path, fer_net_classes(net), FER_USAGE_UNSET,
+                                             FER_USAGE_PUBLIC_TEST, &ds, note, err)) != FER_OK)
+            goto fail;
+        if (note[0])
+            fprintf(stderr, "fer average: --val: %s\n", note);
+        if ((st = fer_evaluate(net, norm, ds, (enum fer_tta)tta, !no_progress, &m, NULL, err)))
             goto fail;
         fer_meta_set(&meta, "val_data", val_path);
         fer_meta_setf(&meta, "val_accuracy", "%.6f", m.accuracy);

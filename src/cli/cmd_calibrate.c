@@ -27,9 +27,10 @@ static double ece(const float *probs, const fer_dataset *ds)
     return cal.ece;
 }
 
-static enum fer_status calibrate(const char *model, const char *data, const char *out,
+static enum fer_status calibrate(const char *model, const char *data, int usage, const char *out,
                                  enum fer_tta tta, int threads, int progress, char *err)
 {
+    char note[FER_ERR_LEN] = "";
     fer_net *net = NULL;
     fer_pool *pool = NULL;
     fer_dataset *ds = NULL;
@@ -45,9 +46,12 @@ static enum fer_status calibrate(const char *model, const char *data, const char
     if (st == FER_OK && (st = fer_pool_new(threads, &pool, err)) == FER_OK)
         st = fer_net_set_pool(net, pool, err);
     if (st == FER_OK)
-        st = fer_dataset_read_for_model(data, fer_net_classes(net), &ds, err);
+        st = fer_dataset_read_for_model(data, fer_net_classes(net), usage, FER_USAGE_PUBLIC_TEST,
+                                        &ds, note, err);
     if (st != FER_OK)
         goto end;
+    if (note[0])
+        fprintf(stderr, "fer calibrate: %s\n", note);
     const size_t count = (ds->n ? ds->n : 1) * (size_t)ds->n_classes;
     if (!(probs = fer_malloc(count * sizeof(float)))) {
         st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for %zu predictions", ds->n);
@@ -69,8 +73,10 @@ static enum fer_status calibrate(const char *model, const char *data, const char
 
     fer_net_set_temperature(net, fit.temperature);
     if (fer_meta_setf(&meta, "temperature", "%.6g", (double)fit.temperature) != FER_OK ||
-        fer_meta_setf(&meta, "temperature_fitted_on", "%s (%zu faces, tta %s)", data, ds->n,
-                      fer_tta_name(tta)) != FER_OK) {
+        fer_meta_setf(&meta, "temperature_fitted_on", "%s%s%s%s (%zu faces, tta %s)", data,
+                      note[0] ? ", its " : "",
+                      note[0] && ds->n ? fer_usage_name((enum fer_usage)ds->usage[0]) : "",
+                      note[0] ? " rows" : "", ds->n, fer_tta_name(tta)) != FER_OK) {
         st = fer_errorf(err, FER_ERR_LIMIT, "%s: no room for the temperature in its metadata",
                         model);
         goto end;
@@ -96,7 +102,7 @@ end:
 
 int fer_cmd_calibrate(int argc, char **argv)
 {
-    const char *model = NULL, *data = NULL, *out = NULL, *tta_name = "flip";
+    const char *model = NULL, *data = NULL, *out = NULL, *tta_name = "flip", *usage_name = NULL;
     int threads = 0, no_progress = 0;
     struct fer_opt opts[] = {
         {"model", FER_OPT_STR, &model, "model file (.fer)", NULL},
@@ -105,6 +111,7 @@ int fer_cmd_calibrate(int argc, char **argv)
         {"out", FER_OPT_STR, &out, "where the calibrated model goes (may be --model)", NULL},
         {"tta", FER_OPT_STR, &tta_name,
          "test-time augmentation it will be used with: none | flip (default) | crops", NULL},
+        FER_OPT_USAGE(&usage_name),
         FER_OPT_THREADS(&threads),
         FER_OPT_NO_PROGRESS(&no_progress),
         FER_OPT_END,
@@ -115,10 +122,12 @@ int fer_cmd_calibrate(int argc, char **argv)
     if (status != FER_ARGS_GO)
         return status;
     int tta = fer_args_tta(&args, tta_name);
-    if (tta < 0)
+    int usage = fer_args_usage_choice(&args, usage_name);
+    if (tta < 0 || usage < FER_USAGE_UNSET)
         return FER_EXIT_USAGE;
     char err[FER_ERR_LEN];
-    if (calibrate(model, data, out, (enum fer_tta)tta, threads, !no_progress, err) != FER_OK) {
+    if (calibrate(model, data, usage, out, (enum fer_tta)tta, threads, !no_progress, err) !=
+        FER_OK) {
         fprintf(stderr, "fer calibrate: %s\n", err);
         return FER_EXIT_FAIL;
     }

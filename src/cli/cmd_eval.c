@@ -14,7 +14,7 @@
 #include "train/ensemble.h"
 
 static const char *USAGE =
-    "fer eval --model MODEL[,MODEL...] --data FILE [--json] [--tta none|flip|crops]";
+    "fer eval --model MODEL[,MODEL...] --data FILE [--usage NAME] [--json] [--tta none|flip|crops]";
 
 /*
  * A 7-class model scored on 6 classes: each face's angry and disgust
@@ -35,7 +35,7 @@ static enum fer_status merge_predictions(float *probs, fer_dataset *ds, char *er
 int fer_cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *data_path = NULL, *tta_name = "flip", *labels = "fer2013";
-    const char *ferplus = NULL, *exclude = NULL;
+    const char *ferplus = NULL, *exclude = NULL, *usage_name = NULL;
     int json = 0, threads = 0, batch = 256, skip_bad = 0, premerged = 0, no_progress = 0;
     int merge = 0;
     struct fer_opt opts[] = {
@@ -55,6 +55,7 @@ int fer_cmd_eval(int argc, char **argv)
          "score a 7-class model on 6 classes: its angry and disgust probabilities added", NULL},
         {"premerged", FER_OPT_FLAG, &premerged,
          "the data already has 6-class labels (from fer prepare --classes 6)", NULL},
+        FER_OPT_USAGE(&usage_name),
         {"batch", FER_OPT_INT, &batch, "faces per forward pass", NULL},
         FER_OPT_THREADS(&threads),
         {"skip-bad-rows", FER_OPT_FLAG, &skip_bad, "skip malformed CSV rows", NULL},
@@ -67,7 +68,8 @@ int fer_cmd_eval(int argc, char **argv)
     if (status != FER_ARGS_GO)
         return status;
     int tta_kind = fer_args_tta(&args, tta_name);
-    if (tta_kind < 0)
+    int usage = fer_args_usage_choice(&args, usage_name);
+    if (tta_kind < 0 || usage < FER_USAGE_UNSET)
         return FER_EXIT_USAGE;
     enum fer_tta tta = (enum fer_tta)tta_kind;
     int ls = fer_label_source_parse(labels);
@@ -90,8 +92,14 @@ int fer_cmd_eval(int argc, char **argv)
         st = fer_ensemble_load(model_path, batch, pool, &models, err);
     struct fer_read_options ro = {skip_bad, -1, 0};
     size_t skipped = 0, removed = 0;
+    char note[FER_ERR_LEN] = "";
     if (st == FER_OK)
         st = fer_dataset_read_csv(data_path, &ro, &ds, &skipped, err);
+    if (st == FER_OK)
+        st = fer_dataset_pick_usage(ds, data_path, usage, FER_USAGE_PUBLIC_TEST, note, err);
+    if (st == FER_OK && note[0])
+        fprintf(stderr, "fer eval: %s\n", note);
+    const char *rows = note[0] && ds->n ? fer_usage_name((enum fer_usage)ds->usage[0]) : NULL;
     if (st == FER_OK && ls != FER_LABELS_FER2013)
         st = fer_dataset_apply_ferplus(ds, ferplus, (enum fer_label_source)ls, 1, &removed, err);
     if (st == FER_OK && fer_ensemble_classes(models) == 6) {
@@ -139,7 +147,8 @@ int fer_cmd_eval(int argc, char **argv)
         }
         if (models->n > 1)
             printf("ensemble  the mean of %d models' probabilities\n", models->n);
-        printf("data      %s\n", data_path);
+        printf("data      %s%s%s%s\n", data_path, rows ? ", its " : "", rows ? rows : "",
+               rows ? " rows" : "");
         if (skipped)
             printf("skipped   %zu malformed rows\n", skipped);
         if (exclude)

@@ -23,8 +23,9 @@ static const char *USAGE =
     "fer report --model MODEL --data FILE [--out DIR] [--log LOG.jsonl[,LOG2.jsonl...]]";
 
 struct report_args {
-    const char *model, *data, *out, *logs, *tta_name, *exclude;
-    int tta, mistakes, bins, threads, no_progress;
+    const char *model, *data, *out, *logs, *tta_name, *exclude, *usage_name;
+    int tta, mistakes, bins, threads, no_progress, usage;
+    const char *rows; /* the usage whose rows were kept from a mixed file, or NULL */
 };
 
 static void join(char *buf, size_t cap, const char *dir, const char *name)
@@ -66,9 +67,9 @@ static enum fer_status write_json(const char *path, const struct report_args *a,
     fclose(mem);
     json_t *metrics = json_loads(buf, 0, NULL);
     free(buf);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:f, s:o*}", "model", a->model, "data", a->data,
-                          "tta", a->tta_name, "excluded", (json_int_t)excluded, "ece", cal->ece,
-                          "metrics", metrics);
+    json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:f, s:o*}", "model", a->model, "data",
+                          a->data, "usage", a->rows, "tta", a->tta_name, "excluded",
+                          (json_int_t)excluded, "ece", cal->ece, "metrics", metrics);
     enum fer_status st = FER_OK;
     if (!o || json_dump_file(o, path, JSON_INDENT(1)) != 0)
         st = fer_errorf(err, FER_ERR_IO, "cannot write %s", path);
@@ -87,6 +88,8 @@ static enum fer_status write_markdown(const char *path, const struct report_args
     const char *name = fer_meta_get(meta, "name");
     fprintf(f, "# Report: %s\n\n", name ? name : a->model);
     fprintf(f, "| | |\n| --- | --- |\n| model | `%s` |\n| data | `%s`", a->model, a->data);
+    if (a->rows)
+        fprintf(f, ", its %s rows", a->rows);
     if (a->exclude)
         fprintf(f, " without the %zu faces also in `%s`", excluded, a->exclude);
     fprintf(f, " |\n| faces | %zu |\n| test-time augmentation | %s |\n", m->total, a->tta_name);
@@ -106,8 +109,9 @@ static enum fer_status write_markdown(const char *path, const struct report_args
     return FER_OK;
 }
 
-static enum fer_status make_report(const struct report_args *a, char *err)
+static enum fer_status make_report(struct report_args *a, char *err)
 {
+    char note[FER_ERR_LEN] = "";
     if (mkdir(a->out, 0755) != 0 && errno != EEXIST)
         return fer_errorf(err, FER_ERR_IO, "cannot make %s: %s", a->out, strerror(errno));
     fer_net *net = NULL;
@@ -121,7 +125,12 @@ static enum fer_status make_report(const struct report_args *a, char *err)
     if (st == FER_OK && (st = fer_pool_new(a->threads, &pool, err)) == FER_OK)
         st = fer_net_set_pool(net, pool, err);
     if (st == FER_OK)
-        st = fer_dataset_read_for_model(a->data, fer_net_classes(net), &ds, err);
+        st = fer_dataset_read_for_model(a->data, fer_net_classes(net), a->usage,
+                                        FER_USAGE_PUBLIC_TEST, &ds, note, err);
+    if (st == FER_OK && note[0]) {
+        fprintf(stderr, "fer report: %s\n", note);
+        a->rows = ds->n ? fer_usage_name((enum fer_usage)ds->usage[0]) : NULL;
+    }
     if (st == FER_OK && a->exclude)
         st = fer_dataset_drop_overlap(ds, a->exclude, &excluded, err);
     if (st != FER_OK)
@@ -187,7 +196,7 @@ end:
 
 int fer_cmd_report(int argc, char **argv)
 {
-    struct report_args a = {NULL, NULL, "report", NULL, "flip", NULL, 0, 8, 10, 0, 0};
+    struct report_args a = {.out = "report", .tta_name = "flip", .mistakes = 8, .bins = 10};
     struct fer_opt opts[] = {
         {"model", FER_OPT_STR, &a.model, "model file (.fer)", NULL},
         {"data", FER_OPT_STR, &a.data, "FER2013 CSV to run it on (.csv or .csv.gz)", NULL},
@@ -200,6 +209,7 @@ int fer_cmd_report(int argc, char **argv)
          "leave out faces whose pixels also occur in this file (e.g. the training set)", NULL},
         {"mistakes", FER_OPT_INT, &a.mistakes, "mistakes shown per class (default 8)", NULL},
         {"bins", FER_OPT_INT, &a.bins, "calibration bins (default 10)", NULL},
+        FER_OPT_USAGE(&a.usage_name),
         FER_OPT_THREADS(&a.threads),
         FER_OPT_NO_PROGRESS(&a.no_progress),
         FER_OPT_END,
@@ -209,7 +219,8 @@ int fer_cmd_report(int argc, char **argv)
     int status = fer_args_read(argc, argv, &args);
     if (status != FER_ARGS_GO)
         return status;
-    if ((a.tta = fer_args_tta(&args, a.tta_name)) < 0)
+    if ((a.tta = fer_args_tta(&args, a.tta_name)) < 0 ||
+        (a.usage = fer_args_usage_choice(&args, a.usage_name)) < FER_USAGE_UNSET)
         return FER_EXIT_USAGE;
     if (a.mistakes < 1 || a.mistakes > 32 || a.bins < 1 || a.bins > FER_CAL_MAX_BINS) {
         fprintf(stderr, "fer report: --mistakes must be in [1, 32] and --bins in [1, %d]\n",

@@ -25,8 +25,12 @@ int fer_cmd_train(int argc, char **argv)
     struct fer_opt opts[] = {
         {"arch", FER_OPT_STR, &c.arch_path,
          "architecture and [train] recipe (models/*.cfg); with --init, the recipe only", NULL},
-        {"train", FER_OPT_STR, &c.train_path, "training data, FER2013 CSV (.csv or .csv.gz)", NULL},
-        {"val", FER_OPT_STR, &c.val_path, "validation data; the best epoch on it is kept", NULL},
+        {"train", FER_OPT_STR, &c.train_path,
+         "training data, FER2013 CSV (.csv or .csv.gz); of the original fer2013.csv, its "
+         "Training rows",
+         NULL},
+        {"val", FER_OPT_STR, &c.val_path,
+         "validation data, whose best epoch is kept; of fer2013.csv, its PublicTest rows", NULL},
         {"out", FER_OPT_STR, &c.out_path, "where the trained model goes (.fer)", NULL},
         {"classes", FER_OPT_INT, &c.n_classes, "7, or 6 to merge disgust into angry", NULL},
         {"labels", FER_OPT_STR, &labels,

@@ -7,8 +7,10 @@
 #include "data/dataset.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 
@@ -30,13 +32,104 @@ const char *fer_usage_name(enum fer_usage u)
     return "unknown";
 }
 
+int fer_usage_parse(const char *s)
+{
+    if (!s)
+        return FER_USAGE_UNSET;
+    if (strcasecmp(s, "all") == 0)
+        return FER_USAGE_ALL;
+    for (int u = 0; u < FER_USAGE_COUNT; u++)
+        if (strcasecmp(s, fer_usage_name((enum fer_usage)u)) == 0)
+            return u;
+    return FER_USAGE_UNSET;
+}
+
+/* Moves row `from` to row `to` (to <= from), for compacting in place. */
+static void move_row(fer_dataset *ds, size_t to, size_t from)
+{
+    if (to == from)
+        return;
+    const size_t nc = (size_t)ds->n_classes;
+    memcpy(ds->pixels + to * FER_FACE_PIXELS, ds->pixels + from * FER_FACE_PIXELS, FER_FACE_PIXELS);
+    ds->labels[to] = ds->labels[from];
+    ds->usage[to] = ds->usage[from];
+    ds->usage_rank[to] = ds->usage_rank[from];
+    if (ds->soft)
+        memcpy(ds->soft + to * nc, ds->soft + from * nc, nc * sizeof(float));
+}
+
+/* "Training (28709), PublicTest (3589) and PrivateTest (3589)": the usages present. */
+static void describe_usages(const size_t counts[FER_USAGE_COUNT], char *out, size_t len)
+{
+    int present = 0, shown = 0;
+    for (int u = 0; u < FER_USAGE_COUNT; u++)
+        present += counts[u] > 0;
+    size_t at = 0;
+    out[0] = '\0';
+    for (int u = 0; u < FER_USAGE_COUNT && at < len; u++) {
+        if (!counts[u])
+            continue;
+        const char *sep = shown == 0 ? "" : shown == present - 1 ? " and " : ", ";
+        int k = snprintf(out + at, len - at, "%s%s (%zu)", sep, fer_usage_name((enum fer_usage)u),
+                         counts[u]);
+        if (k < 0)
+            break;
+        at += (size_t)k;
+        shown++;
+    }
+}
+
+enum fer_status fer_dataset_pick_usage(fer_dataset *ds, const char *path, int usage, int fallback,
+                                       char *note, char *err)
+{
+    if (note)
+        note[0] = '\0';
+    if (!ds || usage < FER_USAGE_UNSET || usage >= FER_USAGE_COUNT || fallback < 0 ||
+        fallback >= FER_USAGE_COUNT)
+        return fer_errorf(err, FER_ERR_ARG, "fer_dataset_pick_usage: bad arguments");
+    if (usage == FER_USAGE_ALL)
+        return FER_OK;
+    size_t counts[FER_USAGE_COUNT] = {0};
+    int present = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        counts[ds->usage[i]]++;
+    for (int u = 0; u < FER_USAGE_COUNT; u++)
+        present += counts[u] > 0;
+    if (usage == FER_USAGE_UNSET) {
+        if (present <= 1)
+            return FER_OK;
+        usage = fallback;
+    }
+    char held[128];
+    describe_usages(counts, held, sizeof(held));
+    const char *name = fer_usage_name((enum fer_usage)usage);
+    if (counts[usage] == 0)
+        return fer_errorf(err, FER_ERR_FORMAT, "%s has no %s rows (it holds %s rows)", path, name,
+                          present ? held : "no");
+    if (counts[usage] == ds->n)
+        return FER_OK;
+    size_t kept = 0;
+    for (size_t i = 0; i < ds->n; i++)
+        if (ds->usage[i] == usage)
+            move_row(ds, kept++, i);
+    ds->n = kept;
+    if (note)
+        snprintf(note, FER_ERR_LEN, "%s %s %s rows: using the %zu %s rows", path, "mixes", held,
+                 kept, name);
+    return FER_OK;
+}
+
 const char *fer_label_source_name(enum fer_label_source s)
 {
     switch (s) {
-    case FER_LABELS_FER2013: return "fer2013";
-    case FER_LABELS_FERPLUS_MAJORITY: return "ferplus-majority";
-    case FER_LABELS_FERPLUS_SOFT: return "ferplus-soft";
-    case FER_LABELS_BLEND: return "fer2013+ferplus";
+    case FER_LABELS_FER2013:
+        return "fer2013";
+    case FER_LABELS_FERPLUS_MAJORITY:
+        return "ferplus-majority";
+    case FER_LABELS_FERPLUS_SOFT:
+        return "ferplus-soft";
+    case FER_LABELS_BLEND:
+        return "fer2013+ferplus";
     }
     return "unknown";
 }
@@ -85,22 +178,10 @@ enum fer_status fer_dataset_filter(fer_dataset *ds, const uint8_t *keep, char *e
 {
     if (!ds || (ds->n > 0 && !keep))
         return fer_errorf(err, FER_ERR_ARG, "fer_dataset_filter: NULL dataset or keep mask");
-    size_t nc = (size_t)ds->n_classes;
     size_t j = 0;
-    for (size_t i = 0; i < ds->n; i++) {
-        if (!keep[i])
-            continue;
-        if (j != i) {
-            memcpy(ds->pixels + j * FER_FACE_PIXELS, ds->pixels + i * FER_FACE_PIXELS,
-                   FER_FACE_PIXELS);
-            ds->labels[j] = ds->labels[i];
-            ds->usage[j] = ds->usage[i];
-            ds->usage_rank[j] = ds->usage_rank[i];
-            if (ds->soft)
-                memcpy(ds->soft + j * nc, ds->soft + i * nc, nc * sizeof(float));
-        }
-        j++;
-    }
+    for (size_t i = 0; i < ds->n; i++)
+        if (keep[i])
+            move_row(ds, j++, i);
     ds->n = j;
     return FER_OK;
 }
@@ -151,12 +232,16 @@ int fer_class_merged(int label7)
     return label7 >= 0 && label7 < 7 ? merge_map[label7] : -1;
 }
 
-enum fer_status fer_dataset_read_for_model(const char *path, int classes, fer_dataset **out,
-                                           char *err)
+enum fer_status fer_dataset_read_for_model(const char *path, int classes, int usage, int fallback,
+                                           fer_dataset **out, char *note, char *err)
 {
     struct fer_read_options ro = {0, -1, 0};
     enum fer_status st = fer_dataset_read_csv(path, &ro, out, NULL, err);
-    if (st == FER_OK && classes == 6 && (st = fer_dataset_merge_disgust(*out, err)) != FER_OK) {
+    if (st == FER_OK)
+        st = fer_dataset_pick_usage(*out, path, usage, fallback, note, err);
+    if (st == FER_OK && classes == 6)
+        st = fer_dataset_merge_disgust(*out, err);
+    if (st != FER_OK && *out) {
         fer_dataset_free(*out);
         *out = NULL;
     }
@@ -214,8 +299,13 @@ enum fer_status fer_dataset_drop_overlap(fer_dataset *ds, const char *other_path
     struct fer_read_options ro = {1, -1, 0};
     fer_dataset *other = NULL;
     enum fer_status st = fer_dataset_read_csv(other_path, &ro, &other, NULL, err);
-    if (st != FER_OK)
+    if (st == FER_OK) /* of the original fer2013.csv, the Training rows */
+        st = fer_dataset_pick_usage(other, other_path, FER_USAGE_UNSET, FER_USAGE_TRAINING, NULL,
+                                    err);
+    if (st != FER_OK) {
+        fer_dataset_free(other);
         return st;
+    }
     uint64_t *hashes = fer_malloc(sizeof(uint64_t) * (other->n ? other->n : 1));
     uint8_t *keep = fer_malloc(ds->n ? ds->n : 1);
     if (!hashes || !keep) {

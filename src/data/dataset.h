@@ -33,6 +33,16 @@ enum fer_usage {
 /* "Training", "PublicTest", "PrivateTest". */
 const char *fer_usage_name(enum fer_usage u);
 
+/* --usage values besides the three usages: every row, and "not given". */
+#define FER_USAGE_ALL   (-1)
+#define FER_USAGE_UNSET (-2)
+
+/*
+ * Parses a --usage value: a usage name in any case ("training", "PublicTest"),
+ * or "all" (FER_USAGE_ALL). Returns FER_USAGE_UNSET for anything else.
+ */
+int fer_usage_parse(const char *s);
+
 /* Where labels come from (`--labels`). */
 enum fer_label_source {
     FER_LABELS_FER2013 = 0,          /* the original FER2013 label */
@@ -85,18 +95,36 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
 enum fer_status fer_dataset_write_csv(const fer_dataset *ds, const char *path, int usage,
                                       char *err);
 
+/*
+ * Chooses the rows of a file to use. The original fer2013.csv mixes three
+ * usages in one file; the files `fer prepare` writes hold one each.
+ *   usage an enum fer_usage: keeps that usage's rows (none is an error);
+ *   FER_USAGE_ALL:           keeps every row;
+ *   FER_USAGE_UNSET:         a file of one usage is kept whole, and a mixed
+ *                            file keeps the rows of `fallback` (the usage the
+ *                            data's role calls for: Training to train on,
+ *                            PublicTest to select and score models).
+ * When rows were dropped, note (FER_ERR_LEN bytes) says which were kept, e.g.
+ * "fer2013.csv mixes Training (28709), PublicTest (3589) and PrivateTest
+ * (3589) rows: using the 3589 PublicTest rows"; otherwise note is "".
+ */
+enum fer_status fer_dataset_pick_usage(fer_dataset *ds, const char *path, int usage, int fallback,
+                                       char *note, char *err);
+
 /* Merges disgust into angry: 7 classes -> 6 (labels and soft targets). */
 enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err);
 /*
- * Reads every row of a FER2013 CSV for a model with `classes` outputs: with
- * 6, disgust is merged into angry. Malformed rows are errors.
+ * Reads a FER2013 CSV for a model with `classes` outputs: with 6, disgust is
+ * merged into angry. Malformed rows are errors. `usage`, `fallback` and note
+ * choose the rows as fer_dataset_pick_usage does.
  */
-enum fer_status fer_dataset_read_for_model(const char *path, int classes, fer_dataset **out,
-                                           char *err);
+enum fer_status fer_dataset_read_for_model(const char *path, int classes, int usage, int fallback,
+                                           fer_dataset **out, char *note, char *err);
 /*
  * Removes from ds the faces whose exact pixels also occur in the CSV at
  * other_path (FER2013 has 280 PublicTest faces duplicated in Training);
- * *removed counts them.
+ * *removed counts them. Of a file that mixes usages (the original
+ * fer2013.csv), only the Training rows count.
  */
 enum fer_status fer_dataset_drop_overlap(fer_dataset *ds, const char *other_path, size_t *removed,
                                          char *err);

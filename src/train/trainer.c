@@ -42,14 +42,26 @@ struct run {
     uint64_t resumed_steps; /* optimizer steps recorded in the checkpoint */
 };
 
-static enum fer_status load_split(const struct fer_train_config *c, const char *path, size_t limit,
-                                  fer_dataset **out, char sha[65], char *err)
+/*
+ * Reads the training or validation data. From a file that mixes usages (the
+ * original fer2013.csv) it keeps the rows of `usage`: Training to train on,
+ * PublicTest to select the epoch; `limit` then counts those rows.
+ */
+static enum fer_status load_split(const struct fer_train_config *c, const char *path, int usage,
+                                  size_t limit, fer_dataset **out, char sha[65], char *err)
 {
-    struct fer_read_options ro = {c->skip_bad_rows, -1, limit};
+    struct fer_read_options ro = {c->skip_bad_rows, -1, 0};
     size_t skipped = 0;
+    char note[FER_ERR_LEN];
     enum fer_status st = fer_dataset_read_csv(path, &ro, out, &skipped, err);
+    if (st == FER_OK)
+        st = fer_dataset_pick_usage(*out, path, FER_USAGE_UNSET, usage, note, err);
     if (st != FER_OK)
         return st;
+    if (note[0])
+        fprintf(stderr, "%s\n", note);
+    if (limit && (*out)->n > limit)
+        (*out)->n = limit; /* the rows are compact: the first `limit` stay */
     if (skipped)
         fprintf(stderr, "%s: skipped %zu malformed rows\n", path, skipped);
     if ((*out)->n == 0)
@@ -601,10 +613,11 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
     if ((st = fer_pool_new(c->threads, &r.pool, err)) != FER_OK)
         goto end;
     double t_load = fer_now();
-    if ((st = load_split(c, c->train_path, c->limit, &r.train, r.train_sha, err)) != FER_OK)
+    if ((st = load_split(c, c->train_path, FER_USAGE_TRAINING, c->limit, &r.train, r.train_sha,
+                         err)) != FER_OK)
         goto end;
-    if (c->val_path &&
-        (st = load_split(c, c->val_path, c->val_limit, &r.val, r.val_sha, err)) != FER_OK)
+    if (c->val_path && (st = load_split(c, c->val_path, FER_USAGE_PUBLIC_TEST, c->val_limit, &r.val,
+                                        r.val_sha, err)) != FER_OK)
         goto end;
     if (c->labels != FER_LABELS_FER2013 &&
         (st = fer_sha256_file(c->ferplus_path, r.ferplus_sha, err)) != FER_OK)
