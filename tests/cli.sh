@@ -126,6 +126,21 @@ contains "lists the usages" "$tmp/err" "--usage must be Training, PublicTest, Pr
 expect "eval 6-class model on 7-class data" 0 "$FER" train --arch "$tmp/tiny.cfg" --classes 6 \
     --train "$tmp/all.csv" --epochs 1 --batch 8 --out "$tmp/m6.fer" --no-progress
 contains "training on a mixed file uses its Training rows" "$tmp/err" "using the 40 Training rows"
+expect "train and validate on one mixed file, with --limit" 0 "$FER" train --arch "$tmp/tiny.cfg" \
+    --train "$tmp/all.csv" --val "$tmp/all.csv" --limit 25 --epochs 1 --batch 8 \
+    --out "$tmp/mixed.fer" --no-progress
+contains "limits the Training rows" "$tmp/err" "all.csv: of its 40 Training rows, the first 25 (--limit)"
+contains "validates on the PublicTest rows" "$tmp/err" "using the 10 PublicTest rows"
+expect "info on that model" 0 "$FER" info "$tmp/mixed.fer"
+contains "records the training rows" "$tmp/out" "train_usage: Training"
+contains "and how many" "$tmp/out" "train_rows: 25"
+contains "and the validation rows" "$tmp/out" "val_usage: PublicTest"
+# a copy of all.csv whose last PublicTest row repeats the first Training face
+{ cat "$tmp/all.csv"; sed -n 2p "$tmp/all.csv" | sed 's/,Training$/,PublicTest/'; } >"$tmp/dup.csv"
+expect "exclude-overlap against a mixed file" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/dup.csv" \
+    --exclude-overlap "$tmp/dup.csv"
+contains "compares with its Training rows only" "$tmp/out" "excluded  1 faces that also occur in"
+contains "and scores the other 10" "$tmp/out" "(10 faces)"
 expect "eval merges disgust" 0 "$FER" eval --model "$tmp/m6.fer" --data "$tmp/all.csv" --json
 contains "6 classes in confusion" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
 expect "resuming a 6-class checkpoint without --classes 6 fails" 1 "$FER" train --resume "$tmp/m6.fer.ckpt" \
@@ -244,6 +259,16 @@ contains "and the FER+ file's hash" "$tmp/out" "ferplus_sha256: "
 expect "resuming blended labels as plain ones fails" 1 "$FER" train --no-progress \
     --resume "$tmp/blend.fer.ckpt" --train "$tmp/mm/train.csv.gz" --epochs 2 --out "$tmp/blend.fer"
 contains "and names the labels" "$tmp/err" "fer2013+ferplus 0.4"
+expect "FER+ labels on a mixed file" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/all.csv" \
+    --labels ferplus-majority --ferplus "$tmp/ferplus/fer2013new.csv" --json
+contains "are aligned on its PublicTest rows" "$tmp/err" "using the 10 PublicTest rows"
+expect "the same on the PublicTest file" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/p7/publictest.csv" \
+    --labels ferplus-majority --ferplus "$tmp/ferplus/fer2013new.csv" --json
+cp "$tmp/out" "$tmp/ferplus_pub.json"
+expect "and again on the mixed file" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/all.csv" \
+    --labels ferplus-majority --ferplus "$tmp/ferplus/fer2013new.csv" --json
+cmp -s "$tmp/out" "$tmp/ferplus_pub.json" && ok "gives the same labels and scores" ||
+    bad "FER+ labels differ between the mixed file and its PublicTest rows"
 expect "resuming with the same labels works" 0 "$FER" train --no-progress \
     --resume "$tmp/blend.fer.ckpt" --train "$tmp/mm/train.csv.gz" --epochs 2 --out "$tmp/blend.fer" \
     --labels fer2013+ferplus --ferplus "$tmp/ferplus/fer2013new.csv" --ferplus-weight 0.4

@@ -189,6 +189,9 @@ TEST(broken_files_name_the_file)
         return;
     expect_format_error("truncated.xml", plate, len / 2);
     expect_format_error("empty.xml", "", 0);
+    /* an empty element before any text once passed NULL to memcpy (UBSan) */
+    const char *empty_first = "<opencv_storage><cascade/></opencv_storage>";
+    expect_format_error("empty_first.xml", empty_first, strlen(empty_first));
     const char garbage[] = "\x01\x02 not xml at all \xff\xfe";
     expect_format_error("garbage.xml", garbage, sizeof(garbage) - 1);
     const char *wrong_root = "<?xml version=\"1.0\"?><foo><a>1</a></foo>";
@@ -284,7 +287,7 @@ TEST(mutated_cascades_load_or_fail_cleanly)
         if (!texts[k])
             continue;
         const size_t len = strlen(texts[k]);
-        char *b = malloc(len + 1);
+        char *b = malloc(len); /* exactly len bytes: ASan catches a read past the end */
         CHECK(b != NULL);
         if (!b)
             break;
@@ -292,7 +295,7 @@ TEST(mutated_cascades_load_or_fail_cleanly)
         for (int i = 0; i < rounds; i++) {
             fer_rng rng;
             fer_rng_seed(&rng, 77, (uint64_t)k, (uint64_t)i, 0);
-            memcpy(b, texts[k], len + 1);
+            memcpy(b, texts[k], len);
             const int changes = 1 + (int)fer_rng_below(&rng, 4);
             for (int j = 0; j < changes; j++) {
                 size_t at = (size_t)fer_rng_below(&rng, len);

@@ -98,9 +98,14 @@ TEST(test_mutations)
             fer_rng_seed(&rng, 5, (uint64_t)k, (uint64_t)i, 0);
             /* change 1-4 bytes, and sometimes cut the end off */
             size_t n = fer_rng_below(&rng, 5) ? len : (size_t)fer_rng_below(&rng, len + 1);
-            char *b = malloc(n + 1);
+            /* exactly n bytes, so a read past the end is caught; the header needs its NUL */
+            char *b = malloc(n + (k == 1) + (n == 0));
+            CHECK(b != NULL);
+            if (!b)
+                return;
             memcpy(b, texts[k], n);
-            b[n] = '\0';
+            if (k == 1)
+                b[n] = '\0';
             for (int j = 0, changes = 1 + (int)fer_rng_below(&rng, 4); n && j < changes; j++)
                 b[fer_rng_below(&rng, n)] = fer_rng_below(&rng, 4)
                                                 ? pick[fer_rng_below(&rng, sizeof(pick) - 1)]

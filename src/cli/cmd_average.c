@@ -86,8 +86,9 @@ int fer_cmd_average(int argc, char **argv)
             goto fail;
         if (note[0])
             fprintf(stderr, "fer average: --recalibrate: %s\n", note);
-        fer_meta_setf(&meta, "bn_recalibrated_on", "%s (%zu rows)", recal_path,
-                      recal_rows && (size_t)recal_rows < ds->n ? (size_t)recal_rows : ds->n);
+        fer_meta_setf(&meta, "bn_recalibrated_on", "%s (%zu %srows)", recal_path,
+                      recal_rows && (size_t)recal_rows < ds->n ? (size_t)recal_rows : ds->n,
+                      note[0] ? "Training " : "");
         fer_dataset_free(ds);
         ds = NULL;
     }
@@ -101,6 +102,8 @@ int fer_cmd_average(int argc, char **argv)
         if ((st = fer_evaluate(net, norm, ds, (enum fer_tta)tta, !no_progress, &m, NULL, err)))
             goto fail;
         fer_meta_set(&meta, "val_data", val_path);
+        if (note[0] && ds->n)
+            fer_meta_set(&meta, "val_usage", fer_usage_name((enum fer_usage)ds->usage[0]));
         fer_meta_setf(&meta, "val_accuracy", "%.6f", m.accuracy);
         fer_meta_setf(&meta, "val_macro_f1", "%.6f", m.macro_f1);
         printf("accuracy  %.2f%%  macro-F1 %.4f  on %s (tta %s)\n", 100 * m.accuracy, m.macro_f1,

@@ -91,7 +91,7 @@ int fer_cmd_eval(int argc, char **argv)
     if (st == FER_OK)
         st = fer_ensemble_load(model_path, batch, pool, &models, err);
     struct fer_read_options ro = {skip_bad, -1, 0};
-    size_t skipped = 0, removed = 0;
+    size_t skipped = 0, removed = 0, unusable = 0;
     char note[FER_ERR_LEN] = "";
     if (st == FER_OK)
         st = fer_dataset_read_csv(data_path, &ro, &ds, &skipped, err);
@@ -101,7 +101,7 @@ int fer_cmd_eval(int argc, char **argv)
         fprintf(stderr, "fer eval: %s\n", note);
     const char *rows = note[0] && ds->n ? fer_usage_name((enum fer_usage)ds->usage[0]) : NULL;
     if (st == FER_OK && ls != FER_LABELS_FER2013)
-        st = fer_dataset_apply_ferplus(ds, ferplus, (enum fer_label_source)ls, 1, &removed, err);
+        st = fer_dataset_apply_ferplus(ds, ferplus, (enum fer_label_source)ls, 1, &unusable, err);
     if (st == FER_OK && fer_ensemble_classes(models) == 6) {
         if (premerged)
             ds->n_classes = 6;
@@ -151,6 +151,8 @@ int fer_cmd_eval(int argc, char **argv)
                rows ? " rows" : "");
         if (skipped)
             printf("skipped   %zu malformed rows\n", skipped);
+        if (unusable)
+            printf("dropped   %zu faces FER+ marks as not a face or unknown\n", unusable);
         if (exclude)
             printf("excluded  %zu faces that also occur in %s\n", removed, exclude);
         printf("tta       %s\n", tta_name);

@@ -196,7 +196,8 @@ end:
 
 int fer_cmd_report(int argc, char **argv)
 {
-    struct report_args a = {.out = "report", .tta_name = "flip", .mistakes = 8, .bins = 10};
+    struct report_args a = {
+        .out = "report", .tta_name = "flip", .mistakes = 8, .bins = 10, .usage = FER_USAGE_UNSET};
     struct fer_opt opts[] = {
         {"model", FER_OPT_STR, &a.model, "model file (.fer)", NULL},
         {"data", FER_OPT_STR, &a.data, "FER2013 CSV to run it on (.csv or .csv.gz)", NULL},

@@ -91,8 +91,11 @@ enum fer_status fer_dataset_pick_usage(fer_dataset *ds, const char *path, int us
         return FER_OK;
     size_t counts[FER_USAGE_COUNT] = {0};
     int present = 0;
-    for (size_t i = 0; i < ds->n; i++)
+    for (size_t i = 0; i < ds->n; i++) {
+        if (ds->usage[i] >= FER_USAGE_COUNT)
+            return fer_errorf(err, FER_ERR_STATE, "%s: row %zu has no valid usage", path, i + 1);
         counts[ds->usage[i]]++;
+    }
     for (int u = 0; u < FER_USAGE_COUNT; u++)
         present += counts[u] > 0;
     if (usage == FER_USAGE_UNSET) {
@@ -114,8 +117,8 @@ enum fer_status fer_dataset_pick_usage(fer_dataset *ds, const char *path, int us
             move_row(ds, kept++, i);
     ds->n = kept;
     if (note)
-        snprintf(note, FER_ERR_LEN, "%s %s %s rows: using the %zu %s rows", path, "mixes", held,
-                 kept, name);
+        snprintf(note, FER_ERR_LEN, "%s mixes %s rows: using the %zu %s rows", path, held, kept,
+                 name);
     return FER_OK;
 }
 

@@ -25,6 +25,7 @@ struct run {
     struct fer_train_config cfg; /* effective recipe (after resume) */
     fer_dataset *train, *val;
     char train_sha[65], val_sha[65], ferplus_sha[65];
+    const char *train_usage, *val_usage; /* the usage kept from a mixed file, or NULL */
     struct fer_teacher_report teacher;
     fer_net *net;
     fer_optim *opt;
@@ -48,7 +49,8 @@ struct run {
  * PublicTest to select the epoch; `limit` then counts those rows.
  */
 static enum fer_status load_split(const struct fer_train_config *c, const char *path, int usage,
-                                  size_t limit, fer_dataset **out, char sha[65], char *err)
+                                  size_t limit, fer_dataset **out, char sha[65],
+                                  const char **picked, char *err)
 {
     struct fer_read_options ro = {c->skip_bad_rows, -1, 0};
     size_t skipped = 0;
@@ -58,10 +60,15 @@ static enum fer_status load_split(const struct fer_train_config *c, const char *
         st = fer_dataset_pick_usage(*out, path, FER_USAGE_UNSET, usage, note, err);
     if (st != FER_OK)
         return st;
-    if (note[0])
-        fprintf(stderr, "%s\n", note);
-    if (limit && (*out)->n > limit)
+    *picked = note[0] ? fer_usage_name((enum fer_usage)usage) : NULL;
+    if (limit && (*out)->n > limit) {
+        if (note[0])
+            fprintf(stderr, "%s: of its %zu %s rows, the first %zu (--limit)\n", path, (*out)->n,
+                    *picked, limit);
         (*out)->n = limit; /* the rows are compact: the first `limit` stay */
+    } else if (note[0]) {
+        fprintf(stderr, "%s\n", note);
+    }
     if (skipped)
         fprintf(stderr, "%s: skipped %zu malformed rows\n", path, skipped);
     if ((*out)->n == 0)
@@ -385,9 +392,13 @@ static void describe_model(struct run *r, int epoch, const struct fer_metrics *v
     fer_meta_set(m, "train_data", c->train_path);
     fer_meta_set(m, "train_sha256", r->train_sha);
     fer_meta_setf(m, "train_rows", "%zu", r->train->n);
+    if (r->train_usage)
+        fer_meta_set(m, "train_usage", r->train_usage);
     if (r->val) {
         fer_meta_set(m, "val_data", c->val_path);
         fer_meta_set(m, "val_sha256", r->val_sha);
+        if (r->val_usage)
+            fer_meta_set(m, "val_usage", r->val_usage);
         fer_meta_setf(m, "val_accuracy", "%.6f", val ? val->accuracy : 0.0);
         fer_meta_setf(m, "val_macro_f1", "%.6f", val ? val->macro_f1 : 0.0);
     }
@@ -614,10 +625,10 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
         goto end;
     double t_load = fer_now();
     if ((st = load_split(c, c->train_path, FER_USAGE_TRAINING, c->limit, &r.train, r.train_sha,
-                         err)) != FER_OK)
+                         &r.train_usage, err)) != FER_OK)
         goto end;
     if (c->val_path && (st = load_split(c, c->val_path, FER_USAGE_PUBLIC_TEST, c->val_limit, &r.val,
-                                        r.val_sha, err)) != FER_OK)
+                                        r.val_sha, &r.val_usage, err)) != FER_OK)
         goto end;
     if (c->labels != FER_LABELS_FER2013 &&
         (st = fer_sha256_file(c->ferplus_path, r.ferplus_sha, err)) != FER_OK)
