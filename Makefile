@@ -31,7 +31,7 @@ TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 REL_OBJ  := $(patsubst %,build/rel/%.o,$(basename $(LIB_SRC)))
 TEST_OBJ := $(patsubst %,build/asan/%.o,$(basename $(LIB_SRC)))
 
-.PHONY: all run demo test deps bench bench-detect bench-load clean format model install
+.PHONY: all run demo test deps bench bench-detect bench-load clean format model install fuzz
 all: build/fer
 
 # Short "CC file" lines; `make V=1` prints the full commands.
@@ -147,6 +147,18 @@ bench-detect: build/fer build/bench_detect build/bench_pipeline
 bench-load: build/fer
 	@scripts/install-deps.sh --bench
 	@bash bench/load.sh
+
+# libFuzzer targets (clang): build/fuzz_parsers (cascade XML, multipart, base64, model
+# files, specs, pictures) and build/fuzz_csv; see their headers for how to run them.
+FUZZ_CFLAGS := $(BASE_CFLAGS) -DFER_FUZZ -O1 -g -fsanitize=fuzzer,address,undefined \
+               -Wno-double-promotion -Wno-format-nonliteral \
+               -fno-sanitize-recover=undefined
+FUZZ_SRC := $(filter %.c,$(LIB_SRC))
+build/fuzz_%: tests/fuzz_%.c $(FUZZ_SRC)
+	$(call say,FUZZ,$@)
+	@mkdir -p build
+	$(Q)clang $(FUZZ_CFLAGS) $< $(FUZZ_SRC) $(filter %.S,$(LIB_SRC)) -o $@ $(LIBS)
+fuzz: build/fuzz_parsers build/fuzz_csv
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the static library (with the
 # built-in model and cascade), the header and a pkg-config file.

@@ -3,10 +3,8 @@
  *
  * Not built by default (it needs -DFER_FUZZ and clang's -fsanitize=fuzzer):
  *
- *   clang -std=c11 -D_GNU_SOURCE -DFER_FUZZ -g -O1 -fsanitize=fuzzer,address,undefined \
- *       -Isrc tests/fuzz_csv.c src/data/[a-z]*.c src/core/[a-z]*.c -lz -lm -lpthread -o
- * build/fuzz_csv
- *   ./build/fuzz_csv tests/corpus/csv
+ *   make build/fuzz_csv          (or `make fuzz`, which also builds fuzz_parsers.c)
+ *   build/fuzz_csv tests/corpus/csv
  *
  * Each input is written to a temporary file (the reader takes a path) and read
  * twice, strictly and with skip_bad_rows. The reader must return FER_OK or an
