@@ -346,6 +346,20 @@ contains "and lists the options" "$tmp/err" "--tta S"
 expect "missing data file" 1 "$FER" eval --model "$tmp/m.fer" --data "$tmp/none.csv"
 contains "missing data file named" "$tmp/err" "none.csv"
 
+# the shipped models reproduce the accuracy their files record (the model card's numbers)
+publictest=${FER_SHARED_DATA:-../shared/data}/fer2013/publictest.csv.gz
+if [[ -f $publictest ]]; then
+    for m in models/fer-resnet.fer models/fer-resnet6.fer; do
+        want=$("$FER" info "$m" | sed -n 's/^val_accuracy: //p')
+        expect "eval $m on PublicTest" 0 "$FER" eval --model "$m" --data "$publictest" --json --no-progress
+        got=$(grep -o '"accuracy":[0-9.]*' "$tmp/out" | head -1 | cut -d: -f2)
+        [[ -n $want && $got == "$want" ]] && ok "$m reads $got of PublicTest, as its file records" ||
+            bad "$m reads $got of PublicTest, its file records ${want:-nothing}"
+    done
+else
+    echo "skip: $publictest not found (the shipped models' accuracy is not checked)"
+fi
+
 # photos: detect and predict (the built-in model and cascade)
 media=${FER_SHARED_DATA:-../shared/data}/media
 printf 'not an image at all' >"$tmp/garbage.jpg"
