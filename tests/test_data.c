@@ -576,24 +576,26 @@ TEST(test_pick_usage)
 
     static const uint8_t labels[] = {0, 1, 2, 3, 4, 5, 6, 1};
     static const uint8_t usage[] = {0, 0, 0, 0, 1, 1, 2, 1}; /* 4 Training, 3 Public, 1 Private */
-    char err[FER_ERR_LEN], note[FER_ERR_LEN];
+    char err[FER_ERR_LEN];
+    struct fer_usage_pick pick;
     fer_dataset *ds = make_ds(8, labels);
     memcpy(ds->usage, usage, 8);
     /* unset: a mixed file gives the fallback's rows, in order, with their ranks */
-    CHECK(fer_dataset_pick_usage(ds, "all.csv", FER_USAGE_UNSET, FER_USAGE_PUBLIC_TEST, note,
+    CHECK(fer_dataset_pick_usage(ds, "all.csv", FER_USAGE_UNSET, FER_USAGE_PUBLIC_TEST, &pick,
                                  err) == FER_OK);
     CHECK(ds->n == 3 && ds->labels[0] == 4 && ds->labels[1] == 5 && ds->labels[2] == 1);
     CHECK(ds->usage_rank[2] == 7 && ds->pixels[2 * FER_FACE_PIXELS] == 70);
-    CHECK_STR(note, "all.csv mixes Training (4), PublicTest (3) and PrivateTest (1) rows: "
-                    "using the 3 PublicTest rows");
+    CHECK_STR(pick.kept, "PublicTest");
+    CHECK_STR(pick.note, "all.csv mixes Training (4), PublicTest (3) and PrivateTest (1) rows: "
+                         "using the 3 PublicTest rows");
     /* now of one usage: kept whole, nothing to say; another usage is an error */
-    CHECK(fer_dataset_pick_usage(ds, "pub.csv", FER_USAGE_UNSET, FER_USAGE_TRAINING, note, err) ==
+    CHECK(fer_dataset_pick_usage(ds, "pub.csv", FER_USAGE_UNSET, FER_USAGE_TRAINING, &pick, err) ==
           FER_OK);
-    CHECK(ds->n == 3 && note[0] == '\0');
-    CHECK(fer_dataset_pick_usage(ds, "pub.csv", FER_USAGE_PUBLIC_TEST, FER_USAGE_TRAINING, note,
+    CHECK(ds->n == 3 && !pick.kept && pick.note[0] == '\0');
+    CHECK(fer_dataset_pick_usage(ds, "pub.csv", FER_USAGE_PUBLIC_TEST, FER_USAGE_TRAINING, &pick,
                                  err) == FER_OK);
-    CHECK(ds->n == 3 && note[0] == '\0');
-    CHECK(fer_dataset_pick_usage(ds, "pub.csv", FER_USAGE_PRIVATE_TEST, FER_USAGE_TRAINING, note,
+    CHECK(ds->n == 3 && !pick.kept && pick.note[0] == '\0');
+    CHECK(fer_dataset_pick_usage(ds, "pub.csv", FER_USAGE_PRIVATE_TEST, FER_USAGE_TRAINING, &pick,
                                  err) == FER_ERR_FORMAT);
     CHECK_STR(err, "pub.csv has no PrivateTest rows (it holds PublicTest (3) rows)");
     CHECK(ds->n == 3);
@@ -602,20 +604,22 @@ TEST(test_pick_usage)
     /* explicit choices on a mixed file; "all" keeps everything */
     ds = make_ds(8, labels);
     memcpy(ds->usage, usage, 8);
-    CHECK(fer_dataset_pick_usage(ds, "x", FER_USAGE_ALL, FER_USAGE_TRAINING, note, err) == FER_OK);
-    CHECK(ds->n == 8 && note[0] == '\0');
-    CHECK(fer_dataset_pick_usage(ds, "x", FER_USAGE_PRIVATE_TEST, FER_USAGE_TRAINING, note, err) ==
+    CHECK(fer_dataset_pick_usage(ds, "x", FER_USAGE_ALL, FER_USAGE_TRAINING, &pick, err) == FER_OK);
+    CHECK(ds->n == 8 && !pick.kept && pick.note[0] == '\0');
+    CHECK(fer_dataset_pick_usage(ds, "x", FER_USAGE_PRIVATE_TEST, FER_USAGE_TRAINING, &pick, err) ==
           FER_OK);
-    CHECK(ds->n == 1 && ds->labels[0] == 6 && strstr(note, "the 1 PrivateTest rows"));
-    CHECK(fer_dataset_pick_usage(ds, "x", 7, FER_USAGE_TRAINING, note, err) == FER_ERR_ARG);
+    CHECK(ds->n == 1 && ds->labels[0] == 6 && strstr(pick.note, "the 1 PrivateTest rows"));
+    CHECK_STR(pick.kept, "PrivateTest");
+    CHECK(fer_dataset_pick_usage(ds, "x", 7, FER_USAGE_TRAINING, &pick, err) == FER_ERR_ARG);
     fer_dataset_free(ds);
 
     /* two usages: "A and B" */
     ds = make_ds(4, labels);
     ds->usage[3] = FER_USAGE_PRIVATE_TEST;
-    CHECK(fer_dataset_pick_usage(ds, "y", FER_USAGE_UNSET, FER_USAGE_TRAINING, note, err) ==
+    CHECK(fer_dataset_pick_usage(ds, "y", FER_USAGE_UNSET, FER_USAGE_TRAINING, &pick, err) ==
           FER_OK);
-    CHECK_STR(note, "y mixes Training (3) and PrivateTest (1) rows: using the 3 Training rows");
+    CHECK_STR(pick.note,
+              "y mixes Training (3) and PrivateTest (1) rows: using the 3 Training rows");
     fer_dataset_free(ds);
 }
 

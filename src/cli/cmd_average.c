@@ -77,33 +77,33 @@ int fer_cmd_average(int argc, char **argv)
     fer_meta_set(&meta, "command", cmdline);
     struct fer_norm norm;
     fer_meta_norm(&meta, &norm.mean, &norm.std);
-    char note[FER_ERR_LEN];
+    struct fer_usage_pick pick;
     if (recal_path) {
         if ((st = fer_dataset_read_for_model(recal_path, fer_net_classes(net), FER_USAGE_UNSET,
-                                             FER_USAGE_TRAINING, &ds, note, err)) != FER_OK ||
+                                             FER_USAGE_TRAINING, &ds, &pick, err)) != FER_OK ||
             (st = fer_recalibrate_bn(net, ds, (size_t)recal_rows, norm.mean, norm.std, !no_progress,
                                      err)) != FER_OK)
             goto fail;
-        if (note[0])
-            fprintf(stderr, "fer average: --recalibrate: %s\n", note);
+        if (pick.kept)
+            fprintf(stderr, "fer average: --recalibrate: %s\n", pick.note);
         fer_meta_setf(&meta, "bn_recalibrated_on", "%s (%zu %srows)", recal_path,
                       recal_rows && (size_t)recal_rows < ds->n ? (size_t)recal_rows : ds->n,
-                      note[0] ? "Training " : "");
+                      pick.kept ? "Training " : "");
         fer_dataset_free(ds);
         ds = NULL;
     }
     if (val_path) {
         struct fer_metrics m;
         if ((st = fer_dataset_read_for_model(val_path, fer_net_classes(net), FER_USAGE_UNSET,
-                                             FER_USAGE_PUBLIC_TEST, &ds, note, err)) != FER_OK)
+                                             FER_USAGE_PUBLIC_TEST, &ds, &pick, err)) != FER_OK)
             goto fail;
-        if (note[0])
-            fprintf(stderr, "fer average: --val: %s\n", note);
+        if (pick.kept)
+            fprintf(stderr, "fer average: --val: %s\n", pick.note);
         if ((st = fer_evaluate(net, norm, ds, (enum fer_tta)tta, !no_progress, &m, NULL, err)))
             goto fail;
         fer_meta_set(&meta, "val_data", val_path);
-        if (note[0] && ds->n)
-            fer_meta_set(&meta, "val_usage", fer_usage_name((enum fer_usage)ds->usage[0]));
+        if (pick.kept)
+            fer_meta_set(&meta, "val_usage", pick.kept);
         fer_meta_setf(&meta, "val_accuracy", "%.6f", m.accuracy);
         fer_meta_setf(&meta, "val_macro_f1", "%.6f", m.macro_f1);
         printf("accuracy  %.2f%%  macro-F1 %.4f  on %s (tta %s)\n", 100 * m.accuracy, m.macro_f1,

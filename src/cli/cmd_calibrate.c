@@ -30,7 +30,7 @@ static double ece(const float *probs, const fer_dataset *ds)
 static enum fer_status calibrate(const char *model, const char *data, int usage, const char *out,
                                  enum fer_tta tta, int threads, int progress, char *err)
 {
-    char note[FER_ERR_LEN] = "";
+    struct fer_usage_pick pick = {0};
     fer_net *net = NULL;
     fer_pool *pool = NULL;
     fer_dataset *ds = NULL;
@@ -47,11 +47,11 @@ static enum fer_status calibrate(const char *model, const char *data, int usage,
         st = fer_net_set_pool(net, pool, err);
     if (st == FER_OK)
         st = fer_dataset_read_for_model(data, fer_net_classes(net), usage, FER_USAGE_PUBLIC_TEST,
-                                        &ds, note, err);
+                                        &ds, &pick, err);
     if (st != FER_OK)
         goto end;
-    if (note[0])
-        fprintf(stderr, "fer calibrate: %s\n", note);
+    if (pick.kept)
+        fprintf(stderr, "fer calibrate: %s\n", pick.note);
     const size_t count = (ds->n ? ds->n : 1) * (size_t)ds->n_classes;
     if (!(probs = fer_malloc(count * sizeof(float)))) {
         st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for %zu predictions", ds->n);
@@ -74,9 +74,8 @@ static enum fer_status calibrate(const char *model, const char *data, int usage,
     fer_net_set_temperature(net, fit.temperature);
     if (fer_meta_setf(&meta, "temperature", "%.6g", (double)fit.temperature) != FER_OK ||
         fer_meta_setf(&meta, "temperature_fitted_on", "%s%s%s%s (%zu faces, tta %s)", data,
-                      note[0] ? ", its " : "",
-                      note[0] && ds->n ? fer_usage_name((enum fer_usage)ds->usage[0]) : "",
-                      note[0] ? " rows" : "", ds->n, fer_tta_name(tta)) != FER_OK) {
+                      pick.kept ? ", its " : "", pick.kept ? pick.kept : "",
+                      pick.kept ? " rows" : "", ds->n, fer_tta_name(tta)) != FER_OK) {
         st = fer_errorf(err, FER_ERR_LIMIT, "%s: no room for the temperature in its metadata",
                         model);
         goto end;

@@ -92,14 +92,14 @@ int fer_cmd_eval(int argc, char **argv)
         st = fer_ensemble_load(model_path, batch, pool, &models, err);
     struct fer_read_options ro = {skip_bad, -1, 0};
     size_t skipped = 0, removed = 0, unusable = 0;
-    char note[FER_ERR_LEN] = "";
+    struct fer_usage_pick pick = {0};
     if (st == FER_OK)
         st = fer_dataset_read_csv(data_path, &ro, &ds, &skipped, err);
     if (st == FER_OK)
-        st = fer_dataset_pick_usage(ds, data_path, usage, FER_USAGE_PUBLIC_TEST, note, err);
-    if (st == FER_OK && note[0])
-        fprintf(stderr, "fer eval: %s\n", note);
-    const char *rows = note[0] && ds->n ? fer_usage_name((enum fer_usage)ds->usage[0]) : NULL;
+        st = fer_dataset_pick_usage(ds, data_path, usage, FER_USAGE_PUBLIC_TEST, &pick, err);
+    if (st == FER_OK && pick.kept)
+        fprintf(stderr, "fer eval: %s\n", pick.note);
+    const char *rows = pick.kept;
     if (st == FER_OK && ls != FER_LABELS_FER2013)
         st = fer_dataset_apply_ferplus(ds, ferplus, (enum fer_label_source)ls, 1, &unusable, err);
     if (st == FER_OK && fer_ensemble_classes(models) == 6) {

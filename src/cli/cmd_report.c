@@ -111,7 +111,7 @@ static enum fer_status write_markdown(const char *path, const struct report_args
 
 static enum fer_status make_report(struct report_args *a, char *err)
 {
-    char note[FER_ERR_LEN] = "";
+    struct fer_usage_pick pick = {0};
     if (mkdir(a->out, 0755) != 0 && errno != EEXIST)
         return fer_errorf(err, FER_ERR_IO, "cannot make %s: %s", a->out, strerror(errno));
     fer_net *net = NULL;
@@ -126,10 +126,10 @@ static enum fer_status make_report(struct report_args *a, char *err)
         st = fer_net_set_pool(net, pool, err);
     if (st == FER_OK)
         st = fer_dataset_read_for_model(a->data, fer_net_classes(net), a->usage,
-                                        FER_USAGE_PUBLIC_TEST, &ds, note, err);
-    if (st == FER_OK && note[0]) {
-        fprintf(stderr, "fer report: %s\n", note);
-        a->rows = ds->n ? fer_usage_name((enum fer_usage)ds->usage[0]) : NULL;
+                                        FER_USAGE_PUBLIC_TEST, &ds, &pick, err);
+    if (st == FER_OK && pick.kept) {
+        fprintf(stderr, "fer report: %s\n", pick.note);
+        a->rows = pick.kept;
     }
     if (st == FER_OK && a->exclude)
         st = fer_dataset_drop_overlap(ds, a->exclude, &excluded, err);

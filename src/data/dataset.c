@@ -80,10 +80,12 @@ static void describe_usages(const size_t counts[FER_USAGE_COUNT], char *out, siz
 }
 
 enum fer_status fer_dataset_pick_usage(fer_dataset *ds, const char *path, int usage, int fallback,
-                                       char *note, char *err)
+                                       struct fer_usage_pick *pick, char *err)
 {
-    if (note)
-        note[0] = '\0';
+    if (pick) {
+        pick->kept = NULL;
+        pick->note[0] = '\0';
+    }
     if (!ds || usage < FER_USAGE_UNSET || usage >= FER_USAGE_COUNT || fallback < 0 ||
         fallback >= FER_USAGE_COUNT)
         return fer_errorf(err, FER_ERR_ARG, "fer_dataset_pick_usage: bad arguments");
@@ -116,9 +118,11 @@ enum fer_status fer_dataset_pick_usage(fer_dataset *ds, const char *path, int us
         if (ds->usage[i] == usage)
             move_row(ds, kept++, i);
     ds->n = kept;
-    if (note)
-        snprintf(note, FER_ERR_LEN, "%s mixes %s rows: using the %zu %s rows", path, held, kept,
-                 name);
+    if (pick) {
+        pick->kept = name;
+        snprintf(pick->note, sizeof(pick->note), "%s mixes %s rows: using the %zu %s rows", path,
+                 held, kept, name);
+    }
     return FER_OK;
 }
 
@@ -236,12 +240,13 @@ int fer_class_merged(int label7)
 }
 
 enum fer_status fer_dataset_read_for_model(const char *path, int classes, int usage, int fallback,
-                                           fer_dataset **out, char *note, char *err)
+                                           fer_dataset **out, struct fer_usage_pick *pick,
+                                           char *err)
 {
     struct fer_read_options ro = {0, -1, 0};
     enum fer_status st = fer_dataset_read_csv(path, &ro, out, NULL, err);
     if (st == FER_OK)
-        st = fer_dataset_pick_usage(*out, path, usage, fallback, note, err);
+        st = fer_dataset_pick_usage(*out, path, usage, fallback, pick, err);
     if (st == FER_OK && classes == 6)
         st = fer_dataset_merge_disgust(*out, err);
     if (st != FER_OK && *out) {

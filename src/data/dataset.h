@@ -96,6 +96,18 @@ enum fer_status fer_dataset_write_csv(const fer_dataset *ds, const char *path, i
                                       char *err);
 
 /*
+ * What fer_dataset_pick_usage did: when it dropped rows, `kept` names the usage
+ * whose rows stayed ("PublicTest") and `note` says so in a sentence, e.g.
+ * "fer2013.csv mixes Training (28709), PublicTest (3589) and PrivateTest
+ * (3589) rows: using the 3589 PublicTest rows". When the file was kept whole,
+ * kept is NULL and note is "".
+ */
+struct fer_usage_pick {
+    const char *kept;
+    char note[FER_ERR_LEN];
+};
+
+/*
  * Chooses the rows of a file to use. The original fer2013.csv mixes three
  * usages in one file; the files `fer prepare` writes hold one each.
  *   usage an enum fer_usage: keeps that usage's rows (none is an error);
@@ -104,22 +116,21 @@ enum fer_status fer_dataset_write_csv(const fer_dataset *ds, const char *path, i
  *                            file keeps the rows of `fallback` (the usage the
  *                            data's role calls for: Training to train on,
  *                            PublicTest to select and score models).
- * When rows were dropped, note (FER_ERR_LEN bytes) says which were kept, e.g.
- * "fer2013.csv mixes Training (28709), PublicTest (3589) and PrivateTest
- * (3589) rows: using the 3589 PublicTest rows"; otherwise note is "".
+ * pick (may be NULL) says what was kept.
  */
 enum fer_status fer_dataset_pick_usage(fer_dataset *ds, const char *path, int usage, int fallback,
-                                       char *note, char *err);
+                                       struct fer_usage_pick *pick, char *err);
 
 /* Merges disgust into angry: 7 classes -> 6 (labels and soft targets). */
 enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err);
 /*
  * Reads a FER2013 CSV for a model with `classes` outputs: with 6, disgust is
- * merged into angry. Malformed rows are errors. `usage`, `fallback` and note
+ * merged into angry. Malformed rows are errors. `usage`, `fallback` and pick
  * choose the rows as fer_dataset_pick_usage does.
  */
 enum fer_status fer_dataset_read_for_model(const char *path, int classes, int usage, int fallback,
-                                           fer_dataset **out, char *note, char *err);
+                                           fer_dataset **out, struct fer_usage_pick *pick,
+                                           char *err);
 /*
  * Removes from ds the faces whose exact pixels also occur in the CSV at
  * other_path (FER2013 has 280 PublicTest faces duplicated in Training);

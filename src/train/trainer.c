@@ -54,20 +54,20 @@ static enum fer_status load_split(const struct fer_train_config *c, const char *
 {
     struct fer_read_options ro = {c->skip_bad_rows, -1, 0};
     size_t skipped = 0;
-    char note[FER_ERR_LEN];
+    struct fer_usage_pick pick;
     enum fer_status st = fer_dataset_read_csv(path, &ro, out, &skipped, err);
     if (st == FER_OK)
-        st = fer_dataset_pick_usage(*out, path, FER_USAGE_UNSET, usage, note, err);
+        st = fer_dataset_pick_usage(*out, path, FER_USAGE_UNSET, usage, &pick, err);
     if (st != FER_OK)
         return st;
-    *picked = note[0] ? fer_usage_name((enum fer_usage)usage) : NULL;
+    *picked = pick.kept;
     if (limit && (*out)->n > limit) {
-        if (note[0])
+        if (pick.kept)
             fprintf(stderr, "%s: of its %zu %s rows, the first %zu (--limit)\n", path, (*out)->n,
                     *picked, limit);
         (*out)->n = limit; /* the rows are compact: the first `limit` stay */
-    } else if (note[0]) {
-        fprintf(stderr, "%s\n", note);
+    } else if (pick.kept) {
+        fprintf(stderr, "%s\n", pick.note);
     }
     if (skipped)
         fprintf(stderr, "%s: skipped %zu malformed rows\n", path, skipped);
