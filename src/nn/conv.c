@@ -15,6 +15,7 @@
 
 #include "nn/blas.h"
 #include "nn/layer.h"
+#include "nn/winograd.h"
 
 static int is_pointwise(const struct fer_layer *l)
 {
@@ -25,12 +26,13 @@ size_t fer_conv_scratch(const struct fer_layer *l)
 {
     size_t k = (size_t)l->in_c * (size_t)(l->size * l->size);
     size_t n = (size_t)l->out_h * (size_t)l->out_w;
-    return 2 * k * n; /* col and dcol */
+    size_t wino = fer_winograd_scratch(l);
+    return 2 * k * n > wino ? 2 * k * n : wino; /* col and dcol, or Winograd's tiles */
 }
 
 /* col (C*k*k, OH*OW) from in (C, H, W), zero outside the image. */
-static void im2col(const float *in, int c, int h, int w, int k, int stride, int pad, int oh,
-                   int ow, float *col)
+static void im2col(const float *in, int c, int h, int w, int k, int stride, int pad, int oh, int ow,
+                   float *col)
 {
     for (int ch = 0; ch < c; ch++) {
         const float *src = in + (size_t)ch * h * w;
@@ -108,6 +110,7 @@ struct conv_job {
     struct fer_pass *p;
     float *dst; /* forward: where W·col goes (out, or xhat before BN) */
     int groups;
+    int winograd; /* forward: by winograd.h instead of im2col + GEMM */
 };
 
 static void forward_task(void *arg, size_t b, int thread)
@@ -119,14 +122,18 @@ static void forward_task(void *arg, size_t b, int thread)
     const float *in = j->p->in + b * l->in_size;
     float *dst = j->dst + b * l->out_size;
     const float *col = in;
-    if (!is_pointwise(l)) {
-        float *scratch = j->p->scratch[thread];
-        im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
-               scratch);
-        col = scratch;
+    if (j->winograd) {
+        fer_winograd_forward(l, in, dst, j->p->scratch[thread]);
+    } else {
+        if (!is_pointwise(l)) {
+            float *scratch = j->p->scratch[thread];
+            im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
+                   scratch);
+            col = scratch;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)n, (int)kdim, 1.0f,
+                    l->w, (int)kdim, col, (int)n, 0.0f, dst, (int)n);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)n, (int)kdim, 1.0f, l->w,
-                (int)kdim, col, (int)n, 0.0f, dst, (int)n);
     if (!l->batch_norm) {
         for (int f = 0; f < l->out_c; f++) {
             float bias = l->b[f];
@@ -142,7 +149,10 @@ static void forward_task(void *arg, size_t b, int thread)
 
 void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
 {
-    struct conv_job j = {l, p, l->batch_norm ? l->xhat : l->out, 0};
+    /* at inference, Winograd where it pays; im2col + GEMM when its filters cannot be made */
+    int wino = !p->training && p->winograd && fer_winograd_fits(l) &&
+               fer_winograd_prepare(l, p->weights_gen);
+    struct conv_job j = {l, p, l->batch_norm ? l->xhat : l->out, 0, wino};
     fer_pool_run(p->pool, (size_t)p->batch, forward_task, &j);
     if (l->batch_norm) {
         fer_bn_forward(l, p);
@@ -197,11 +207,11 @@ static void backward_task(void *arg, size_t g, int thread)
         float *din = p->in_delta + b * l->in_size;
         if (is_pointwise(l)) {
             /* din (C, N) += Wᵀ (C, F) · delta (F, N) */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)n, l->out_c,
-                        1.0f, l->w, (int)kdim, delta, (int)n, 1.0f, din, (int)n);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)n, l->out_c, 1.0f,
+                        l->w, (int)kdim, delta, (int)n, 1.0f, din, (int)n);
         } else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)n, l->out_c,
-                        1.0f, l->w, (int)kdim, delta, (int)n, 0.0f, dcol, (int)n);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)n, l->out_c, 1.0f,
+                        l->w, (int)kdim, delta, (int)n, 0.0f, dcol, (int)n);
             col2im_add(dcol, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h,
                        l->out_w, din);
         }
@@ -239,7 +249,7 @@ void fer_conv_backward(struct fer_layer *l, struct fer_pass *p)
         bias_grad(l, p->batch);
     }
     int groups = p->batch < FER_GRAD_PARTS ? p->batch : FER_GRAD_PARTS;
-    struct conv_job j = {l, p, NULL, groups};
+    struct conv_job j = {l, p, NULL, groups, 0};
     fer_pool_run(p->pool, (size_t)groups, backward_task, &j);
     struct reduce_job r = {l, p->parts, groups, 4096};
     fer_pool_run(p->pool, (l->n_w + r.chunk - 1) / r.chunk, reduce_task, &r);

@@ -33,8 +33,8 @@ enum fer_activation {
     FER_ACT_RELU,
 };
 
-#define FER_MAX_ROUTES 8
-#define FER_BN_EPS     1e-5f
+#define FER_MAX_ROUTES  8
+#define FER_BN_EPS      1e-5f
 #define FER_BN_MOMENTUM 0.1f
 
 struct fer_layer {
@@ -60,11 +60,16 @@ struct fer_layer {
 
     /* activations, max_batch images */
     float *out, *delta;
-    float *xhat;          /* BN: normalised values (conv output before BN) */
-    float *bn_mean;       /* BN: batch mean per channel */
-    float *bn_invstd;     /* BN: 1/sqrt(var + eps) per channel */
-    float *mask;          /* dropout: 0 or 1/(1-p) */
-    uint32_t *argmax;     /* maxpool: input offset of each output's maximum */
+    float *xhat;      /* BN: normalised values (conv output before BN) */
+    float *bn_mean;   /* BN: batch mean per channel */
+    float *bn_invstd; /* BN: 1/sqrt(var + eps) per channel */
+    float *mask;      /* dropout: 0 or 1/(1-p) */
+    uint32_t *argmax; /* maxpool: input offset of each output's maximum */
+
+    /* conv at inference: Winograd-transformed filters (winograd.h), made from w at
+     * the net's weights generation wino_gen; NULL until first needed */
+    float *wino;
+    uint64_t wino_gen;
 };
 
 /* What one pass needs besides the layer itself. */
@@ -72,7 +77,9 @@ struct fer_pass {
     fer_pool *pool;
     int batch;
     int training;
-    float bn_momentum; /* see fer_net_set_bn_momentum */
+    int winograd;         /* conv: may use winograd.h at inference */
+    uint64_t weights_gen; /* changes whenever the weights may have changed */
+    float bn_momentum;    /* see fer_net_set_bn_momentum */
     uint64_t seed, step;
     struct fer_layer *layers; /* all layers, for shortcut/route sources */
     const float *in;          /* this layer's input (N x in_size) */

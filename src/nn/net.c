@@ -45,6 +45,11 @@ struct fer_net {
     int n_scratch;
     float bn_momentum; /* weight of a batch in the running statistics */
     float temperature; /* calibration of the output probabilities (see net.h) */
+    int winograd;      /* see fer_net_set_winograd */
+    /* bumped whenever the weights may change: by init, and by every writable
+     * pointer to them handed out (fer_net_params, fer_net_param_groups); layers
+     * make their Winograd filters again when it moved */
+    uint64_t weights_gen;
     size_t scratch_floats;
     float *parts;
     uint64_t seed, step;
@@ -418,6 +423,8 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
     net->n_classes = n_classes;
     net->bn_momentum = FER_BN_MOMENTUM;
     net->temperature = 1.0f;
+    net->winograd = 1;
+    net->weights_gen = 1;
     struct fer_spec_section *ns = &spec->sections[0];
     if (strcmp(ns->type, "net") != 0) {
         st = fer_errorf(err, FER_ERR_FORMAT, "%s:%d: the first section must be [net]", spec->name,
@@ -504,6 +511,8 @@ void fer_net_free(fer_net *net)
         return;
     free_activations(net);
     free_scratch(net);
+    for (int i = 0; i < net->n_layers; i++)
+        fer_free(net->layers[i].wino);
     fer_free(net->profile);
     fer_free(net->parts);
     fer_free(net->params);
@@ -519,6 +528,7 @@ void fer_net_free(fer_net *net)
 void fer_net_init_weights(fer_net *net, uint64_t seed)
 {
     fer_rng rng;
+    net->weights_gen++;
     for (int i = 0; i < net->n_layers; i++) {
         struct fer_layer *l = &net->layers[i];
         if (!l->w)
@@ -648,6 +658,8 @@ static struct fer_pass make_pass(fer_net *net, int batch, int training)
     p.pool = net->pool;
     p.batch = batch;
     p.training = training;
+    p.winograd = net->winograd;
+    p.weights_gen = net->weights_gen;
     p.bn_momentum = net->bn_momentum;
     p.seed = net->seed;
     p.step = net->step;
@@ -655,6 +667,11 @@ static struct fer_pass make_pass(fer_net *net, int batch, int training)
     p.scratch = net->scratch;
     p.parts = net->parts;
     return p;
+}
+
+void fer_net_set_winograd(fer_net *net, int on)
+{
+    net->winograd = on != 0;
 }
 
 void fer_net_set_bn_momentum(fer_net *net, float momentum)
@@ -798,12 +815,14 @@ void fer_net_profile_print(const fer_net *net, FILE *out)
 
 size_t fer_net_param_groups(fer_net *net, struct fer_param_group **groups)
 {
+    net->weights_gen++; /* the caller may write through them */
     *groups = net->groups;
     return net->n_groups;
 }
 
 float *fer_net_params(fer_net *net, size_t *n)
 {
+    net->weights_gen++; /* the caller may write through them */
     *n = net->n_params;
     return net->params;
 }

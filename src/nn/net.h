@@ -45,8 +45,7 @@ struct fer_param_group {
  * Weights are zero until fer_net_init_weights or a model load fills them.
  * The net keeps its own copy of the spec text. Errors name the spec line.
  */
-enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_net **out,
-                            char *err);
+enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_net **out, char *err);
 void fer_net_free(fer_net *net);
 
 /* Reallocates activations for a different max batch (parameters are kept). */
@@ -69,6 +68,13 @@ fer_pool *fer_net_pool(const fer_net *net);
  * makes them the plain average over batches (fer_average_models does this).
  */
 void fer_net_set_bn_momentum(fer_net *net, float momentum);
+/*
+ * Whether inference computes 3x3 convolutions by Winograd's F(2x2, 3x3)
+ * where it is faster (nn/winograd.h; on by default). Its results differ from
+ * im2col + GEMM by float rounding only; training never uses it. Off for
+ * benchmarks and tests that compare the two.
+ */
+void fer_net_set_winograd(fer_net *net, int on);
 /* Seed and step that make dropout masks reproducible. */
 void fer_net_set_noise(fer_net *net, uint64_t seed, uint64_t step);
 /*

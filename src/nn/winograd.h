@@ -1,0 +1,39 @@
+/*
+ * winograd.h - 3x3 convolutions at inference by Winograd's minimal filtering
+ * F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
+ * Networks", 2016). Internal to nn/.
+ *
+ * Each 2x2 block of outputs comes from a 4x4 tile of input: 16 multiplies per
+ * input channel instead of 36. Per image, the tiles are transformed
+ * (V = Bᵀ d B), multiplied by the transformed filters in 16 GEMMs
+ * (M[ξ] = U[ξ] · V[ξ], U = G g Gᵀ) and transformed back (Y = Aᵀ M A).
+ * On this hardware it pays on the 22x22 and 11x11 layers of the built-in
+ * network (1.2x for one face, BENCHMARKS.md) and not on 5x5 ones, whose GEMMs
+ * are too narrow.
+ * Training keeps im2col + GEMM: the backward pass needs its columns anyway.
+ */
+#ifndef FER_NN_WINOGRAD_H
+#define FER_NN_WINOGRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nn/layer.h"
+
+/* 1 when l is a 3x3, stride 1, pad 1 convolution where Winograd pays (see winograd.c). */
+int fer_winograd_fits(const struct fer_layer *l);
+
+/* Scratch floats fer_winograd_forward needs for one image of l. */
+size_t fer_winograd_scratch(const struct fer_layer *l);
+
+/*
+ * Makes l's transformed filters from l->w unless they were made at weights
+ * generation `gen` already. Returns 0 when out of memory (the caller then
+ * takes the im2col path), 1 when they are ready.
+ */
+int fer_winograd_prepare(struct fer_layer *l, uint64_t gen);
+
+/* dst (F, OH, OW) = the convolution of one image in (C, H, W); no bias. */
+void fer_winograd_forward(const struct fer_layer *l, const float *in, float *dst, float *scratch);
+
+#endif
