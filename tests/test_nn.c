@@ -229,75 +229,80 @@ TEST(conv_matches_direct_convolution)
     CHECK(worst < 1e-4);
 }
 
-/* Winograd's F(2x2, 3x3) against the textbook sum, on even and odd sides, with and without it
- * taking the layer (too small, stride 2, one input channel). */
+/* Winograd's F(2x2, 3x3) against the textbook sum, with each kernel, on even and odd sides, with
+ * and without it taking the layer (too small, stride 2, one input channel). */
 TEST(winograd_matches_direct_convolution)
 {
-    static const int cases[][5] = {
-        /* C, H(=W), F, stride, uses winograd */
-        {8, 8, 64, 1, 1}, {8, 9, 64, 1, 1},  {16, 11, 64, 1, 1}, {8, 22, 64, 1, 1},
-        {8, 7, 64, 1, 0}, {1, 12, 64, 1, 0}, {8, 12, 64, 2, 0},  {8, 12, 32, 1, 0},
-    };
-    for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
-        const int C = cases[t][0], H = cases[t][1], F = cases[t][2], S = cases[t][3];
-        const int OH = (H + 2 - 3) / S + 1, B = 2;
-        struct fer_layer l = {0};
-        l.type = FER_LAYER_CONV;
-        l.in_c = C;
-        l.in_h = l.in_w = H;
-        l.out_c = F;
-        l.out_h = l.out_w = OH;
-        l.size = 3;
-        l.stride = S;
-        l.pad = 1;
-        l.in_size = (size_t)C * H * H;
-        l.out_size = (size_t)F * OH * OH;
-        l.n_w = (size_t)F * C * 9;
-        CHECK(fer_winograd_fits(&l) == cases[t][4]);
-        float *in = malloc(sizeof(float) * B * l.in_size), *w = malloc(sizeof(float) * l.n_w);
-        float *bias = malloc(sizeof(float) * F), *out = malloc(sizeof(float) * B * l.out_size);
-        float *scratch_buf = malloc(fer_conv_scratch(&l) * sizeof(float));
-        float *scratch[1] = {scratch_buf};
-        fer_rng rng;
-        fer_rng_seed(&rng, 9, t, 0, 0);
-        for (size_t i = 0; i < B * l.in_size; i++)
-            in[i] = fer_rng_normal(&rng);
-        for (size_t i = 0; i < l.n_w; i++)
-            w[i] = fer_rng_normal(&rng);
-        for (int i = 0; i < F; i++)
-            bias[i] = fer_rng_normal(&rng);
-        l.w = w;
-        l.b = bias;
-        l.out = out;
-        l.act = FER_ACT_LINEAR;
-        struct fer_pass p = {0};
-        p.batch = B;
-        p.in = in;
-        p.scratch = scratch;
-        p.winograd = 1;
-        p.weights_gen = 1;
-        fer_conv_forward(&l, &p);
-        CHECK((l.wino != NULL) == cases[t][4]);
-        double worst = 0;
-        for (int b = 0; b < B; b++)
-            for (int f = 0; f < F; f++)
-                for (int y = 0; y < OH; y++)
-                    for (int x = 0; x < OH; x++) {
-                        float ref =
-                            naive_conv(in + b * l.in_size, w, bias[f], C, H, H, 3, S, 1, f, y, x);
-                        float got = out[b * l.out_size + (size_t)(f * OH + y) * OH + x];
-                        worst = fmax(worst, fabs((double)(ref - got)));
-                    }
-        if (worst >= 1e-4)
-            fprintf(stderr, "  case %zu: worst difference %g\n", t, worst);
-        CHECK(worst < 1e-4);
-        fer_free(l.wino);
-        free(in);
-        free(w);
-        free(bias);
-        free(out);
-        free(scratch_buf);
+    for (int portable = 0; portable <= 1; portable++) {
+        fer_winograd_portable(portable);
+        static const int cases[][5] = {
+            /* C, H(=W), F, stride, uses winograd */
+            {8, 8, 64, 1, 1}, {8, 9, 64, 1, 1},  {16, 11, 64, 1, 1}, {8, 22, 64, 1, 1},
+            {8, 7, 64, 1, 0}, {1, 12, 64, 1, 0}, {8, 12, 64, 2, 0},  {8, 12, 32, 1, 0},
+        };
+        for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
+            const int C = cases[t][0], H = cases[t][1], F = cases[t][2], S = cases[t][3];
+            const int OH = (H + 2 - 3) / S + 1, B = 2;
+            struct fer_layer l = {0};
+            l.type = FER_LAYER_CONV;
+            l.in_c = C;
+            l.in_h = l.in_w = H;
+            l.out_c = F;
+            l.out_h = l.out_w = OH;
+            l.size = 3;
+            l.stride = S;
+            l.pad = 1;
+            l.in_size = (size_t)C * H * H;
+            l.out_size = (size_t)F * OH * OH;
+            l.n_w = (size_t)F * C * 9;
+            CHECK(fer_winograd_fits(&l) == cases[t][4]);
+            float *in = malloc(sizeof(float) * B * l.in_size), *w = malloc(sizeof(float) * l.n_w);
+            float *bias = malloc(sizeof(float) * F), *out = malloc(sizeof(float) * B * l.out_size);
+            float *scratch_buf = malloc(fer_conv_scratch(&l) * sizeof(float));
+            float *scratch[1] = {scratch_buf};
+            fer_rng rng;
+            fer_rng_seed(&rng, 9, t, 0, 0);
+            for (size_t i = 0; i < B * l.in_size; i++)
+                in[i] = fer_rng_normal(&rng);
+            for (size_t i = 0; i < l.n_w; i++)
+                w[i] = fer_rng_normal(&rng);
+            for (int i = 0; i < F; i++)
+                bias[i] = fer_rng_normal(&rng);
+            l.w = w;
+            l.b = bias;
+            l.out = out;
+            l.act = FER_ACT_LINEAR;
+            struct fer_pass p = {0};
+            p.batch = B;
+            p.in = in;
+            p.scratch = scratch;
+            p.winograd = 1;
+            p.weights_gen = 1;
+            fer_conv_forward(&l, &p);
+            CHECK((l.wino != NULL) == cases[t][4]);
+            double worst = 0;
+            for (int b = 0; b < B; b++)
+                for (int f = 0; f < F; f++)
+                    for (int y = 0; y < OH; y++)
+                        for (int x = 0; x < OH; x++) {
+                            float ref = naive_conv(in + b * l.in_size, w, bias[f], C, H, H, 3, S, 1,
+                                                   f, y, x);
+                            float got = out[b * l.out_size + (size_t)(f * OH + y) * OH + x];
+                            worst = fmax(worst, fabs((double)(ref - got)));
+                        }
+            if (worst >= 1e-4)
+                fprintf(stderr, "  case %zu (%s kernel): worst difference %g\n", t,
+                        portable ? "portable" : "the fastest", worst);
+            CHECK(worst < 1e-4);
+            fer_free(l.wino);
+            free(in);
+            free(w);
+            free(bias);
+            free(out);
+            free(scratch_buf);
+        }
     }
+    fer_winograd_portable(0);
 }
 
 /* A whole network at inference, Winograd on and off: the same probabilities, also after the

@@ -219,10 +219,17 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(int k, const float *
 typedef void (*kernel_fn)(int, const float *restrict, const float *restrict, size_t,
                           float *restrict, size_t);
 
+static int portable_only; /* fer_winograd_portable */
+
+void fer_winograd_portable(int on)
+{
+    portable_only = on != 0;
+}
+
 static kernel_fn pick_kernel(void)
 {
 #ifdef HAVE_KERNEL_AVX2
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (!portable_only && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return kernel_avx2;
 #endif
     return kernel_c;

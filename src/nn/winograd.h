@@ -33,6 +33,10 @@ size_t fer_winograd_scratch(const struct fer_layer *l);
  */
 int fer_winograd_prepare(struct fer_layer *l, uint64_t gen);
 
+/* Makes every later product use the portable C kernel even where AVX2 and FMA are there
+ * (for tests: both kernels must give the same answers). Not thread-safe. */
+void fer_winograd_portable(int on);
+
 /* dst (F, OH, OW) = the convolution of one image in (C, H, W); no bias. */
 void fer_winograd_forward(const struct fer_layer *l, const float *in, float *dst, float *scratch);
 
