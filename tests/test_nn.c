@@ -14,6 +14,7 @@
 #include "nn/model_file.h"
 #include "nn/net.h"
 #include "nn/optim.h"
+#include "nn/small_gemm.h"
 #include "nn/spec.h"
 #include "nn/winograd.h"
 #include "tmp_dir.h"
@@ -234,11 +235,11 @@ TEST(conv_matches_direct_convolution)
 TEST(winograd_matches_direct_convolution)
 {
     for (int portable = 0; portable <= 1; portable++) {
-        fer_winograd_portable(portable);
+        fer_small_gemm_portable(portable);
         static const int cases[][5] = {
             /* C, H(=W), F, stride, uses winograd */
             {8, 8, 64, 1, 1}, {8, 9, 64, 1, 1},  {16, 11, 64, 1, 1}, {8, 22, 64, 1, 1},
-            {8, 7, 64, 1, 0}, {1, 12, 64, 1, 0}, {8, 12, 64, 2, 0},  {8, 12, 32, 1, 0},
+            {8, 7, 64, 1, 0}, {1, 12, 64, 1, 0}, {8, 12, 64, 2, 0},  {8, 12, 8, 1, 0},
         };
         for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
             const int C = cases[t][0], H = cases[t][1], F = cases[t][2], S = cases[t][3];
@@ -276,10 +277,10 @@ TEST(winograd_matches_direct_convolution)
             p.batch = B;
             p.in = in;
             p.scratch = scratch;
-            p.winograd = 1;
+            p.own_kernels = 1;
             p.weights_gen = 1;
             fer_conv_forward(&l, &p);
-            CHECK((l.wino != NULL) == cases[t][4]);
+            CHECK(l.infer_w != NULL);
             double worst = 0;
             for (int b = 0; b < B; b++)
                 for (int f = 0; f < F; f++)
@@ -294,7 +295,7 @@ TEST(winograd_matches_direct_convolution)
                 fprintf(stderr, "  case %zu (%s kernel): worst difference %g\n", t,
                         portable ? "portable" : "the fastest", worst);
             CHECK(worst < 1e-4);
-            fer_free(l.wino);
+            fer_free(l.infer_w);
             free(in);
             free(w);
             free(bias);
@@ -302,7 +303,7 @@ TEST(winograd_matches_direct_convolution)
             free(scratch_buf);
         }
     }
-    fer_winograd_portable(0);
+    fer_small_gemm_portable(0);
 }
 
 /* A whole network at inference, Winograd on and off: the same probabilities, also after the
@@ -340,11 +341,11 @@ TEST(winograd_inference_matches_im2col)
             random_batch(net, B, targets, 50, 0);
             fer_alloc_fail_after(0);
         }
-        fer_net_set_winograd(net, 1);
+        fer_net_set_own_kernels(net, 1);
         fer_net_forward(net, B, 0);
         fer_alloc_fail_after(-1);
         memcpy(on, fer_net_output(net), sizeof(on));
-        fer_net_set_winograd(net, 0);
+        fer_net_set_own_kernels(net, 0);
         fer_net_forward(net, B, 0);
         memcpy(off, fer_net_output(net), sizeof(off));
         double worst = 0;

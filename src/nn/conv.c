@@ -13,8 +13,10 @@
  */
 #include <string.h>
 
+#include "core/alloc.h"
 #include "nn/blas.h"
 #include "nn/layer.h"
+#include "nn/small_gemm.h"
 #include "nn/winograd.h"
 
 static int is_pointwise(const struct fer_layer *l)
@@ -26,19 +28,23 @@ size_t fer_conv_scratch(const struct fer_layer *l)
 {
     size_t k = (size_t)l->in_c * (size_t)(l->size * l->size);
     size_t n = (size_t)l->out_h * (size_t)l->out_w;
-    size_t wino = fer_winograd_scratch(l);
-    return 2 * k * n > wino ? 2 * k * n : wino; /* col and dcol, or Winograd's tiles */
+    size_t need = 2 * k * n;                        /* col and dcol */
+    size_t packed = k * fer_small_gemm_ldb((int)n); /* col with padded rows */
+    size_t wino = fer_winograd_scratch(l);          /* Winograd's tiles */
+    if (packed > need)
+        need = packed;
+    return wino > need ? wino : need;
 }
 
-/* col (C*k*k, OH*OW) from in (C, H, W), zero outside the image. */
+/* col (C*k*k, OH*OW, row stride ld) from in (C, H, W), zero outside the image. */
 static void im2col(const float *in, int c, int h, int w, int k, int stride, int pad, int oh, int ow,
-                   float *col)
+                   float *col, size_t ld)
 {
     for (int ch = 0; ch < c; ch++) {
         const float *src = in + (size_t)ch * h * w;
         for (int ki = 0; ki < k; ki++) {
             for (int kj = 0; kj < k; kj++) {
-                float *dst = col + ((size_t)(ch * k + ki) * k + kj) * oh * ow;
+                float *dst = col + ((size_t)(ch * k + ki) * k + kj) * ld;
                 for (int y = 0; y < oh; y++) {
                     int iy = y * stride + ki - pad;
                     float *drow = dst + (size_t)y * ow;
@@ -105,12 +111,16 @@ static void col2im_add(const float *col, int c, int h, int w, int k, int stride,
     }
 }
 
+/* How a forward pass computes W·x: training always on im2col + OpenBLAS (backward needs the
+ * columns); inference on fer's own kernels unless they are off or their weights cannot be made. */
+enum conv_path { PATH_BLAS, PATH_WINOGRAD, PATH_PACKED };
+
 struct conv_job {
     struct fer_layer *l;
     struct fer_pass *p;
     float *dst; /* forward: where W·col goes (out, or xhat before BN) */
     int groups;
-    int winograd; /* forward: by winograd.h instead of im2col + GEMM */
+    enum conv_path path; /* forward */
 };
 
 static void forward_task(void *arg, size_t b, int thread)
@@ -122,13 +132,25 @@ static void forward_task(void *arg, size_t b, int thread)
     const float *in = j->p->in + b * l->in_size;
     float *dst = j->dst + b * l->out_size;
     const float *col = in;
-    if (j->winograd) {
-        fer_winograd_forward(l, in, dst, j->p->scratch[thread]);
+    float *scratch = j->p->scratch[thread];
+    if (j->path == PATH_WINOGRAD) {
+        fer_winograd_forward(l, in, dst, scratch);
+    } else if (j->path == PATH_PACKED) {
+        /* col (K, N) with rows padded to whole panels of the small GEMM, the padding zero */
+        const size_t ld = fer_small_gemm_ldb((int)n);
+        if (is_pointwise(l))
+            for (size_t r = 0; r < kdim; r++)
+                memcpy(scratch + r * ld, in + r * n, sizeof(float) * n);
+        else
+            im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
+                   scratch, ld);
+        for (size_t r = 0; r < kdim; r++)
+            memset(scratch + r * ld + n, 0, sizeof(float) * (ld - n));
+        fer_small_gemm(l->out_c, (int)n, (int)kdim, l->infer_w, scratch, ld, dst, n);
     } else {
         if (!is_pointwise(l)) {
-            float *scratch = j->p->scratch[thread];
             im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
-                   scratch);
+                   scratch, n);
             col = scratch;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)n, (int)kdim, 1.0f,
@@ -147,12 +169,31 @@ static void forward_task(void *arg, size_t b, int thread)
     }
 }
 
+/* The weights packed for fer_small_gemm, made again when the weights may have changed; 0 when
+ * out of memory. */
+static int prepare_packed(struct fer_layer *l, uint64_t gen)
+{
+    if (l->infer_w && l->infer_gen == gen)
+        return 1;
+    const int k = l->in_c * l->size * l->size;
+    if (!l->infer_w &&
+        !(l->infer_w = fer_alloc_aligned(fer_small_gemm_packed_size(l->out_c, k), sizeof(float))))
+        return 0;
+    fer_small_gemm_pack(l->w, l->out_c, k, (size_t)k, l->infer_w);
+    l->infer_gen = gen;
+    return 1;
+}
+
 void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
 {
-    /* at inference, Winograd where it pays; im2col + GEMM when its filters cannot be made */
-    int wino = !p->training && p->winograd && fer_winograd_fits(l) &&
-               fer_winograd_prepare(l, p->weights_gen);
-    struct conv_job j = {l, p, l->batch_norm ? l->xhat : l->out, 0, wino};
+    enum conv_path path = PATH_BLAS;
+    if (!p->training && p->own_kernels) {
+        if (fer_winograd_fits(l))
+            path = fer_winograd_prepare(l, p->weights_gen) ? PATH_WINOGRAD : PATH_BLAS;
+        else
+            path = prepare_packed(l, p->weights_gen) ? PATH_PACKED : PATH_BLAS;
+    }
+    struct conv_job j = {l, p, l->batch_norm ? l->xhat : l->out, 0, path};
     fer_pool_run(p->pool, (size_t)p->batch, forward_task, &j);
     if (l->batch_norm) {
         fer_bn_forward(l, p);
@@ -196,7 +237,7 @@ static void backward_task(void *arg, size_t g, int thread)
         const float *col = in;
         if (!is_pointwise(l)) {
             im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
-                   scratch);
+                   scratch, n);
             col = scratch;
         }
         /* part (F, K) += delta (F, N) · colᵀ (N, K) */
@@ -249,7 +290,7 @@ void fer_conv_backward(struct fer_layer *l, struct fer_pass *p)
         bias_grad(l, p->batch);
     }
     int groups = p->batch < FER_GRAD_PARTS ? p->batch : FER_GRAD_PARTS;
-    struct conv_job j = {l, p, NULL, groups, 0};
+    struct conv_job j = {l, p, NULL, groups, PATH_BLAS};
     fer_pool_run(p->pool, (size_t)groups, backward_task, &j);
     struct reduce_job r = {l, p->parts, groups, 4096};
     fer_pool_run(p->pool, (l->n_w + r.chunk - 1) / r.chunk, reduce_task, &r);

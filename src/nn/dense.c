@@ -24,7 +24,8 @@ static void forward_task(void *arg, size_t t, int thread)
     (void)thread;
     struct dense_job *j = arg;
     struct fer_layer *l = j->l;
-    int r0 = (int)t * ROWS_PER_TASK, r1 = r0 + ROWS_PER_TASK < j->rows ? r0 + ROWS_PER_TASK : j->rows;
+    int r0 = (int)t * ROWS_PER_TASK,
+        r1 = r0 + ROWS_PER_TASK < j->rows ? r0 + ROWS_PER_TASK : j->rows;
     int in = (int)l->in_size, out = l->out_c;
     float *y = l->out + (size_t)r0 * (size_t)out;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, out, in, 1.0f,

@@ -45,7 +45,7 @@ struct fer_net {
     int n_scratch;
     float bn_momentum; /* weight of a batch in the running statistics */
     float temperature; /* calibration of the output probabilities (see net.h) */
-    int winograd;      /* see fer_net_set_winograd */
+    int own_kernels;   /* see fer_net_set_own_kernels */
     /* bumped whenever the weights may change: by init, and by every writable
      * pointer to them handed out (fer_net_params, fer_net_param_groups); layers
      * make their Winograd filters again when it moved */
@@ -423,7 +423,7 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
     net->n_classes = n_classes;
     net->bn_momentum = FER_BN_MOMENTUM;
     net->temperature = 1.0f;
-    net->winograd = 1;
+    net->own_kernels = 1;
     net->weights_gen = 1;
     struct fer_spec_section *ns = &spec->sections[0];
     if (strcmp(ns->type, "net") != 0) {
@@ -512,7 +512,7 @@ void fer_net_free(fer_net *net)
     free_activations(net);
     free_scratch(net);
     for (int i = 0; i < net->n_layers; i++)
-        fer_free(net->layers[i].wino);
+        fer_free(net->layers[i].infer_w);
     fer_free(net->profile);
     fer_free(net->parts);
     fer_free(net->params);
@@ -658,7 +658,7 @@ static struct fer_pass make_pass(fer_net *net, int batch, int training)
     p.pool = net->pool;
     p.batch = batch;
     p.training = training;
-    p.winograd = net->winograd;
+    p.own_kernels = net->own_kernels;
     p.weights_gen = net->weights_gen;
     p.bn_momentum = net->bn_momentum;
     p.seed = net->seed;
@@ -669,9 +669,9 @@ static struct fer_pass make_pass(fer_net *net, int batch, int training)
     return p;
 }
 
-void fer_net_set_winograd(fer_net *net, int on)
+void fer_net_set_own_kernels(fer_net *net, int on)
 {
-    net->winograd = on != 0;
+    net->own_kernels = on != 0;
 }
 
 void fer_net_set_bn_momentum(fer_net *net, float momentum)

@@ -69,12 +69,13 @@ fer_pool *fer_net_pool(const fer_net *net);
  */
 void fer_net_set_bn_momentum(fer_net *net, float momentum);
 /*
- * Whether inference computes 3x3 convolutions by Winograd's F(2x2, 3x3)
- * where it is faster (nn/winograd.h; on by default). Its results differ from
- * im2col + GEMM by float rounding only; training never uses it. Off for
- * benchmarks and tests that compare the two.
+ * Whether inference runs the convolutions on fer's own kernels (on by
+ * default): Winograd's F(2x2, 3x3) where it pays (nn/winograd.h) and a small
+ * GEMM on weights packed once (nn/small_gemm.h) elsewhere, instead of im2col
+ * and OpenBLAS. The answers differ by float rounding only; training always
+ * takes the im2col + OpenBLAS path. Off for benchmarks and tests that compare.
  */
-void fer_net_set_winograd(fer_net *net, int on);
+void fer_net_set_own_kernels(fer_net *net, int on);
 /* Seed and step that make dropout masks reproducible. */
 void fer_net_set_noise(fer_net *net, uint64_t seed, uint64_t step);
 /*

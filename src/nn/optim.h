@@ -52,20 +52,20 @@ void fer_optim_set_steps(fer_optim *opt, uint64_t steps);
 /* Learning-rate schedules over training progress. */
 enum fer_sched_kind {
     FER_SCHED_CONSTANT,
-    FER_SCHED_STEP,    /* lr * gamma^(floor(epoch / step_epochs)) */
-    FER_SCHED_COSINE,  /* cosine from lr to lr*min_ratio over all epochs */
-    FER_SCHED_ONECYCLE,/* linear warm-up to lr over warmup epochs, then cosine to 0 */
-    FER_SCHED_PLATEAU, /* lr * gamma each time validation loss stalls for `patience` epochs */
+    FER_SCHED_STEP,     /* lr * gamma^(floor(epoch / step_epochs)) */
+    FER_SCHED_COSINE,   /* cosine from lr to lr*min_ratio over all epochs */
+    FER_SCHED_ONECYCLE, /* linear warm-up to lr over warmup epochs, then cosine to 0 */
+    FER_SCHED_PLATEAU,  /* lr * gamma each time validation loss stalls for `patience` epochs */
 };
 
 struct fer_schedule {
     enum fer_sched_kind kind;
     float base_lr;
-    float gamma;       /* step, plateau */
-    int step_epochs;   /* step */
-    float min_ratio;   /* cosine */
-    float warmup;      /* epochs of linear warm-up (all kinds) */
-    int patience;      /* plateau */
+    float gamma;     /* step, plateau */
+    int step_epochs; /* step */
+    float min_ratio; /* cosine */
+    float warmup;    /* epochs of linear warm-up (all kinds) */
+    int patience;    /* plateau */
     /* plateau state (saved in checkpoints); start with scale 1, best FLT_MAX */
     float plateau_scale;
     float plateau_best;

@@ -50,8 +50,8 @@ static void forward_task(void *arg, size_t b, int thread)
                 size_t o = ((size_t)c * l->out_h + (size_t)y) * l->out_w + (size_t)x;
                 if (l->type == FER_LAYER_MAXPOOL) {
                     out[o] = best_at >= 0 ? best : 0;
-                    arg_max[o] = best_at >= 0 ? (uint32_t)(c * l->in_h * l->in_w + best_at)
-                                              : UINT32_MAX;
+                    arg_max[o] =
+                        best_at >= 0 ? (uint32_t)(c * l->in_h * l->in_w + best_at) : UINT32_MAX;
                 } else {
                     out[o] = count ? sum / (float)count : 0;
                 }
@@ -85,8 +85,8 @@ static void backward_task(void *arg, size_t b, int thread)
                 int count = (yb - ya) * (xb - xa);
                 if (count <= 0)
                     continue;
-                float g = delta[((size_t)c * l->out_h + (size_t)y) * l->out_w + (size_t)x] /
-                          (float)count;
+                float g =
+                    delta[((size_t)c * l->out_h + (size_t)y) * l->out_w + (size_t)x] / (float)count;
                 for (int iy = ya; iy < yb; iy++)
                     for (int ix = xa; ix < xb; ix++)
                         dst[iy * l->in_w + ix] += g;

@@ -6,7 +6,8 @@
  * Each 2x2 block of outputs comes from a 4x4 tile of input: 16 multiplies per
  * input channel instead of 36. Per image, the tiles are transformed
  * (V = Bᵀ d B), multiplied by the transformed filters in 16 GEMMs
- * (M[ξ] = U[ξ] · V[ξ], U = G g Gᵀ) and transformed back (Y = Aᵀ M A).
+ * (M[ξ] = U[ξ] · V[ξ], U = G g Gᵀ, on small_gemm.h with U packed once) and
+ * transformed back (Y = Aᵀ M A).
  * On this hardware it pays on the 22x22 and 11x11 layers of the built-in
  * network (1.2x for one face, BENCHMARKS.md) and not on 5x5 ones, whose GEMMs
  * are too narrow.
@@ -32,10 +33,6 @@ size_t fer_winograd_scratch(const struct fer_layer *l);
  * takes the im2col path), 1 when they are ready.
  */
 int fer_winograd_prepare(struct fer_layer *l, uint64_t gen);
-
-/* Makes every later product use the portable C kernel even where AVX2 and FMA are there
- * (for tests: both kernels must give the same answers). Not thread-safe. */
-void fer_winograd_portable(int on);
 
 /* dst (F, OH, OW) = the convolution of one image in (C, H, W); no bias. */
 void fer_winograd_forward(const struct fer_layer *l, const float *in, float *dst, float *scratch);
