@@ -8,10 +8,11 @@
  * (V = Bᵀ d B), multiplied by the transformed filters in 16 GEMMs
  * (M[ξ] = U[ξ] · V[ξ], U = G g Gᵀ, on small_gemm.h with U packed once) and
  * transformed back (Y = Aᵀ M A).
- * On this hardware it pays on the 22x22 and 11x11 layers of the built-in
- * network (1.2x for one face, BENCHMARKS.md) and not on 5x5 ones, whose GEMMs
- * are too narrow.
- * Training keeps im2col + GEMM: the backward pass needs its columns anyway.
+ * The built-in network's 22x22 and 11x11 layers take it; its 5x5 ones (too
+ * few tiles) and its first layer (one input channel) stay on im2col, on the
+ * same small GEMM (BENCHMARKS.md: one face 1.32-1.35x faster in all than
+ * im2col + OpenBLAS). Training keeps im2col + OpenBLAS: the backward pass
+ * needs its columns anyway.
  */
 #ifndef FER_NN_WINOGRAD_H
 #define FER_NN_WINOGRAD_H
