@@ -180,58 +180,87 @@ static float naive_conv(const float *in, const float *w, float bias, int c, int 
     return s;
 }
 
-TEST(conv_matches_direct_convolution)
+/* A conv layer's shape: C x H x H in, F filters of K x K, stride S, pad P (no weights yet). */
+static struct fer_layer conv_layer(int c, int h, int f, int k, int s, int pad)
 {
-    enum { C = 3, H = 7, W = 7, F = 4, K = 3, S = 2, P = 1, OH = 4, OW = 4, B = 2 };
     struct fer_layer l = {0};
     l.type = FER_LAYER_CONV;
-    l.in_c = C;
-    l.in_h = H;
-    l.in_w = W;
-    l.out_c = F;
-    l.out_h = OH;
-    l.out_w = OW;
-    l.size = K;
-    l.stride = S;
-    l.pad = P;
-    l.in_size = C * H * W;
-    l.out_size = F * OH * OW;
-    l.n_w = F * C * K * K;
-    float in[B * C * H * W], w[F * C * K * K], bias[F], out[B * F * OH * OW];
-    float *scratch_buf = malloc(fer_conv_scratch(&l) * sizeof(float));
-    float *scratch[1] = {scratch_buf};
-    fer_rng rng;
-    fer_rng_seed(&rng, 5, 0, 0, 0);
-    for (int i = 0; i < B * C * H * W; i++)
-        in[i] = fer_rng_normal(&rng);
-    for (int i = 0; i < F * C * K * K; i++)
-        w[i] = fer_rng_normal(&rng);
-    for (int i = 0; i < F; i++)
-        bias[i] = fer_rng_normal(&rng);
-    l.w = w;
-    l.b = bias;
-    l.out = out;
-    struct fer_pass p = {0};
-    p.batch = B;
-    p.in = in;
-    p.scratch = scratch;
-    fer_conv_forward(&l, &p);
-    free(scratch_buf);
-    double worst = 0;
-    for (int b = 0; b < B; b++)
-        for (int f = 0; f < F; f++)
-            for (int y = 0; y < OH; y++)
-                for (int x = 0; x < OW; x++) {
-                    float ref =
-                        naive_conv(in + b * C * H * W, w, bias[f], C, H, W, K, S, P, f, y, x);
-                    float got = out[b * F * OH * OW + (f * OH + y) * OW + x];
-                    worst = fmax(worst, fabs((double)(ref - got)));
-                }
-    CHECK(worst < 1e-4);
+    l.in_c = c;
+    l.in_h = l.in_w = h;
+    l.out_c = f;
+    l.out_h = l.out_w = (h + 2 * pad - k) / s + 1;
+    l.size = k;
+    l.stride = s;
+    l.pad = pad;
+    l.in_size = (size_t)c * (size_t)h * (size_t)h;
+    l.out_size = (size_t)f * (size_t)l.out_h * (size_t)l.out_w;
+    l.n_w = (size_t)f * (size_t)c * (size_t)(k * k);
+    l.act = FER_ACT_LINEAR;
+    return l;
 }
 
-/* Winograd's F(2x2, 3x3) against the textbook sum, with each kernel, on even and odd sides, with
- * and without it taking the layer (too small, stride 2, one input channel). */
+/* Runs l forward on B random images (random weights and bias from seed/stream), on fer's own
+ * kernels or on im2col + OpenBLAS, and returns the worst difference from the textbook sum;
+ * *made says whether the layer made its inference weights. */
+static double conv_error(struct fer_layer *l, int batch, uint64_t seed, uint64_t stream,
+                         int own_kernels, int *made)
+{
+    const int c = l->in_c, h = l->in_h, f = l->out_c, oh = l->out_h;
+    float *in = malloc(sizeof(float) * (size_t)batch * l->in_size);
+    float *w = malloc(sizeof(float) * l->n_w), *bias = malloc(sizeof(float) * (size_t)f);
+    float *out = malloc(sizeof(float) * (size_t)batch * l->out_size);
+    float *scratch_buf = malloc(fer_conv_scratch(l) * sizeof(float));
+    float *scratch[1] = {scratch_buf};
+    fer_rng rng;
+    fer_rng_seed(&rng, seed, stream, 0, 0);
+    for (size_t i = 0; i < (size_t)batch * l->in_size; i++)
+        in[i] = fer_rng_normal(&rng);
+    for (size_t i = 0; i < l->n_w; i++)
+        w[i] = fer_rng_normal(&rng);
+    for (int i = 0; i < f; i++)
+        bias[i] = fer_rng_normal(&rng);
+    l->w = w;
+    l->b = bias;
+    l->out = out;
+    struct fer_pass p = {0};
+    p.batch = batch;
+    p.in = in;
+    p.scratch = scratch;
+    p.own_kernels = own_kernels;
+    p.weights_gen = 1;
+    fer_conv_forward(l, &p);
+    *made = l->infer_w != NULL;
+    double worst = 0;
+    for (int b = 0; b < batch; b++)
+        for (int o = 0; o < f; o++)
+            for (int y = 0; y < oh; y++)
+                for (int x = 0; x < oh; x++) {
+                    float ref = naive_conv(in + (size_t)b * l->in_size, w, bias[o], c, h, h,
+                                           l->size, l->stride, l->pad, o, y, x);
+                    float got = out[(size_t)b * l->out_size + (size_t)(o * oh + y) * oh + x];
+                    worst = fmax(worst, fabs((double)(ref - got)));
+                }
+    fer_free(l->infer_w);
+    l->infer_w = NULL;
+    free(in);
+    free(w);
+    free(bias);
+    free(out);
+    free(scratch_buf);
+    return worst;
+}
+
+TEST(conv_matches_direct_convolution)
+{
+    struct fer_layer l = conv_layer(3, 7, 4, 3, 2, 1);
+    int made;
+    CHECK(conv_error(&l, 2, 5, 0, 0, &made) < 1e-4);
+    CHECK(!made);
+}
+
+/* Winograd's F(2x2, 3x3) and the small GEMM against the textbook sum, with each kernel, on even
+ * and odd sides, with and without Winograd taking the layer (too small, stride 2, one input
+ * channel, few filters). */
 TEST(winograd_matches_direct_convolution)
 {
     for (int portable = 0; portable <= 1; portable++) {
@@ -242,65 +271,16 @@ TEST(winograd_matches_direct_convolution)
             {8, 7, 64, 1, 0}, {1, 12, 64, 1, 0}, {8, 12, 64, 2, 0},  {8, 12, 8, 1, 0},
         };
         for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
-            const int C = cases[t][0], H = cases[t][1], F = cases[t][2], S = cases[t][3];
-            const int OH = (H + 2 - 3) / S + 1, B = 2;
-            struct fer_layer l = {0};
-            l.type = FER_LAYER_CONV;
-            l.in_c = C;
-            l.in_h = l.in_w = H;
-            l.out_c = F;
-            l.out_h = l.out_w = OH;
-            l.size = 3;
-            l.stride = S;
-            l.pad = 1;
-            l.in_size = (size_t)C * H * H;
-            l.out_size = (size_t)F * OH * OH;
-            l.n_w = (size_t)F * C * 9;
+            struct fer_layer l =
+                conv_layer(cases[t][0], cases[t][1], cases[t][2], 3, cases[t][3], 1);
             CHECK(fer_winograd_fits(&l) == cases[t][4]);
-            float *in = malloc(sizeof(float) * B * l.in_size), *w = malloc(sizeof(float) * l.n_w);
-            float *bias = malloc(sizeof(float) * F), *out = malloc(sizeof(float) * B * l.out_size);
-            float *scratch_buf = malloc(fer_conv_scratch(&l) * sizeof(float));
-            float *scratch[1] = {scratch_buf};
-            fer_rng rng;
-            fer_rng_seed(&rng, 9, t, 0, 0);
-            for (size_t i = 0; i < B * l.in_size; i++)
-                in[i] = fer_rng_normal(&rng);
-            for (size_t i = 0; i < l.n_w; i++)
-                w[i] = fer_rng_normal(&rng);
-            for (int i = 0; i < F; i++)
-                bias[i] = fer_rng_normal(&rng);
-            l.w = w;
-            l.b = bias;
-            l.out = out;
-            l.act = FER_ACT_LINEAR;
-            struct fer_pass p = {0};
-            p.batch = B;
-            p.in = in;
-            p.scratch = scratch;
-            p.own_kernels = 1;
-            p.weights_gen = 1;
-            fer_conv_forward(&l, &p);
-            CHECK(l.infer_w != NULL);
-            double worst = 0;
-            for (int b = 0; b < B; b++)
-                for (int f = 0; f < F; f++)
-                    for (int y = 0; y < OH; y++)
-                        for (int x = 0; x < OH; x++) {
-                            float ref = naive_conv(in + b * l.in_size, w, bias[f], C, H, H, 3, S, 1,
-                                                   f, y, x);
-                            float got = out[b * l.out_size + (size_t)(f * OH + y) * OH + x];
-                            worst = fmax(worst, fabs((double)(ref - got)));
-                        }
+            int made;
+            double worst = conv_error(&l, 2, 9, t, 1, &made);
+            CHECK(made);
             if (worst >= 1e-4)
                 fprintf(stderr, "  case %zu (%s kernel): worst difference %g\n", t,
                         portable ? "portable" : "the fastest", worst);
             CHECK(worst < 1e-4);
-            fer_free(l.infer_w);
-            free(in);
-            free(w);
-            free(bias);
-            free(out);
-            free(scratch_buf);
         }
     }
     fer_small_gemm_portable(0);

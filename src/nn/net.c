@@ -47,8 +47,8 @@ struct fer_net {
     float temperature; /* calibration of the output probabilities (see net.h) */
     int own_kernels;   /* see fer_net_set_own_kernels */
     /* bumped whenever the weights may change: by init, and by every writable
-     * pointer to them handed out (fer_net_params, fer_net_param_groups); layers
-     * make their Winograd filters again when it moved */
+     * pointer to them handed out (fer_net_params, fer_net_param_groups); conv
+     * layers make their inference weights (layer.h: infer_w) again when it moved */
     uint64_t weights_gen;
     size_t scratch_floats;
     float *parts;
