@@ -128,6 +128,14 @@ int main(int argc, char **argv)
         }
         n_lat++;
     }
+    if (profile) { /* where one face's time goes, with fer's own kernels */
+        fer_net_set_own_kernels(net, 1);
+        fer_net_profile_start(net);
+        for (int s = 0; s < 200; s++)
+            fer_net_forward(net, 1, 0);
+        fprintf(stderr, "one face, 200 forward passes:\n");
+        fer_net_profile_print(net, stderr);
+    }
     qsort(lat[0], (size_t)n_lat, sizeof(double), cmp_double);
     qsort(lat[1], (size_t)n_lat, sizeof(double), cmp_double);
     double median = lat[1][n_lat / 2], median_openblas = lat[0][n_lat / 2];

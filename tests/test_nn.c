@@ -3,6 +3,8 @@
  * against central differences, thread-count independence, optimizers,
  * schedules, spec errors, and model files (round trip, corruption, faults).
  */
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -369,6 +371,62 @@ TEST(maxpool_picks_maximum)
     for (int i = 0; i < 16; i++)
         total += din[i];
     CHECK(total == 10);
+}
+
+/* The 2x2 fast path against the rule written out: the first maximum in row order wins, NaN
+ * never does, a window with nothing above -FLT_MAX gives 0 and passes no gradient; an odd
+ * side's last row and column are left out. */
+TEST(maxpool_2x2_ties_nan_and_odd_sides)
+{
+    struct fer_layer l = {0};
+    l.type = FER_LAYER_MAXPOOL;
+    l.in_c = l.out_c = 2;
+    l.in_h = l.in_w = 5;
+    l.out_h = l.out_w = 2;
+    l.size = l.stride = 2;
+    l.in_size = 50;
+    l.out_size = 8;
+    float in[50], out[8], delta[8], din[50] = {0};
+    uint32_t arg[8];
+    for (int i = 0; i < 50; i++)
+        in[i] = (float)((i * 13) % 7) - 3; /* ties everywhere */
+    in[0] = NAN;                           /* window 0: NaN first, then 3, 0, 3 at 1, 5, 6 */
+    in[1] = 3, in[5] = 0, in[6] = 3;
+    in[2] = in[3] = in[7] = -INFINITY, in[8] = -FLT_MAX;          /* window 1: nothing */
+    in[25 + 10] = in[25 + 11] = in[25 + 15] = in[25 + 16] = NAN; /* channel 1, window 2 */
+    in[4] = 100;                                                  /* outside every window */
+    for (int i = 0; i < 8; i++)
+        delta[i] = (float)(i + 1);
+    l.out = out;
+    l.argmax = arg;
+    l.delta = delta;
+    struct fer_pass p = {0};
+    p.batch = 1;
+    p.training = 1;
+    p.in = in;
+    p.in_delta = din;
+    fer_pool_forward(&l, &p);
+    fer_pool_backward(&l, &p);
+    float want_din[50] = {0};
+    for (int c = 0; c < 2; c++)
+        for (int y = 0; y < 2; y++)
+            for (int x = 0; x < 2; x++) {
+                int o = (c * 2 + y) * 2 + x, at = -1;
+                float best = -FLT_MAX;
+                for (int ky = 0; ky < 2; ky++)
+                    for (int kx = 0; kx < 2; kx++) {
+                        int i = c * 25 + (2 * y + ky) * 5 + 2 * x + kx;
+                        if (in[i] > best)
+                            best = in[i], at = i;
+                    }
+                CHECK(out[o] == (at >= 0 ? best : 0));
+                if (at >= 0)
+                    want_din[at] += delta[o];
+            }
+    CHECK(out[0] == 3 && out[1] == 0 && out[6] == 0);
+    CHECK(din[1] == 1 && din[6] == 0 && din[4] == 0);
+    for (int i = 0; i < 50; i++)
+        CHECK(din[i] == want_din[i]);
 }
 
 static const char *RESNETISH = "[net]\nwidth=12\nheight=12\nchannels=1\n"
@@ -783,6 +841,7 @@ int main(void)
     RUN(winograd_matches_direct_convolution);
     RUN(winograd_inference_matches_im2col);
     RUN(maxpool_picks_maximum);
+    RUN(maxpool_2x2_ties_nan_and_odd_sides);
     RUN(gradcheck_conv_maxpool_dense);
     RUN(gradcheck_batchnorm_avgpool_gap_pointwise);
     RUN(gradcheck_residual_route_dropout_bn_layer);

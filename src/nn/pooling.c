@@ -15,6 +15,63 @@ struct pool_job {
     struct fer_pass *p;
 };
 
+/*
+ * 2x2 max pooling with stride 2 and no padding, every window inside the image: the
+ * general loop's answer (the first maximum in row order; NaN never wins, and a window
+ * with nothing above -FLT_MAX gives 0) without its bounds tests, sums and branches, which
+ * activations defeat. Its backward finds the maximum again from the input instead of
+ * reading a stored argmax: the first cell equal to the output (none, when the output was
+ * such a window's 0).
+ */
+static inline float max4(const float *r0, const float *r1)
+{
+    float best = -FLT_MAX;
+    best = r0[0] > best ? r0[0] : best;
+    best = r0[1] > best ? r0[1] : best;
+    best = r1[0] > best ? r1[0] : best;
+    best = r1[1] > best ? r1[1] : best;
+    return best > -FLT_MAX ? best : 0;
+}
+
+static void max2x2_forward(const struct fer_layer *l, const float *in, float *out)
+{
+    const int w = l->in_w;
+    for (int c = 0; c < l->out_c; c++)
+        for (int y = 0; y < l->out_h; y++) {
+            const float *r0 = in + ((size_t)c * l->in_h + 2 * (size_t)y) * (size_t)w;
+            float *o = out + ((size_t)c * l->out_h + (size_t)y) * l->out_w;
+            for (int x = 0; x < l->out_w; x++)
+                o[x] = max4(r0 + 2 * x, r0 + w + 2 * x);
+        }
+}
+
+static void max2x2_backward(const struct fer_layer *l, const float *in, const float *out,
+                            const float *delta, float *din)
+{
+    const int w = l->in_w;
+    for (int c = 0; c < l->out_c; c++)
+        for (int y = 0; y < l->out_h; y++) {
+            const size_t top = ((size_t)c * l->in_h + 2 * (size_t)y) * (size_t)w;
+            const size_t row = ((size_t)c * l->out_h + (size_t)y) * l->out_w;
+            for (int x = 0; x < l->out_w; x++) {
+                const size_t cells[4] = {top + 2 * (size_t)x, top + 2 * (size_t)x + 1,
+                                         top + (size_t)w + 2 * (size_t)x,
+                                         top + (size_t)w + 2 * (size_t)x + 1};
+                for (int i = 0; i < 4; i++)
+                    if (in[cells[i]] == out[row + (size_t)x]) {
+                        din[cells[i]] += delta[row + (size_t)x];
+                        break;
+                    }
+            }
+        }
+}
+
+static int is_max2x2(const struct fer_layer *l)
+{
+    return l->type == FER_LAYER_MAXPOOL && l->size == 2 && l->stride == 2 && l->pad == 0 &&
+           2 * l->out_h <= l->in_h && 2 * l->out_w <= l->in_w;
+}
+
 static void forward_task(void *arg, size_t b, int thread)
 {
     (void)thread;
@@ -23,6 +80,10 @@ static void forward_task(void *arg, size_t b, int thread)
     const float *in = j->p->in + b * l->in_size;
     float *out = l->out + b * l->out_size;
     uint32_t *arg_max = l->argmax ? l->argmax + b * l->out_size : NULL;
+    if (is_max2x2(l)) {
+        max2x2_forward(l, in, out);
+        return;
+    }
     for (int c = 0; c < l->out_c; c++) {
         const float *src = in + (size_t)c * l->in_h * l->in_w;
         for (int y = 0; y < l->out_h; y++) {
@@ -67,6 +128,10 @@ static void backward_task(void *arg, size_t b, int thread)
     struct fer_layer *l = j->l;
     const float *delta = l->delta + b * l->out_size;
     float *din = j->p->in_delta + b * l->in_size;
+    if (is_max2x2(l)) {
+        max2x2_backward(l, j->p->in + b * l->in_size, l->out + b * l->out_size, delta, din);
+        return;
+    }
     if (l->type == FER_LAYER_MAXPOOL) {
         const uint32_t *arg_max = l->argmax + b * l->out_size;
         for (size_t o = 0; o < l->out_size; o++)
