@@ -270,7 +270,8 @@ TEST(winograd_matches_direct_convolution)
         static const int cases[][5] = {
             /* C, H(=W), F, stride, uses winograd */
             {8, 8, 64, 1, 1}, {8, 9, 64, 1, 1},  {16, 11, 64, 1, 1}, {8, 22, 64, 1, 1},
-            {8, 7, 64, 1, 0}, {1, 12, 64, 1, 0}, {8, 12, 64, 2, 0},  {8, 12, 8, 1, 0},
+            {8, 5, 64, 1, 1}, {8, 7, 64, 1, 1},  {8, 4, 64, 1, 0},   {1, 12, 64, 1, 0},
+            {8, 12, 64, 2, 0}, {8, 12, 8, 1, 0},
         };
         for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
             struct fer_layer l =

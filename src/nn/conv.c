@@ -29,7 +29,8 @@ size_t fer_conv_scratch(const struct fer_layer *l)
     size_t k = (size_t)l->in_c * (size_t)(l->size * l->size);
     size_t n = (size_t)l->out_h * (size_t)l->out_w;
     size_t need = 2 * k * n;                        /* col and dcol */
-    size_t packed = k * fer_small_gemm_ldb((int)n); /* col with padded rows */
+    size_t packed = k * fer_small_gemm_ldb((int)n) + /* col with padded rows, and a plane */
+                    (size_t)(l->in_h + 2 * l->pad) * (size_t)(l->in_w + 2 * l->pad);
     size_t wino = fer_winograd_scratch(l);          /* Winograd's tiles */
     if (packed > need)
         need = packed;
@@ -73,6 +74,40 @@ static void im2col(const float *in, int c, int h, int w, int k, int stride, int 
                 }
             }
         }
+    }
+}
+
+/*
+ * im2col for the small GEMM at inference: col (C*k*k, OH*OW) with row stride ld, and each
+ * row's padding up to ld zeroed. Each channel goes first into a zero-bordered plane, so the
+ * gathers below need no bounds tests: on the 5x5 maps of the last stage, im2col's calls to
+ * memcpy and memset for runs of 5 floats cost a third of the GEMM.
+ */
+static void im2col_padded(const float *in, const struct fer_layer *l, float *col, size_t ld,
+                          float *plane)
+{
+    const int k = l->size, s = l->stride, pad = l->pad, oh = l->out_h, ow = l->out_w;
+    const int pw = l->in_w + 2 * pad, ph = l->in_h + 2 * pad;
+    const size_t n = (size_t)oh * (size_t)ow;
+    memset(plane, 0, sizeof(float) * (size_t)ph * (size_t)pw);
+    for (int ch = 0; ch < l->in_c; ch++) {
+        const float *src = in + (size_t)ch * (size_t)l->in_h * (size_t)l->in_w;
+        for (int y = 0; y < l->in_h; y++)
+            memcpy(plane + (size_t)(y + pad) * (size_t)pw + pad, src + (size_t)y * l->in_w,
+                   sizeof(float) * (size_t)l->in_w);
+        for (int ki = 0; ki < k; ki++)
+            for (int kj = 0; kj < k; kj++) {
+                float *dst = col + ((size_t)(ch * k + ki) * (size_t)k + (size_t)kj) * ld;
+                for (int y = 0; y < oh; y++) {
+                    const float *prow = plane + (size_t)(y * s + ki) * (size_t)pw + kj;
+                    float *drow = dst + (size_t)y * (size_t)ow;
+                    for (int x = 0; x < ow; x++)
+                        drow[x] = prow[x * s];
+                }
+                for (size_t i = n; i < ld; i++)
+                    dst[i] = 0;
+            }
+        /* the next channel overwrites the image area; the zero border stays */
     }
 }
 
@@ -138,14 +173,14 @@ static void forward_task(void *arg, size_t b, int thread)
     } else if (j->path == PATH_PACKED) {
         /* col (K, N) with rows padded to whole panels of the small GEMM, the padding zero */
         const size_t ld = fer_small_gemm_ldb((int)n);
-        if (is_pointwise(l))
-            for (size_t r = 0; r < kdim; r++)
+        if (is_pointwise(l)) {
+            for (size_t r = 0; r < kdim; r++) {
                 memcpy(scratch + r * ld, in + r * n, sizeof(float) * n);
-        else
-            im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
-                   scratch, ld);
-        for (size_t r = 0; r < kdim; r++)
-            memset(scratch + r * ld + n, 0, sizeof(float) * (ld - n));
+                memset(scratch + r * ld + n, 0, sizeof(float) * (ld - n));
+            }
+        } else {
+            im2col_padded(in, l, scratch, ld, scratch + kdim * ld);
+        }
         fer_small_gemm(l->out_c, (int)n, (int)kdim, l->infer_w, scratch, ld, dst, n);
     } else {
         if (!is_pointwise(l)) {

@@ -8,21 +8,30 @@
 
 /*
  * Where the 16 small GEMMs (F x C times C x tiles) beat one (F x 9C times 9C x
- * positions) on this hardware (bench_nn, both on small_gemm.h): not below 8x8
- * outputs (a 5x5 map is 9 tiles covering 6x6: 44% of the work wasted; within
- * noise either way), nor with few input channels (the first layer's one: 0.96x)
- * or filters.
+ * positions) on this hardware (one face of the deep candidate, training
+ * paused, both on small_gemm.h): on 5x5 maps too since the transforms run in
+ * vectors (9 tiles covering 6x6, 12 columns with the extra one; the last stage
+ * 1.05x faster in all), not with few input channels (the first layer's one:
+ * 0.96x) or filters. Smaller maps were not measured.
  */
-#define MIN_SIDE     8
+#define MIN_SIDE     5
 #define MIN_CHANNELS 8
 #define MIN_FILTERS  16
 
+/*
+ * Tiles are numbered u = ty * half + tx with half = tw + 1: each row of tiles has one more
+ * column than it needs, so that the four values a tile reads from a row of the zero-padded
+ * input, and the four it writes, lie at u, u + 1 and u + half, u + half + 1 of planes
+ * split by row and column parity: one unit-stride loop over u covers a whole channel,
+ * and the compiler runs it in vectors. The extra column (tx = tw) is computed and dropped.
+ */
 struct tiles {
-    int th, tw, n; /* tile rows, columns, count */
-    size_t ld;     /* row stride of V and M (fer_small_gemm_ldb: whole panels, and off 4 KiB
-                      multiples, which put the 16 rows of a tile in the same cache sets) */
-    int ph, pw;    /* the zero-padded input plane: (2*th + 2) x (2*tw + 2) */
-    size_t plane;  /* ph * pw */
+    int th, tw, half; /* tile rows, tile columns, and tw + 1 */
+    int n;            /* GEMM columns: th * half */
+    size_t ld;        /* row stride of V and M (fer_small_gemm_ldb: whole panels, and off 4 KiB
+                         multiples, which put the 16 rows of a tile in the same cache sets) */
+    size_t quarter;   /* floats of one parity plane: (th + 1) rows of half, and one float read
+                         past the last row by the extra column */
 };
 
 static struct tiles tiles_of(const struct fer_layer *l)
@@ -30,11 +39,10 @@ static struct tiles tiles_of(const struct fer_layer *l)
     struct tiles t;
     t.th = (l->out_h + 1) / 2;
     t.tw = (l->out_w + 1) / 2;
-    t.n = t.th * t.tw;
+    t.half = t.tw + 1;
+    t.n = t.th * t.half;
     t.ld = fer_small_gemm_ldb(t.n);
-    t.ph = 2 * t.th + 2;
-    t.pw = 2 * t.tw + 2;
-    t.plane = (size_t)t.ph * (size_t)t.pw;
+    t.quarter = (size_t)(t.th + 1) * (size_t)t.half + 1;
     return t;
 }
 
@@ -56,8 +64,9 @@ size_t fer_winograd_scratch(const struct fer_layer *l)
     if (!fer_winograd_fits(l))
         return 0;
     struct tiles t = tiles_of(l);
-    /* V (16, C, ld) and M (16, F rounded up, ld), and one padded input plane */
-    return 16 * t.ld * (size_t)(l->in_c + m_rows(l)) + t.plane;
+    /* V (16, C, ld) and M (16, F rounded up, ld), the padded input's four parity planes, and
+     * the output's four (one filter's) */
+    return 16 * t.ld * (size_t)(l->in_c + m_rows(l)) + 4 * t.quarter + 4 * (size_t)t.n;
 }
 
 /* u (4x4) = G g Gᵀ for one 3x3 filter g; G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]. */
@@ -105,75 +114,121 @@ int fer_winograd_prepare(struct fer_layer *l, uint64_t gen)
     return 1;
 }
 
-/* V (16, C, T) = Bᵀ d B for every 4x4 tile d of every channel; B = the F(2x2, 3x3) data matrix. */
-static void input_transform(const struct fer_layer *l, struct tiles t, const float *in, float *v,
-                            float *padded)
+/* All tiles of one channel: tile u reads row r, column j of its 4x4 input at
+ * [r & 1][j & 1] + u + (r >> 1) * h + (j >> 1) of the parity planes; dst gets position ξ of
+ * tile u at ξ * ct + u. */
+static void transform_channel(int n, size_t h, size_t ct, const float *restrict ee,
+                              const float *restrict eo, const float *restrict oe,
+                              const float *restrict oo, float *restrict dst)
 {
-    /* v (16, C, ld): tile t of channel c at (ξ * C + c) * ld + t */
-    const size_t tp = t.ld, ct = (size_t)l->in_c * tp;
-    memset(padded, 0, sizeof(float) * t.plane);
-    for (int c = 0; c < l->in_c; c++) {
-        const float *src = in + (size_t)c * (size_t)l->in_h * (size_t)l->in_w;
-        /* the image at (1, 1) of a zero plane: every tile reads without bounds checks */
-        for (int y = 0; y < l->in_h; y++)
-            memcpy(padded + (size_t)(y + 1) * (size_t)t.pw + 1, src + (size_t)y * (size_t)l->in_w,
-                   sizeof(float) * (size_t)l->in_w);
-        float *vc = v + (size_t)c * tp;
-        for (int ty = 0; ty < t.th; ty++) {
-            const float *r0 = padded + (size_t)(2 * ty) * (size_t)t.pw;
-            const float *r1 = r0 + t.pw, *r2 = r1 + t.pw, *r3 = r2 + t.pw;
-            for (int tx = 0; tx < t.tw; tx++) {
-                const int x = 2 * tx;
-                float a[4][4];
-                for (int j = 0; j < 4; j++) {
-                    a[0][j] = r0[x + j] - r2[x + j];
-                    a[1][j] = r1[x + j] + r2[x + j];
-                    a[2][j] = r2[x + j] - r1[x + j];
-                    a[3][j] = r1[x + j] - r3[x + j];
-                }
-                float *dst = vc + (size_t)(ty * t.tw + tx);
-                for (int i = 0; i < 4; i++) {
-                    dst[(size_t)(4 * i + 0) * ct] = a[i][0] - a[i][2];
-                    dst[(size_t)(4 * i + 1) * ct] = a[i][1] + a[i][2];
-                    dst[(size_t)(4 * i + 2) * ct] = a[i][2] - a[i][1];
-                    dst[(size_t)(4 * i + 3) * ct] = a[i][1] - a[i][3];
-                }
-            }
-        }
-        /* the next channel overwrites the image area; the zero border stays */
+    /* the restrict pointers are not enough for GCC 12 here: its alias analysis gives up */
+#pragma GCC ivdep
+    for (int u = 0; u < n; u++) {
+        /* d, row by row: rows 0 and 2 from the even-row planes, 1 and 3 from the odd */
+        const float d00 = ee[u], d01 = eo[u], d02 = ee[u + 1], d03 = eo[u + 1];
+        const float d10 = oe[u], d11 = oo[u], d12 = oe[u + 1], d13 = oo[u + 1];
+        const float d20 = ee[u + h], d21 = eo[u + h], d22 = ee[u + h + 1], d23 = eo[u + h + 1];
+        const float d30 = oe[u + h], d31 = oo[u + h], d32 = oe[u + h + 1], d33 = oo[u + h + 1];
+        /* a = Bᵀ d */
+        const float a00 = d00 - d20, a01 = d01 - d21, a02 = d02 - d22, a03 = d03 - d23;
+        const float a10 = d10 + d20, a11 = d11 + d21, a12 = d12 + d22, a13 = d13 + d23;
+        const float a20 = d20 - d10, a21 = d21 - d11, a22 = d22 - d12, a23 = d23 - d13;
+        const float a30 = d10 - d30, a31 = d11 - d31, a32 = d12 - d32, a33 = d13 - d33;
+        /* V = a B */
+        dst[0 * ct + (size_t)u] = a00 - a02;
+        dst[1 * ct + (size_t)u] = a01 + a02;
+        dst[2 * ct + (size_t)u] = a02 - a01;
+        dst[3 * ct + (size_t)u] = a01 - a03;
+        dst[4 * ct + (size_t)u] = a10 - a12;
+        dst[5 * ct + (size_t)u] = a11 + a12;
+        dst[6 * ct + (size_t)u] = a12 - a11;
+        dst[7 * ct + (size_t)u] = a11 - a13;
+        dst[8 * ct + (size_t)u] = a20 - a22;
+        dst[9 * ct + (size_t)u] = a21 + a22;
+        dst[10 * ct + (size_t)u] = a22 - a21;
+        dst[11 * ct + (size_t)u] = a21 - a23;
+        dst[12 * ct + (size_t)u] = a30 - a32;
+        dst[13 * ct + (size_t)u] = a31 + a32;
+        dst[14 * ct + (size_t)u] = a32 - a31;
+        dst[15 * ct + (size_t)u] = a31 - a33;
     }
-    /* the padding tiles of the last panel: zeros, not stale scratch */
-    for (size_t row = 0; row < 16 * (size_t)l->in_c; row++)
-        memset(v + row * tp + t.n, 0, sizeof(float) * (tp - (size_t)t.n));
 }
 
-/* out (F, OH, OW) = Aᵀ m A of every tile, Aᵀ = [1 1 1 0; 0 1 -1 -1]; odd sides drop the overhang.
+/*
+ * V (16, C, ld) = Bᵀ d B for every 4x4 tile d of every channel, B the F(2x2, 3x3) data
+ * matrix; tile u of channel c at (ξ * C + c) * ld + u. planes: four parity planes of
+ * t.quarter floats, [row parity][column parity], of the input with a zero border of one.
  */
-static void output_transform(const struct fer_layer *l, struct tiles t, const float *m, float *out)
+static void input_transform(const struct fer_layer *l, struct tiles t, const float *in, float *v,
+                            float *planes)
 {
-    const size_t tp = t.ld, ft = (size_t)m_rows(l) * tp;
+    const size_t ct = (size_t)l->in_c * t.ld, h = (size_t)t.half;
+    float *ee = planes, *eo = ee + t.quarter, *oe = eo + t.quarter, *oo = oe + t.quarter;
+    memset(planes, 0, sizeof(float) * 4 * t.quarter);
+    for (int c = 0; c < l->in_c; c++) {
+        const float *src = in + (size_t)c * (size_t)l->in_h * (size_t)l->in_w;
+        /* image (y, x) is padded (y + 1, x + 1): row parity (y + 1) & 1, column parity (x + 1) & 1 */
+        for (int y = 0; y < l->in_h; y++) {
+            const float *row = src + (size_t)y * (size_t)l->in_w;
+            const size_t at = (size_t)((y + 1) >> 1) * h;
+            float *even = ((y + 1) & 1 ? oe : ee) + at, *odd = ((y + 1) & 1 ? oo : eo) + at;
+            for (int x = 1; x < l->in_w; x += 2)
+                even[(x + 1) >> 1] = row[x];
+            for (int x = 0; x < l->in_w; x += 2)
+                odd[x >> 1] = row[x];
+        }
+        transform_channel(t.n, h, ct, ee, eo, oe, oo, v + (size_t)c * t.ld);
+        /* the next channel overwrites the image area; the zero border stays */
+    }
+    /* the padding columns of the last panel: zeros, not stale scratch */
+    for (size_t row = 0; row < 16 * (size_t)l->in_c; row++)
+        memset(v + row * t.ld + t.n, 0, sizeof(float) * (t.ld - (size_t)t.n));
+}
+
+/* One filter's tiles back: src holds tile u of position ξ at ξ * ft + u; y gets the output at
+ * [row parity][column parity] (4 arrays of n). */
+static void untransform_filter(int n, size_t ft, const float *restrict src, float *restrict y)
+{
+    float *y00 = y, *y01 = y + n, *y10 = y + 2 * n, *y11 = y + 3 * n;
+    for (int u = 0; u < n; u++) {
+        /* s = Aᵀ m (column j from m[j], m[4 + j], m[8 + j], m[12 + j]), then s A */
+        float s0[4], s1[4];
+        for (int j = 0; j < 4; j++) {
+            const float m0 = src[(size_t)j * ft + (size_t)u];
+            const float m1 = src[(size_t)(4 + j) * ft + (size_t)u];
+            const float m2 = src[(size_t)(8 + j) * ft + (size_t)u];
+            const float m3 = src[(size_t)(12 + j) * ft + (size_t)u];
+            s0[j] = m0 + m1 + m2;
+            s1[j] = m1 - m2 - m3;
+        }
+        y00[u] = s0[0] + s0[1] + s0[2];
+        y01[u] = s0[1] - s0[2] - s0[3];
+        y10[u] = s1[0] + s1[1] + s1[2];
+        y11[u] = s1[1] - s1[2] - s1[3];
+    }
+}
+
+/* out (F, OH, OW) = Aᵀ m A of every tile, Aᵀ = [1 1 1 0; 0 1 -1 -1]; odd sides and the extra
+ * tile column drop out. */
+static void output_transform(const struct fer_layer *l, struct tiles t, const float *m, float *out,
+                             float *y)
+{
+    const size_t ft = (size_t)m_rows(l) * t.ld;
     const int oh = l->out_h, ow = l->out_w;
     for (int f = 0; f < l->out_c; f++) {
-        const float *mf = m + (size_t)f * tp;
+        untransform_filter(t.n, ft, m + (size_t)f * t.ld, y);
         float *of = out + (size_t)f * (size_t)oh * (size_t)ow;
-        for (int ty = 0; ty < t.th; ty++) {
-            for (int tx = 0; tx < t.tw; tx++) {
-                const float *src = mf + (size_t)(ty * t.tw + tx);
-                float s[2][4];
-                for (int j = 0; j < 4; j++) {
-                    float m0 = src[(size_t)j * ft], m1 = src[(size_t)(4 + j) * ft];
-                    float m2 = src[(size_t)(8 + j) * ft], m3 = src[(size_t)(12 + j) * ft];
-                    s[0][j] = m0 + m1 + m2;
-                    s[1][j] = m1 - m2 - m3;
-                }
-                const int y = 2 * ty, x = 2 * tx;
-                for (int i = 0; i < 2 && y + i < oh; i++) {
-                    float *row = of + (size_t)(y + i) * (size_t)ow;
-                    row[x] = s[i][0] + s[i][1] + s[i][2];
-                    if (x + 1 < ow)
-                        row[x + 1] = s[i][1] - s[i][2] - s[i][3];
-                }
+        for (int oy = 0; oy < oh; oy++) {
+            /* output row oy: tile row oy / 2, row parity oy & 1 */
+            const float *ev = y + (size_t)(2 * (oy & 1)) * (size_t)t.n + (size_t)(oy >> 1) * t.half;
+            const float *od = ev + t.n;
+            float *row = of + (size_t)oy * (size_t)ow;
+            for (int x = 0; x < ow / 2; x++) {
+                row[2 * x] = ev[x];
+                row[2 * x + 1] = od[x];
             }
+            if (ow & 1)
+                row[ow - 1] = ev[ow / 2];
         }
     }
 }
@@ -185,12 +240,12 @@ void fer_winograd_forward(const struct fer_layer *l, const float *in, float *dst
     const size_t ld = t.ld, per_xi = fer_small_gemm_packed_size(f, c);
     float *v = scratch;
     float *m = v + 16 * (size_t)c * ld;
-    float *padded = m + 16 * (size_t)m_rows(l) * ld;
-    input_transform(l, t, in, v, padded);
+    float *planes = m + 16 * (size_t)m_rows(l) * ld;
+    input_transform(l, t, in, v, planes);
     /* m (16, F rounded up, ld): M[ξ] = U[ξ] · V[ξ] */
     const size_t per_m = (size_t)m_rows(l) * ld;
     for (int xi = 0; xi < 16; xi++)
         fer_small_gemm_padded(f, t.n, c, l->infer_w + (size_t)xi * per_xi,
                               v + (size_t)xi * (size_t)c * ld, ld, m + (size_t)xi * per_m, ld);
-    output_transform(l, t, m, dst);
+    output_transform(l, t, m, dst, planes + 4 * t.quarter);
 }

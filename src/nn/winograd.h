@@ -8,10 +8,9 @@
  * (V = Bᵀ d B), multiplied by the transformed filters in 16 GEMMs
  * (M[ξ] = U[ξ] · V[ξ], U = G g Gᵀ, on small_gemm.h with U packed once) and
  * transformed back (Y = Aᵀ M A).
- * The built-in network's 22x22 and 11x11 layers take it; its 5x5 ones (too
- * few tiles) and its first layer (one input channel) stay on im2col, on the
- * same small GEMM (BENCHMARKS.md: one face 1.32-1.35x faster in all than
- * im2col + OpenBLAS). Training keeps im2col + OpenBLAS: the backward pass
+ * The built-in network's 22x22, 11x11 and 5x5 layers take it; its first layer
+ * (one input channel) and the 1x1 projections stay on im2col, on the same small
+ * GEMM (BENCHMARKS.md). Training keeps im2col + OpenBLAS: the backward pass
  * needs its columns anyway.
  */
 #ifndef FER_NN_WINOGRAD_H
