@@ -97,10 +97,13 @@ static double grad_check(fer_net *net, int batch, uint64_t seed)
             float saved = pg->param[i];
             double analytic = (double)pg->grad[i];
             pg->param[i] = saved + h;
+            fer_net_weights_changed(net);
             double lp = loss_of(net, batch, targets);
             pg->param[i] = saved - h;
+            fer_net_weights_changed(net);
             double lm = loss_of(net, batch, targets);
             pg->param[i] = saved;
+            fer_net_weights_changed(net);
             double numeric = (lp - lm) / (2.0 * (double)h);
             diff2 += (analytic - numeric) * (analytic - numeric);
             a2 += analytic * analytic;
@@ -287,6 +290,66 @@ TEST(winograd_matches_direct_convolution)
         }
     }
     fer_small_gemm_portable(0);
+}
+
+/* A training step (batch-norm statistics of the batch, dropout, backward) on fer's kernels and on
+ * im2col + OpenBLAS: the same loss and gradients, also after the weights moved as an optimiser
+ * moves them. */
+TEST(training_step_same_with_own_kernels)
+{
+    const char *text = "[net]\nwidth=12\nheight=12\nchannels=1\n"
+                       "[convolutional]\nfilters=8\nsize=3\nbatch_normalize=1\nactivation=relu\n"
+                       "[convolutional]\nfilters=16\nsize=3\nbatch_normalize=1\nactivation=relu\n"
+                       "[convolutional]\nfilters=16\nsize=3\nbatch_normalize=1\n"
+                       "[shortcut]\nfrom=-2\nactivation=relu\n"
+                       "[maxpool]\nsize=2\n"
+                       "[convolutional]\nfilters=32\nsize=3\nactivation=relu\n"
+                       "[global_avgpool]\n[dropout]\nprobability=0.3\n"
+                       "[dense]\noutput=classes\n[softmax]\n";
+    enum { B = 4, K = 5 };
+    fer_net *net = build(text, K, B);
+    CHECK(net != NULL);
+    if (!net)
+        return;
+    float targets[B * K];
+    fer_net_init_weights(net, 5);
+    size_t n;
+    fer_net_grads(net, &n);
+    float *grads[2] = {malloc(sizeof(float) * n), malloc(sizeof(float) * n)};
+    for (int round = 0; round < 2; round++) {
+        random_batch(net, B, targets, 60 + (uint64_t)round, 1);
+        if (round == 1) { /* a step's worth of change, through a fresh pointer as the optimiser */
+            struct fer_param_group *groups;
+            size_t n_groups = fer_net_param_groups(net, &groups);
+            for (size_t g = 0; g < n_groups; g++)
+                for (size_t i = 0; i < groups[g].n; i++)
+                    groups[g].param[i] -= 0.05f * groups[g].grad[i];
+        }
+        double loss[2];
+        for (int own = 0; own <= 1; own++) {
+            fer_net_set_own_kernels(net, own);
+            fer_net_set_noise(net, 9, (uint64_t)round); /* the same dropout masks */
+            loss[own] = loss_of(net, B, targets);
+            fer_net_zero_grad(net);
+            fer_net_backward(net, B);
+            memcpy(grads[own], fer_net_grads(net, &n), sizeof(float) * n);
+        }
+        double worst = 0, scale = 0;
+        for (size_t i = 0; i < n; i++) {
+            worst = fmax(worst, fabs((double)(grads[0][i] - grads[1][i])));
+            scale = fmax(scale, fabs((double)grads[0][i]));
+        }
+        if (worst >= 1e-4 * scale || fabs(loss[0] - loss[1]) >= 1e-5)
+            fprintf(stderr, "  round %d: loss %g vs %g, worst gradient difference %g of %g\n",
+                    round, loss[0], loss[1], worst, scale);
+        CHECK(scale > 0);
+        CHECK(worst < 1e-4 * scale);
+        CHECK(fabs(loss[0] - loss[1]) < 1e-5);
+    }
+    fer_net_set_own_kernels(net, 1);
+    free(grads[0]);
+    free(grads[1]);
+    fer_net_free(net);
 }
 
 /* A whole network at inference, Winograd on and off: the same probabilities, also after the
@@ -841,6 +904,7 @@ int main(void)
     RUN(conv_matches_direct_convolution);
     RUN(winograd_matches_direct_convolution);
     RUN(winograd_inference_matches_im2col);
+    RUN(training_step_same_with_own_kernels);
     RUN(maxpool_picks_maximum);
     RUN(maxpool_2x2_ties_nan_and_odd_sides);
     RUN(gradcheck_conv_maxpool_dense);

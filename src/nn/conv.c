@@ -78,7 +78,7 @@ static void im2col(const float *in, int c, int h, int w, int k, int stride, int 
 }
 
 /*
- * im2col for the small GEMM at inference: col (C*k*k, OH*OW) with row stride ld, and each
+ * im2col for the small GEMM in forward passes: col (C*k*k, OH*OW) with row stride ld, and each
  * row's padding up to ld zeroed. Each channel goes first into a zero-bordered plane, so the
  * gathers below need no bounds tests: on the 5x5 maps of the last stage, im2col's calls to
  * memcpy and memset for runs of 5 floats cost a third of the GEMM.
@@ -146,8 +146,9 @@ static void col2im_add(const float *col, int c, int h, int w, int k, int stride,
     }
 }
 
-/* How a forward pass computes W·x: training always on im2col + OpenBLAS (backward needs the
- * columns); inference on fer's own kernels unless they are off or their weights cannot be made. */
+/* How a forward pass computes W·x: on fer's own kernels unless they are off or their weights
+ * cannot be made, else im2col + OpenBLAS. The backward pass makes its own columns again, so
+ * training's forward passes take fer's kernels too. */
 enum conv_path { PATH_BLAS, PATH_WINOGRAD, PATH_PACKED };
 
 struct conv_job {
@@ -222,7 +223,7 @@ static int prepare_packed(struct fer_layer *l, uint64_t gen)
 void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
 {
     enum conv_path path = PATH_BLAS;
-    if (!p->training && p->own_kernels) {
+    if (p->own_kernels) {
         if (fer_winograd_fits(l))
             path = fer_winograd_prepare(l, p->weights_gen) ? PATH_WINOGRAD : PATH_BLAS;
         else

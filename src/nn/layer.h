@@ -66,7 +66,7 @@ struct fer_layer {
     float *mask;      /* dropout: 0 or 1/(1-p) */
     uint32_t *argmax; /* maxpool: input offset of each output's maximum */
 
-    /* conv at inference: the weights as fer's own kernels want them (Winograd-
+    /* conv forward: the weights as fer's own kernels want them (Winograd-
      * transformed and packed, winograd.h, or packed, small_gemm.h), made from w
      * at the net's weights generation infer_gen; NULL until first needed */
     float *infer_w;
@@ -78,7 +78,7 @@ struct fer_pass {
     fer_pool *pool;
     int batch;
     int training;
-    int own_kernels;      /* conv at inference: winograd.h and small_gemm.h, not BLAS */
+    int own_kernels;      /* conv forward: winograd.h and small_gemm.h, not BLAS */
     uint64_t weights_gen; /* changes whenever the weights may have changed */
     float bn_momentum;    /* see fer_net_set_bn_momentum */
     uint64_t seed, step;

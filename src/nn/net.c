@@ -813,6 +813,11 @@ void fer_net_profile_print(const fer_net *net, FILE *out)
                 total > 0 ? 100 * (net->profile[2 * i] + net->profile[2 * i + 1]) / total : 0.0);
 }
 
+void fer_net_weights_changed(fer_net *net)
+{
+    net->weights_gen++;
+}
+
 size_t fer_net_param_groups(fer_net *net, struct fer_param_group **groups)
 {
     net->weights_gen++; /* the caller may write through them */

@@ -69,11 +69,14 @@ fer_pool *fer_net_pool(const fer_net *net);
  */
 void fer_net_set_bn_momentum(fer_net *net, float momentum);
 /*
- * Whether inference runs the convolutions on fer's own kernels (on by
+ * Whether forward passes run the convolutions on fer's own kernels (on by
  * default): Winograd's F(2x2, 3x3) where it pays (nn/winograd.h) and a small
- * GEMM on weights packed once (nn/small_gemm.h) elsewhere, instead of im2col
- * and OpenBLAS. The answers differ by float rounding only; training always
- * takes the im2col + OpenBLAS path. Off for benchmarks and tests that compare.
+ * GEMM on weights packed once per weights change (nn/small_gemm.h)
+ * elsewhere, instead of im2col and OpenBLAS. The answers differ by float
+ * rounding only. Training's forward passes take them too (the weights are
+ * transformed again after each step, which costs little next to a batch);
+ * the backward pass always runs on im2col + OpenBLAS. Off for benchmarks and
+ * tests that compare.
  */
 void fer_net_set_own_kernels(fer_net *net, int on);
 /* Seed and step that make dropout masks reproducible. */
@@ -123,10 +126,17 @@ void fer_net_backward(fer_net *net, int batch);
 enum fer_status fer_net_profile_start(fer_net *net);
 void fer_net_profile_print(const fer_net *net, FILE *out);
 
-/* Trainable tensors, in layer order (borrowed). */
+/*
+ * Trainable tensors, in layer order (borrowed). Asking for them tells the net
+ * that its weights may change: the forward kernels' transformed copies are
+ * made again at the next forward pass. Writing through a pointer kept from an
+ * earlier call needs fer_net_weights_changed before the next forward pass.
+ */
 size_t fer_net_param_groups(fer_net *net, struct fer_param_group **groups);
-/* All parameters as one array (and gradients), and the non-trained buffers. */
+/* All parameters as one array (and gradients), and the non-trained buffers; the same rule. */
 float *fer_net_params(fer_net *net, size_t *n);
+/* The weights were written through a pointer kept from before (see fer_net_param_groups). */
+void fer_net_weights_changed(fer_net *net);
 float *fer_net_grads(fer_net *net, size_t *n);
 float *fer_net_buffers(fer_net *net, size_t *n);
 

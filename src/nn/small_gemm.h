@@ -1,5 +1,5 @@
 /*
- * small_gemm.h - the GEMM of inference: c (M x N) = a (M x K) · b (K x N) for
+ * small_gemm.h - the GEMM of forward passes: c (M x N) = a (M x K) · b (K x N) for
  * the small, repeated products of one face's convolutions, where OpenBLAS
  * spends a quarter of its time packing operands it packed the call before.
  * Internal to nn/.

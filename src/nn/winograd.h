@@ -1,5 +1,5 @@
 /*
- * winograd.h - 3x3 convolutions at inference by Winograd's minimal filtering
+ * winograd.h - 3x3 convolutions in forward passes by Winograd's minimal filtering
  * F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
  * Networks", 2016). Internal to nn/.
  *
@@ -10,8 +10,8 @@
  * transformed back (Y = Aᵀ M A).
  * The built-in network's 22x22, 11x11 and 5x5 layers take it; its first layer
  * (one input channel) and the 1x1 projections stay on im2col, on the same small
- * GEMM (BENCHMARKS.md). Training keeps im2col + OpenBLAS: the backward pass
- * needs its columns anyway.
+ * GEMM (BENCHMARKS.md). Training's forward passes take it too; its backward
+ * pass stays on im2col + OpenBLAS (it makes its own columns).
  */
 #ifndef FER_NN_WINOGRAD_H
 #define FER_NN_WINOGRAD_H
