@@ -3,9 +3,11 @@
  *
  * Shapes, per image:  in (C, H, W)   weights (F, C*k*k)   out (F, OH, OW)
  *   col   (C*k*k, OH*OW) = im2col(in)
- *   out   = W · col (+ bias)                       forward
+ *   out   = W · col (+ bias)                       forward (fer's own kernels by default:
+ *                                                  winograd.h, small_gemm.h)
  *   dW   += delta · colᵀ                           backward, weights
- *   dcol  = Wᵀ · delta;  din += col2im(dcol)       backward, input
+ *   dcol  = Wᵀ · delta;  din += col2im(dcol)       backward, input (or Winograd, see
+ *                                                  winograd.h, where it pays)
  * One image is one GEMM: at 48x48 that beats one GEMM over the batch on this
  * hardware (see PERFORMANCE.md). Weight gradients are summed per fixed image
  * group into p->parts and reduced in group order, so the result does not
@@ -32,8 +34,11 @@ size_t fer_conv_scratch(const struct fer_layer *l)
     size_t packed = k * fer_small_gemm_ldb((int)n) + /* col with padded rows, and a plane */
                     (size_t)(l->in_h + 2 * l->pad) * (size_t)(l->in_w + 2 * l->pad);
     size_t wino = fer_winograd_scratch(l);          /* Winograd's tiles */
+    size_t wino_back = k * n + fer_winograd_backward_scratch(l); /* col and Winograd's */
     if (packed > need)
         need = packed;
+    if (wino_back > need)
+        need = wino_back;
     return wino > need ? wino : need;
 }
 
@@ -156,7 +161,8 @@ struct conv_job {
     struct fer_pass *p;
     float *dst; /* forward: where W·col goes (out, or xhat before BN) */
     int groups;
-    enum conv_path path; /* forward */
+    enum conv_path path; /* forward: how W·x is made; backward: PATH_WINOGRAD or PATH_BLAS for
+                            the input's gradient */
 };
 
 static void forward_task(void *arg, size_t b, int thread)
@@ -282,7 +288,9 @@ static void backward_task(void *arg, size_t g, int thread)
         if (!p->in_delta)
             continue;
         float *din = p->in_delta + b * l->in_size;
-        if (is_pointwise(l)) {
+        if (j->path == PATH_WINOGRAD) {
+            fer_winograd_backward(l, delta, din, scratch + kdim * n);
+        } else if (is_pointwise(l)) {
             /* din (C, N) += Wᵀ (C, F) · delta (F, N) */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)n, l->out_c, 1.0f,
                         l->w, (int)kdim, delta, (int)n, 1.0f, din, (int)n);
@@ -326,7 +334,12 @@ void fer_conv_backward(struct fer_layer *l, struct fer_pass *p)
         bias_grad(l, p->batch);
     }
     int groups = p->batch < FER_GRAD_PARTS ? p->batch : FER_GRAD_PARTS;
-    struct conv_job j = {l, p, NULL, groups, PATH_BLAS};
+    /* the input's gradient: Winograd where it pays, else Wᵀ · delta and col2im */
+    enum conv_path path = PATH_BLAS;
+    if (p->in_delta && p->own_kernels && fer_winograd_fits_backward(l) &&
+        fer_winograd_prepare_backward(l, p->weights_gen))
+        path = PATH_WINOGRAD;
+    struct conv_job j = {l, p, NULL, groups, path};
     fer_pool_run(p->pool, (size_t)groups, backward_task, &j);
     struct reduce_job r = {l, p->parts, groups, 4096};
     fer_pool_run(p->pool, (l->n_w + r.chunk - 1) / r.chunk, reduce_task, &r);

@@ -71,6 +71,10 @@ struct fer_layer {
      * at the net's weights generation infer_gen; NULL until first needed */
     float *infer_w;
     uint64_t infer_gen;
+    /* conv backward: the filters turned half round and transposed, Winograd-transformed and
+     * packed (winograd.h), made at generation infer_wt_gen; NULL until first needed */
+    float *infer_wt;
+    uint64_t infer_wt_gen;
 };
 
 /* What one pass needs besides the layer itself. */

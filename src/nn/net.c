@@ -511,8 +511,10 @@ void fer_net_free(fer_net *net)
         return;
     free_activations(net);
     free_scratch(net);
-    for (int i = 0; i < net->n_layers; i++)
+    for (int i = 0; i < net->n_layers; i++) {
         fer_free(net->layers[i].infer_w);
+        fer_free(net->layers[i].infer_wt);
+    }
     fer_free(net->profile);
     fer_free(net->parts);
     fer_free(net->params);

@@ -18,6 +18,25 @@
 #define MIN_CHANNELS 8
 #define MIN_FILTERS  16
 
+/* One pass's shape: c input channels to f output channels on h x w maps (the same in and out).
+ * A layer's forward pass is (in_c, out_c); its backward pass for the input, a convolution of
+ * the output's gradient with the filters turned half round, is (out_c, in_c). */
+struct shape {
+    int c, f, h, w;
+};
+
+static struct shape forward_shape(const struct fer_layer *l)
+{
+    struct shape s = {l->in_c, l->out_c, l->out_h, l->out_w};
+    return s;
+}
+
+static struct shape backward_shape(const struct fer_layer *l)
+{
+    struct shape s = {l->out_c, l->in_c, l->out_h, l->out_w};
+    return s;
+}
+
 /*
  * Tiles are numbered u = ty * half + tx with half = tw + 1: each row of tiles has one more
  * column than it needs, so that the four values a tile reads from a row of the zero-padded
@@ -34,11 +53,11 @@ struct tiles {
                          past the last row by the extra column */
 };
 
-static struct tiles tiles_of(const struct fer_layer *l)
+static struct tiles tiles_of(struct shape s)
 {
     struct tiles t;
-    t.th = (l->out_h + 1) / 2;
-    t.tw = (l->out_w + 1) / 2;
+    t.th = (s.h + 1) / 2;
+    t.tw = (s.w + 1) / 2;
     t.half = t.tw + 1;
     t.n = t.th * t.half;
     t.ld = fer_small_gemm_ldb(t.n);
@@ -47,26 +66,45 @@ static struct tiles tiles_of(const struct fer_layer *l)
 }
 
 /* rows of M: F rounded up to whole panels of the GEMM's rows, which it fills */
-static int m_rows(const struct fer_layer *l)
+static int m_rows(struct shape s)
 {
-    return (l->out_c + FER_GEMM_MR - 1) / FER_GEMM_MR * FER_GEMM_MR;
+    return (s.f + FER_GEMM_MR - 1) / FER_GEMM_MR * FER_GEMM_MR;
+}
+
+static int fits(const struct fer_layer *l, struct shape s)
+{
+    return l->type == FER_LAYER_CONV && l->size == 3 && l->stride == 1 && l->pad == 1 &&
+           l->out_h == l->in_h && l->out_w == l->in_w && s.h >= MIN_SIDE && s.w >= MIN_SIDE &&
+           s.c >= MIN_CHANNELS && s.f >= MIN_FILTERS;
 }
 
 int fer_winograd_fits(const struct fer_layer *l)
 {
-    return l->type == FER_LAYER_CONV && l->size == 3 && l->stride == 1 && l->pad == 1 &&
-           l->out_h == l->in_h && l->out_w == l->in_w && l->out_h >= MIN_SIDE &&
-           l->out_w >= MIN_SIDE && l->in_c >= MIN_CHANNELS && l->out_c >= MIN_FILTERS;
+    return fits(l, forward_shape(l));
+}
+
+int fer_winograd_fits_backward(const struct fer_layer *l)
+{
+    return fits(l, backward_shape(l));
+}
+
+/* V (16, C, ld) and M (16, F rounded up, ld), the padded input's four parity planes, and the
+ * output's four (one filter's) */
+static size_t scratch_of(struct shape s)
+{
+    struct tiles t = tiles_of(s);
+    return 16 * t.ld * (size_t)(s.c + m_rows(s)) + 4 * t.quarter + 4 * (size_t)t.n;
 }
 
 size_t fer_winograd_scratch(const struct fer_layer *l)
 {
-    if (!fer_winograd_fits(l))
-        return 0;
-    struct tiles t = tiles_of(l);
-    /* V (16, C, ld) and M (16, F rounded up, ld), the padded input's four parity planes, and
-     * the output's four (one filter's) */
-    return 16 * t.ld * (size_t)(l->in_c + m_rows(l)) + 4 * t.quarter + 4 * (size_t)t.n;
+    return fer_winograd_fits(l) ? scratch_of(forward_shape(l)) : 0;
+}
+
+size_t fer_winograd_backward_scratch(const struct fer_layer *l)
+{
+    /* and the input gradient before it is added */
+    return fer_winograd_fits_backward(l) ? scratch_of(backward_shape(l)) + l->in_size : 0;
 }
 
 /* u (4x4) = G g Gᵀ for one 3x3 filter g; G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]. */
@@ -87,30 +125,55 @@ static void filter_transform(const float *g, float u[16])
     }
 }
 
+/*
+ * *dst (made if NULL) = the filters of shape s transformed, U[ξ] (F x C) packed for each ξ;
+ * from w (F, C, 3, 3) as they are, or for the backward pass from w turned half round and
+ * transposed: filter c, channel f = w[f][c] rotated by 180 degrees. 0 when out of memory.
+ */
+static int make_filters(const float *w, struct shape s, int backward, float **dst)
+{
+    const size_t per_xi = fer_small_gemm_packed_size(s.f, s.c), fc = (size_t)s.f * (size_t)s.c;
+    float *u = fer_malloc(sizeof(float) * 16 * fc);
+    if (!u || (!*dst && !(*dst = fer_alloc_aligned(16 * per_xi, sizeof(float))))) {
+        fer_free(u);
+        return 0;
+    }
+    /* u (16, F, C): one F x C matrix per position ξ of the 4x4 tile, each then packed */
+    for (int f = 0; f < s.f; f++)
+        for (int c = 0; c < s.c; c++) {
+            float g[9], tile[16];
+            if (backward) /* the layer's filter c, channel f */
+                for (int i = 0; i < 9; i++)
+                    g[i] = w[((size_t)c * (size_t)s.f + (size_t)f) * 9 + (size_t)(8 - i)];
+            else
+                memcpy(g, w + ((size_t)f * (size_t)s.c + (size_t)c) * 9, sizeof(g));
+            filter_transform(g, tile);
+            for (int xi = 0; xi < 16; xi++)
+                u[(size_t)xi * fc + (size_t)f * (size_t)s.c + (size_t)c] = tile[xi];
+        }
+    for (int xi = 0; xi < 16; xi++)
+        fer_small_gemm_pack(u + (size_t)xi * fc, s.f, s.c, (size_t)s.c, *dst + (size_t)xi * per_xi);
+    fer_free(u);
+    return 1;
+}
+
 int fer_winograd_prepare(struct fer_layer *l, uint64_t gen)
 {
     if (l->infer_w && l->infer_gen == gen)
         return 1;
-    const int c_n = l->in_c, f_n = l->out_c;
-    const size_t per_xi = fer_small_gemm_packed_size(f_n, c_n);
-    float *u = fer_malloc(sizeof(float) * 16 * (size_t)f_n * (size_t)c_n);
-    if (!u || (!l->infer_w && !(l->infer_w = fer_alloc_aligned(16 * per_xi, sizeof(float))))) {
-        fer_free(u);
+    if (!make_filters(l->w, forward_shape(l), 0, &l->infer_w))
         return 0;
-    }
-    /* u (16, F, C): one F x C matrix per position ξ of the 4x4 tile; wino: each packed */
-    const size_t fc = (size_t)f_n * (size_t)c_n;
-    for (size_t k = 0; k < fc; k++) {
-        float tile[16];
-        filter_transform(l->w + 9 * k, tile);
-        for (int xi = 0; xi < 16; xi++)
-            u[(size_t)xi * fc + k] = tile[xi];
-    }
-    for (int xi = 0; xi < 16; xi++)
-        fer_small_gemm_pack(u + (size_t)xi * fc, f_n, c_n, (size_t)c_n,
-                            l->infer_w + (size_t)xi * per_xi);
-    fer_free(u);
     l->infer_gen = gen;
+    return 1;
+}
+
+int fer_winograd_prepare_backward(struct fer_layer *l, uint64_t gen)
+{
+    if (l->infer_wt && l->infer_wt_gen == gen)
+        return 1;
+    if (!make_filters(l->w, backward_shape(l), 1, &l->infer_wt))
+        return 0;
+    l->infer_wt_gen = gen;
     return 1;
 }
 
@@ -159,29 +222,29 @@ static void transform_channel(int n, size_t h, size_t ct, const float *restrict 
  * matrix; tile u of channel c at (ξ * C + c) * ld + u. planes: four parity planes of
  * t.quarter floats, [row parity][column parity], of the input with a zero border of one.
  */
-static void input_transform(const struct fer_layer *l, struct tiles t, const float *in, float *v,
+static void input_transform(struct shape s, struct tiles t, const float *in, float *v,
                             float *planes)
 {
-    const size_t ct = (size_t)l->in_c * t.ld, h = (size_t)t.half;
+    const size_t ct = (size_t)s.c * t.ld, h = (size_t)t.half;
     float *ee = planes, *eo = ee + t.quarter, *oe = eo + t.quarter, *oo = oe + t.quarter;
     memset(planes, 0, sizeof(float) * 4 * t.quarter);
-    for (int c = 0; c < l->in_c; c++) {
-        const float *src = in + (size_t)c * (size_t)l->in_h * (size_t)l->in_w;
+    for (int c = 0; c < s.c; c++) {
+        const float *src = in + (size_t)c * (size_t)s.h * (size_t)s.w;
         /* image (y, x) is padded (y + 1, x + 1): row parity (y + 1) & 1, column parity (x + 1) & 1 */
-        for (int y = 0; y < l->in_h; y++) {
-            const float *row = src + (size_t)y * (size_t)l->in_w;
+        for (int y = 0; y < s.h; y++) {
+            const float *row = src + (size_t)y * (size_t)s.w;
             const size_t at = (size_t)((y + 1) >> 1) * h;
             float *even = ((y + 1) & 1 ? oe : ee) + at, *odd = ((y + 1) & 1 ? oo : eo) + at;
-            for (int x = 1; x < l->in_w; x += 2)
+            for (int x = 1; x < s.w; x += 2)
                 even[(x + 1) >> 1] = row[x];
-            for (int x = 0; x < l->in_w; x += 2)
+            for (int x = 0; x < s.w; x += 2)
                 odd[x >> 1] = row[x];
         }
         transform_channel(t.n, h, ct, ee, eo, oe, oo, v + (size_t)c * t.ld);
         /* the next channel overwrites the image area; the zero border stays */
     }
     /* the padding columns of the last panel: zeros, not stale scratch */
-    for (size_t row = 0; row < 16 * (size_t)l->in_c; row++)
+    for (size_t row = 0; row < 16 * (size_t)s.c; row++)
         memset(v + row * t.ld + t.n, 0, sizeof(float) * (t.ld - (size_t)t.n));
 }
 
@@ -210,12 +273,11 @@ static void untransform_filter(int n, size_t ft, const float *restrict src, floa
 
 /* out (F, OH, OW) = Aᵀ m A of every tile, Aᵀ = [1 1 1 0; 0 1 -1 -1]; odd sides and the extra
  * tile column drop out. */
-static void output_transform(const struct fer_layer *l, struct tiles t, const float *m, float *out,
-                             float *y)
+static void output_transform(struct shape s, struct tiles t, const float *m, float *out, float *y)
 {
-    const size_t ft = (size_t)m_rows(l) * t.ld;
-    const int oh = l->out_h, ow = l->out_w;
-    for (int f = 0; f < l->out_c; f++) {
+    const size_t ft = (size_t)m_rows(s) * t.ld;
+    const int oh = s.h, ow = s.w;
+    for (int f = 0; f < s.f; f++) {
         untransform_filter(t.n, ft, m + (size_t)f * t.ld, y);
         float *of = out + (size_t)f * (size_t)oh * (size_t)ow;
         for (int oy = 0; oy < oh; oy++) {
@@ -233,19 +295,35 @@ static void output_transform(const struct fer_layer *l, struct tiles t, const fl
     }
 }
 
+/* dst (F, H, W) = the convolution of in (C, H, W) with the filters packed by make_filters. */
+static void convolve(struct shape s, const float *filters, const float *in, float *dst,
+                     float *scratch)
+{
+    struct tiles t = tiles_of(s);
+    const size_t ld = t.ld, per_xi = fer_small_gemm_packed_size(s.f, s.c);
+    float *v = scratch;
+    float *m = v + 16 * (size_t)s.c * ld;
+    float *planes = m + 16 * (size_t)m_rows(s) * ld;
+    input_transform(s, t, in, v, planes);
+    /* m (16, F rounded up, ld): M[ξ] = U[ξ] · V[ξ] */
+    const size_t per_m = (size_t)m_rows(s) * ld;
+    for (int xi = 0; xi < 16; xi++)
+        fer_small_gemm_padded(s.f, t.n, s.c, filters + (size_t)xi * per_xi,
+                              v + (size_t)xi * (size_t)s.c * ld, ld, m + (size_t)xi * per_m, ld);
+    output_transform(s, t, m, dst, planes + 4 * t.quarter);
+}
+
 void fer_winograd_forward(const struct fer_layer *l, const float *in, float *dst, float *scratch)
 {
-    struct tiles t = tiles_of(l);
-    const int c = l->in_c, f = l->out_c;
-    const size_t ld = t.ld, per_xi = fer_small_gemm_packed_size(f, c);
-    float *v = scratch;
-    float *m = v + 16 * (size_t)c * ld;
-    float *planes = m + 16 * (size_t)m_rows(l) * ld;
-    input_transform(l, t, in, v, planes);
-    /* m (16, F rounded up, ld): M[ξ] = U[ξ] · V[ξ] */
-    const size_t per_m = (size_t)m_rows(l) * ld;
-    for (int xi = 0; xi < 16; xi++)
-        fer_small_gemm_padded(f, t.n, c, l->infer_w + (size_t)xi * per_xi,
-                              v + (size_t)xi * (size_t)c * ld, ld, m + (size_t)xi * per_m, ld);
-    output_transform(l, t, m, dst, planes + 4 * t.quarter);
+    convolve(forward_shape(l), l->infer_w, in, dst, scratch);
+}
+
+void fer_winograd_backward(const struct fer_layer *l, const float *delta, float *din,
+                           float *scratch)
+{
+    const struct shape s = backward_shape(l);
+    float *grad = scratch + scratch_of(s);
+    convolve(s, l->infer_wt, delta, grad, scratch);
+    for (size_t i = 0; i < l->in_size; i++)
+        din[i] += grad[i];
 }

@@ -37,4 +37,19 @@ int fer_winograd_prepare(struct fer_layer *l, uint64_t gen);
 /* dst (F, OH, OW) = the convolution of one image in (C, H, W); no bias. */
 void fer_winograd_forward(const struct fer_layer *l, const float *in, float *dst, float *scratch);
 
+/*
+ * The backward pass for the input, as a convolution too: the gradient of the
+ * output (F channels) convolved with the filters turned half round and
+ * transposed gives the gradient of the input (C channels). _fits_backward
+ * says whether it pays (the same rules with C and F swapped), _prepare_backward
+ * makes those filters (l->infer_wt) unless made at `gen` (0 when out of
+ * memory), and fer_winograd_backward adds one image's input gradient to din
+ * (C, H, W) from delta (F, H, W), with fer_winograd_backward_scratch floats.
+ */
+int fer_winograd_fits_backward(const struct fer_layer *l);
+size_t fer_winograd_backward_scratch(const struct fer_layer *l);
+int fer_winograd_prepare_backward(struct fer_layer *l, uint64_t gen);
+void fer_winograd_backward(const struct fer_layer *l, const float *delta, float *din,
+                           float *scratch);
+
 #endif
