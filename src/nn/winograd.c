@@ -1,4 +1,4 @@
-/* winograd.c - 3x3 convolutions by F(2x2, 3x3) in forward passes (see winograd.h). */
+/* winograd.c - 3x3 convolutions by F(2x2, 3x3), forward and backward (see winograd.h). */
 #include "nn/winograd.h"
 
 #include <string.h>

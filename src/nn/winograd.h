@@ -1,5 +1,5 @@
 /*
- * winograd.h - 3x3 convolutions in forward passes by Winograd's minimal filtering
+ * winograd.h - 3x3 convolutions by Winograd's minimal filtering
  * F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural
  * Networks", 2016). Internal to nn/.
  *
