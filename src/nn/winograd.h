@@ -10,8 +10,9 @@
  * transformed back (Y = Aᵀ M A).
  * The built-in network's 22x22, 11x11 and 5x5 layers take it; its first layer
  * (one input channel) and the 1x1 projections stay on im2col, on the same small
- * GEMM (BENCHMARKS.md). Training's forward passes take it too; its backward
- * pass stays on im2col + OpenBLAS (it makes its own columns).
+ * GEMM (BENCHMARKS.md). Training takes it too: in the forward pass, and in the
+ * backward pass for the input (below); the weight gradients stay on im2col +
+ * OpenBLAS.
  */
 #ifndef FER_NN_WINOGRAD_H
 #define FER_NN_WINOGRAD_H
