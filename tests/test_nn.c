@@ -404,27 +404,43 @@ TEST(winograd_inference_matches_im2col)
     fer_net_free(net);
 }
 
-TEST(maxpool_picks_maximum)
+/* A 2x2, stride-2 max pool of c channels, side x side to out_side x out_side, on the caller's
+ * buffers, and a one-image pass over in and din. */
+static struct fer_layer maxpool_layer(int c, int side, int out_side, float *out, uint32_t *arg,
+                                      float *delta)
 {
     struct fer_layer l = {0};
     l.type = FER_LAYER_MAXPOOL;
-    l.in_c = l.out_c = 1;
-    l.in_h = l.in_w = 4;
-    l.out_h = l.out_w = 2;
+    l.in_c = l.out_c = c;
+    l.in_h = l.in_w = side;
+    l.out_h = l.out_w = out_side;
     l.size = l.stride = 2;
-    l.in_size = 16;
-    l.out_size = 4;
+    l.in_size = (size_t)(c * side * side);
+    l.out_size = (size_t)(c * out_side * out_side);
+    l.out = out;
+    l.argmax = arg;
+    l.delta = delta;
+    return l;
+}
+
+static struct fer_pass one_image(const float *in, float *din)
+{
+    struct fer_pass p = {0};
+    p.batch = 1;
+    p.training = 1;
+    p.in = in;
+    p.in_delta = din;
+    return p;
+}
+
+TEST(maxpool_picks_maximum)
+{
     float in[16], out[4], delta[4] = {1, 2, 3, 4}, din[16] = {0};
     uint32_t arg[4];
     for (int i = 0; i < 16; i++)
         in[i] = (float)((i * 7) % 16);
-    l.out = out;
-    l.argmax = arg;
-    l.delta = delta;
-    struct fer_pass p = {0};
-    p.batch = 1;
-    p.in = in;
-    p.in_delta = din;
+    struct fer_layer l = maxpool_layer(1, 4, 2, out, arg, delta);
+    struct fer_pass p = one_image(in, din);
     fer_pool_forward(&l, &p);
     /* windows {0,1,4,5}=0,7,12,3 -> 12; {2,3,6,7}=14,5,10,1 -> 14; {8,9,12,13}=8,15,4,11 -> 15;
        {10,11,14,15}=6,13,2,9 -> 13 */
@@ -442,14 +458,6 @@ TEST(maxpool_picks_maximum)
  * side's last row and column are left out. */
 TEST(maxpool_2x2_ties_nan_and_odd_sides)
 {
-    struct fer_layer l = {0};
-    l.type = FER_LAYER_MAXPOOL;
-    l.in_c = l.out_c = 2;
-    l.in_h = l.in_w = 5;
-    l.out_h = l.out_w = 2;
-    l.size = l.stride = 2;
-    l.in_size = 50;
-    l.out_size = 8;
     float in[50], out[8], delta[8], din[50] = {0};
     uint32_t arg[8];
     for (int i = 0; i < 50; i++)
@@ -461,14 +469,8 @@ TEST(maxpool_2x2_ties_nan_and_odd_sides)
     in[4] = 100;                                                  /* outside every window */
     for (int i = 0; i < 8; i++)
         delta[i] = (float)(i + 1);
-    l.out = out;
-    l.argmax = arg;
-    l.delta = delta;
-    struct fer_pass p = {0};
-    p.batch = 1;
-    p.training = 1;
-    p.in = in;
-    p.in_delta = din;
+    struct fer_layer l = maxpool_layer(2, 5, 2, out, arg, delta);
+    struct fer_pass p = one_image(in, din);
     fer_pool_forward(&l, &p);
     fer_pool_backward(&l, &p);
     float want_din[50] = {0};

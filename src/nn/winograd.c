@@ -157,24 +157,26 @@ static int make_filters(const float *w, struct shape s, int backward, float **ds
     return 1;
 }
 
+/* *filters made from l->w unless made at generation gen already (*made_at). */
+static int prepare(const struct fer_layer *l, int backward, float **filters, uint64_t *made_at,
+                   uint64_t gen)
+{
+    if (*filters && *made_at == gen)
+        return 1;
+    if (!make_filters(l->w, backward ? backward_shape(l) : forward_shape(l), backward, filters))
+        return 0;
+    *made_at = gen;
+    return 1;
+}
+
 int fer_winograd_prepare(struct fer_layer *l, uint64_t gen)
 {
-    if (l->infer_w && l->infer_gen == gen)
-        return 1;
-    if (!make_filters(l->w, forward_shape(l), 0, &l->infer_w))
-        return 0;
-    l->infer_gen = gen;
-    return 1;
+    return prepare(l, 0, &l->infer_w, &l->infer_gen, gen);
 }
 
 int fer_winograd_prepare_backward(struct fer_layer *l, uint64_t gen)
 {
-    if (l->infer_wt && l->infer_wt_gen == gen)
-        return 1;
-    if (!make_filters(l->w, backward_shape(l), 1, &l->infer_wt))
-        return 0;
-    l->infer_wt_gen = gen;
-    return 1;
+    return prepare(l, 1, &l->infer_wt, &l->infer_wt_gen, gen);
 }
 
 /* All tiles of one channel: tile u reads row r, column j of its 4x4 input at
