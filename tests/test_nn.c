@@ -272,8 +272,8 @@ TEST(winograd_matches_direct_convolution)
         fer_small_gemm_portable(portable);
         static const int cases[][5] = {
             /* C, H(=W), F, stride, uses winograd */
-            {8, 8, 64, 1, 1}, {8, 9, 64, 1, 1},  {16, 11, 64, 1, 1}, {8, 22, 64, 1, 1},
-            {8, 5, 64, 1, 1}, {8, 7, 64, 1, 1},  {8, 4, 64, 1, 0},   {1, 12, 64, 1, 0},
+            {8, 8, 64, 1, 1},  {8, 9, 64, 1, 1}, {16, 11, 64, 1, 1}, {8, 22, 64, 1, 1},
+            {8, 5, 64, 1, 1},  {8, 7, 64, 1, 1}, {8, 4, 64, 1, 0},   {1, 12, 64, 1, 0},
             {8, 12, 64, 2, 0}, {8, 12, 8, 1, 0},
         };
         for (size_t t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
@@ -294,18 +294,21 @@ TEST(winograd_matches_direct_convolution)
 
 /* A training step (batch-norm statistics of the batch, dropout, backward) on fer's kernels and on
  * im2col + OpenBLAS: the same loss and gradients, also after the weights moved as an optimiser
- * moves them. */
-TEST(training_step_same_with_own_kernels)
+ * moves them. Input side `side`: the Winograd layers run on side and side / 2 maps. */
+static void check_training_step(int side)
 {
-    const char *text = "[net]\nwidth=12\nheight=12\nchannels=1\n"
-                       "[convolutional]\nfilters=8\nsize=3\nbatch_normalize=1\nactivation=relu\n"
-                       "[convolutional]\nfilters=16\nsize=3\nbatch_normalize=1\nactivation=relu\n"
-                       "[convolutional]\nfilters=16\nsize=3\nbatch_normalize=1\n"
-                       "[shortcut]\nfrom=-2\nactivation=relu\n"
-                       "[maxpool]\nsize=2\n"
-                       "[convolutional]\nfilters=32\nsize=3\nactivation=relu\n"
-                       "[global_avgpool]\n[dropout]\nprobability=0.3\n"
-                       "[dense]\noutput=classes\n[softmax]\n";
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "[net]\nwidth=%d\nheight=%d\nchannels=1\n"
+             "[convolutional]\nfilters=8\nsize=3\nbatch_normalize=1\nactivation=relu\n"
+             "[convolutional]\nfilters=16\nsize=3\nbatch_normalize=1\nactivation=relu\n"
+             "[convolutional]\nfilters=16\nsize=3\nbatch_normalize=1\n"
+             "[shortcut]\nfrom=-2\nactivation=relu\n"
+             "[maxpool]\nsize=2\n"
+             "[convolutional]\nfilters=32\nsize=3\nactivation=relu\n"
+             "[global_avgpool]\n[dropout]\nprobability=0.3\n"
+             "[dense]\noutput=classes\n[softmax]\n",
+             side, side);
     enum { B = 4, K = 5 };
     fer_net *net = build(text, K, B);
     CHECK(net != NULL);
@@ -340,8 +343,9 @@ TEST(training_step_same_with_own_kernels)
             scale = fmax(scale, fabs((double)grads[0][i]));
         }
         if (worst >= 1e-4 * scale || fabs(loss[0] - loss[1]) >= 1e-5)
-            fprintf(stderr, "  round %d: loss %g vs %g, worst gradient difference %g of %g\n",
-                    round, loss[0], loss[1], worst, scale);
+            fprintf(stderr,
+                    "  side %d, round %d: loss %g vs %g, worst gradient difference %g of %g\n",
+                    side, round, loss[0], loss[1], worst, scale);
         CHECK(scale > 0);
         CHECK(worst < 1e-4 * scale);
         CHECK(fabs(loss[0] - loss[1]) < 1e-5);
@@ -350,6 +354,12 @@ TEST(training_step_same_with_own_kernels)
     free(grads[0]);
     free(grads[1]);
     fer_net_free(net);
+}
+
+TEST(training_step_same_with_own_kernels)
+{
+    check_training_step(12); /* even maps: 12x12 and 6x6 */
+    check_training_step(11); /* odd: 11x11 and 5x5, as in the built-in network */
 }
 
 /* A whole network at inference, Winograd on and off: the same probabilities, also after the
@@ -464,9 +474,9 @@ TEST(maxpool_2x2_ties_nan_and_odd_sides)
         in[i] = (float)((i * 13) % 7) - 3; /* ties everywhere */
     in[0] = NAN;                           /* window 0: NaN first, then 3, 0, 3 at 1, 5, 6 */
     in[1] = 3, in[5] = 0, in[6] = 3;
-    in[2] = in[3] = in[7] = -INFINITY, in[8] = -FLT_MAX;          /* window 1: nothing */
+    in[2] = in[3] = in[7] = -INFINITY, in[8] = -FLT_MAX;         /* window 1: nothing */
     in[25 + 10] = in[25 + 11] = in[25 + 15] = in[25 + 16] = NAN; /* channel 1, window 2 */
-    in[4] = 100;                                                  /* outside every window */
+    in[4] = 100;                                                 /* outside every window */
     for (int i = 0; i < 8; i++)
         delta[i] = (float)(i + 1);
     struct fer_layer l = maxpool_layer(2, 5, 2, out, arg, delta);

@@ -30,11 +30,12 @@ size_t fer_conv_scratch(const struct fer_layer *l)
 {
     size_t k = (size_t)l->in_c * (size_t)(l->size * l->size);
     size_t n = (size_t)l->out_h * (size_t)l->out_w;
-    size_t need = 2 * k * n;                        /* col and dcol */
-    size_t packed = k * fer_small_gemm_ldb((int)n) + /* col with padded rows, and a plane */
+    /* training: col and dcol, or col and the Winograd backward pass's tiles */
+    size_t need = 2 * k * n, wino_back = k * n + fer_winograd_backward_scratch(l);
+    /* forward on fer's kernels: col with padded rows and a padded plane, or Winograd's tiles */
+    size_t packed = k * fer_small_gemm_ldb((int)n) +
                     (size_t)(l->in_h + 2 * l->pad) * (size_t)(l->in_w + 2 * l->pad);
-    size_t wino = fer_winograd_scratch(l);          /* Winograd's tiles */
-    size_t wino_back = k * n + fer_winograd_backward_scratch(l); /* col and Winograd's */
+    size_t wino = fer_winograd_scratch(l);
     if (packed > need)
         need = packed;
     if (wino_back > need)

@@ -241,7 +241,7 @@ static void input_transform(struct shape s, struct tiles t, const float *in, flo
     memset(planes, 0, sizeof(float) * 4 * t.quarter);
     for (int c = 0; c < s.c; c++) {
         const float *src = in + (size_t)c * (size_t)s.h * (size_t)s.w;
-        /* image (y, x) is padded (y + 1, x + 1): row parity (y + 1) & 1, column parity (x + 1) & 1 */
+        /* image (y, x) is padded (y + 1, x + 1): row parity (y + 1) & 1, column (x + 1) & 1 */
         for (int y = 0; y < s.h; y++) {
             const float *row = src + (size_t)y * (size_t)s.w;
             const size_t at = (size_t)((y + 1) >> 1) * h;
