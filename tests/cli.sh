@@ -237,16 +237,18 @@ done
 expect "the 6-class stage has 6 classes" 0 "$FER" eval --model "$tmp/mm/runs/fer-resnet6.fer" \
     --data "$tmp/p7/publictest.csv" --json
 contains "six classes" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
-rm "$tmp/mm/runs/fer-resnet6.done"
+rm "$tmp/mm/runs/fer-resnet-kd1.done"
 expect "a rerun resumes the unfinished stage" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
     RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
-contains "and says so" "$tmp/err" "fer-resnet6: resuming"
+contains "and says so" "$tmp/err" "fer-resnet-kd1: resuming"
+contains "and skips the finished ones" "$tmp/err" "fer-resnet6: done"
 expect "the distilled stage names its teacher" 0 "$FER" info "$tmp/mm/runs/fer-resnet-kd1.fer"
 contains "the soup before it" "$tmp/out" "teacher: $tmp/mm/runs/fer-resnet-soup1.fer"
 expect "the built-in model's recipe ends in a soup" 0 "$FER" info "$tmp/mm/runs/fer-resnet.fer"
 contains "of kd1's last epochs" "$tmp/out" "averaged_from: 6: $tmp/mm/runs/fer-resnet-kd1.epoch11.fer"
 contains "and is calibrated" "$tmp/out" "temperature_fitted_on: $tmp/mm/publictest.csv.gz"
 expect "so is the 6-class model" 0 "$FER" info "$tmp/mm/runs/fer-resnet6.fer"
+contains "made by merging" "$tmp/out" "merged: disgust into angry"
 contains "on 6 classes" "$tmp/out" "temperature_fitted_on: $tmp/mm/publictest.csv.gz"
 
 # FER2013 labels blended with FER+ votes: recorded in the model, required again on resume
@@ -312,6 +314,26 @@ expect "averaging different class counts fails" 1 "$FER" average --out "$tmp/x.f
     "$tmp/m.fer" "$tmp/tuned6.fer"
 contains "and says so" "$tmp/err" "classes"
 [[ ! -e $tmp/x.fer ]] && ok "a failed average writes nothing" || bad "a failed average writes nothing"
+
+# 6 classes by merging: the 7-class model's softmax adds disgust's probability into angry's
+expect "merge disgust into angry" 0 "$FER" average --merge-disgust --out "$tmp/merged6.fer" \
+    --no-progress --val "$tmp/p7/publictest.csv" "$tmp/m.fer"
+expect "info of the merged model" 0 "$FER" info "$tmp/merged6.fer"
+contains "has the 6 classes" "$tmp/out" "classes: angry,fear,happy,sad,surprise,neutral"
+contains "and says how" "$tmp/out" "merged: disgust into angry"
+expect "eval the merged model" 0 "$FER" eval --model "$tmp/merged6.fer" \
+    --data "$tmp/p7/publictest.csv" --json --tta none
+merged_acc=$(grep -o '"accuracy":[0-9.]*' "$tmp/out" | head -1)
+expect "eval the 7-class model merged at eval" 0 "$FER" eval --model "$tmp/m.fer" \
+    --data "$tmp/p7/publictest.csv" --json --tta none --merge-disgust
+[[ -n $merged_acc && $(grep -o '"accuracy":[0-9.]*' "$tmp/out" | head -1) == "$merged_acc" ]] &&
+    ok "both read the same ($merged_acc)" || bad "the merged model reads $merged_acc, eval --merge-disgust $(grep -o '"accuracy":[0-9.]*' "$tmp/out" | head -1)"
+expect "a merged model is not trained" 1 "$FER" train --init "$tmp/merged6.fer" --classes 6 \
+    --train "$tmp/p7/training.csv" --epochs 1 --out "$tmp/x6.fer"
+contains "and says why" "$tmp/err" "it is for inference, not training"
+expect "merging a 6-class model fails" 1 "$FER" average --merge-disgust --out "$tmp/x.fer" \
+    "$tmp/merged6.fer"
+contains "and says why" "$tmp/err" "needs a model of the 7 FER2013 emotions"
 
 # bad input
 printf 'emotion,pixels,Usage\n0,1 2 3,Training\n' >"$tmp/short.csv"

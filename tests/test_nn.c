@@ -686,6 +686,67 @@ TEST(spec_errors_name_the_line)
     expect_spec_error("[net]\nwidth=8\nheight=8\n[maxpool]\nsize=16\n[softmax]\n", 2,
                       "leaves nothing");
     expect_spec_error("", 2, "no sections");
+    const char *head = "[net]\nwidth=4\nheight=4\n[dense]\noutput=classes\n[softmax]\n";
+    char text[256];
+    const char *bad_merges[] = {"0", "0,0", "0,7", "-1,2", "1,x"};
+    for (size_t i = 0; i < sizeof(bad_merges) / sizeof(bad_merges[0]); i++) {
+        snprintf(text, sizeof(text), "%smerge=%s\n", head, bad_merges[i]);
+        expect_spec_error(text, 6, "bad.cfg:6: merge=");
+    }
+}
+
+/* A softmax with merge=0,1 reads exactly what the same weights without it read, with the first
+ * two outputs' probabilities added; such a net is not trained. */
+TEST(softmax_merge_adds_probabilities)
+{
+    const char *plain = "[net]\nwidth=6\nheight=6\nchannels=1\n"
+                        "[convolutional]\nfilters=4\nsize=3\nactivation=relu\n"
+                        "[dense]\noutput=classes\n[softmax]\n";
+    char merged_text[256];
+    snprintf(merged_text, sizeof(merged_text), "%smerge=2,0,5\n", plain);
+    enum { B = 3 };
+    fer_net *seven = build(plain, 7, B), *five = build(merged_text, 5, B);
+    CHECK(seven && five);
+    if (!seven || !five) {
+        fer_net_free(seven);
+        fer_net_free(five);
+        return;
+    }
+    CHECK(!fer_net_merges_outputs(seven) && fer_net_merges_outputs(five));
+    CHECK(fer_net_classes(five) == 5);
+    fer_net_init_weights(seven, 12);
+    size_t n7, n5;
+    const float *w7 = fer_net_params(seven, &n7);
+    float *w5 = fer_net_params(five, &n5);
+    CHECK(n7 == n5);
+    memcpy(w5, w7, sizeof(float) * n7);
+    float targets[B * 7];
+    random_batch(seven, B, targets, 13, 0);
+    memcpy(fer_net_input(five), fer_net_input(seven), sizeof(float) * B * 36);
+    fer_net_forward(seven, B, 0);
+    fer_net_forward(five, B, 0);
+    const float *p7 = fer_net_output(seven), *p5 = fer_net_output(five);
+    for (int b = 0; b < B; b++) {
+        const float *a = p7 + b * 7, *m = p5 + b * 5;
+        /* outputs 0..6 -> 1, 3, 4, 6 kept in order, 2 takes 0 and 5: [p1, p2+p0+p5, p3, p4, p6] */
+        CHECK_NEAR(m[0], a[1], 1e-6);
+        CHECK_NEAR(m[1], a[2] + a[0] + a[5], 1e-6);
+        CHECK_NEAR(m[2], a[3], 1e-6);
+        CHECK_NEAR(m[3], a[4], 1e-6);
+        CHECK_NEAR(m[4], a[6], 1e-6);
+        CHECK_NEAR(m[0] + m[1] + m[2] + m[3] + m[4], 1.0, 1e-5);
+    }
+    /* backward is a no-op on it: the gradients stay as they were */
+    size_t ng;
+    float *g = fer_net_grads(five, &ng);
+    fer_net_zero_grad(five);
+    fer_net_backward(five, B);
+    double sum = 0;
+    for (size_t i = 0; i < ng; i++)
+        sum += fabs((double)g[i]);
+    CHECK(sum == 0);
+    fer_net_free(seven);
+    fer_net_free(five);
 }
 
 static fer_net *trained_tiny(struct fer_meta *meta)
@@ -931,6 +992,7 @@ int main(void)
     RUN(sgd_and_adam_match_hand_computation);
     RUN(schedules);
     RUN(spec_errors_name_the_line);
+    RUN(softmax_merge_adds_probabilities);
     RUN(model_file_round_trip);
     RUN(model_file_rejects_damage);
     RUN(model_load_survives_allocation_failures);

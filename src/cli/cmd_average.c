@@ -14,14 +14,15 @@
 #include "train/evaluate.h"
 
 static const char *USAGE =
-    "fer average --out MODEL [--recalibrate TRAIN.csv] [--val FILE] MODEL_OR_CKPT...";
+    "fer average --out MODEL [--recalibrate TRAIN.csv] [--val FILE] [--merge-disgust] "
+    "MODEL_OR_CKPT...";
 
 #define MAX_MODELS 64
 
 int fer_cmd_average(int argc, char **argv)
 {
     const char *out = NULL, *recal_path = NULL, *val_path = NULL, *tta_name = "flip";
-    int threads = 0, recal_rows = 0, no_progress = 0;
+    int threads = 0, recal_rows = 0, no_progress = 0, merge = 0;
     struct fer_opt opts[] = {
         {"out", FER_OPT_STR, &out, "where the averaged model goes (.fer)", NULL},
         {"recalibrate", FER_OPT_STR, &recal_path,
@@ -33,6 +34,10 @@ int fer_cmd_average(int argc, char **argv)
          "score the average on this CSV and store the result (of fer2013.csv, its PublicTest rows)",
          NULL},
         {"tta", FER_OPT_STR, &tta_name, "test-time augmentation for --val: none | flip | crops",
+         NULL},
+        {"merge-disgust", FER_OPT_FLAG, &merge,
+         "make a 6-class model: the average's softmax adds disgust's probability into angry's "
+         "(for inference; fer eval --merge-disgust reads a 7-class model the same way)",
          NULL},
         FER_OPT_THREADS(&threads),
         FER_OPT_NO_PROGRESS(&no_progress),
@@ -65,6 +70,8 @@ int fer_cmd_average(int argc, char **argv)
     fer_dataset *ds = NULL;
     struct fer_meta meta = {0};
     enum fer_status st = fer_average_models(paths, n, 256, &net, &meta, err);
+    if (st == FER_OK && merge)
+        st = fer_merge_disgust(&net, &meta, 256, err);
     if (st == FER_OK)
         st = fer_pool_new(threads, &pool, err);
     if (st == FER_OK)

@@ -51,6 +51,8 @@ struct fer_layer {
     int from;   /* shortcut: absolute index of the second input */
     int n_routes;
     int routes[FER_MAX_ROUTES];
+    int n_merge; /* softmax: outputs whose probabilities are added into the first, or 0 */
+    int merge[FER_MAX_ROUTES];
 
     /* parameters and gradients: slices of the net's arrays, NULL when absent */
     float *w, *b, *gamma; /* b is BN's beta when batch_norm */

@@ -26,6 +26,7 @@
 struct fer_net {
     char *spec_text;
     int in_c, in_side, n_classes;
+    int n_logits; /* outputs before the softmax: n_classes, more when it merges some */
     int n_layers;
     struct fer_layer *layers;
     int max_batch;
@@ -136,7 +137,7 @@ static enum fer_status configure_layer(fer_net *net, struct fer_spec_section *s,
         l->type = FER_LAYER_DENSE;
         const char *o = fer_spec_str(s, "output", NULL);
         if (o && strcmp(o, "classes") == 0)
-            l->out_c = net->n_classes;
+            l->out_c = net->n_logits;
         else
             l->out_c = fer_spec_int(s, "output", 0, 1, 1 << 20, name, &bad, err);
         if (!bad && l->out_c == 0)
@@ -197,8 +198,26 @@ static enum fer_status configure_layer(fer_net *net, struct fer_spec_section *s,
         }
     } else if (strcmp(t, "softmax") == 0) {
         l->type = FER_LAYER_SOFTMAX;
-        l->out_c = c * h * w;
+        const int k = c * h * w;
+        l->out_c = k;
         l->out_h = l->out_w = 1;
+        const char *m = fer_spec_str(s, "merge", NULL);
+        if (m) {
+            l->n_merge = parse_routes(m, 0, l->merge, FER_MAX_ROUTES);
+            int ok_merge = l->n_merge >= 2 && k <= FER_MAX_CLASSES;
+            for (int a = 0; ok_merge && a < l->n_merge; a++) {
+                ok_merge = l->merge[a] >= 0 && l->merge[a] < k;
+                for (int b = 0; ok_merge && b < a; b++)
+                    ok_merge = l->merge[a] != l->merge[b];
+            }
+            if (!ok_merge)
+                return fer_errorf(err, FER_ERR_FORMAT,
+                                  "%s:%d: merge=%s must list 2 to %d different outputs of the %d "
+                                  "(at most %d) before it, the first taking the others' "
+                                  "probabilities",
+                                  name, s->line, m, FER_MAX_ROUTES, k, FER_MAX_CLASSES);
+            l->out_c = k - (l->n_merge - 1);
+        }
     } else {
         return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: unknown section [%s]", name, s->line, t);
     }
@@ -407,6 +426,20 @@ static int ensure_scratch(fer_net *net)
     return 1;
 }
 
+/* How many outputs a final [softmax] with merge= folds into others (0 without). */
+static int merged_away(fer_spec *spec)
+{
+    if (spec->n_sections < 2)
+        return 0;
+    struct fer_spec_section *last = &spec->sections[spec->n_sections - 1];
+    if (strcmp(last->type, "softmax") != 0)
+        return 0;
+    const char *m = fer_spec_str(last, "merge", NULL);
+    int merge[FER_MAX_ROUTES];
+    int n = m ? parse_routes(m, 0, merge, FER_MAX_ROUTES) : 0;
+    return n > 1 ? n - 1 : 0; /* configure_layer reports a bad list */
+}
+
 enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_net **out, char *err)
 {
     *out = NULL;
@@ -421,6 +454,7 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
         goto fail;
     }
     net->n_classes = n_classes;
+    net->n_logits = n_classes + merged_away(spec);
     net->bn_momentum = FER_BN_MOMENTUM;
     net->temperature = 1.0f;
     net->own_kernels = 1;
@@ -598,6 +632,11 @@ int fer_net_classes(const fer_net *net)
     return net->n_classes;
 }
 
+int fer_net_merges_outputs(const fer_net *net)
+{
+    return net->layers[net->n_layers - 1].n_merge > 0;
+}
+
 const char *fer_net_spec_text(const fer_net *net)
 {
     return net->spec_text;
@@ -752,6 +791,8 @@ void fer_net_zero_grad(fer_net *net)
 
 void fer_net_backward(fer_net *net, int batch)
 {
+    if (fer_net_merges_outputs(net))
+        return; /* see net.h: such a net is for inference */
     /* The softmax delta was set by fer_net_loss; every other delta starts at zero. */
     for (int i = 0; i < net->n_layers - 1; i++)
         memset(net->layers[i].delta, 0, sizeof(float) * net->layers[i].out_size * (size_t)batch);

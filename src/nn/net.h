@@ -98,6 +98,9 @@ void fer_temper(float *p, int k, float t);
 int fer_net_input_channels(const fer_net *net);
 int fer_net_input_side(const fer_net *net);
 int fer_net_classes(const fer_net *net);
+/* 1 when the [softmax] adds some outputs' probabilities into another's (merge=, e.g. disgust
+ * into angry): such a net is for inference, and fer_net_backward does nothing on it. */
+int fer_net_merges_outputs(const fer_net *net);
 /* The spec text the net was built from (borrowed). */
 const char *fer_net_spec_text(const fer_net *net);
 /* Forward multiply-adds x2 for one image, and the number of parameters. */

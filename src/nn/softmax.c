@@ -3,6 +3,9 @@
  *
  * Its delta is set by fer_net_loss to dL/dlogits directly (softmax and
  * cross-entropy differentiate together to p - t), so backward only passes it on.
+ * With merge=a,b,... the probabilities of outputs b,... are added to a's and
+ * those outputs dropped (7 emotions to 6: disgust into angry); such a softmax
+ * is for inference only.
  * fer_temper reshapes finished probabilities with a calibration temperature.
  */
 #include <math.h>
@@ -10,12 +13,31 @@
 #include "nn/layer.h"
 #include "nn/net.h"
 
+/* y (k - n_merge + 1) = the probabilities x (k) with the merged outputs added into the first. */
+static void merge_outputs(const struct fer_layer *l, const float *x, int k, float *y)
+{
+    int j = 0;
+    for (int i = 0; i < k; i++) {
+        int pos = -1;
+        for (int m = 0; m < l->n_merge; m++)
+            pos = l->merge[m] == i ? m : pos;
+        if (pos > 0)
+            continue; /* added to the first of the list */
+        float v = x[i];
+        if (pos == 0)
+            for (int m = 1; m < l->n_merge; m++)
+                v += x[l->merge[m]];
+        y[j++] = v;
+    }
+}
+
 void fer_softmax_forward(struct fer_layer *l, struct fer_pass *p)
 {
-    const int k = l->out_c;
+    const int k = (int)l->in_size;
+    float all[FER_MAX_CLASSES]; /* before merging (configure_layer keeps k in bounds then) */
     for (int b = 0; b < p->batch; b++) {
         const float *z = p->in + (size_t)b * (size_t)k;
-        float *y = l->out + (size_t)b * (size_t)k;
+        float *y = l->n_merge ? all : l->out + (size_t)b * (size_t)k;
         float m = z[0];
         for (int i = 1; i < k; i++)
             m = z[i] > m ? z[i] : m;
@@ -26,6 +48,8 @@ void fer_softmax_forward(struct fer_layer *l, struct fer_pass *p)
         }
         for (int i = 0; i < k; i++)
             y[i] = (float)((double)y[i] / s);
+        if (l->n_merge)
+            merge_outputs(l, all, k, l->out + (size_t)b * (size_t)l->out_c);
     }
 }
 

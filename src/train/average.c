@@ -8,6 +8,7 @@
 #include "core/pool.h"
 #include "core/progress.h"
 #include "data/augment.h"
+#include "nn/spec.h"
 
 /* Adds src (n floats) into the double accumulator acc. */
 static void accumulate(double *acc, const float *src, size_t n)
@@ -148,5 +149,56 @@ enum fer_status fer_recalibrate_bn(fer_net *net, const fer_dataset *ds, size_t m
     }
     fer_progress_finish(&bar);
     fer_net_set_bn_momentum(net, 0); /* back to the default */
+    return FER_OK;
+}
+
+enum fer_status fer_merge_disgust(fer_net **net, struct fer_meta *meta, int max_batch, char *err)
+{
+    char names[FER_META_MAX][16];
+    const char *const *seven = fer_class_names(7), *const *six = fer_class_names(6);
+    int n = fer_meta_classes(meta, names, FER_META_MAX);
+    int ok = n == 7 && !fer_net_merges_outputs(*net);
+    for (int c = 0; ok && c < 7; c++)
+        ok = strcmp(names[c], seven[c]) == 0;
+    if (!ok)
+        return fer_errorf(err, FER_ERR_ARG,
+                          "merging disgust into angry needs a model of the 7 FER2013 emotions, "
+                          "not one that merges them already; this one has %s",
+                          fer_meta_get(meta, "classes") ? fer_meta_get(meta, "classes") : "none");
+    /* the same text with merge=0,1 added to its [softmax], which is the last section */
+    const char *text = fer_net_spec_text(*net);
+    const char *add = "\n# disgust (1) merged into angry (0): fer average --merge-disgust\nmerge=0,1\n";
+    char *merged_text = fer_malloc(strlen(text) + strlen(add) + 1);
+    if (!merged_text)
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory merging classes");
+    strcpy(merged_text, text);
+    strcat(merged_text, add);
+    fer_spec *spec = NULL;
+    fer_net *six_net = NULL;
+    enum fer_status st = fer_spec_parse(merged_text, "the merged architecture", &spec, err);
+    fer_free(merged_text);
+    if (st == FER_OK)
+        st = fer_net_new(spec, 6, max_batch, &six_net, err);
+    fer_spec_free(spec);
+    if (st != FER_OK)
+        return st;
+    size_t np, np6, nb, nb6;
+    const float *params = fer_net_params(*net, &np), *buffers = fer_net_buffers(*net, &nb);
+    float *params6 = fer_net_params(six_net, &np6), *buffers6 = fer_net_buffers(six_net, &nb6);
+    if (np != np6 || nb != nb6) { /* the softmax has no parameters: cannot happen */
+        fer_net_free(six_net);
+        return fer_errorf(err, FER_ERR_ARG, "the merged network's parameters differ");
+    }
+    memcpy(params6, params, sizeof(float) * np);
+    memcpy(buffers6, buffers, sizeof(float) * nb);
+    /* a temperature fitted on 7 classes does not hold for 6; fer calibrate fits one again */
+    fer_model_uncalibrate(six_net, meta);
+    char list[6 * 16];
+    snprintf(list, sizeof(list), "%s,%s,%s,%s,%s,%s", six[0], six[1], six[2], six[3], six[4],
+             six[5]);
+    fer_meta_set(meta, "classes", list);
+    fer_meta_set(meta, "merged", "disgust into angry: their probabilities added");
+    fer_net_free(*net);
+    *net = six_net;
     return FER_OK;
 }

@@ -31,6 +31,14 @@ enum fer_status fer_average_models(const char *const *paths, int n, int max_batc
  * at most max_rows rows; 0 for all), in the net's pool. norm_mean and
  * norm_std are the model's input normalisation.
  */
+/*
+ * Replaces *net (a model of the 7 FER2013 emotions) by the same network whose
+ * softmax adds the disgust probability into angry's: a 6-class model with the
+ * same weights (max_batch images), which reads the 7-class model's answers
+ * merged. meta gets the 6 class names; a fitted temperature is dropped.
+ */
+enum fer_status fer_merge_disgust(fer_net **net, struct fer_meta *meta, int max_batch, char *err);
+
 enum fer_status fer_recalibrate_bn(fer_net *net, const fer_dataset *ds, size_t max_rows,
                                    float norm_mean, float norm_std, int progress, char *err);
 

@@ -273,6 +273,17 @@ static enum fer_status change_classes(struct run *r, int n_classes, uint64_t see
     return FER_OK;
 }
 
+/* A softmax with merge= (fer average --merge-disgust) has no gradient: such models are for
+ * inference. */
+static enum fer_status merged_error(const char *path, char *err)
+{
+    return fer_errorf(err, FER_ERR_ARG,
+                      "%s merges outputs in its softmax (merge=, as fer average --merge-disgust "
+                      "makes): it is for inference, not training; train or fine-tune the model it "
+                      "was made from",
+                      path);
+}
+
 static enum fer_status setup_model(struct run *r, char *err)
 {
     const struct fer_train_config *c = r->c;
@@ -299,6 +310,8 @@ static enum fer_status setup_model(struct run *r, char *err)
     } else if (c->init_path) {
         if ((st = fer_model_load(c->init_path, r->cfg.batch, &r->net, &r->meta, NULL, err)))
             return st;
+        if (fer_net_merges_outputs(r->net))
+            return merged_error(c->init_path, err);
         fer_model_uncalibrate(r->net, &r->meta); /* the fit describes the old weights */
         if (fer_net_classes(r->net) != c->n_classes &&
             (st = change_classes(r, c->n_classes, c->seed, err)) != FER_OK)
@@ -312,6 +325,10 @@ static enum fer_status setup_model(struct run *r, char *err)
         if (st != FER_OK)
             return st;
         fer_net_init_weights(r->net, c->seed);
+    }
+    if (fer_net_merges_outputs(r->net)) {
+        fer_free(optim_state);
+        return merged_error(c->resume_path ? c->resume_path : c->arch_path, err);
     }
     if (fer_net_classes(r->net) != c->n_classes) {
         fer_free(optim_state);
