@@ -5,7 +5,7 @@
  *   col   (C*k*k, OH*OW) = im2col(in)
  *   out   = W · col (+ bias)                       forward (fer's own kernels by default:
  *                                                  winograd.h, small_gemm.h)
- *   dW   += delta · colᵀ                           backward, weights
+ *   dW   += delta · colᵀ                           backward, weights (or Winograd)
  *   dcol  = Wᵀ · delta;  din += col2im(dcol)       backward, input (or Winograd, see
  *                                                  winograd.h, where it pays)
  * One image is one GEMM: at 48x48 that beats one GEMM over the batch on this
@@ -30,8 +30,14 @@ size_t fer_conv_scratch(const struct fer_layer *l)
 {
     size_t k = (size_t)l->in_c * (size_t)(l->size * l->size);
     size_t n = (size_t)l->out_h * (size_t)l->out_w;
-    /* training: col and dcol, or col and the Winograd backward pass's tiles */
+    /* training: col and dcol, or col and the Winograd backward pass's tiles; with the weight
+     * gradient by Winograd, no col: its tiles, then the input's gradient's */
     size_t need = 2 * k * n, wino_back = k * n + fer_winograd_backward_scratch(l);
+    size_t wino_grad = fer_winograd_grad_scratch(l);
+    if (wino_grad && fer_winograd_backward_scratch(l) > wino_grad)
+        wino_grad = fer_winograd_backward_scratch(l);
+    if (wino_grad > need)
+        need = wino_grad;
     /* forward on fer's kernels: col with padded rows and a padded plane, or Winograd's tiles */
     size_t packed = k * fer_small_gemm_ldb((int)n) +
                     (size_t)(l->in_h + 2 * l->pad) * (size_t)(l->in_w + 2 * l->pad);
@@ -164,6 +170,7 @@ struct conv_job {
     int groups;
     enum conv_path path; /* forward: how W·x is made; backward: PATH_WINOGRAD or PATH_BLAS for
                             the input's gradient */
+    int wino_grad;       /* backward: the weight gradient by Winograd (p->parts in its domain) */
 };
 
 static void forward_task(void *arg, size_t b, int thread)
@@ -236,7 +243,7 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
         else
             path = prepare_packed(l, p->weights_gen) ? PATH_PACKED : PATH_BLAS;
     }
-    struct conv_job j = {l, p, l->batch_norm ? l->xhat : l->out, 0, path};
+    struct conv_job j = {l, p, l->batch_norm ? l->xhat : l->out, 0, path, 0};
     fer_pool_run(p->pool, (size_t)p->batch, forward_task, &j);
     if (l->batch_norm) {
         fer_bn_forward(l, p);
@@ -268,29 +275,35 @@ static void backward_task(void *arg, size_t g, int thread)
     struct fer_pass *p = j->p;
     const size_t kdim = (size_t)l->in_c * (size_t)(l->size * l->size);
     const size_t n = (size_t)l->out_h * (size_t)l->out_w;
-    float *part = p->parts + g * l->n_w;
-    memset(part, 0, sizeof(float) * l->n_w);
+    const size_t part_floats = j->wino_grad ? fer_winograd_grad_floats(l) : l->n_w;
+    float *part = p->parts + g * part_floats;
+    memset(part, 0, sizeof(float) * part_floats);
     float *scratch = p->scratch[thread];
-    float *dcol = scratch + kdim * n;
+    /* where the input's gradient works: after the columns, which Winograd does not need */
+    float *work = j->wino_grad ? scratch : scratch + kdim * n, *dcol = work;
     size_t b0 = (size_t)p->batch * g / (size_t)j->groups;
     size_t b1 = (size_t)p->batch * (g + 1) / (size_t)j->groups;
     for (size_t b = b0; b < b1; b++) {
         const float *in = p->in + b * l->in_size;
         const float *delta = l->delta + b * l->out_size;
-        const float *col = in;
-        if (!is_pointwise(l)) {
-            im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
-                   scratch, n);
-            col = scratch;
+        if (j->wino_grad) {
+            fer_winograd_weight_grad_image(l, in, delta, part, scratch);
+        } else {
+            const float *col = in;
+            if (!is_pointwise(l)) {
+                im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h,
+                       l->out_w, scratch, n);
+                col = scratch;
+            }
+            /* part (F, K) += delta (F, N) · colᵀ (N, K) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->out_c, (int)kdim, (int)n, 1.0f,
+                        delta, (int)n, col, (int)n, 1.0f, part, (int)kdim);
         }
-        /* part (F, K) += delta (F, N) · colᵀ (N, K) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->out_c, (int)kdim, (int)n, 1.0f,
-                    delta, (int)n, col, (int)n, 1.0f, part, (int)kdim);
         if (!p->in_delta)
             continue;
         float *din = p->in_delta + b * l->in_size;
         if (j->path == PATH_WINOGRAD) {
-            fer_winograd_backward(l, delta, din, scratch + kdim * n);
+            fer_winograd_backward(l, delta, din, work);
         } else if (is_pointwise(l)) {
             /* din (C, N) += Wᵀ (C, F) · delta (F, N) */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)n, l->out_c, 1.0f,
@@ -304,9 +317,11 @@ static void backward_task(void *arg, size_t g, int thread)
     }
 }
 
+/* dst[i] += the groups' parts (n floats each) in group order, chunk by chunk. */
 struct reduce_job {
-    struct fer_layer *l;
+    float *dst;
     const float *parts;
+    size_t n;
     int groups;
     size_t chunk;
 };
@@ -316,12 +331,12 @@ static void reduce_task(void *arg, size_t t, int thread)
     (void)thread;
     struct reduce_job *r = arg;
     size_t i0 = t * r->chunk, i1 = i0 + r->chunk;
-    if (i1 > r->l->n_w)
-        i1 = r->l->n_w;
+    if (i1 > r->n)
+        i1 = r->n;
     for (int g = 0; g < r->groups; g++) {
-        const float *part = r->parts + (size_t)g * r->l->n_w;
+        const float *part = r->parts + (size_t)g * r->n;
         for (size_t i = i0; i < i1; i++)
-            r->l->dw[i] += part[i];
+            r->dst[i] += part[i];
     }
 }
 
@@ -340,8 +355,18 @@ void fer_conv_backward(struct fer_layer *l, struct fer_pass *p)
     if (p->in_delta && p->own_kernels && fer_winograd_fits_backward(l) &&
         fer_winograd_prepare_backward(l, p->weights_gen))
         path = PATH_WINOGRAD;
-    struct conv_job j = {l, p, NULL, groups, path};
+    /* the weight gradient: Winograd where it pays, else delta · colᵀ */
+    const int wino_grad = p->own_kernels && fer_winograd_fits_grad(l);
+    struct conv_job j = {l, p, NULL, groups, path, wino_grad};
     fer_pool_run(p->pool, (size_t)groups, backward_task, &j);
-    struct reduce_job r = {l, p->parts, groups, 4096};
-    fer_pool_run(p->pool, (l->n_w + r.chunk - 1) / r.chunk, reduce_task, &r);
+    if (!wino_grad) {
+        struct reduce_job r = {l->dw, p->parts, l->n_w, groups, 4096};
+        fer_pool_run(p->pool, (r.n + r.chunk - 1) / r.chunk, reduce_task, &r);
+        return;
+    }
+    /* the groups' sums in the transformed domain into the first, in group order, then back */
+    const size_t n = fer_winograd_grad_floats(l);
+    struct reduce_job r = {p->parts, p->parts + n, n, groups - 1, 4096};
+    fer_pool_run(p->pool, (r.n + r.chunk - 1) / r.chunk, reduce_task, &r);
+    fer_winograd_weight_grad_finish(l, p->parts, l->dw);
 }

@@ -18,6 +18,7 @@
 #include "core/rng.h"
 #include "nn/blas.h"
 #include "nn/layer.h"
+#include "nn/winograd.h"
 
 /* Guards against hostile or mistaken specs: no layer and no net may ask for more. */
 #define FER_MAX_LAYER_FLOATS ((size_t)1 << 26)
@@ -519,6 +520,9 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
             size_t s = fer_conv_scratch(l);
             net->scratch_floats = s > net->scratch_floats ? s : net->scratch_floats;
             max_w = l->n_w > max_w ? l->n_w : max_w;
+            /* the weight gradient by Winograd sums 16 x C x F floats per group */
+            size_t wg = fer_winograd_grad_floats(l);
+            max_w = wg > max_w ? wg : max_w;
         }
     }
     if ((st = alloc_params(net, err)) != FER_OK)

@@ -73,10 +73,11 @@ void fer_net_set_bn_momentum(fer_net *net, float momentum);
  * default): Winograd's F(2x2, 3x3) where it pays (nn/winograd.h) and a small
  * GEMM on weights packed once per weights change (nn/small_gemm.h)
  * elsewhere, instead of im2col and OpenBLAS. The answers differ by float
- * rounding only. Training takes them too, in the forward pass and for the
- * input's gradient of 3x3 layers (the weights are transformed again after
- * each step, which costs little next to a batch); the weight gradients run
- * on im2col + OpenBLAS. Off for benchmarks and tests that compare.
+ * rounding only. Training takes them too: in the forward pass, and for the
+ * input's and (on maps of 8x8 or more) the weights' gradients of 3x3 layers
+ * (the weights are transformed again after each step, which costs little
+ * next to a batch); the rest of the backward pass runs on im2col + OpenBLAS.
+ * Off for benchmarks and tests that compare.
  */
 void fer_net_set_own_kernels(fer_net *net, int on);
 /* Seed and step that make dropout masks reproducible. */

@@ -23,9 +23,10 @@
 #define NO_ALIASING_IN_LOOP
 #endif
 
-#define MIN_SIDE     5
-#define MIN_CHANNELS 8
-#define MIN_FILTERS  16
+#define MIN_SIDE      5
+#define MIN_GRAD_SIDE 8
+#define MIN_CHANNELS  8
+#define MIN_FILTERS   16
 
 /* One pass's shape: c input channels to f output channels on h x w maps (the same in and out).
  * A layer's forward pass is (in_c, out_c); its backward pass for the input, a convolution of
@@ -337,4 +338,134 @@ void fer_winograd_backward(const struct fer_layer *l, const float *delta, float 
     convolve(s, l->infer_wt, delta, grad, scratch);
     for (size_t i = 0; i < l->in_size; i++)
         din[i] += grad[i];
+}
+
+/*
+ * The weight gradient. With U = G g Gᵀ and each output tile Y = Aᵀ (U ⊙ V) A,
+ * dL/dU = Σ over tiles (A dY Aᵀ) ⊙ V, and dL/dg = Gᵀ (dL/dU) G: per image,
+ * the output's gradient is transformed tile by tile (D = A dY Aᵀ, 4x4 from
+ * 2x2) and 16 GEMMs give dU[ξ] (C x F) = V[ξ] (C x T) · D[ξ] (T x F), summed
+ * over the images of a group as it is; the 3x3 gradient is made from the sum
+ * at the end (fer_winograd_weight_grad_finish). Tiles past the map's edge and
+ * the extra column read a gradient of zero, so they add nothing.
+ */
+struct grad_layout {
+    struct tiles t;
+    size_t ldf;       /* row stride of D: F in whole panels */
+    size_t quarter_d; /* floats of one parity plane of the output's gradient */
+};
+
+static struct grad_layout grad_layout_of(const struct fer_layer *l)
+{
+    struct grad_layout g;
+    g.t = tiles_of(forward_shape(l));
+    g.ldf = fer_small_gemm_ldb(l->out_c);
+    g.quarter_d = (size_t)g.t.th * (size_t)g.t.half;
+    return g;
+}
+
+int fer_winograd_fits_grad(const struct fer_layer *l)
+{
+    /* on smaller maps its 16 products are too short (12 tiles at 5x5) to beat one */
+    return fer_winograd_fits(l) && l->out_h >= MIN_GRAD_SIDE && l->out_w >= MIN_GRAD_SIDE;
+}
+
+size_t fer_winograd_grad_floats(const struct fer_layer *l)
+{
+    return fer_winograd_fits_grad(l) ? 16 * (size_t)l->in_c * (size_t)l->out_c : 0;
+}
+
+size_t fer_winograd_grad_scratch(const struct fer_layer *l)
+{
+    if (!fer_winograd_fits_grad(l))
+        return 0;
+    const struct grad_layout g = grad_layout_of(l);
+    const size_t c = (size_t)l->in_c, f = (size_t)l->out_c;
+    /* V (16, C, ld) and the input's planes; D (16, n, ldf) and the gradient's planes; one
+     * packed V[ξ]; one product (C x F) */
+    return 16 * c * g.t.ld + 4 * g.t.quarter + 16 * (size_t)g.t.n * g.ldf + 4 * g.quarter_d * f +
+           fer_small_gemm_packed_size((int)c, g.t.n) + c * f;
+}
+
+/* D (16, n, ldf): tile u of filter f at (ξ * n + u) * ldf + f, from the gradient's parity planes
+ * ([row][column] parity, tile u's 2x2 at u of each). */
+static void gradient_transform(const struct fer_layer *l, const struct grad_layout *g,
+                               const float *delta, float *planes, float *d)
+{
+    const int f_n = l->out_c, h = l->out_h, w = l->out_w, n = g->t.n;
+    const size_t half = (size_t)g->t.half, q = g->quarter_d, ldf = g->ldf;
+    /* planes (F, 4, q): filter f's gradient split by [row][column] parity */
+    memset(planes, 0, sizeof(float) * 4 * q * (size_t)f_n);
+    for (int f = 0; f < f_n; f++) {
+        const float *src = delta + (size_t)f * (size_t)h * (size_t)w;
+        float *pf = planes + (size_t)f * 4 * q;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                pf[(size_t)(2 * (y & 1) + (x & 1)) * q + (size_t)(y >> 1) * half +
+                   (size_t)(x >> 1)] = src[(size_t)y * (size_t)w + (size_t)x];
+    }
+    /* tile by tile, each row of D written along f */
+    for (int u = 0; u < n; u++) {
+        float *du = d + (size_t)u * ldf;
+        for (int f = 0; f < f_n; f++) {
+            const float *pf = planes + (size_t)f * 4 * q + (size_t)u;
+            /* D = A δ Aᵀ, A = [1 0; 1 1; 1 -1; 0 -1]: rows first (r = A δ), then columns */
+            const float d00 = pf[0], d01 = pf[q], d10 = pf[2 * q], d11 = pf[3 * q];
+            const float r[4][2] = {
+                {d00, d01}, {d00 + d10, d01 + d11}, {d00 - d10, d01 - d11}, {-d10, -d11}};
+            for (int i = 0; i < 4; i++) {
+                du[(size_t)(4 * i + 0) * (size_t)n * ldf + (size_t)f] = r[i][0];
+                du[(size_t)(4 * i + 1) * (size_t)n * ldf + (size_t)f] = r[i][0] + r[i][1];
+                du[(size_t)(4 * i + 2) * (size_t)n * ldf + (size_t)f] = r[i][0] - r[i][1];
+                du[(size_t)(4 * i + 3) * (size_t)n * ldf + (size_t)f] = -r[i][1];
+            }
+        }
+    }
+    /* the padding columns of D's rows: zeros, not stale scratch */
+    for (size_t row = 0; row < 16 * (size_t)n; row++)
+        memset(d + row * ldf + f_n, 0, sizeof(float) * (ldf - (size_t)f_n));
+}
+
+void fer_winograd_weight_grad_image(const struct fer_layer *l, const float *in, const float *delta,
+                                    float *du, float *scratch)
+{
+    const struct grad_layout g = grad_layout_of(l);
+    const struct shape s = forward_shape(l);
+    const size_t c = (size_t)s.c, f = (size_t)s.f, n = (size_t)g.t.n;
+    float *v = scratch, *in_planes = v + 16 * c * g.t.ld;
+    float *d = in_planes + 4 * g.t.quarter, *d_planes = d + 16 * n * g.ldf;
+    float *packed = d_planes + 4 * g.quarter_d * f;
+    float *product = packed + fer_small_gemm_packed_size((int)c, (int)n);
+    input_transform(s, g.t, in, v, in_planes);
+    gradient_transform(l, &g, delta, d_planes, d);
+    for (int xi = 0; xi < 16; xi++) {
+        fer_small_gemm_pack(v + (size_t)xi * c * g.t.ld, (int)c, (int)n, g.t.ld, packed);
+        fer_small_gemm((int)c, (int)f, (int)n, packed, d + (size_t)xi * n * g.ldf, g.ldf, product,
+                       f);
+        float *dst = du + (size_t)xi * c * f;
+        for (size_t i = 0; i < c * f; i++)
+            dst[i] += product[i];
+    }
+}
+
+void fer_winograd_weight_grad_finish(const struct fer_layer *l, const float *du, float *dw)
+{
+    const size_t c_n = (size_t)l->in_c, f_n = (size_t)l->out_c, cf = c_n * f_n;
+    static const float G[4][3] = {{1, 0, 0}, {0.5f, 0.5f, 0.5f}, {0.5f, -0.5f, 0.5f}, {0, 0, 1}};
+    for (size_t f = 0; f < f_n; f++)
+        for (size_t c = 0; c < c_n; c++) {
+            float u[4][4], a[3][4];
+            for (int xi = 0; xi < 16; xi++)
+                u[xi / 4][xi % 4] = du[(size_t)xi * cf + c * f_n + f];
+            /* dg = Gᵀ dU G */
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 4; j++)
+                    a[i][j] = G[0][i] * u[0][j] + G[1][i] * u[1][j] + G[2][i] * u[2][j] +
+                              G[3][i] * u[3][j];
+            float *g = dw + (f * c_n + c) * 9;
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++)
+                    g[3 * i + j] += a[i][0] * G[0][j] + a[i][1] * G[1][j] + a[i][2] * G[2][j] +
+                                    a[i][3] * G[3][j];
+        }
 }

@@ -11,8 +11,7 @@
  * The built-in network's 22x22, 11x11 and 5x5 layers take it; its first layer
  * (one input channel) and the 1x1 projections stay on im2col, on the same small
  * GEMM (BENCHMARKS.md). Training takes it too: in the forward pass, and in the
- * backward pass for the input (below); the weight gradients stay on im2col +
- * OpenBLAS.
+ * backward pass for the input and the weights (below).
  */
 #ifndef FER_NN_WINOGRAD_H
 #define FER_NN_WINOGRAD_H
@@ -52,5 +51,19 @@ size_t fer_winograd_backward_scratch(const struct fer_layer *l);
 int fer_winograd_prepare_backward(struct fer_layer *l, uint64_t gen);
 void fer_winograd_backward(const struct fer_layer *l, const float *delta, float *din,
                            float *scratch);
+
+/*
+ * The weight gradient where fer_winograd_fits: fer_winograd_weight_grad_image
+ * adds one image's contribution, in the transformed domain, to du
+ * (fer_winograd_grad_floats floats, zeroed by the caller), with
+ * fer_winograd_grad_scratch floats of scratch; fer_winograd_weight_grad_finish
+ * adds the 3x3 gradient of a du summed over images to dw (F, C, 3, 3).
+ */
+int fer_winograd_fits_grad(const struct fer_layer *l);
+size_t fer_winograd_grad_floats(const struct fer_layer *l);
+size_t fer_winograd_grad_scratch(const struct fer_layer *l);
+void fer_winograd_weight_grad_image(const struct fer_layer *l, const float *in, const float *delta,
+                                    float *du, float *scratch);
+void fer_winograd_weight_grad_finish(const struct fer_layer *l, const float *du, float *dw);
 
 #endif
