@@ -34,7 +34,8 @@ MEAN, STD = 0.507741928, 0.255007565  # the built-in model's input_mean and inpu
 
 
 class Block(nn.Module):
-    """conv3x3-BN-ReLU, conv3x3-BN, plus a 1x1-BN projection of the input, then ReLU."""
+    """conv3x3-BN-ReLU, conv3x3-BN, plus the input (or its 1x1-BN projection when the width
+    changes), then ReLU."""
 
     def __init__(self, cin, cout):
         super().__init__()
@@ -42,22 +43,25 @@ class Block(nn.Module):
                                nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
                                nn.Conv2d(cout, cout, 3, padding=1, bias=False),
                                nn.BatchNorm2d(cout))
-        self.proj = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+        self.proj = (nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+                     if cin != cout else nn.Identity())
 
     def forward(self, x):
         return torch.relu(self.a(x) + self.proj(x))
 
 
 class FerResNet(nn.Module):
-    """models/fer-resnet.cfg: 44x44x1 -> 32 -> pool -> 64 -> pool -> 128 -> pool -> 256 ->
-    global average -> dropout 0.3 -> dense 7 -> softmax."""
+    """models/fer-resnet.cfg: 44x44x1 -> 32 -> pool -> 64 -> pool -> 128, 128 -> pool -> 256, 256
+    (one residual block in stage 1, two in stages 2 and 3) -> global average -> dropout 0.3 ->
+    dense 7 -> softmax."""
 
     def __init__(self, classes=7):
         super().__init__()
         self.body = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True),
-            nn.MaxPool2d(2), Block(32, 64), nn.MaxPool2d(2), Block(64, 128), nn.MaxPool2d(2),
-            Block(128, 256), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
+            nn.MaxPool2d(2), Block(32, 64), nn.MaxPool2d(2), Block(64, 128), Block(128, 128),
+            nn.MaxPool2d(2), Block(128, 256), Block(256, 256), nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(), nn.Dropout(0.3),
             nn.Linear(256, classes))
 
     def forward(self, x):

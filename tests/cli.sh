@@ -230,22 +230,22 @@ awk 'BEGIN {
 }' >"$tmp/ferplus/fer2013new.csv"
 expect "make model's script runs its stages" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
     RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
-for f in fer-resnet-s1 fer-resnet-s2 fer-resnet-s3 fer-resnet-soup1 fer-resnet-kd1 fer-resnet \
-    fer-resnet6; do
+for f in fer-resnet-deep fer-resnet fer-resnet6; do
     [[ -f $tmp/mm/runs/$f.fer && -f $tmp/mm/runs/$f.done ]] && ok "stage $f done" || bad "stage $f done"
 done
 expect "the 6-class stage has 6 classes" 0 "$FER" eval --model "$tmp/mm/runs/fer-resnet6.fer" \
     --data "$tmp/p7/publictest.csv" --json
 contains "six classes" "$tmp/out" '"classes":["angry","fear","happy","sad","surprise","neutral"]'
-rm "$tmp/mm/runs/fer-resnet-kd1.done"
+rm "$tmp/mm/runs/fer-resnet-deep.done"
 expect "a rerun resumes the unfinished stage" 0 env DATA="$tmp/mm" ARCH="$tmp/tiny.cfg" \
     RUNS="$tmp/mm/runs" FER="$FER" bash scripts/train-model.sh
-contains "and says so" "$tmp/err" "fer-resnet-kd1: resuming"
+contains "and says so" "$tmp/err" "fer-resnet-deep: resuming"
 contains "and skips the finished ones" "$tmp/err" "fer-resnet6: done"
-expect "the distilled stage names its teacher" 0 "$FER" info "$tmp/mm/runs/fer-resnet-kd1.fer"
-contains "the soup before it" "$tmp/out" "teacher: $tmp/mm/runs/fer-resnet-soup1.fer"
+expect "the training stage ran the recipe's 40 epochs" 0 "$FER" info "$tmp/mm/runs/fer-resnet-deep.fer"
+contains "forty of them" "$tmp/out" "epochs: 40"
 expect "the built-in model's recipe ends in a soup" 0 "$FER" info "$tmp/mm/runs/fer-resnet.fer"
-contains "of kd1's last epochs" "$tmp/out" "averaged_from: 6: $tmp/mm/runs/fer-resnet-kd1.epoch11.fer"
+contains "of the last 6 epochs" "$tmp/out" "averaged_from: 6: $tmp/mm/runs/fer-resnet-deep.epoch35.fer"
+contains "with batch norm measured again" "$tmp/out" "bn_recalibrated_on: $tmp/mm/train.csv.gz (40 rows)"
 contains "and is calibrated" "$tmp/out" "temperature_fitted_on: $tmp/mm/publictest.csv.gz"
 expect "so is the 6-class model" 0 "$FER" info "$tmp/mm/runs/fer-resnet6.fer"
 contains "made by merging" "$tmp/out" "merged: disgust into angry"
