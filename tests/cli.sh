@@ -89,7 +89,7 @@ output=classes
 [softmax]
 CFG
 expect "train" 0 "$FER" train --arch "$tmp/tiny.cfg" --train "$tmp/p7/training.csv" \
-    --val "$tmp/p7/publictest.csv" --epochs 2 --batch 8 --out "$tmp/m.fer" --no-progress
+    --val "$tmp/p7/publictest.csv" --epochs 2 --batch 8 --out "$tmp/m.fer" --no-progress --name tiny-net
 [[ -f $tmp/m.fer && -f $tmp/m.fer.ckpt && -f $tmp/m.fer.log.jsonl ]] &&
     ok "train writes model, checkpoint and log" || bad "train writes model, checkpoint and log"
 contains "train reports epochs" "$tmp/err" "epoch 2/2"
@@ -102,6 +102,7 @@ contains "resume continues at epoch 3" "$tmp/err" "epoch 3/3"
 expect "info after the resume" 0 "$FER" info "$tmp/m.fer.ckpt"
 contains "keeps the command that started the run" "$tmp/out" "command: $FER train --arch $tmp/tiny.cfg"
 contains "and the one that resumed it" "$tmp/out" "resume_command: $FER train --resume $tmp/m.fer.ckpt"
+contains "and the name it was given" "$tmp/out" "name: tiny-net"
 
 expect "eval" 0 "$FER" eval --model "$tmp/m.fer" --data "$tmp/p7/publictest.csv"
 contains "eval prints accuracy" "$tmp/out" "accuracy"

@@ -25,7 +25,7 @@ void fer_train_config_defaults(struct fer_train_config *c)
                                         1.0f,             3.4e38f, 0};
     c->augment = fer_augment_defaults();
     c->progress = 1;
-    c->name = "fer-model";
+    c->name = NULL; /* describe_model: the checkpoint's name, or "fer-model" */
 }
 
 enum fer_status fer_train_config_from_spec(struct fer_train_config *c, fer_spec *spec, char *err)

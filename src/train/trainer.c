@@ -384,7 +384,9 @@ static void describe_model(struct run *r, int epoch, const struct fer_metrics *v
     char when[32];
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     fer_meta_set(m, "format", "fer-model");
-    fer_meta_set(m, "name", c->name);
+    /* a resume keeps the name the run began with unless --name gives another */
+    if (c->name || !c->resume_path || !fer_meta_get(m, "name"))
+        fer_meta_set(m, "name", c->name ? c->name : "fer-model");
     fer_meta_set(m, "classes", classes);
     fer_meta_setf(m, "input", "%dx%dx%d", fer_net_input_side(r->net), fer_net_input_side(r->net),
                   fer_net_input_channels(r->net));

@@ -43,7 +43,8 @@ struct fer_train_config {
     const char *out_path;    /* the best model on validation goes here */
     const char *checkpoint_path; /* default: out_path + ".ckpt" */
     const char *log_path;        /* default: out_path + ".log.jsonl" */
-    const char *name;            /* model name in its metadata */
+    const char *name;            /* model name in its metadata; NULL: the checkpoint's on a
+                                    resume, else "fer-model" */
 
     /* recipe (defaults from the spec's [train] section, then the command line) */
     int epochs;
