@@ -71,7 +71,7 @@ soup() {
         return
     fi
     echo "== $name: fer average $*" >&2
-    nice "$FER" average --out "$RUNS/$name.fer" --recalibrate "$DATA/train.csv.gz" \
+    nice "$FER" average --out "$RUNS/$name.fer" --name "$name" --recalibrate "$DATA/train.csv.gz" \
         --recalibrate-rows 8000 --val "$DATA/publictest.csv.gz" "$@"
     touch "$RUNS/$name.done"
 }
@@ -84,7 +84,7 @@ last_epochs() {
     done
 }
 
-stage fer-resnet-deep --arch "$ARCH" --name fer-resnet --epochs 40 --lr 0.1 --warmup 1 --seed 51 \
+stage fer-resnet-deep --arch "$ARCH" --name fer-resnet-deep --epochs 40 --lr 0.1 --warmup 1 --seed 51 \
     --keep-last 6
 mapfile -t last < <(last_epochs fer-resnet-deep 35 40)
 soup fer-resnet "${last[@]}"
@@ -93,7 +93,7 @@ if [[ -f $RUNS/fer-resnet6.done ]]; then
     echo "== fer-resnet6: done ($RUNS/fer-resnet6.fer)" >&2
 else
     echo "== fer-resnet6: fer average --merge-disgust" >&2
-    nice "$FER" average --merge-disgust --out "$RUNS/fer-resnet6.fer" --no-progress \
+    nice "$FER" average --merge-disgust --name fer-resnet6 --out "$RUNS/fer-resnet6.fer" --no-progress \
         --val "$DATA/publictest.csv.gz" "$RUNS/fer-resnet.fer"
     touch "$RUNS/fer-resnet6.done"
 fi

@@ -15,13 +15,13 @@
 
 static const char *USAGE =
     "fer average --out MODEL [--recalibrate TRAIN.csv] [--val FILE] [--merge-disgust] "
-    "MODEL_OR_CKPT...";
+    "[--name NAME] MODEL_OR_CKPT...";
 
 #define MAX_MODELS 64
 
 int fer_cmd_average(int argc, char **argv)
 {
-    const char *out = NULL, *recal_path = NULL, *val_path = NULL, *tta_name = "flip";
+    const char *out = NULL, *recal_path = NULL, *val_path = NULL, *tta_name = "flip", *name = NULL;
     int threads = 0, recal_rows = 0, no_progress = 0, merge = 0;
     struct fer_opt opts[] = {
         {"out", FER_OPT_STR, &out, "where the averaged model goes (.fer)", NULL},
@@ -38,6 +38,8 @@ int fer_cmd_average(int argc, char **argv)
         {"merge-disgust", FER_OPT_FLAG, &merge,
          "make a 6-class model: the average's softmax adds disgust's probability into angry's "
          "(for inference; fer eval --merge-disgust reads a 7-class model the same way)",
+         NULL},
+        {"name", FER_OPT_STR, &name, "model name stored in the file (default: the first model's)",
          NULL},
         FER_OPT_THREADS(&threads),
         FER_OPT_NO_PROGRESS(&no_progress),
@@ -82,6 +84,10 @@ int fer_cmd_average(int argc, char **argv)
     char cmdline[2048];
     fer_cli_command_line(argc, argv, cmdline, sizeof(cmdline));
     fer_meta_set(&meta, "command", cmdline);
+    if (name && (st = fer_meta_set(&meta, "name", name)) != FER_OK) {
+        fer_errorf(err, st, "cannot store the name: model metadata is full or memory ran out");
+        goto fail;
+    }
     struct fer_norm norm;
     fer_meta_norm(&meta, &norm.mean, &norm.std);
     struct fer_usage_pick pick;
