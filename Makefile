@@ -13,6 +13,18 @@ ARCH    ?= -march=native
 PKGS    := openblas zlib libpng libjpeg expat sqlite3 libpq cairo jansson libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
+
+# The targets a user types install the Debian packages first (scripts/install-deps.sh), then
+# build in a second make: pkg-config is read when make parses this file, so the make that
+# installed the libraries cannot see their flags. Building anything else without the
+# libraries stops here and says what to do, instead of failing on a missing header.
+INSTALLING_GOALS := deps run demo test model bench bench-detect bench-load fuzz clean format
+ifneq ($(PKG_MISSING),)
+ifneq ($(filter-out $(INSTALLING_GOALS),$(or $(MAKECMDGOALS),all)),)
+$(error missing libraries: $(PKG_MISSING); run `make deps` (or `make test`, `make run`), which installs them)
+endif
+endif
 
 WARN := -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wvla -Wundef -Wpointer-arith -Wwrite-strings -Wdouble-promotion
@@ -31,7 +43,8 @@ TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 REL_OBJ  := $(patsubst %,build/rel/%.o,$(basename $(LIB_SRC)))
 TEST_OBJ := $(patsubst %,build/asan/%.o,$(basename $(LIB_SRC)))
 
-.PHONY: all run demo test deps bench bench-detect bench-load clean format model install fuzz
+.PHONY: all run demo test deps bench bench-detect bench-load clean format model install fuzz \
+        test-now run-now demo-now model-now bench-now bench-detect-now bench-load-now fuzz-now
 all: build/fer
 
 # Short "CC file" lines; `make V=1` prints the full commands.
@@ -45,6 +58,20 @@ endif
 
 deps:
 	@scripts/install-deps.sh
+
+# `make X` for these: install, then `make X-now` in a fresh make that sees the libraries.
+SUBMAKE := $(MAKE) --no-print-directory
+test: deps
+	@scripts/install-deps.sh --test
+	@$(SUBMAKE) test-now
+run demo model: deps
+	@$(SUBMAKE) $@-now
+fuzz: deps
+	@scripts/install-deps.sh --fuzz
+	@$(SUBMAKE) $@-now
+bench bench-detect bench-load: deps
+	@scripts/install-deps.sh --bench
+	@$(SUBMAKE) $@-now
 
 build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -98,38 +125,29 @@ build/asan/test_%: tests/test_%.c tests/check.h $(TEST_HELPERS) $(TEST_HELPERS:.
 	$(call say,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< $(TEST_HELPERS) build/asan/libfer.a -o $@ $(LIBS)
 
-# Tests run with one BLAS thread (fer owns its threads) and fail on any sanitizer report.
-test: deps $(TESTS:%=build/asan/%) build/asan/fer build/fer
+# Tests run with one BLAS thread (fer owns its threads) and fail on any sanitizer report;
+# scripts/run-tests.sh prints the total as its last line: N passed, N failed, N skipped.
+test-now: $(TESTS:%=build/asan/%) build/asan/fer build/fer
 	@bash scripts/npm-deps.sh
-	@fail=0; for t in $(TESTS); do \
-	    echo "== $$t"; \
-	    OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp \
-	    ./build/asan/$$t || fail=1; \
-	done; \
-	echo "== tests/cli.sh"; OPENBLAS_NUM_THREADS=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
-	    FER=./build/asan/fer bash tests/cli.sh || fail=1; \
-	echo "== tests/install.sh"; bash tests/install.sh || fail=1; \
-	echo "== tests/browser.sh"; bash tests/browser.sh || fail=1; \
-	if [ $$fail -ne 0 ]; then echo "SOME TESTS FAILED"; exit 1; fi; echo "ALL TESTS PASSED"
+	@bash scripts/run-tests.sh $(TESTS)
 
 # The main job: the REST API and web app with the built-in model (scripts/serve.sh).
-run: deps build/fer
+run-now: build/fer
 	@bash scripts/serve.sh
 
 # A short training and evaluation demonstration on FER2013.
-demo: deps build/fer
+demo-now: build/fer
 	@bash scripts/demo.sh
 
 # Retrains the built-in model (hours); resumes from runs/ when interrupted.
-model: deps build/fer
+model-now: build/fer
 	@bash scripts/train-model.sh
 
 build/bench_nn: bench/bench_nn.c build/libfer.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
 
-bench: build/fer build/bench_nn
-	@scripts/install-deps.sh --bench
+bench-now: build/fer build/bench_nn
 	@bash bench/run.sh
 
 build/bench_detect: bench/bench_detect.c build/libfer.a
@@ -140,12 +158,10 @@ build/bench_pipeline: bench/bench_pipeline.c build/libfer.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
 
-bench-detect: build/fer build/bench_detect build/bench_pipeline
-	@scripts/install-deps.sh --bench
+bench-detect-now: build/fer build/bench_detect build/bench_pipeline
 	@bash bench/detect.sh
 
-bench-load: build/fer
-	@scripts/install-deps.sh --bench
+bench-load-now: build/fer
 	@bash bench/load.sh
 
 # libFuzzer targets (clang): build/fuzz_parsers (cascade XML, multipart, base64, model
@@ -158,7 +174,7 @@ build/fuzz_%: tests/fuzz_%.c $(FUZZ_SRC)
 	$(call say,FUZZ,$@)
 	@mkdir -p build
 	$(Q)clang $(FUZZ_CFLAGS) $< $(FUZZ_SRC) $(filter %.S,$(LIB_SRC)) -o $@ $(LIBS)
-fuzz: build/fuzz_parsers build/fuzz_csv
+fuzz-now: build/fuzz_parsers build/fuzz_csv
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the static library (with the
 # built-in model and cascade), the header and a pkg-config file.

@@ -3,7 +3,8 @@
 
 Runs OpenCV 4.6's CascadeClassifier.detectMultiScale (Viola & Jones 2001;
 tilted features after Lienhart & Maydt 2002; Debian's python3-opencv, run with
-/usr/bin/python3) on the photos of shared/data/media, the way a user would: cv2.imread(IMREAD_COLOR), cvtColor(BGR2GRAY), detectMultiScale. One
+/usr/bin/python3) on the photos of tests/data/photos (named by their path in the repository)
+and of shared/data/media (named relative to shared/data), the way a user would: cv2.imread(IMREAD_COLOR), cvtColor(BGR2GRAY), detectMultiScale. One
 thread, so the boxes come in OpenCV's sequential order. Writes one JSON object
 per line (file, cascade, params, boxes) so that the C test can read it without
 a JSON library.
@@ -36,14 +37,23 @@ SMALL_CONFIGS = [
 ]
 
 
+def repo_photos(repo):
+    d = os.path.join(repo, "tests", "data", "photos")
+    return [(os.path.join(d, n), "tests/data/photos/" + n) for n in sorted(os.listdir(d))
+            if n.lower().endswith((".jpg", ".png"))]
+
+
 def photos(data):
     media = os.path.join(data, "media")
     out = []
+    if not os.path.isdir(media):
+        return out
     for sub in ("", "dlib_faces"):
         d = os.path.join(media, sub)
         for name in sorted(os.listdir(d)):
             if name.lower().endswith((".jpg", ".png")):
-                out.append(os.path.join("media", sub, name) if sub else os.path.join("media", name))
+                rel = os.path.join("media", sub, name) if sub else os.path.join("media", name)
+                out.append((os.path.join(data, rel), rel))
     return out
 
 
@@ -60,8 +70,8 @@ def main():
     cv2.setNumThreads(1)
     cascades = {}
     lines = []
-    for rel in photos(data):
-        bgr = cv2.imread(os.path.join(data, rel), cv2.IMREAD_COLOR)
+    for path, rel in repo_photos(os.path.join(here, "..")) + photos(data):
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         if pgm_dir:
             os.makedirs(pgm_dir, exist_ok=True)

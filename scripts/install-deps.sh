@@ -3,19 +3,27 @@
 # only those that are missing. Uses sudo when not root. Safe to run often:
 # when everything is present it only checks and returns.
 #
-#   scripts/install-deps.sh            build and test dependencies
+#   scripts/install-deps.sh            what building fer needs
+#   scripts/install-deps.sh --test     also what the tests use (a browser, TLS tools)
 #   scripts/install-deps.sh --bench    also the peers the benchmarks compare with
+#   scripts/install-deps.sh --fuzz     also clang and its fuzzing runtime
 set -euo pipefail
 
 build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
             libexpat1-dev opencv-data libsqlite3-dev libpq-dev postgresql libcairo2-dev
             fonts-dejavu-core fonts-noto-color-emoji libmicrohttpd-dev libjansson-dev)
+test_pkgs=(chromium gnutls-bin ca-certificates)
 bench_pkgs=(python3-torch python3-numpy python3-opencv python3-flask wrk)
+fuzz_pkgs=(clang libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--bench" ]]; then
-    want+=("${bench_pkgs[@]}")
-fi
+case "${1:-}" in
+--test) want+=("${test_pkgs[@]}") ;;
+--bench) want+=("${bench_pkgs[@]}") ;;
+--fuzz) want+=("${fuzz_pkgs[@]}") ;;
+"") ;;
+*) echo "install-deps: unknown option $1 (--test, --bench or --fuzz)" >&2; exit 2 ;;
+esac
 
 missing=()
 # Node.js and npm (for Swagger UI and the browser tests) may come from outside Debian, where
@@ -36,5 +44,5 @@ if [[ $(id -u) -ne 0 ]]; then
     sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
+$sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"

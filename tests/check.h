@@ -5,8 +5,9 @@
  *   int main(void) { RUN(name); return check_report(); }
  *
  * A failed CHECK prints file, line and expression and marks the current test
- * failed; the program ends with "N passed, N failed" and exits non-zero when
- * any test failed.
+ * failed; CHECK_SKIP("why") in a test that cannot run here (it needs
+ * ../shared, say) counts it as skipped. The program ends with
+ * "N passed, N failed, N skipped" and exits non-zero when any test failed.
  */
 #ifndef FER_TESTS_CHECK_H
 #define FER_TESTS_CHECK_H
@@ -16,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int check_passed, check_failed, check_current_failed;
+static int check_passed, check_failed, check_skipped, check_current_failed, check_current_skipped;
 
 #define TEST(name) static void name(void)
 
@@ -41,18 +42,30 @@ static int check_passed, check_failed, check_current_failed;
 #define CHECK_STR(a, b)                                                                            \
     do {                                                                                           \
         const char *check_a_ = (a), *check_b_ = (b);                                               \
-        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                          \
-            fprintf(stderr, "  %s:%d: %s = \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a,    \
+        if (!check_a_ || !check_b_ || strcmp(check_a_, check_b_) != 0) {                           \
+            fprintf(stderr, "  %s:%d: %s = \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a,     \
                     check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)");               \
             check_current_failed = 1;                                                              \
         }                                                                                          \
     } while (0)
 
+/* Marks the current test skipped (it still fails if a CHECK failed before); return after it. */
+#define CHECK_SKIP(...)                                                                            \
+    do {                                                                                           \
+        printf("skip %s: ", __func__);                                                             \
+        printf(__VA_ARGS__);                                                                       \
+        printf("\n");                                                                              \
+        check_current_skipped = 1;                                                                 \
+    } while (0)
+
 #define RUN(name)                                                                                  \
     do {                                                                                           \
         check_current_failed = 0;                                                                  \
+        check_current_skipped = 0;                                                                 \
         name();                                                                                    \
-        if (check_current_failed) {                                                                \
+        if (check_current_skipped && !check_current_failed) {                                      \
+            check_skipped++;                                                                       \
+        } else if (check_current_failed) {                                                         \
             check_failed++;                                                                        \
             fprintf(stderr, "FAIL %s\n", #name);                                                   \
         } else {                                                                                   \
@@ -63,7 +76,8 @@ static int check_passed, check_failed, check_current_failed;
 
 static inline int check_report(void)
 {
-    printf("%d passed, %d failed\n", check_passed, check_failed);
+    (void)check_current_skipped; /* only the macros use it */
+    printf("%d passed, %d failed, %d skipped\n", check_passed, check_failed, check_skipped);
     return check_failed ? 1 : 0;
 }
 

@@ -249,7 +249,7 @@ TEST(test_ferplus_shared_data)
 {
     const char *root = check_shared_data();
     if (!root) {
-        printf("skip: shared data not found\n");
+        CHECK_SKIP("FER+ not found in ../shared/data or FER_SHARED_DATA");
         return;
     }
     char path[512], fp[512], err[FER_ERR_LEN] = "";

@@ -161,7 +161,7 @@ TEST(test_resize_reference)
 {
     FILE *f = fopen(REFERENCE, "r");
     if (!f) {
-        printf("  skip: %s not found (run from the repository root)\n", REFERENCE);
+        CHECK_SKIP("%s not found (run from the repository root)", REFERENCE);
         return;
     }
     char *line = NULL;
@@ -283,12 +283,12 @@ TEST(test_shared_photos)
 {
     const char *dir = check_shared_data();
     if (!dir) {
-        printf("  skip: shared data not found (../shared/data or FER_SHARED_DATA)\n");
+        CHECK_SKIP("shared data not found (../shared/data or FER_SHARED_DATA)");
         return;
     }
     FILE *f = fopen(REFERENCE, "r");
     if (!f) {
-        printf("  skip: %s not found (run from the repository root)\n", REFERENCE);
+        CHECK_SKIP("%s not found (run from the repository root)", REFERENCE);
         return;
     }
     char *line = NULL, cur_rel[256] = "";

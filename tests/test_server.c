@@ -5,8 +5,8 @@
  * feedback by id and by crop, the admin-only export and a fine-tune on it, metrics, the OpenAPI
  * document, malformed and hostile requests, slow clients, and concurrent predictions. The tests
  * that touch the store then run again on a real PostgreSQL server (tests/pg_harness.c; skipped when
- * PostgreSQL is not installed). Photos come from ../shared/data/media when present; a synthetic
- * image always runs.
+ * PostgreSQL is not installed). The photo is tests/data/photos/two_portraits.jpg (two faces,
+ * public domain); a synthetic image runs too.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,6 +55,7 @@ static fer_store *store;
 static fer_server *server;
 static int port;
 static char tmpdir[64];
+#define REPO_PHOTO "tests/data/photos/two_portraits.jpg"
 static const char *photo_path; /* a photo with faces, or NULL */
 static char face_id[64];       /* a face the server stored, for feedback */
 static int n_feedback;         /* feedback rows stored so far */
@@ -230,7 +231,7 @@ TEST(test_predict_synthetic)
 TEST(test_predict_photo)
 {
     if (!photo_path) {
-        printf("  skip: no photo in ../shared/data/media (FER_SHARED_DATA)\n");
+        CHECK_SKIP("no %s (run from the repository root)", REPO_PHOTO);
         return;
     }
     size_t n, mp_len;
@@ -812,13 +813,8 @@ static int start(const char *url)
     }
     port = fer_server_port(server);
     http_client_port = port;
-    const char *shared = check_shared_data();
-    static char photo[512];
-    if (shared) {
-        snprintf(photo, sizeof(photo), "%s/media/two_people.jpg", shared);
-        if (access(photo, R_OK) == 0)
-            photo_path = photo;
-    }
+    if (access(REPO_PHOTO, R_OK) == 0)
+        photo_path = REPO_PHOTO;
     printf("server on 127.0.0.1:%d, store %s, photo %s\n", port, url,
            photo_path ? photo_path : "(none)");
     return 0;
