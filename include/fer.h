@@ -99,7 +99,14 @@ struct fer_engine_options {
     int tta;                  /* 1: average each face with its mirror image (default 1) */
     int merge_disgust;        /* 1: a 7-class model answers in the 6 classes of the 2016
                                  system, disgust's probability added to angry's (default 0) */
+    size_t detect_max_pixels; /* larger images are searched for faces on a copy reduced to this
+                                 many pixels (area averaging), bounding the time and memory of
+                                 one detection; faces are still cropped from the full image.
+                                 Default FER_DETECT_MAX_PIXELS; 0: never reduce */
 };
+
+/* 3840x2160: a 4K frame is searched as it is; a 40-megapixel photo costs as much as it. */
+#define FER_DETECT_MAX_PIXELS ((size_t)3840 * 2160)
 
 typedef struct fer_face {
     fer_rect box;

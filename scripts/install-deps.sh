@@ -4,7 +4,7 @@
 # when everything is present it only checks and returns.
 #
 #   scripts/install-deps.sh            what building fer needs
-#   scripts/install-deps.sh --test     also what the tests use (a browser, TLS tools)
+#   scripts/install-deps.sh --test     also what the tests use (a browser, curl, openssl)
 #   scripts/install-deps.sh --bench    also the peers the benchmarks compare with
 #   scripts/install-deps.sh --fuzz     also clang and its fuzzing runtime
 set -euo pipefail
@@ -12,7 +12,7 @@ set -euo pipefail
 build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
             libexpat1-dev opencv-data libsqlite3-dev libpq-dev postgresql libcairo2-dev
             fonts-dejavu-core fonts-noto-color-emoji libmicrohttpd-dev libjansson-dev)
-test_pkgs=(chromium gnutls-bin ca-certificates)
+test_pkgs=(chromium curl openssl ca-certificates)
 bench_pkgs=(python3-torch python3-numpy python3-opencv python3-flask wrk)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run-tests.sh - what `make test` runs once everything is built: every test program
-# (build/asan/test_*), then tests/cli.sh, tests/install.sh and tests/browser.sh. Each one's
+# (build/asan/test_*), then tests/cli.sh, tests/serve_options.sh, tests/install.sh and
+# tests/browser.sh. Each one's
 # output is shown as it comes; each ends with "N passed, N failed[, N skipped]", and the last
 # line printed here is the total of them all:
 #
@@ -46,6 +47,8 @@ for t in "$@"; do
     ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/lsan.supp run "$t" "./build/asan/$t"
 done
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp FER=./build/asan/fer run tests/cli.sh bash tests/cli.sh
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp FER=./build/asan/fer run tests/serve_options.sh \
+    bash tests/serve_options.sh
 run tests/install.sh bash tests/install.sh
 run tests/browser.sh bash tests/browser.sh
 

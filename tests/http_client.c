@@ -99,13 +99,13 @@ const char *header(const struct resp *r, const char *name, char *out, size_t cap
 int http(const char *method, const char *path, const char *extra_headers, const void *body,
          size_t len, struct resp *r)
 {
-    char head[2048];
-    int n = snprintf(head, sizeof(head),
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
-                     "Content-Length: %zu\r\n\r\n",
-                     method, path, extra_headers ? extra_headers : "", len);
-    char *req = malloc((size_t)n + len);
-    memcpy(req, head, (size_t)n);
+#define HEAD_FORMAT                                                                                \
+    "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%sContent-Length: %zu\r\n\r\n"
+    const char *extra = extra_headers ? extra_headers : "";
+    int n = snprintf(NULL, 0, HEAD_FORMAT, method, path, extra, len);
+    char *req = malloc((size_t)n + 1 + len);
+    snprintf(req, (size_t)n + 1, HEAD_FORMAT, method, path, extra, len);
+#undef HEAD_FORMAT
     if (len)
         memcpy(req + n, body, len);
     int st = http_raw(req, (size_t)n + len, r);

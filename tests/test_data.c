@@ -160,12 +160,16 @@ TEST(test_read_quoted_crlf_spaces)
     CHECK(ds == NULL);
 }
 
+/* A file with its header and no rows is an error that says so, not "0 faces". */
 TEST(test_header_only)
 {
-    fixture_write_str("header.csv", "emotion,pixels,Usage\n");
-    fer_dataset *ds = fixture_read_ok("header.csv", NULL);
-    CHECK(ds && ds->n == 0);
-    fer_dataset_free(ds);
+    fixture_write_str("header.csv", "emotion,pixels,Usage\n\n");
+    char path[256], err[FER_ERR_LEN] = "";
+    fer_dataset *ds = NULL;
+    test_tmp_path(path, sizeof(path), "header.csv");
+    CHECK(fer_dataset_read_csv(path, &fixture_read_all, &ds, NULL, err) == FER_ERR_FORMAT);
+    CHECK(strstr(err, "header.csv holds only its header") != NULL);
+    CHECK(ds == NULL);
 }
 
 struct bad_case {
@@ -269,10 +273,16 @@ TEST(test_bad_header_and_empty)
         CHECK(ds == NULL);
     }
     /* A byte-order mark and CRLF in the header are fine. */
-    fixture_write_str("bom.csv", "\xef\xbb\xbf"
-                                 "emotion,pixels,Usage\r\n");
+    struct fixture_text t;
+    fixture_text_open(&t);
+    fprintf(t.f, "\xef\xbb\xbf"
+                 "emotion,pixels,Usage\r\n");
+    fixture_add_row(&t, "3", 0, FER_FACE_PIXELS, " ", "Training", 0, "\r\n");
+    fixture_text_close(&t);
+    fixture_write_str("bom.csv", t.s);
+    free(t.s);
     ds = fixture_read_ok("bom.csv", NULL);
-    CHECK(ds && ds->n == 0);
+    CHECK(ds && ds->n == 1 && fixture_row_matches(ds, 0, 0));
     fer_dataset_free(ds);
     ds = NULL;
 
@@ -665,7 +675,7 @@ TEST(test_corpus)
     const char *dir_name = "tests/corpus/csv";
     DIR *dir = opendir(dir_name);
     if (!dir) {
-        printf("skip: %s not found (run from the repository root)\n", dir_name);
+        CHECK_SKIP("%s not found (run from the repository root)", dir_name);
         return;
     }
     int files = 0;
@@ -699,7 +709,7 @@ TEST(test_shared_data)
 {
     const char *root = check_shared_data();
     if (!root) {
-        printf("skip: shared data not found\n");
+        CHECK_SKIP("FER2013 not found in ../shared/data or FER_SHARED_DATA");
         return;
     }
     char path[512], err[FER_ERR_LEN] = "";

@@ -416,6 +416,57 @@ TEST(tiny_cascades_old_and_new)
     fer_cascade_free(b);
 }
 
+/* tiny_new with its one stage followed by `extra` stages: empty ones, or copies of the first. */
+static char *many_stages(int extra, int empty, const char *stage_num)
+{
+    const char *stage_start = strstr(tiny_new, "<stages><_>") + strlen("<stages>");
+    const char *stage_end = strstr(tiny_new, "</stages>");
+    const char *one = empty ? "<_><maxWeakCount>0</maxWeakCount><stageThreshold>0.</stageThreshold>"
+                              "<weakClassifiers></weakClassifiers></_>"
+                            : NULL;
+    size_t stage_len = (size_t)(stage_end - stage_start), one_len = one ? strlen(one) : stage_len;
+    char *xml = malloc(strlen(tiny_new) + (size_t)extra * one_len + 64);
+    char *p = xml;
+    const char *num = strstr(tiny_new, "<stageNum>1</stageNum>");
+    memcpy(p, tiny_new, (size_t)(num - tiny_new));
+    p += num - tiny_new;
+    p += sprintf(p, "<stageNum>%s</stageNum>", stage_num);
+    const char *after_num = num + strlen("<stageNum>1</stageNum>");
+    memcpy(p, after_num, (size_t)(stage_end - after_num));
+    p += stage_end - after_num;
+    for (int i = 0; i < extra; i++, p += one_len)
+        memcpy(p, one ? one : stage_start, one_len);
+    strcpy(p, stage_end);
+    return xml;
+}
+
+/* Absurd counts are refused at load instead of making every detection crawl. */
+TEST(absurd_cascades_are_refused)
+{
+    char err[FER_ERR_LEN];
+    fer_cascade *c = NULL;
+    /* 200,000 empty stages while stageNum still says 25 (as an adversarial run found) */
+    char *xml = many_stages(200000, 1, "25");
+    CHECK(fer_cascade_load_xml_memory(xml, strlen(xml), "empty.xml", &c, err) == FER_ERR_FORMAT);
+    CHECK(c == NULL && strstr(err, "stageNum"));
+    free(xml);
+    /* the same with stageNum in agreement: too many stages, and each one empty */
+    xml = many_stages(200000, 1, "200001");
+    CHECK(fer_cascade_load_xml_memory(xml, strlen(xml), "empty.xml", &c, err) == FER_ERR_LIMIT);
+    CHECK(c == NULL && strstr(err, "more than fer reads"));
+    free(xml);
+    xml = many_stages(3, 1, "4");
+    CHECK(fer_cascade_load_xml_memory(xml, strlen(xml), "few.xml", &c, err) == FER_ERR_FORMAT);
+    CHECK(c == NULL && strstr(err, "stage without weak classifiers"));
+    free(xml);
+    /* real stages up to the limit load */
+    xml = many_stages(FER_CASCADE_MAX_STAGES - 1, 0, "1000");
+    CHECK(fer_cascade_load_xml_memory(xml, strlen(xml), "big.xml", &c, err) == FER_OK);
+    CHECK(c && c->nstages == FER_CASCADE_MAX_STAGES);
+    fer_cascade_free(c);
+    free(xml);
+}
+
 TEST(synthetic_images)
 {
     char err[FER_ERR_LEN];
@@ -678,6 +729,7 @@ int main(void)
     RUN(mutated_cascades_load_or_fail_cleanly);
     RUN(failing_allocations);
     RUN(tiny_cascades_old_and_new);
+    RUN(absurd_cascades_are_refused);
     RUN(synthetic_images);
     RUN(grouping);
     RUN(resize_shortcuts);

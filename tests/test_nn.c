@@ -974,6 +974,47 @@ TEST(model_file_fuzz_never_crashes)
     fer_meta_clear(&meta);
 }
 
+/* A weight or a batch-norm statistic that is NaN or infinite: refused at load, by name. */
+TEST(model_with_non_finite_weights_is_refused)
+{
+    struct fer_meta meta = {0};
+    fer_net *net = trained_tiny(&meta);
+    if (!net)
+        return;
+    char path[128], err[FER_ERR_LEN];
+    test_tmp_path(path, sizeof(path), "nan.fer");
+    size_t n_params, n_buffers;
+    float *params = fer_net_params(net, &n_params);
+    float *buffers = fer_net_buffers(net, &n_buffers);
+    const float bad[2] = {NAN, INFINITY};
+    for (int k = 0; k < 2; k++) {
+        float keep = params[n_params / 2];
+        params[n_params / 2] = bad[k];
+        fer_net_weights_changed(net);
+        CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_OK);
+        params[n_params / 2] = keep;
+        fer_net *loaded = NULL;
+        struct fer_meta m = {0};
+        err[0] = 0;
+        CHECK(fer_model_load(path, 2, &loaded, &m, NULL, err) == FER_ERR_CORRUPT);
+        CHECK(loaded == NULL && strstr(err, "not a finite number") && strstr(err, "weight"));
+        fer_meta_clear(&m);
+    }
+    if (n_buffers) {
+        float keep = buffers[0];
+        buffers[0] = NAN;
+        CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_OK);
+        buffers[0] = keep;
+        fer_net *loaded = NULL;
+        struct fer_meta m = {0};
+        CHECK(fer_model_load(path, 2, &loaded, &m, NULL, err) == FER_ERR_CORRUPT);
+        CHECK(loaded == NULL && strstr(err, "batch-norm statistic"));
+        fer_meta_clear(&m);
+    }
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+}
+
 int main(void)
 {
     if (test_tmp_create("/tmp/fer_test_nn_XXXXXX") != 0)
@@ -998,6 +1039,7 @@ int main(void)
     RUN(model_load_survives_allocation_failures);
     RUN(spec_fuzz_never_crashes);
     RUN(model_file_fuzz_never_crashes);
+    RUN(model_with_non_finite_weights_is_refused);
     test_tmp_remove();
     return check_report();
 }

@@ -192,6 +192,54 @@ TEST(photo_faces_and_concurrent_use)
     fer_analysis_free(&photo_result);
 }
 
+/*
+ * A picture larger than detect_max_pixels is searched on a reduced copy: the photo of two faces
+ * enlarged 3x (4.2 megapixels) against a 0.5-megapixel limit finds both faces where they are in
+ * the large picture, and at full size (no limit) as well.
+ */
+TEST(large_pictures_are_searched_reduced)
+{
+    char err[FER_ERR_LEN];
+    fer_image small = {0}, big = {0};
+    CHECK(fer_image_load("tests/data/photos/two_portraits.jpg", 0, 0, &small, err) == FER_OK);
+    if (!small.data)
+        return;
+    CHECK(fer_image_crop_resize(&small, (fer_rect){0, 0, small.width, small.height},
+                                small.width * 3, small.height * 3, &big, err) == FER_OK);
+    fer_engine *capped = NULL, *full = NULL;
+    struct fer_engine_options o;
+    fer_engine_options_default(&o);
+    CHECK(o.detect_max_pixels == FER_DETECT_MAX_PIXELS);
+    o.detect_max_pixels = 500000;
+    CHECK(fer_engine_open(&o, &capped, err) == FER_OK);
+    o.detect_max_pixels = 0;
+    CHECK(fer_engine_open(&o, &full, err) == FER_OK);
+    fer_analysis a = {0}, b = {0};
+    CHECK(capped && fer_engine_analyze(capped, &big, &a, err) == FER_OK);
+    CHECK(full && fer_engine_analyze(full, &big, &b, err) == FER_OK);
+    printf("  3x enlarged: %zu faces found searched at 0.5 MP, %zu at full size\n", a.n_faces,
+           b.n_faces);
+    CHECK(a.n_faces == 2 && b.n_faces >= 2);
+    /* each face found reduced is one found at full size, in the big picture's coordinates,
+       within a few percent of its size (full size also finds a few false faces) */
+    for (size_t i = 0; i < a.n_faces; i++) {
+        const fer_rect *p = &a.faces[i].box;
+        int matched = 0;
+        for (size_t j = 0; j < b.n_faces; j++) {
+            const fer_rect *q = &b.faces[j].box;
+            int cx = p->x + p->w / 2 - (q->x + q->w / 2), cy = p->y + p->h / 2 - (q->y + q->h / 2);
+            matched |= abs(cx) < q->w / 8 && abs(cy) < q->h / 8 && abs(p->w - q->w) < q->w / 5;
+        }
+        CHECK(matched);
+    }
+    fer_analysis_free(&a);
+    fer_analysis_free(&b);
+    fer_engine_close(capped);
+    fer_engine_close(full);
+    fer_image_free(&small);
+    fer_image_free(&big);
+}
+
 TEST(bad_input_is_reported)
 {
     char err[FER_ERR_LEN];
@@ -313,6 +361,7 @@ int main(void)
     RUN(merged_engine_answers_in_six_classes);
     RUN(builtin_model_reads_fer2013_faces);
     RUN(photo_faces_and_concurrent_use);
+    RUN(large_pictures_are_searched_reduced);
     RUN(bad_input_is_reported);
     RUN(mismatched_class_names_are_refused);
     RUN(engine_applies_the_model_temperature);

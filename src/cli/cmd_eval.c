@@ -112,6 +112,8 @@ int fer_cmd_eval(int argc, char **argv)
         st = fer_dataset_drop_overlap(ds, exclude, &removed, err);
     if (st == FER_OK && merge && (fer_ensemble_classes(models) != 7 || ds->n_classes != 7))
         st = fer_errorf(err, FER_ERR_ARG, "--merge-disgust needs a 7-class model and 7-class data");
+    if (st == FER_OK && ds->n == 0)
+        st = fer_errorf(err, FER_ERR_FORMAT, "no faces left to evaluate in %s", data_path);
     double member_acc[FER_ENSEMBLE_MAX];
     struct fer_metrics m;
     if (st == FER_OK &&

@@ -85,14 +85,14 @@ fail:
     return -1;
 }
 
-static void print_address(const char *host, int port)
+static void print_address(const char *host, int port, int tls)
 {
     const char *shown = host;
     if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
         shown = "127.0.0.1"; /* every address: this machine's own works */
     int v6 = strchr(shown, ':') != NULL;
-    printf("fer serve: open http://%s%s%s:%d/   (API docs: /docs, metrics: /metrics)\n",
-           v6 ? "[" : "", shown, v6 ? "]" : "", port);
+    printf("fer serve: open http%s://%s%s%s:%d/   (API docs: /docs, metrics: /metrics)\n",
+           tls ? "s" : "", v6 ? "[" : "", shown, v6 ? "]" : "", port);
     fflush(stdout);
 }
 
@@ -130,7 +130,7 @@ int fer_cmd_serve(int argc, char **argv)
     struct fer_engine_options eo;
     fer_engine_options_default(&eo);
     const char *db = DEFAULT_DB, *web = NULL, *swagger = NULL;
-    int max_upload_mb = 10, max_mpix = 40, timeout = 30, quiet = 0, keep_days = 30;
+    int max_upload_mb = 10, max_mpix = 40, timeout = 30, quiet = 0, keep_days = 30, rate_limit = 0;
     const char *token = NULL;
     struct fer_opt opts[] = {
         {"host", FER_OPT_STR, &sc.host, "address to listen on (default 127.0.0.1)", NULL},
@@ -155,6 +155,15 @@ int fer_cmd_serve(int argc, char **argv)
          "swagger-ui-dist's folder (default: " FER_SERVER_SWAGGER_DIR ")", NULL},
         {"keep-days", FER_OPT_INT, &keep_days,
          "delete faces without feedback after this many days (default 30; 0 keeps all)", NULL},
+        {"tls-cert", FER_OPT_STR, &sc.tls_cert,
+         "PEM certificate file: serve HTTPS (with --tls-key)", NULL},
+        {"tls-key", FER_OPT_STR, &sc.tls_key, "PEM private key file of --tls-cert", NULL},
+        {"cors-origin", FER_OPT_STR, &sc.cors_origin,
+         "an origin (https://app.example) or * whose pages may call the API (default: none)", NULL},
+        {"rate-limit", FER_OPT_INT, &rate_limit,
+         "predict and feedback requests a minute per client address; more get 429 "
+         "(default 0: no limit)",
+         NULL},
         {"quiet", FER_OPT_FLAG, &quiet, "no access log on stderr", NULL},
         FER_OPT_END,
     };
@@ -164,15 +173,17 @@ int fer_cmd_serve(int argc, char **argv)
         return status;
     if (sc.port < 0 || sc.port > 65535 || max_upload_mb < 1 || max_upload_mb > 1024 ||
         max_mpix < 1 || max_mpix > 50 || timeout < 1 || sc.threads < 0 || sc.threads > 1024 ||
-        keep_days < 0) {
+        keep_days < 0 || rate_limit < 0 || rate_limit > 1000000) {
         fprintf(stderr, "fer serve: out of range: --port 0-65535, --max-upload-mb 1-1024, "
-                        "--max-megapixels 1-50, --timeout >= 1, --threads 0-1024\n");
+                        "--max-megapixels 1-50, --timeout >= 1, --threads 0-1024, "
+                        "--rate-limit 0-1000000\n");
         return FER_EXIT_USAGE;
     }
     sc.admin_token = token ? token : getenv("FER_ADMIN_TOKEN");
     sc.max_upload_bytes = (size_t)max_upload_mb * 1024 * 1024;
     sc.max_pixels = (size_t)max_mpix * 1000 * 1000;
     sc.timeout_s = (unsigned)timeout;
+    sc.rate_limit = (unsigned)rate_limit;
     sc.log_requests = !quiet;
     char web_buf[PATH_MAX], swagger_buf[PATH_MAX];
     sc.web_dir = web ? web : find_dir("web", "../web", web_buf, sizeof(web_buf));
@@ -211,7 +222,7 @@ int fer_cmd_serve(int argc, char **argv)
             fer_engine_model_version(engine), fer_store_name(store),
             sc.admin_token && sc.admin_token[0] ? "export enabled"
                                                 : "export disabled (no admin token)");
-    print_address(sc.host, fer_server_port(server));
+    print_address(sc.host, fer_server_port(server), sc.tls_cert != NULL);
     wait_for_signal(store, keep_days);
     status = FER_EXIT_OK;
 end:

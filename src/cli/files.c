@@ -39,10 +39,29 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static enum fer_status walk(struct fer_file_list *l, const char *dir, int depth, char *err)
+#define MAX_DEPTH 32
+
+/* The folders from the top of the walk down to the current one, to notice symlink loops. */
+struct ancestors {
+    dev_t dev[MAX_DEPTH + 1];
+    ino_t ino[MAX_DEPTH + 1];
+    int n;
+};
+
+static int is_ancestor(const struct ancestors *a, const struct stat *sb)
 {
-    if (depth > 32)
-        return fer_errorf(err, FER_ERR_LIMIT, "%s: folders nested too deeply", dir);
+    for (int i = 0; i < a->n; i++)
+        if (a->dev[i] == sb->st_dev && a->ino[i] == sb->st_ino)
+            return 1;
+    return 0;
+}
+
+static enum fer_status walk(struct fer_file_list *l, const char *dir, struct ancestors *up,
+                            char *err)
+{
+    if (up->n > MAX_DEPTH)
+        return fer_errorf(err, FER_ERR_LIMIT, "%s: folders nested too deeply (more than %d)", dir,
+                          MAX_DEPTH);
     DIR *d = opendir(dir);
     if (!d)
         return fer_errorf(err, FER_ERR_IO, "cannot read folder %s: %s", dir, strerror(errno));
@@ -58,9 +77,17 @@ static enum fer_status walk(struct fer_file_list *l, const char *dir, int depth,
         struct stat sb;
         if (stat(path, &sb) != 0)
             continue;
-        if (S_ISDIR(sb.st_mode))
-            st = walk(l, path, depth + 1, err);
-        else if (S_ISREG(sb.st_mode) && is_image_name(ent->d_name))
+        if (S_ISDIR(sb.st_mode) && is_ancestor(up, &sb)) {
+            fprintf(stderr,
+                    "fer: %s leads back to a folder above it (a symbolic link loop): "
+                    "not followed\n",
+                    path);
+        } else if (S_ISDIR(sb.st_mode)) {
+            up->dev[up->n] = sb.st_dev;
+            up->ino[up->n++] = sb.st_ino;
+            st = walk(l, path, up, err);
+            up->n--;
+        } else if (S_ISREG(sb.st_mode) && is_image_name(ent->d_name))
             st = push(l, path, err);
     }
     closedir(d);
@@ -78,7 +105,8 @@ enum fer_status fer_file_list_add(struct fer_file_list *l, const char *arg, char
         size_t len = strlen(dir);
         while (len > 1 && dir[len - 1] == '/')
             dir[--len] = 0;
-        return walk(l, dir, 0, err);
+        struct ancestors up = {.dev = {sb.st_dev}, .ino = {sb.st_ino}, .n = 1};
+        return walk(l, dir, &up, err);
     }
     /* files go in as given; a missing one fails later with its own message */
     return push(l, arg, err);

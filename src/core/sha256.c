@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/file.h"
+
 static const uint32_t K[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -31,7 +33,8 @@ static void block(fer_sha256 *c, const uint8_t *p)
     uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3];
     uint32_t e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+        uint32_t t1 =
+            h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
         uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
         h = g;
         g = f;
@@ -114,9 +117,10 @@ void fer_sha256_hex(const uint8_t digest[32], char hex[65])
 
 enum fer_status fer_sha256_file(const char *path, char hex[65], char *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fer_errorf(err, FER_ERR_IO, "%s: %s", path, strerror(errno));
+    FILE *f;
+    enum fer_status opened = fer_file_fopen_regular(path, "file", &f, NULL, err);
+    if (opened != FER_OK)
+        return opened;
     fer_sha256 c;
     fer_sha256_init(&c);
     uint8_t buf[1 << 16];

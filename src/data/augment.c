@@ -4,7 +4,8 @@
  *
  * All geometric changes (shift, rotation about the centre, scale, flip) are
  * folded into one inverse affine map from output to source coordinates, and
- * each output pixel is sampled bilinearly with the border replicated. Then
+ * each output pixel is sampled bilinearly (or, with `nearest`, from the
+ * nearest source pixel after whole-pixel shifts) with the border replicated. Then
  * contrast and brightness (x * c + b on [0, 1] values, clamped), the
  * normalisation (x - mean) / std, and optionally random erasing (Zhong et
  * al., "Random Erasing Data Augmentation", AAAI 2020), which fills one
@@ -60,6 +61,10 @@ static struct draw draw_params(const struct fer_augment *a, fer_rng *rng, int fo
     float scale = fabsf(a->scale), bright = fabsf(a->brightness), con = fabsf(a->contrast);
     d.tx = fer_rng_range(rng, -shift, shift);
     d.ty = fer_rng_range(rng, -shift, shift);
+    if (a->nearest) {
+        d.tx = roundf(d.tx);
+        d.ty = roundf(d.ty);
+    }
     d.angle = fer_rng_range(rng, -rot, rot);
     d.scale = 1.0f + fer_rng_range(rng, -scale, scale);
     if (d.scale < 0.05f)
@@ -100,6 +105,15 @@ static inline float sample(const uint8_t *src, int side, float sx, float sy)
     return top + (bot - top) * wy;
 }
 
+/* The source pixel nearest (sx, sy), border replicated; 0..255. */
+static inline float sample_nearest(const uint8_t *src, int side, float sx, float sy)
+{
+    int x = (int)lroundf(sx), y = (int)lroundf(sy);
+    x = x < 0 ? 0 : (x >= side ? side - 1 : x);
+    y = y < 0 ? 0 : (y >= side ? side - 1 : y);
+    return (float)src[(size_t)y * (size_t)side + (size_t)x];
+}
+
 /* Fills a random rectangle of 2%..25% of the area, aspect 0.3..3.3, with 0. */
 static void erase_rect(float *dst, int side, const struct draw *d)
 {
@@ -125,6 +139,7 @@ void fer_augment_image(const uint8_t *src, int src_side, float *dst, int out_sid
     struct draw d = draw_params(a, rng, force_flip);
     float sd = std > 0.0f ? std : 1.0f;
     int geometric = d.tx != 0.0f || d.ty != 0.0f || d.angle != 0.0f || d.scale != 1.0f;
+    int nearest = a && a->nearest;
 
     if (!geometric && out_side <= src_side && (src_side - out_side) % 2 == 0) {
         /* Integer crop (and mirror): exact, no interpolation. */
@@ -152,7 +167,9 @@ void fer_augment_image(const uint8_t *src, int src_side, float *dst, int out_sid
                 float ux = (float)x - c_o - d.tx;
                 float sx = c_s + fl * (cs * ux + sn * uy);
                 float sy = c_s + (-sn * ux + cs * uy);
-                out[x] = finish(sample(src, src_side, sx, sy) / 255.0f, &d, mean, sd);
+                float v =
+                    nearest ? sample_nearest(src, src_side, sx, sy) : sample(src, src_side, sx, sy);
+                out[x] = finish(v / 255.0f, &d, mean, sd);
             }
         }
     }

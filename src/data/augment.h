@@ -3,8 +3,8 @@
  *
  * One call turns a stored 48x48 uint8 face into the network's float input:
  * a random affine warp (shift, rotation, scale), horizontal flip, brightness
- * and contrast jitter and optional random erasing, sampled bilinearly with
- * the border replicated, then normalised as (x/255 - mean) / std. The same
+ * and contrast jitter and optional random erasing, sampled bilinearly (or
+ * nearest-neighbour, see `nearest`) with the border replicated, then normalised as (x/255 - mean) / std. The same
  * rng state gives the same output, bit for bit.
  */
 #ifndef FER_DATA_AUGMENT_H
@@ -22,6 +22,10 @@ struct fer_augment {
     float brightness; /* max additive change, in [0,1] units (e.g. 0.1) */
     float contrast;   /* max relative contrast change (e.g. 0.2) */
     float erase;      /* probability of erasing one random rectangle (e.g. 0.25) */
+    int nearest;      /* 1: whole-pixel shifts and nearest-neighbour sampling, so that training
+                         faces are as sharp as the exact crops of evaluation (as torchvision's
+                         RandomCrop and RandomAffine); 0: sub-pixel shifts, bilinear sampling,
+                         which blurs every training face a little */
 };
 
 /* The defaults used by `fer train` unless overridden. */

@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "data/csv_fields.h"
 
 #define CSV_CHUNK     (1u << 20) /* bytes asked of gzread at a time */
@@ -378,7 +379,7 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
     enum fer_status st = FER_OK;
     struct line_reader r = {0};
     fer_dataset *ds = NULL;
-    size_t cap = 0, skipped = 0;
+    size_t cap = 0, skipped = 0, rows_seen = 0;
     uint32_t rank[FER_USAGE_COUNT] = {0};
     int want_usage = opt ? opt->usage : -1;
     size_t max_rows = opt ? opt->max_rows : 0;
@@ -403,11 +404,13 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
         goto error;
     }
     ds->n_classes = 7;
-    errno = 0;
-    r.gz = gzopen(path, "rb");
+    int fd;
+    if ((st = fer_file_open_regular(path, "data file", &fd, NULL, err)) != FER_OK)
+        goto error;
+    r.gz = gzdopen(fd, "rb");
     if (!r.gz) {
-        st = fer_errorf(err, FER_ERR_IO, "cannot open %s: %s", path,
-                        errno ? strerror(errno) : "out of memory");
+        close(fd);
+        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory opening %s", path);
         goto error;
     }
     gzbuffer(r.gz, 1u << 17);
@@ -429,6 +432,7 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
             break;
         if (len == 0)
             continue; /* blank lines are not rows */
+        rows_seen++;
         if ((st = reserve_rows(ds, &cap, ds->n + 1, err)) != FER_OK)
             goto error;
 
@@ -480,6 +484,10 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
             break;
     }
 
+    if (rows_seen == 0) {
+        st = fer_errorf(err, FER_ERR_FORMAT, "%s holds only its header: no faces", path);
+        goto error;
+    }
     gzclose(r.gz);
     fer_free(r.buf);
     if (n_skipped)

@@ -13,9 +13,11 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "data/csv_fields.h"
 
 #define FP_FIELDS   12
@@ -127,11 +129,14 @@ static enum fer_status read_ferplus(const char *path, const size_t *need, struct
     size_t line_no = 1, len = 0;
     int got = 0;
 
-    errno = 0;
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        return fer_errorf(err, FER_ERR_IO, "cannot open %s: %s", path,
-                          errno ? strerror(errno) : "out of memory");
+    int fd;
+    if ((st = fer_file_open_regular(path, "FER+ file", &fd, NULL, err)) != FER_OK)
+        return st;
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory opening %s", path);
+    }
     if ((st = read_line(gz, path, line_no, buf, &len, &got, err)) != FER_OK)
         goto end;
     if (!got) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "detect/cascade_internal.h"
 
 /* Defined in builtin_cascade.S. */
@@ -162,9 +163,21 @@ enum fer_status fer_cascade_validate(fer_cascade *c, char *err)
                           c->win_w, c->win_h, FER_CASCADE_MAX_WIN);
     if (c->nstages < 1 || c->nfeatures < 1)
         return fer_errorf(err, FER_ERR_FORMAT, "%s: no stages or no features", c->name);
-    for (int s = 0; s < c->nstages; s++)
+    /* OpenCV's own cascades have at most 50 stages and 3,000 trees; far more is a broken or
+       hostile file that would make every detection crawl */
+    if (c->nstages > FER_CASCADE_MAX_STAGES || c->ntrees > FER_CASCADE_MAX_TREES ||
+        c->nfeatures > FER_CASCADE_MAX_TREES * 4)
+        return fer_errorf(err, FER_ERR_LIMIT,
+                          "%s: %d stages, %d trees and %d features is more than fer reads (at "
+                          "most %d stages, %d trees, %d features)",
+                          c->name, c->nstages, c->ntrees, c->nfeatures, FER_CASCADE_MAX_STAGES,
+                          FER_CASCADE_MAX_TREES, FER_CASCADE_MAX_TREES * 4);
+    for (int s = 0; s < c->nstages; s++) {
         if (!isfinite(c->stages[s].threshold))
             return invalid(c, err, "stage threshold is not finite", s);
+        if (c->stages[s].ntrees < 1)
+            return invalid(c, err, "stage without weak classifiers", s);
+    }
     for (int t = 0; t < c->ntrees; t++) {
         const struct fer_cascade_tree *tr = &c->trees[t];
         if (tr->nnodes < 1)
@@ -212,9 +225,10 @@ enum fer_status fer_cascade_validate(fer_cascade *c, char *err)
 enum fer_status fer_cascade_load_xml(const char *path, fer_cascade **out, char *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fer_errorf(err, FER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    enum fer_status opened = fer_file_fopen_regular(path, "cascade", &f, NULL, err);
+    if (opened != FER_OK)
+        return opened;
     char *buf = NULL;
     size_t len = 0, cap = 0;
     enum fer_status st = FER_OK;

@@ -21,6 +21,10 @@ enum { FER_FEATURE_HAAR = 0, FER_FEATURE_LBP = 1 };
 
 /* Largest cascade window accepted from a file (the shipped ones are at most 80). */
 #define FER_CASCADE_MAX_WIN 1024
+/* Limits far above OpenCV's cascades (at most 50 stages, 3,000 trees) and far below a file
+   made to stall detection. */
+#define FER_CASCADE_MAX_STAGES 1000
+#define FER_CASCADE_MAX_TREES  100000
 
 struct fer_haar_rect {
     int x, y, w, h;

@@ -479,6 +479,13 @@ static enum fer_status read_current(struct loader *L, int root)
     int stages = child(L, root, "stages");
     if (stages < 0 || items(L, stages) < 1)
         return bad(L, stages >= 0 ? stages : root, "missing or empty <stages>");
+    int declared;
+    if (child(L, root, "stageNum") >= 0) {
+        if ((st = scalar_int(L, root, "stageNum", &declared)) != FER_OK)
+            return st;
+        if (declared != items(L, stages))
+            return bad(L, stages, "<stageNum> does not match the number of stages");
+    }
     for (int s = L->d.n[stages].first; s >= 0; s = L->d.n[s].next) {
         double thr;
         if ((st = scalar(L, s, "stageThreshold", &thr)) != FER_OK)

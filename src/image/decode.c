@@ -23,6 +23,7 @@
 #include <jpeglib.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "image/image.h"
 
 /* Files larger than this are refused before they are read. */
@@ -466,16 +467,12 @@ enum fer_status fer_image_load(const char *path, int want_gray, size_t max_pixel
     memset(img, 0, sizeof(*img));
     if (!path || !*path)
         return fer_errorf(err, FER_ERR_ARG, "image load: no file name given");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fer_errorf(err, FER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    enum fer_status st = FER_OK;
-    uint8_t *buf = NULL;
+    FILE *f;
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        st = fer_errorf(err, FER_ERR_IO, "%s: not a regular file", path);
-        goto cleanup;
-    }
+    enum fer_status st = fer_file_fopen_regular(path, "image", &f, &sb, err);
+    if (st != FER_OK)
+        return st;
+    uint8_t *buf = NULL;
     size_t size = (size_t)sb.st_size;
     if ((unsigned long long)sb.st_size > MAX_FILE_BYTES) {
         st = fer_errorf(err, FER_ERR_LIMIT, "%s: %lld bytes is too large for an image (limit %zu)",

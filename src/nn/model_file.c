@@ -2,6 +2,7 @@
 #include "nn/model_file.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +283,15 @@ struct section {
     int present;
 };
 
+/* The index of the first NaN or infinity in x[0..n), or n when all are finite. */
+static size_t first_non_finite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return i;
+    return n;
+}
+
 enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const char *name,
                                       int max_batch, fer_net **out, struct fer_meta *meta,
                                       struct fer_checkpoint_extra *extra, char *err)
@@ -364,6 +374,21 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
     }
     memcpy(params, sec[2].data, sec[2].size);
     memcpy(buffers, sec[3].data, sec[3].size);
+    size_t bad = first_non_finite(params, n_params);
+    const char *which = "weight";
+    if (bad == n_params) {
+        bad = first_non_finite(buffers, n_buffers);
+        which = "batch-norm statistic";
+        if (bad == n_buffers)
+            which = NULL;
+    }
+    if (which) {
+        fer_net_free(net);
+        return fer_errorf(err, FER_ERR_CORRUPT,
+                          "%s: %s %zu is not a finite number (NaN or infinity): the model is "
+                          "unusable (did its training diverge?)",
+                          name, which, bad);
+    }
     const char *temperature = fer_meta_get(meta, "temperature");
     char *rest = NULL;
     if (temperature &&

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 
 #define FER_SPEC_MAX_BYTES (1 << 20)
 
@@ -135,10 +136,10 @@ end:
 enum fer_status fer_spec_load(const char *path, fer_spec **out, char *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return fer_errorf(err, FER_ERR_IO, "cannot open architecture %s: %s", path,
-                          strerror(errno));
+    FILE *f;
+    enum fer_status opened = fer_file_fopen_regular(path, "architecture", &f, NULL, err);
+    if (opened != FER_OK)
+        return opened;
     char *buf = fer_malloc(FER_SPEC_MAX_BYTES + 1);
     if (!buf) {
         fclose(f);

@@ -8,6 +8,7 @@
  * engine keeps a small free list of networks built from the same model bytes
  * and lends one to each call.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct fer_engine {
     char names[FER_MAX_CLASSES][16];
     float mean, std, margin;
     int tta;
+    size_t detect_max_pixels; /* 0: detect at full size */
     fer_cascade *cascade;
     struct fer_detect_params detect;
     pthread_mutex_t mu;
@@ -59,6 +61,7 @@ void fer_engine_options_default(struct fer_engine_options *o)
     o->min_face = 30;
     o->margin = -1; /* the model's own */
     o->tta = 1;
+    o->detect_max_pixels = FER_DETECT_MAX_PIXELS;
 }
 
 /* A network to run, from the free list or freshly built from the model bytes. */
@@ -149,6 +152,7 @@ enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine
     const char *mg = fer_meta_get(&e->meta, "crop_margin");
     e->margin = opt->margin >= 0 ? opt->margin : mg ? (float)atof(mg) : 0.0f;
     e->tta = opt->tta;
+    e->detect_max_pixels = opt->detect_max_pixels;
     const char *name = fer_meta_get(&e->meta, "name");
     snprintf(e->model_name, sizeof(e->model_name), "%s", name ? name : "unnamed");
     uint8_t digest[32];
@@ -249,8 +253,16 @@ enum fer_status fer_engine_classify_crops(fer_engine *e, const uint8_t *crops, s
             fer_temper(mean, k, fer_net_temperature(net));
             float *out = probs + (first + i) * FER_MAX_CLASSES;
             memset(out, 0, sizeof(float) * FER_MAX_CLASSES);
-            for (int c = 0; c < k; c++)
+            for (int c = 0; c < k; c++) {
+                if (!isfinite(mean[c])) {
+                    give_net(e, net);
+                    return fer_errorf(err, FER_ERR_CORRUPT,
+                                      "the model gave a probability that is not a finite number "
+                                      "for face %zu",
+                                      first + i);
+                }
                 out[e->merge_disgust ? fer_class_merged(c) : c] += mean[c];
+            }
         }
     }
     give_net(e, net);
@@ -262,6 +274,35 @@ static fer_rect with_margin(fer_rect r, float margin)
 {
     int dx = (int)((float)r.w * margin + 0.5f), dy = (int)((float)r.h * margin + 0.5f);
     return (fer_rect){r.x - dx, r.y - dy, r.w + 2 * dx, r.h + 2 * dy};
+}
+
+/*
+ * The cascade's boxes on g, or on a copy reduced to e->detect_max_pixels when g is larger
+ * (boxes scaled back to g's coordinates).
+ */
+static enum fer_status detect_faces(fer_engine *e, const fer_image *g, fer_rect **boxes, size_t *n,
+                                    char *err)
+{
+    double pixels = (double)g->width * (double)g->height;
+    if (!e->detect_max_pixels || pixels <= (double)e->detect_max_pixels)
+        return fer_cascade_detect(e->cascade, g, &e->detect, boxes, n, err);
+    double s = sqrt((double)e->detect_max_pixels / pixels);
+    int w = (int)(g->width * s), h = (int)(g->height * s);
+    w = w < 1 ? 1 : w;
+    h = h < 1 ? 1 : h;
+    fer_image small = {0};
+    enum fer_status st =
+        fer_image_crop_resize(g, (fer_rect){0, 0, g->width, g->height}, w, h, &small, err);
+    if (st == FER_OK)
+        st = fer_cascade_detect(e->cascade, &small, &e->detect, boxes, n, err);
+    fer_image_free(&small);
+    double sx = (double)g->width / w, sy = (double)g->height / h;
+    for (size_t i = 0; st == FER_OK && i < *n; i++) {
+        fer_rect *r = &(*boxes)[i];
+        *r = (fer_rect){(int)lround(r->x * sx), (int)lround(r->y * sy), (int)lround(r->w * sx),
+                        (int)lround(r->h * sy)};
+    }
+    return st;
 }
 
 enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_analysis *out,
@@ -282,7 +323,7 @@ enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_anal
     double t0 = fer_now();
     fer_rect *boxes = NULL;
     size_t n = 0;
-    st = fer_cascade_detect(e->cascade, g, &e->detect, &boxes, &n, err);
+    st = detect_faces(e, g, &boxes, &n, err);
     double t1 = fer_now();
     if (st != FER_OK)
         goto end;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "report/canvas.h"
 #include "report/report.h"
 
@@ -27,9 +28,10 @@ static double field(const char *line, const char *key)
 
 enum fer_status fer_log_read(const char *path, struct fer_log_epoch **epochs, size_t *n, char *err)
 {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return fer_errorf(err, FER_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    FILE *f;
+    enum fer_status opened = fer_file_fopen_regular(path, "training log", &f, NULL, err);
+    if (opened != FER_OK)
+        return opened;
     char line[2048];
     int lineno = 0;
     enum fer_status st = FER_OK;

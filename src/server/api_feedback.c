@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -195,7 +196,8 @@ void fer_api_export(struct fer_request *rq)
         return;
     }
     const char *auth = rq->authorization;
-    if (strncmp(auth, "Bearer ", 7) != 0) {
+    /* the scheme is case-insensitive (RFC 7235 section 2.1) */
+    if (strncasecmp(auth, "Bearer ", 7) != 0) {
         fer_reply_error(rq, MHD_HTTP_UNAUTHORIZED,
                         "the export needs the admin token: Authorization: Bearer TOKEN");
         fer_reply_header(rq, "WWW-Authenticate", "Bearer realm=\"fer\"");
@@ -204,7 +206,7 @@ void fer_api_export(struct fer_request *rq)
     const char *token = auth + 7;
     while (*token == ' ')
         token++;
-    if (!same_token(token, s->cfg.admin_token)) {
+    if (rq->authorization_truncated || !same_token(token, s->cfg.admin_token)) {
         fer_reply_error(rq, MHD_HTTP_FORBIDDEN, "wrong admin token");
         return;
     }

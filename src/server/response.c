@@ -102,6 +102,7 @@ enum MHD_Result fer_reply_send(struct fer_request *rq, struct MHD_Connection *c)
         MHD_add_response_header(resp, r->headers[i].name, r->headers[i].value);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Server", "fer");
+    fer_guard_cors_headers(rq, resp);
     enum MHD_Result ret = MHD_queue_response(c, r->status, resp);
     MHD_destroy_response(resp);
     if (ret == MHD_YES)
@@ -158,6 +159,10 @@ int fer_request_flag(const struct fer_request *rq, const char *key)
 json_t *fer_request_json_object(const struct fer_request *rq, char *msg)
 {
     json_error_t jerr;
+    if (rq->len == 0 || !rq->body) {
+        snprintf(msg, FER_ERR_LEN, "the request body is empty: expected a JSON object");
+        return NULL;
+    }
     json_t *o = json_loadb((const char *)rq->body, rq->len, JSON_REJECT_DUPLICATES, &jerr);
     if (json_is_object(o))
         return o;

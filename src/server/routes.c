@@ -9,12 +9,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/progress.h"
 #include "server/server_internal.h"
 
 #define SMALL_BODY_LIMIT (64u * 1024) /* bodies of requests that expect none */
+#define MAX_URI_LEN      8192         /* longer request targets get 414 */
+#define MAX_QUERY_ARGS   64           /* more query arguments get 414 */
+
+/* The con_cls of a request whose target fer_server_uri_guard refused. */
+static char URI_REFUSED;
+
+void *fer_server_uri_guard(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    const char *q = strchr(uri, '?');
+    size_t amps = 0;
+    for (const char *p = q; p && *p; p++)
+        amps += *p == '&';
+    if (strlen(uri) <= MAX_URI_LEN && amps < MAX_QUERY_ARGS)
+        return NULL;
+    /*
+     * libmicrohttpd 0.9.75 parses the query into its per-connection pool after this callback;
+     * when the pool runs out it queues a 431 that it never sends and the client waits for the
+     * timeout. uri points into MHD's own writable read buffer: ending it at the '?' makes the
+     * query empty, and begin() answers 414.
+     */
+    if (q)
+        ((char *)q)[1] = '\0';
+    return &URI_REFUSED;
+}
+
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, const char *key,
+                                            const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (!strcasecmp(key, "Content-Length"))
+        ++*(unsigned *)cls;
+    return MHD_YES;
+}
 
 static const struct fer_route ROUTES[] = {
     {"/v1/health", "GET", FER_ROUTE_HEALTH, fer_api_health, 0, 0},
@@ -78,6 +115,8 @@ static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *
 static enum MHD_Result begin(fer_server *s, struct MHD_Connection *c, const char *url,
                              const char *method, void **con_cls)
 {
+    int uri_refused = *con_cls == &URI_REFUSED;
+    *con_cls = NULL;
     struct fer_request *rq = fer_calloc(1, sizeof(*rq));
     if (!rq)
         return MHD_NO;
@@ -89,7 +128,18 @@ static enum MHD_Result begin(fer_server *s, struct MHD_Connection *c, const char
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     snprintf(rq->content_type, sizeof(rq->content_type), "%s", h ? h : "");
     h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    snprintf(rq->authorization, sizeof(rq->authorization), "%s", h ? h : "");
+    int w = snprintf(rq->authorization, sizeof(rq->authorization), "%s", h ? h : "");
+    rq->authorization_truncated = w < 0 || (size_t)w >= sizeof(rq->authorization);
+    h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    snprintf(rq->origin, sizeof(rq->origin), "%s", h ? h : "");
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                               : sizeof(struct sockaddr_in);
+        memcpy(&rq->client, ci->client_addr, len);
+        rq->client_set = 1;
+    }
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, copy_arg, rq);
     const struct fer_route *path_only;
     rq->route = find_route(method, url, &path_only);
@@ -98,6 +148,22 @@ static enum MHD_Result begin(fer_server *s, struct MHD_Connection *c, const char
                                                                 : SMALL_BODY_LIMIT;
     *con_cls = rq;
     fer_metrics_request_begin(s->metrics);
+    if (uri_refused) {
+        fer_reply_error(rq, MHD_HTTP_URI_TOO_LONG,
+                        "the request target is longer than %d bytes or has %d or more query "
+                        "arguments",
+                        MAX_URI_LEN, MAX_QUERY_ARGS);
+        fer_reply_header(rq, "Connection", "close");
+        return fer_reply_send(rq, c);
+    }
+    /* two Content-Length headers (libmicrohttpd reads the first): a smuggling attempt */
+    unsigned n_lengths = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_content_length, &n_lengths);
+    if (n_lengths > 1) {
+        fer_reply_error(rq, MHD_HTTP_BAD_REQUEST, "more than one Content-Length header");
+        fer_reply_header(rq, "Connection", "close");
+        return fer_reply_send(rq, c);
+    }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl) {
         errno = 0;
@@ -184,6 +250,8 @@ static enum MHD_Result dispatch(struct fer_request *rq, struct MHD_Connection *c
         fer_reply_error(rq, MHD_HTTP_SERVICE_UNAVAILABLE,
                         "too many uploads at once: try again in a moment");
         fer_reply_header(rq, "Retry-After", "1");
+    } else if (fer_guard_preflight(rq) || fer_guard_rate_limited(rq)) {
+        /* answered */
     } else if (!rq->route) {
         const struct fer_route *path_only;
         find_route(rq->method, rq->url, &path_only);
@@ -215,7 +283,7 @@ enum MHD_Result fer_server_access(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     fer_server *s = cls;
     struct fer_request *rq = *con_cls;
-    if (!rq)
+    if (!rq || *con_cls == &URI_REFUSED)
         return begin(s, c, url, method, con_cls);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
@@ -238,8 +306,8 @@ void fer_server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     fer_server *s = cls;
     struct fer_request *rq = *con_cls;
-    if (!rq)
-        return;
+    if (!rq || *con_cls == &URI_REFUSED)
+        return; /* with a URI logger, MHD completes requests that never reached begin() */
     double seconds = fer_now() - rq->start;
     fer_metrics_request_done(s->metrics, rq->route_id, rq->status, seconds);
     if (s->cfg.log_requests)

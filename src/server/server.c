@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/pool.h"
 #include "core/progress.h"
 #include "server/server_internal.h"
@@ -76,15 +77,64 @@ static enum fer_status copy_config(fer_server *s, const struct fer_server_config
     if (s->cfg.threads > 1024)
         return fer_errorf(err, FER_ERR_ARG, "%d threads is too many (at most 1024)",
                           s->cfg.threads);
+    if (c->admin_token && strlen(c->admin_token) > FER_MAX_ADMIN_TOKEN)
+        return fer_errorf(err, FER_ERR_ARG,
+                          "the admin token is %zu characters long: at most %d are accepted",
+                          strlen(c->admin_token), FER_MAX_ADMIN_TOKEN);
+    for (const char *t = c->admin_token; t && *t; t++)
+        if (*t <= ' ' || *t == 127)
+            return fer_errorf(err, FER_ERR_ARG,
+                              "the admin token has a space or control character: clients "
+                              "cannot send it in an Authorization header");
     int failed = 0;
     s->cfg.host = s->host = dup_or_null(s->cfg.host, &failed);
     s->cfg.admin_token = s->admin_token =
         dup_or_null(c->admin_token && c->admin_token[0] ? c->admin_token : NULL, &failed);
     s->cfg.web_dir = s->web_dir = dup_or_null(c->web_dir, &failed);
     s->cfg.swagger_dir = s->swagger_dir = dup_or_null(c->swagger_dir, &failed);
+    s->cfg.cors_origin = s->cors_origin =
+        dup_or_null(c->cors_origin && c->cors_origin[0] ? c->cors_origin : NULL, &failed);
+    s->cfg.tls_cert = s->cfg.tls_key = NULL; /* read by read_tls; not kept */
     if (failed)
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory for the server's settings");
     return FER_OK;
+}
+
+/* A PEM file's contents, NUL-terminated, for MHD. */
+static enum fer_status read_pem(const char *path, const char *what, char **out, char *err)
+{
+    uint8_t *data;
+    size_t len;
+    enum fer_status st = fer_file_read(path, what, 1u << 20, &data, &len, err);
+    if (st != FER_OK)
+        return st;
+    *out = fer_malloc(len + 1);
+    if (*out) {
+        memcpy(*out, data, len);
+        (*out)[len] = 0;
+    }
+    fer_free(data);
+    if (!*out)
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory reading %s", path);
+    if (!strstr(*out, "-----BEGIN "))
+        return fer_errorf(err, FER_ERR_FORMAT, "%s %s is not in PEM form (no -----BEGIN line)",
+                          what, path);
+    return FER_OK;
+}
+
+/* The certificate and key for HTTPS, when the config names them. */
+static enum fer_status read_tls(fer_server *s, const struct fer_server_config *c, char *err)
+{
+    if (!c->tls_cert && !c->tls_key)
+        return FER_OK;
+    if (!c->tls_cert || !c->tls_key)
+        return fer_errorf(err, FER_ERR_ARG, "HTTPS needs both --tls-cert and --tls-key");
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return fer_errorf(err, FER_ERR_ARG, "this libmicrohttpd was built without TLS");
+    enum fer_status st = read_pem(c->tls_cert, "TLS certificate", &s->tls_cert_pem, err);
+    if (st == FER_OK)
+        st = read_pem(c->tls_key, "TLS key", &s->tls_key_pem, err);
+    return st;
 }
 
 /* The model's class names joined with commas, and its info gauge for /metrics. */
@@ -126,6 +176,13 @@ static enum fer_status start_daemon(fer_server *s, char *err)
                      MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    struct MHD_OptionItem tls_opt[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (s->tls_cert_pem)
+        flags |= MHD_USE_TLS;
     /* polling threads only read and write: the work is the workers' */
     int io_threads = fer_cpu_count() > 1 ? 2 : 1;
     struct MHD_OptionItem pool_opt[] = {
@@ -136,11 +193,18 @@ static enum fer_status start_daemon(fer_server *s, char *err)
     s->daemon = MHD_start_daemon(
         flags, (uint16_t)s->cfg.port, NULL, NULL, fer_server_access, s, MHD_OPTION_EXTERNAL_LOGGER,
         mhd_log, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_ARRAY,
-        io_threads > 1 ? pool_opt : pool_opt + 1, MHD_OPTION_CONNECTION_TIMEOUT,
+        io_threads > 1 ? pool_opt : pool_opt + 1, MHD_OPTION_ARRAY,
+        s->tls_cert_pem ? tls_opt : tls_opt + 2, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)s->cfg.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections, MHD_OPTION_NOTIFY_COMPLETED,
-        fer_server_completed, s, MHD_OPTION_END);
+        fer_server_completed, s, MHD_OPTION_URI_LOG_CALLBACK, fer_server_uri_guard, s,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
+    if (!s->daemon && s->tls_cert_pem)
+        return fer_errorf(err, FER_ERR_IO,
+                          "cannot start HTTPS on %s port %d: the port is in use, or the TLS "
+                          "certificate and key do not load or do not match (see above)",
+                          s->cfg.host, s->cfg.port);
     if (!s->daemon)
         return fer_errorf(err, FER_ERR_IO,
                           "cannot listen on %s port %d (in use, or not an address of this "
@@ -164,6 +228,10 @@ enum fer_status fer_server_start(const struct fer_server_config *c, fer_engine *
     s->store = store;
     s->started = fer_now();
     enum fer_status st = copy_config(s, c, err);
+    if (st == FER_OK)
+        st = read_tls(s, c, err);
+    if (st == FER_OK && s->cfg.rate_limit)
+        st = fer_rate_table_new(&s->rate, err);
     if (st == FER_OK)
         st = describe_model(s, err);
     if (st == FER_OK)
@@ -205,5 +273,9 @@ void fer_server_stop(fer_server *s)
     fer_free(s->admin_token);
     fer_free(s->web_dir);
     fer_free(s->swagger_dir);
+    fer_free(s->cors_origin);
+    fer_free(s->tls_cert_pem);
+    fer_free(s->tls_key_pem);
+    fer_rate_table_free(s->rate);
     fer_free(s);
 }

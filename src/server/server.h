@@ -29,6 +29,8 @@
 #define FER_SERVER_DEFAULT_UPLOAD (10u * 1024 * 1024)
 #define FER_SERVER_DEFAULT_PIXELS ((size_t)40 * 1000 * 1000)
 #define FER_SERVER_SWAGGER_DIR    "build/npm/node_modules/swagger-ui-dist"
+/* The longest admin token accepted at start; longer ones are refused with a message. */
+#define FER_MAX_ADMIN_TOKEN 256
 
 struct fer_server_config {
     const char *host;         /* numeric IPv4/IPv6 address or a host name (default 127.0.0.1) */
@@ -42,6 +44,12 @@ struct fer_server_config {
     const char *web_dir;      /* the web app's files; NULL: none, / answers 404 */
     const char *swagger_dir;  /* swagger-ui-dist's files; NULL or missing: /docs says so */
     int log_requests;         /* 1: one line per request on stderr */
+    const char *tls_cert;     /* PEM certificate (chain) file: HTTPS; NULL: plain HTTP */
+    const char *tls_key;      /* its PEM private key file; needed with tls_cert */
+    const char *cors_origin;  /* an origin ("https://app.example") or "*" that may call the API
+                                 from a browser; NULL: no CORS headers (the default) */
+    unsigned rate_limit;      /* predict and feedback requests a minute per client address;
+                                 over it: 429 with Retry-After. 0: no limit */
 };
 
 typedef struct fer_server fer_server;

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -35,6 +36,10 @@ struct fer_workers {
     int stopping;
 };
 
+/* guard.c: the per-client rate limit's buckets (a fixed table). */
+#define FER_RATE_SLOTS 4096
+struct fer_rate_table;
+
 struct fer_server {
     struct MHD_Daemon *daemon;
     fer_engine *engine; /* borrowed */
@@ -42,7 +47,9 @@ struct fer_server {
     fer_metrics *metrics;
     struct fer_workers workers;
     struct fer_server_config cfg; /* strings point into the copies below */
-    char *host, *admin_token, *web_dir, *swagger_dir;
+    char *host, *admin_token, *web_dir, *swagger_dir, *cors_origin;
+    char *tls_cert_pem, *tls_key_pem; /* the files' contents, NUL-terminated; NULL: plain HTTP */
+    struct fer_rate_table *rate;      /* NULL: no rate limit */
     int port;
     double started;
     char classes[FER_STORE_CLASSES_LEN]; /* the model's class names, comma-separated */
@@ -81,7 +88,14 @@ struct fer_request {
     char method[16]; /* copies, for the handler and the access log (truncated) */
     char url[256];
     char content_type[256]; /* the Content-Type header, "" when none */
-    char authorization[512];
+    char authorization[FER_MAX_ADMIN_TOKEN + 64];
+    char origin[256]; /* the Origin header, "" when none */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in6 in6; /* room for either family */
+    } client;
+    int client_set;
+    int authorization_truncated; /* the header did not fit: it cannot hold the token */
     struct {
         char key[32];
         char value[96];
@@ -113,12 +127,30 @@ struct fer_route {
     int async;  /* 1: runs on the worker pool */
 };
 
-/* routes.c: MHD's access handler and completion callback. */
+/* routes.c: MHD's access handler and completion callback, and its URI logger, which refuses
+   request targets with too many query arguments before MHD parses them (414). */
+void *fer_server_uri_guard(void *cls, const char *uri, struct MHD_Connection *c);
 enum MHD_Result fer_server_access(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls);
 void fer_server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                           enum MHD_RequestTerminationCode toe);
+
+/* guard.c */
+enum fer_status fer_rate_table_new(struct fer_rate_table **out, char *err);
+void fer_rate_table_free(struct fer_rate_table *t);
+/*
+ * Takes one request from client's bucket at time now (seconds): 1 when allowed, else 0 with
+ * *retry_after_s set. Always 1 when per_minute is 0 or the address is unknown.
+ */
+int fer_rate_take(struct fer_rate_table *t, unsigned per_minute, const struct sockaddr *client,
+                  double now, int *retry_after_s);
+/* 1 when the request is over the client's rate limit: a 429 reply is set. */
+int fer_guard_rate_limited(struct fer_request *rq);
+/* 1 when the request is a CORS preflight (OPTIONS with --cors-origin): the reply is set. */
+int fer_guard_preflight(struct fer_request *rq);
+/* Access-Control-Allow-Origin and Vary when the request's origin is allowed. */
+void fer_guard_cors_headers(const struct fer_request *rq, struct MHD_Response *resp);
 
 /* workers.c */
 enum fer_status fer_workers_start(fer_server *s, int n_threads, char *err);

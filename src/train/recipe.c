@@ -79,6 +79,7 @@ enum fer_status fer_train_config_from_spec(struct fer_train_config *c, fer_spec 
     a->brightness = fer_spec_float(s, "brightness", a->brightness, 0, 1, n, &bad, err);
     a->contrast = fer_spec_float(s, "contrast", a->contrast, 0, 1, n, &bad, err);
     a->erase = fer_spec_float(s, "erase", a->erase, 0, 1, n, &bad, err);
+    a->nearest = fer_spec_int(s, "nearest", a->nearest, 0, 1, n, &bad, err);
     c->eval_tta = fer_spec_int(s, "eval_tta", c->eval_tta, 0, 2, n, &bad, err);
     if (bad)
         return FER_ERR_FORMAT;

@@ -151,6 +151,7 @@ static void save_recipe(struct fer_meta *t, const struct run *r)
     fer_meta_setf(t, "augment", "%.9g %.9g %.9g %.9g %.9g %.9g %.9g", (double)a->shift,
                   (double)a->rotate, (double)a->scale, (double)a->flip, (double)a->brightness,
                   (double)a->contrast, (double)a->erase);
+    fer_meta_setf(t, "augment_nearest", "%d", a->nearest);
     fer_meta_setf(t, "regularise", "%.9g %.9g %d", (double)c->label_smoothing, (double)c->mixup,
                   c->eval_tta);
     fer_meta_setf(t, "keep_last", "%d", c->keep_last);
@@ -193,6 +194,8 @@ static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char
     r->elapsed = el ? atof(el) : 0;
     /* the optimizer is created later; remember its step count until then */
     r->resumed_steps = steps;
+    const char *nearest = fer_meta_get(t, "augment_nearest"); /* absent in older checkpoints */
+    a->nearest = nearest ? atoi(nearest) != 0 : 0;
     const char *keep = fer_meta_get(t, "keep_last"); /* absent in older checkpoints */
     if (r->c->keep_last <= 0)
         c->keep_last = keep ? atoi(keep) : 0;

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# serve_options.sh - `fer serve` as a process with the options that change what clients see:
+# HTTPS with a certificate made here (--tls-cert, --tls-key), CORS for one origin
+# (--cors-origin) and the per-client rate limit (--rate-limit), spoken to with curl.
+# Also: a FIFO, a folder loop and other bad input on the command line. Uses $FER (default
+# build/fer); ends with "N passed, N failed, N skipped".
+set -u
+FER=${FER:-build/fer}
+tmp=$(mktemp -d /tmp/fer_serve_XXXXXX)
+pid=
+trap '[[ -n $pid ]] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+passed=0 failed=0 skipped=0
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
+check() { if "${@:2}"; then ok "$1"; else bad "$1"; fi; }
+photo=tests/data/photos/astronaut.jpg
+
+# start ARGS...: fer serve on a free port in the background; sets $pid and $port
+start() {
+    port=$((20000 + RANDOM % 20000))
+    "$FER" serve --port "$port" --db "$tmp/fer.db" --quiet "$@" >"$tmp/serve.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        grep -q "fer serve: open" "$tmp/serve.log" && return 0
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "fer serve did not start:" >&2
+    cat "$tmp/serve.log" >&2
+    return 1
+}
+stop() { kill $pid 2>/dev/null; wait $pid 2>/dev/null; pid=; }
+
+if ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then
+    echo "skip: the server option tests need curl and openssl (scripts/install-deps.sh --test)"
+    echo "0 passed, 0 failed, 1 skipped"
+    exit 0
+fi
+
+# HTTPS with a self-signed certificate for 127.0.0.1
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+if start --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"; then
+    check "the address printed is https" grep -q "open https://127.0.0.1:$port/" "$tmp/serve.log"
+    body=$(curl -s --cacert "$tmp/cert.pem" "https://127.0.0.1:$port/v1/health")
+    check "health over HTTPS, certificate verified" grep -q '"status":"ok"' <<<"$body"
+    body=$(curl -s --cacert "$tmp/cert.pem" -F "image=@$photo" "https://127.0.0.1:$port/v1/predict")
+    check "a prediction over HTTPS" grep -q '"emotion"' <<<"$body"
+    check "plain HTTP to the HTTPS port gets no answer" \
+        bash -c "! curl -s --max-time 5 http://127.0.0.1:$port/v1/health | grep -q status"
+    stop
+else
+    bad "fer serve starts with --tls-cert and --tls-key"
+fi
+"$FER" serve --port 0 --db "$tmp/fer.db" --tls-cert "$tmp/cert.pem" >/dev/null 2>"$tmp/err"
+check "a certificate without a key is refused" grep -q "needs both --tls-cert and --tls-key" "$tmp/err"
+"$FER" serve --port 0 --db "$tmp/fer.db" --tls-cert "$tmp/key.pem" --tls-key "$tmp/cert.pem" \
+    >/dev/null 2>"$tmp/err"
+check "a swapped certificate and key fail with a message" grep -q "cannot start HTTPS" "$tmp/err"
+printf 'not a pem' >"$tmp/junk.pem"
+"$FER" serve --port 0 --db "$tmp/fer.db" --tls-cert "$tmp/junk.pem" --tls-key "$tmp/key.pem" \
+    >/dev/null 2>"$tmp/err"
+check "a file that is not PEM is named" grep -q "junk.pem is not in PEM form" "$tmp/err"
+
+# CORS for one origin, and the rate limit
+if start --cors-origin https://app.example --rate-limit 3; then
+    url=http://127.0.0.1:$port
+    curl -s -D "$tmp/h" -o /dev/null -X OPTIONS -H "Origin: https://app.example" "$url/v1/predict"
+    check "preflight from the allowed origin: 204" grep -q "^HTTP/1.1 204" "$tmp/h"
+    check "  allows POST" grep -qi "^Access-Control-Allow-Methods: GET, POST, OPTIONS" "$tmp/h"
+    check "  names the origin" grep -qi "^Access-Control-Allow-Origin: https://app.example" "$tmp/h"
+    curl -s -D "$tmp/h" -o /dev/null -X OPTIONS -H "Origin: https://evil.example" "$url/v1/predict"
+    check "preflight from another origin: 403" grep -q "^HTTP/1.1 403" "$tmp/h"
+    curl -s -D "$tmp/h" -o /dev/null -H "Origin: https://evil.example" "$url/v1/health"
+    check "  and no Allow-Origin for it" bash -c "! grep -qi '^Access-Control-Allow-Origin' $tmp/h"
+    codes=""
+    for _ in 1 2 3 4; do
+        codes+=$(curl -s -o /dev/null -w "%{http_code} " -F "image=@$photo" "$url/v1/predict")
+    done
+    check "rate limit 3 a minute: the 4th prediction gets 429 ($codes)" [ "$codes" = "200 200 200 429 " ]
+    curl -s -D "$tmp/h" -o "$tmp/b" -H 'Content-Type: application/json' \
+        -d '{"face_id": "0123456789abcdef0123456789abcdef", "emotion": "sad"}' "$url/v1/feedback"
+    check "  feedback shares the budget: 429" grep -q "^HTTP/1.1 429" "$tmp/h"
+    check "  with Retry-After" grep -qi "^Retry-After: [0-9]" "$tmp/h"
+    check "  and a JSON error" grep -q '"error":"more than 3 requests a minute' "$tmp/b"
+    check "health is not limited" bash -c "curl -s $url/v1/health | grep -q status"
+    stop
+else
+    bad "fer serve starts with --cors-origin and --rate-limit"
+fi
+"$FER" serve --port 0 --db "$tmp/fer.db" --admin-token "$(head -c 300 /dev/zero | tr '\0' x)" \
+    >/dev/null 2>"$tmp/err"
+check "an admin token of 300 characters is refused at start" grep -q "at most 256" "$tmp/err"
+
+# the command line: special files and loops
+mkfifo "$tmp/f.jpg"
+timeout 20 "$FER" predict "$tmp/f.jpg" >"$tmp/out" 2>"$tmp/err"
+check "predict on a FIFO fails at once (exit 1)" [ $? -eq 1 ]
+check "  saying what it is" grep -q "is a FIFO, not a regular file" "$tmp/out"
+timeout 20 "$FER" info "$tmp/f.jpg" >/dev/null 2>"$tmp/err"
+check "info on a FIFO fails at once" grep -q "is a FIFO" "$tmp/err"
+timeout 20 "$FER" detect --cascade "$tmp/f.jpg" "$photo" >/dev/null 2>"$tmp/err"
+check "detect --cascade on a FIFO fails at once" grep -q "is a FIFO" "$tmp/err"
+timeout 20 "$FER" eval --model "$tmp/f.jpg" --data "$tmp/f.jpg" >/dev/null 2>"$tmp/err"
+check "eval on a FIFO fails at once" grep -q "is a FIFO" "$tmp/err"
+mkdir -p "$tmp/loop/a"
+ln -s .. "$tmp/loop/a/up"
+cp "$photo" "$tmp/loop/a/x.jpg"
+timeout 60 "$FER" predict --format csv "$tmp/loop" >"$tmp/out" 2>"$tmp/err"
+check "a folder with a symbolic link loop: each photo once" [ "$(grep -c x.jpg "$tmp/out")" -eq 1 ]
+check "  and the loop is named" grep -q "symbolic link loop" "$tmp/err"
+: >"$tmp/empty.jpg"
+"$FER" predict "$tmp/empty.jpg" >"$tmp/out" 2>&1
+check "a 0-byte image is an error" grep -q '"error"' "$tmp/out"
+printf 'emotion,pixels,Usage\n' >"$tmp/header.csv"
+"$FER" eval --model models/fer-resnet-111.fer --data "$tmp/header.csv" >/dev/null 2>"$tmp/err"
+check "a CSV with only its header is an error" grep -q "holds only its header" "$tmp/err"
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[[ $failed -eq 0 ]]
