@@ -164,17 +164,41 @@ bench-detect-now: build/fer build/bench_detect build/bench_pipeline
 bench-load-now: build/fer
 	@bash bench/load.sh
 
-# libFuzzer targets (clang): build/fuzz_parsers (cascade XML, multipart, base64, model
-# files, specs, pictures) and build/fuzz_csv; see their headers for how to run them.
-FUZZ_CFLAGS := $(BASE_CFLAGS) -DFER_FUZZ -O1 -g -fsanitize=fuzzer,address,undefined \
-               -Wno-double-promotion -Wno-format-nonliteral \
-               -fno-sanitize-recover=undefined
-FUZZ_SRC := $(filter %.c,$(LIB_SRC))
-build/fuzz_%: tests/fuzz_%.c $(FUZZ_SRC)
+# libFuzzer targets (clang, ASan and UBSan): build/fuzz_<parser> for each parser that reads
+# what users and clients send (tests/fuzz_parsers.c, tests/fuzz_csv.c; their seeds and past
+# crashes in tests/corpus/<parser>/, replayed by test_fuzz_corpus). `make fuzz
+# SECONDS=N` (or RUNS=N executions) runs each from tests/corpus/<parser>/ and prints a table
+# (scripts/fuzz.sh); crashes go to build/fuzz-out/<parser>/.
+FUZZ_FLAGS := $(BASE_CFLAGS) -DFER_FUZZ -O1 -g -Wno-double-promotion -Wno-format-nonliteral \
+              -fno-sanitize-recover=undefined
+FUZZ_PARSERS := cascade multipart base64 model spec image ferplus json
+FUZZ_TARGETS := $(FUZZ_PARSERS) csv
+# the library once, instrumented for coverage; each target links it with libFuzzer's main
+FUZZ_OBJ := $(patsubst %,build/fuzz/%.o,$(basename $(LIB_SRC)))
+build/fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)clang $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+build/fuzz/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(Q)clang -c $< -o $@ -MMD -MP
+build/fuzz/src/pipeline/builtin_model.o: models/fer-resnet.fer
+build/fuzz/src/detect/builtin_cascade.o: \
+    /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
+build/fuzz/libfer.a: $(FUZZ_OBJ)
+	$(Q)ar rcs $@ $^
+build/fuzz_csv: tests/fuzz_csv.c build/fuzz/libfer.a
 	$(call say,FUZZ,$@)
-	@mkdir -p build
-	$(Q)clang $(FUZZ_CFLAGS) $< $(FUZZ_SRC) $(filter %.S,$(LIB_SRC)) -o $@ $(LIBS)
-fuzz-now: build/fuzz_parsers build/fuzz_csv
+	$(Q)clang $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined $< build/fuzz/libfer.a -o $@ $(LIBS)
+$(FUZZ_PARSERS:%=build/fuzz_%): build/fuzz_%: tests/fuzz_parsers.c build/fuzz/libfer.a
+	$(call say,FUZZ,$@)
+	$(Q)clang $(FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined -DFER_FUZZ_ONLY=$(shell n=0; \
+	    for p in $(FUZZ_PARSERS); do [ $$p = $* ] && echo $$n; n=$$((n + 1)); done) $< \
+	    build/fuzz/libfer.a -o $@ $(LIBS)
+SECONDS ?= 60
+RUNS ?= 0
+fuzz-now: $(FUZZ_TARGETS:%=build/fuzz_%)
+	@bash scripts/fuzz.sh $(SECONDS) $(RUNS) $(FUZZ_TARGETS)
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the static library (with the
 # built-in model and cascade), the header and a pkg-config file.

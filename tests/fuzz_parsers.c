@@ -1,29 +1,23 @@
 /*
- * fuzz_parsers.c - one libFuzzer target for the parsers that read what users
- * and clients send: the first input byte picks the parser, the rest is its
- * input.
+ * fuzz_parsers.c - the libFuzzer targets for the parsers that read what users and clients
+ * send, one binary each (built with -DFER_FUZZ_ONLY=N; `make fuzz` builds build/fuzz_<name>
+ * and runs them, scripts/fuzz.sh):
  *
- *   0 cascade XML (fer_cascade_load_xml_memory), then a detection with it
- *   1 multipart/form-data: the Content-Type up to the first newline, then the body
- *   2 base64 and data: URLs (fer_base64_decode)
- *   3 model files (fer_model_load_memory); when (byte / 6) is odd, with the
- *     checksum sealed again after mutation
- *   4 architecture specs (fer_spec_parse, then fer_net_new)
- *   5 pictures (fer_image_decode: JPEG, PNG)
+ *   0 cascade    cascade XML (fer_cascade_load_xml_memory), then a detection with it
+ *   1 multipart  multipart/form-data: the Content-Type up to the first newline, then the body
+ *   2 base64     base64 and data: URLs (fer_base64_decode)
+ *   3 model      model files (fer_model_load_memory); inputs of odd length get their checksum
+ *                sealed again after mutation, so the fuzzer reaches the sections behind it
+ *   4 spec       architecture specs (fer_spec_parse, then fer_net_new)
+ *   5 image      pictures (fer_image_decode: JPEG, PNG)
+ *   6 ferplus    FER+ vote files (fer_dataset_apply_ferplus on a small FER2013 set)
+ *   7 json       JSON bodies of POST /v1/feedback and /v1/predict, through the real handlers
+ *                of a server with the built-in model and an in-memory SQLite store
  *
- * Not built by default (it needs -DFER_FUZZ and clang's -fsanitize=fuzzer);
- * `make fuzz` builds build/fuzz_parsers and build/fuzz_csv, and
- *
- *   mkdir -p build/fuzz-out
- *   build/fuzz_parsers -max_total_time=300 -max_len=65536 build/fuzz-out tests/corpus/parsers
- *
- * runs it from the seeds in tests/corpus/parsers/ (their first byte is the
- * parser's number; a real cascade makes a good extra seed: 0 followed by
- * /usr/share/opencv4/haarcascades/haarcascade_licence_plate_rus_16stages.xml).
- * Each parser must return FER_OK or an error with a message, and never crash,
- * leak or read out of bounds; the ordinary tests (test_detect,
- * test_http_parsers, test_nn, test_image_errors) replay seeded mutations of
- * the same kinds.
+ * tests/fuzz_csv.c is the FER2013 CSV reader's. Seeds, and every input that once crashed,
+ * are in tests/corpus/<name>/; tests/test_fuzz_corpus.c replays them all through
+ * fuzz_run_parser in the ordinary (gcc, sanitizer) test build. Each parser must return
+ * FER_OK or an error with a message, and never crash, leak or read out of bounds.
  */
 #ifdef FER_FUZZ
 
@@ -33,15 +27,20 @@
 
 #include "core/alloc.h"
 #include "core/sha256.h"
+#include "data/dataset.h"
 #include "detect/cascade.h"
+#include "fer.h"
 #include "image/image.h"
 #include "nn/model_file.h"
 #include "nn/net.h"
 #include "nn/spec.h"
 #include "server/base64.h"
 #include "server/multipart.h"
+#include "server/server_internal.h"
+#include "storage/store.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include <stdio.h>
+#include <unistd.h>
 
 /* A contract violation is what the fuzzer looks for: an error without a message. */
 static void check(enum fer_status st, const char *err)
@@ -129,7 +128,7 @@ static void fuzz_model(const uint8_t *in, size_t n, int reseal)
     char err[FER_ERR_LEN] = "";
     enum fer_status st = fer_model_load_memory(d, n, "fuzz.fer", 2, &net, &meta, NULL, err);
     check(st, err);
-    if (net)
+    if (net && fer_net_flops(net) < 2e6) /* parser bugs, not slow forward passes */
         fer_net_forward(net, 1, 0);
     fer_net_free(net);
     fer_meta_clear(&meta);
@@ -150,7 +149,7 @@ static void fuzz_spec(const uint8_t *d, size_t n)
     check(st, err);
     /* small nets only: the fuzzer is after parser bugs, not slow forward passes */
     if (st == FER_OK && (st = fer_net_new(spec, 7, 1, &net, err)) == FER_OK &&
-        fer_net_flops(net) < 50e6) {
+        fer_net_flops(net) < 2e6) {
         fer_net_init_weights(net, 1);
         fer_net_forward(net, 1, 0);
     }
@@ -169,13 +168,122 @@ static void fuzz_image(const uint8_t *d, size_t n)
     fer_image_free(&img);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Writes d to a file of this process's own; its path. */
+static const char *as_file(const uint8_t *d, size_t n, const char *suffix)
 {
-    if (size < 1)
-        return 0;
-    const uint8_t *d = data + 1;
-    const size_t n = size - 1;
-    switch (data[0] % 6) {
+    static char path[96];
+    snprintf(path, sizeof(path), "/tmp/fer_fuzz_%ld%s", (long)getpid(), suffix);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        abort();
+    if (fwrite(d, 1, n, f) != n || fclose(f) != 0)
+        abort();
+    return path;
+}
+
+/* FER+ votes applied to a FER2013 set of four faces (PublicTest rows 0..3). */
+/* A copy of a dataset without soft labels, as the FER+ reader gets it (fer_malloc'd). */
+static fer_dataset *clone_dataset(const fer_dataset *src)
+{
+    fer_dataset *ds = fer_calloc(1, sizeof(*ds));
+    if (!ds)
+        abort();
+    *ds = *src;
+    ds->pixels = fer_malloc(src->n * FER_FACE_PIXELS);
+    ds->labels = fer_malloc(src->n);
+    ds->usage = fer_malloc(src->n);
+    ds->usage_rank = fer_malloc(src->n * sizeof(uint32_t));
+    if (!ds->pixels || !ds->labels || !ds->usage || !ds->usage_rank)
+        abort();
+    memcpy(ds->pixels, src->pixels, src->n * FER_FACE_PIXELS);
+    memcpy(ds->labels, src->labels, src->n);
+    memcpy(ds->usage, src->usage, src->n);
+    memcpy(ds->usage_rank, src->usage_rank, src->n * sizeof(uint32_t));
+    return ds;
+}
+
+/* FER+ votes applied to a FER2013 set of four faces (two Training, two PublicTest). */
+static void fuzz_ferplus(const uint8_t *d, size_t n)
+{
+    static fer_dataset *base;
+    if (!base) {
+        char *text = malloc(4 * 2304 * 4 + 200), *p = text;
+        p += sprintf(p, "emotion,pixels,Usage\n");
+        for (int r = 0; r < 4; r++) {
+            p += sprintf(p, "%d,", r);
+            for (int k = 0; k < 2304; k++)
+                p += sprintf(p, k ? " %d" : "%d", (r * 31 + k) % 256);
+            p += sprintf(p, ",%s\n", r < 2 ? "Training" : "PublicTest");
+        }
+        const char *csv = as_file((const uint8_t *)text, (size_t)(p - text), ".csv");
+        struct fer_read_options o = {0, -1, 0};
+        char err[FER_ERR_LEN];
+        if (fer_dataset_read_csv(csv, &o, &base, NULL, err) != FER_OK)
+            abort();
+        free(text);
+    }
+    const char *path = as_file(d, n, ".ferplus.csv");
+    for (int ls = FER_LABELS_FERPLUS_MAJORITY; ls <= FER_LABELS_FERPLUS_SOFT; ls++) {
+        fer_dataset *ds = clone_dataset(base);
+        char err[FER_ERR_LEN] = "";
+        size_t unusable = 0;
+        check(fer_dataset_apply_ferplus(ds, path, (enum fer_label_source)ls, 1, &unusable, err),
+              err);
+        fer_dataset_free(ds);
+    }
+}
+
+/* JSON bodies through the real handlers, on a server made once. */
+static void fuzz_json(const uint8_t *d, size_t n)
+{
+    static fer_server *server;
+    static fer_engine *engine;
+    static fer_store *store;
+    char err[FER_ERR_LEN] = "";
+    if (!server) {
+        struct fer_server_config c;
+        fer_server_config_default(&c);
+        c.port = 0;
+        c.max_pixels = 1 << 20; /* small pictures keep each run fast */
+        c.threads = 1;
+        c.log_requests = 0;
+        if (fer_engine_open(NULL, &engine, err) != FER_OK ||
+            fer_store_open("sqlite::memory:", &store, err) != FER_OK ||
+            fer_server_start(&c, engine, store, &server, err) != FER_OK) {
+            fprintf(stderr, "fuzz_json: %s\n", err);
+            abort();
+        }
+    }
+    for (int route = 0; route < 2; route++) {
+        struct fer_request *rq = fer_calloc(1, sizeof(*rq));
+        rq->srv = server;
+        rq->reply.fd = -1;
+        snprintf(rq->method, sizeof(rq->method), "POST");
+        snprintf(rq->url, sizeof(rq->url), route ? "/v1/predict" : "/v1/feedback");
+        snprintf(rq->content_type, sizeof(rq->content_type), "application/json");
+        rq->body = fer_malloc(n ? n : 1);
+        memcpy(rq->body, d, n);
+        rq->len = rq->cap = n;
+        if (route)
+            fer_api_predict(rq);
+        else
+            fer_api_feedback(rq);
+        /* every answer is a status with a body; errors are JSON {"error": ...} */
+        if (rq->reply.status < 200 || rq->reply.status > 599 || !rq->reply.body)
+            abort();
+        if (rq->reply.status >= 400 && !strstr(rq->reply.body, "\"error\""))
+            abort();
+        fer_reply_clear(&rq->reply);
+        fer_free(rq->body);
+        fer_free(rq);
+    }
+}
+
+/* One input to parser `which` (9: a model file with its checksum sealed again). */
+void fuzz_run_parser(int which, const uint8_t *d, size_t n);
+void fuzz_run_parser(int which, const uint8_t *d, size_t n)
+{
+    switch (which) {
     case 0:
         fuzz_cascade(d, n);
         break;
@@ -186,17 +294,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_base64(d, n);
         break;
     case 3:
-        fuzz_model(d, n, data[0] / 6 % 2);
+        fuzz_model(d, n, 0);
+        break;
+    case 9:
+        fuzz_model(d, n, 1);
         break;
     case 4:
         fuzz_spec(d, n);
         break;
-    default:
+    case 5:
         fuzz_image(d, n);
         break;
+    case 6:
+        fuzz_ferplus(d, n);
+        break;
+    default:
+        fuzz_json(d, n);
+        break;
     }
+}
+
+#ifdef FER_FUZZ_ONLY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    /* the model target reseals the checksum on every other input, by its length */
+    fuzz_run_parser(FER_FUZZ_ONLY == 3 && size % 2 ? 9 : FER_FUZZ_ONLY, data, size);
     return 0;
 }
+#endif
 
 #else
 /* ISO C wants at least one declaration in a translation unit. */

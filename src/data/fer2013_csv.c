@@ -24,15 +24,17 @@
 
 #define CSV_CHUNK     (1u << 20) /* bytes asked of gzread at a time */
 #define CSV_MAX_LINE  (1u << 20) /* a longer line is an error, not a reason to grow */
-#define CSV_INIT_ROWS 64
+#define CSV_INIT_ROWS 16
 #define CSV_FIELDS    3
-#define CSV_SLACK     8 /* readable bytes after the last one read */
+#define CSV_SLACK     8            /* readable bytes after the last one read */
+#define CSV_FIRST_BUF (64u * 1024) /* the buffer's first size: small files stay small */
 
 /* Streams lines out of a (possibly gzip-compressed) file. */
 struct line_reader {
     gzFile gz;
     const char *path;
-    char *buf;   /* CSV_MAX_LINE + CSV_CHUNK + CSV_SLACK bytes */
+    char *buf; /* cap + CSV_SLACK bytes; cap grows to CSV_MAX_LINE + CSV_CHUNK at most */
+    size_t cap;
     size_t pos;  /* start of the next line */
     size_t len;  /* bytes of valid data in buf */
     size_t scan; /* bytes from pos already known to hold no '\n' */
@@ -75,8 +77,17 @@ static enum fer_status reader_fill(struct line_reader *r, char *err)
 {
     int got = 0, zerr = Z_BUF_ERROR;
     const char *why = "unexpected end of file";
+    if (r->len == r->cap) { /* full: grow, up to the longest line plus a chunk */
+        size_t cap = r->cap * 2 < CSV_MAX_LINE + CSV_CHUNK ? r->cap * 2 : CSV_MAX_LINE + CSV_CHUNK;
+        char *b = cap > r->cap ? fer_realloc(r->buf, cap + CSV_SLACK) : NULL;
+        if (!b)
+            return fer_errorf(err, FER_ERR_NOMEM, "%s: out of memory for a line", r->path);
+        r->buf = b;
+        r->cap = cap;
+    }
     if (!r->truncated) {
-        got = gzread(r->gz, r->buf + r->len, CSV_CHUNK);
+        size_t room = r->cap - r->len;
+        got = gzread(r->gz, r->buf + r->len, room < CSV_CHUNK ? (unsigned)room : CSV_CHUNK);
         why = zlib_reason(r->gz, r->path, &zerr);
         if (got > 0 && zerr == Z_BUF_ERROR) {
             r->truncated = 1;
@@ -93,6 +104,7 @@ static enum fer_status reader_fill(struct line_reader *r, char *err)
     }
     r->eof = got == 0;
     r->len += (size_t)got;
+    memset(r->buf + r->len, 0, CSV_SLACK); /* what parse_pixels' 4-byte loads may see */
     return FER_OK;
 }
 
@@ -396,8 +408,10 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
         return fer_errorf(err, FER_ERR_ARG, "%s: invalid usage filter %d", path, want_usage);
 
     r.path = path;
-    /* Zeroed, with CSV_SLACK bytes past the data for parse_pixels' 4-byte loads. */
-    r.buf = fer_calloc((size_t)CSV_MAX_LINE + CSV_CHUNK + CSV_SLACK, 1);
+    /* With CSV_SLACK bytes past the data for parse_pixels' 4-byte loads, zeroed by each fill;
+       small at first, as most lines are short and many files small */
+    r.cap = CSV_FIRST_BUF;
+    r.buf = fer_malloc(r.cap + CSV_SLACK);
     ds = fer_calloc(1, sizeof(*ds));
     if (!r.buf || !ds) {
         st = fer_errorf(err, FER_ERR_NOMEM, "%s: out of memory", path);
@@ -405,7 +419,8 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
     }
     ds->n_classes = 7;
     int fd;
-    if ((st = fer_file_open_regular(path, "data file", &fd, NULL, err)) != FER_OK)
+    struct stat sb;
+    if ((st = fer_file_open_regular(path, "data file", &fd, &sb, err)) != FER_OK)
         goto error;
     r.gz = gzdopen(fd, "rb");
     if (!r.gz) {
@@ -413,7 +428,8 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
         st = fer_errorf(err, FER_ERR_NOMEM, "out of memory opening %s", path);
         goto error;
     }
-    gzbuffer(r.gz, 1u << 17);
+    if (sb.st_size > (1 << 20))
+        gzbuffer(r.gz, 1u << 17); /* fewer reads on FER2013's 90 MB; zlib's 8 KB otherwise */
 
     if ((st = reader_next(&r, &line, &len, err)) != FER_OK)
         goto error;
