@@ -45,9 +45,18 @@ static unsigned from_multipart(struct fer_request *rq, struct upload *u, char *m
             u->annotate = text_is_true(p->data, p->len);
         else if (!strcmp(p->name, "crops"))
             u->crops = text_is_true(p->data, p->len);
-        else if (!image && (!strcmp(p->name, "image") || !strcmp(p->name, "file") ||
-                            p->filename[0] || !strncasecmp(p->content_type, "image/", 6)))
+        else if (!strcmp(p->name, "image") || !strcmp(p->name, "file") || p->filename[0] ||
+                 !strncasecmp(p->content_type, "image/", 6)) {
+            if (image) {
+                snprintf(msg, FER_ERR_LEN,
+                         "the multipart body has more than one image (\"%.40s\" and \"%.40s\"): "
+                         "send one image per request",
+                         image->filename[0] ? image->filename : image->name,
+                         p->filename[0] ? p->filename : p->name);
+                return MHD_HTTP_BAD_REQUEST;
+            }
             image = p;
+        }
     }
     if (!image) {
         snprintf(msg, FER_ERR_LEN,
