@@ -723,6 +723,24 @@ TEST(test_hostile_http)
     CHECK(http_raw(req, n, &r) == 0 && is_json_error(&r, 414));
     resp_free(&r);
     free(req);
+    /* a header of 200 KB, and 5,000 headers: 431 from libmicrohttpd's connection pool */
+    for (int big = 0; big < 2; big++) {
+        char *h = malloc(210000);
+        size_t k = (size_t)sprintf(h, "GET /v1/health HTTP/1.1\r\nHost: x\r\n");
+        if (big) {
+            k += (size_t)sprintf(h + k, "X-Big: ");
+            memset(h + k, 'a', 200000);
+            k += 200000;
+            k += (size_t)sprintf(h + k, "\r\n");
+        } else {
+            for (int i = 0; i < 5000; i++)
+                k += (size_t)sprintf(h + k, "X-%d: 1\r\n", i);
+        }
+        k += (size_t)sprintf(h + k, "\r\n");
+        CHECK(http_raw(h, k, &r) == 0 && r.status == 431);
+        resp_free(&r);
+        free(h);
+    }
     /* a few arguments are fine */
     CHECK(get("/v1/health?a=1&b=2", NULL, &r) == 0 && r.status == 200);
     resp_free(&r);
