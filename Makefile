@@ -59,8 +59,9 @@ endif
 deps:
 	@scripts/install-deps.sh
 
-# `make X` for these: install, then `make X-now` in a fresh make that sees the libraries.
-SUBMAKE := $(MAKE) --no-print-directory
+# `make X` for these: install, then `make X-now` in a fresh make that sees the libraries,
+# building on every core unless the command line said -j.
+SUBMAKE = $(MAKE) --no-print-directory $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 test: deps
 	@scripts/install-deps.sh --test
 	@$(SUBMAKE) test-now
