@@ -59,7 +59,13 @@ fi
 expect "info on a missing file" 1 "$FER" info "$tmp/nothing.fer"
 contains "names the file" "$tmp/err" "nothing.fer"
 expect "train --help" 0 "$FER" train --help
-contains "help lists --resume" "$tmp/err" "--resume"
+contains "help lists --resume, on stdout" "$tmp/out" "--resume"
+"$FER" predict --help | grep -q -- "--annotate" && ok "predict --help | grep finds --annotate" ||
+    bad "predict --help | grep finds --annotate"
+expect "fer help" 0 "$FER" help
+contains "fer help lists the commands on stdout" "$tmp/out" "predict"
+expect "fer with no command is a usage error" 2 "$FER"
+contains "and lists the commands on stderr" "$tmp/err" "predict"
 
 expect "prepare 7 classes" 0 "$FER" prepare --input "$tmp/all.csv.gz" --out "$tmp/p7"
 contains "prepare counts training" "$tmp/out" "40 faces (Training)"
@@ -369,7 +375,7 @@ contains "points to the help" "$tmp/err" "unknown option '--frobnicate' (see fer
 expect "a stray argument" 2 "$FER" eval --model a --data b extra
 contains "is named" "$tmp/err" "fer eval: unexpected argument 'extra'"
 expect "--help is not an error" 0 "$FER" calibrate --help
-contains "and lists the options" "$tmp/err" "--tta S"
+contains "and lists the options" "$tmp/out" "--tta S"
 expect "missing data file" 1 "$FER" eval --model "$tmp/m.fer" --data "$tmp/none.csv"
 contains "missing data file named" "$tmp/err" "none.csv"
 

@@ -15,9 +15,9 @@
 /* The most options one command may list. */
 #define MAX_OPTS 64
 
-void fer_args_usage(const char *usage, const struct fer_opt *opts)
+void fer_args_usage(FILE *out, const char *usage, const struct fer_opt *opts)
 {
-    fprintf(stderr, "usage: %s\n\noptions:\n", usage);
+    fprintf(out, "usage: %s\n\noptions:\n", usage);
     for (const struct fer_opt *o = opts; o->name; o++) {
         const char *arg = o->type == FER_OPT_FLAG    ? ""
                           : o->type == FER_OPT_STR   ? " S"
@@ -25,7 +25,7 @@ void fer_args_usage(const char *usage, const struct fer_opt *opts)
                                                      : " N";
         char left[64];
         snprintf(left, sizeof(left), "--%s%s", o->name, arg);
-        fprintf(stderr, "  %-24s %s\n", left, o->help);
+        fprintf(out, "  %-24s %s\n", left, o->help);
     }
 }
 
@@ -37,7 +37,7 @@ int fer_args_fail(const struct fer_args *a, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputs("\n\n", stderr);
-    fer_args_usage(a->usage, a->opts);
+    fer_args_usage(stderr, a->usage, a->opts);
     return FER_EXIT_USAGE;
 }
 
@@ -199,7 +199,7 @@ int fer_args_read(int argc, char **argv, struct fer_args *a)
     a->n_positional = 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fer_args_usage(a->usage, a->opts);
+            fer_args_usage(stdout, a->usage, a->opts); /* asked for: `| grep` finds it */
             return FER_EXIT_OK;
         }
         if (read_one(argc, argv, &i, a, seen) != 0)

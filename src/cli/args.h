@@ -16,6 +16,7 @@
 #define FER_CLI_ARGS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 enum fer_opt_type {
     FER_OPT_FLAG,  /* sets int *dst to 1 */
@@ -83,7 +84,7 @@ int fer_args_read(int argc, char **argv, struct fer_args *a);
 int fer_args_fail(const struct fer_args *a, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-void fer_args_usage(const char *usage, const struct fer_opt *opts);
+void fer_args_usage(FILE *out, const char *usage, const struct fer_opt *opts);
 
 /* A --tta name (none, flip, crops) as an enum fer_tta, or -1 after saying what is wrong. */
 int fer_args_tta(const struct fer_args *a, const char *name);

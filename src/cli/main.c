@@ -6,10 +6,11 @@
 
 #define FER_VERSION "0.1.0"
 
-static void usage(void)
+/* The command list: on stdout when asked for (fer help), on stderr after a mistake. */
+static void usage(FILE *out)
 {
     fprintf(
-        stderr,
+        out,
         "fer " FER_VERSION " - facial emotion recognition\n\n"
         "usage: fer <command> [options]   (fer <command> --help for its options)\n\n"
         "commands:\n"
@@ -37,7 +38,7 @@ void fer_cli_command_line(int argc, char **argv, char *buf, size_t len)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage();
+        usage(stderr);
         return FER_EXIT_USAGE;
     }
     const char *cmd = argv[1];
@@ -66,10 +67,10 @@ int main(int argc, char **argv)
         return FER_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        usage();
+        usage(stdout);
         return FER_EXIT_OK;
     }
     fprintf(stderr, "fer: unknown command '%s'\n\n", cmd);
-    usage();
+    usage(stderr);
     return FER_EXIT_USAGE;
 }
