@@ -71,6 +71,12 @@ done
 mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
 mounted+=("$root/dev/shm")
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# a machine on this network trusts what this one does: where HTTPS goes through an
+# intercepting proxy (npm's registry here), its CA is a local certificate of the host's
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    chroot "$root" update-ca-certificates >/dev/null 2>&1
+fi
 echo "deb $mirror bookworm main" >"$root/etc/apt/sources.list"
 echo "deb $mirror bookworm-updates main" >>"$root/etc/apt/sources.list"
 
