@@ -83,6 +83,7 @@ static double grad_check(fer_net *net, int batch, uint64_t seed)
         if (!groups[g].decay)
             for (size_t i = 0; i < groups[g].n; i++)
                 groups[g].param[i] += 0.2f * fer_rng_normal(&rng);
+    fer_net_weights_changed(net);
     fer_net_set_noise(net, seed, 3);
     loss_of(net, batch, targets);
     fer_net_zero_grad(net);
@@ -234,7 +235,7 @@ static double conv_error(struct fer_layer *l, int batch, uint64_t seed, uint64_t
     p.own_kernels = own_kernels;
     p.weights_gen = 1;
     fer_conv_forward(l, &p);
-    *made = l->infer_w != NULL;
+    *made = l->infer_w.filters != NULL;
     double worst = 0;
     for (int b = 0; b < batch; b++)
         for (int o = 0; o < f; o++)
@@ -245,8 +246,8 @@ static double conv_error(struct fer_layer *l, int batch, uint64_t seed, uint64_t
                     float got = out[(size_t)b * l->out_size + (size_t)(o * oh + y) * oh + x];
                     worst = fmax(worst, fabs((double)(ref - got)));
                 }
-    fer_free(l->infer_w);
-    l->infer_w = NULL;
+    fer_free(l->infer_w.filters);
+    l->infer_w.filters = NULL;
     free(in);
     free(w);
     free(bias);
@@ -322,12 +323,13 @@ static void check_training_step(int side)
     float *grads[2] = {malloc(sizeof(float) * n), malloc(sizeof(float) * n)};
     for (int round = 0; round < 3; round++) {
         random_batch(net, B, targets, 60 + (uint64_t)round, 1);
-        if (round >= 1) { /* a step's worth of change, through a fresh pointer as the optimiser */
+        if (round >= 1) { /* a step's worth of change, written as the optimiser writes it */
             struct fer_param_group *groups;
             size_t n_groups = fer_net_param_groups(net, &groups);
             for (size_t g = 0; g < n_groups; g++)
                 for (size_t i = 0; i < groups[g].n; i++)
                     groups[g].param[i] -= 0.05f * groups[g].grad[i];
+            fer_net_weights_changed(net);
         }
         double loss[2];
         for (int own = 0; own <= 1; own++) {
@@ -387,11 +389,12 @@ TEST(winograd_inference_matches_im2col)
     fer_net_init_weights(net, 3);
     for (int round = 0; round < 3; round++) {
         random_batch(net, B, targets, 40 + (uint64_t)round, 0);
-        if (round == 1) { /* new weights behind the net's back, through its own pointer */
+        if (round == 1) { /* new weights, through the net's own pointer */
             size_t n;
             float *w = fer_net_params(net, &n);
             for (size_t i = 0; i < n; i++)
                 w[i] *= (i % 3) ? 1.1f : -0.9f;
+            fer_net_weights_changed(net);
         }
         if (round == 2) { /* a new net with no memory for its filters: im2col instead */
             fer_net_free(net);
@@ -416,6 +419,50 @@ TEST(winograd_inference_matches_im2col)
         CHECK(worst < 1e-5);
     }
     fer_net_free(net);
+}
+
+/* Weights written without fer_net_weights_changed after a pass made filters from them: the
+ * check that sanitizer builds make before reusing filters (an abort there) sees it, for the
+ * first layer's packed filters and the second's Winograd filters (forward and backward); the
+ * notice clears it. Asking for the weights is not writing them. */
+TEST(weights_written_without_notice_are_caught)
+{
+#ifndef FER_CHECK_CACHE
+    CHECK_SKIP("built without FER_CHECK_CACHE: no hash of the weights to compare");
+#else
+    const char *text = "[net]\nwidth=10\nheight=10\nchannels=1\n"
+                       "[convolutional]\nfilters=16\nsize=3\nactivation=relu\n"
+                       "[convolutional]\nfilters=16\nsize=3\nactivation=relu\n"
+                       "[global_avgpool]\n[dense]\noutput=classes\n[softmax]\n";
+    enum { B = 2, K = 3 };
+    fer_net *net = build(text, K, B);
+    CHECK(net != NULL);
+    if (!net)
+        return;
+    float targets[B * K];
+    fer_net_init_weights(net, 6);
+    random_batch(net, B, targets, 6, 0);
+    struct fer_param_group *groups;
+    size_t n_groups = fer_net_param_groups(net, &groups);
+    CHECK(n_groups == 6 && strcmp(groups[2].name, "1.conv.weight") == 0);
+    /* the first layer (one channel) on packed filters, the second on Winograd's, both ways */
+    float *written[2] = {groups[0].param, groups[2].param};
+    for (int k = 0; k < 2; k++) {
+        loss_of(net, B, targets);
+        fer_net_zero_grad(net);
+        fer_net_backward(net, B);
+        CHECK(!fer_net_filters_stale(net));
+        size_t n;
+        CHECK(fer_net_params(net, &n) == groups[0].param && !fer_net_filters_stale(net));
+        written[k][1] += 0.25f;
+        CHECK(fer_net_filters_stale(net));
+        fer_net_weights_changed(net);
+        CHECK(!fer_net_filters_stale(net));
+        fer_net_forward(net, B, 0);
+        CHECK(!fer_net_filters_stale(net));
+    }
+    fer_net_free(net);
+#endif
 }
 
 /* A 2x2, stride-2 max pool of c channels, side x side to out_side x out_side, on the caller's
@@ -720,6 +767,7 @@ TEST(softmax_merge_adds_probabilities)
     float *w5 = fer_net_params(five, &n5);
     CHECK(n7 == n5);
     memcpy(w5, w7, sizeof(float) * n7);
+    fer_net_weights_changed(five);
     float targets[B * 7];
     random_batch(seven, B, targets, 13, 0);
     memcpy(fer_net_input(five), fer_net_input(seven), sizeof(float) * B * 36);
@@ -1022,6 +1070,7 @@ int main(void)
     RUN(conv_matches_direct_convolution);
     RUN(winograd_matches_direct_convolution);
     RUN(winograd_inference_matches_im2col);
+    RUN(weights_written_without_notice_are_caught);
     RUN(training_step_same_with_own_kernels);
     RUN(maxpool_picks_maximum);
     RUN(maxpool_2x2_ties_nan_and_odd_sides);

@@ -1,5 +1,18 @@
 /* activation.c - elementwise activations and their derivatives, split over the pool. */
+#include <string.h>
+
 #include "nn/layer.h"
+
+int fer_activation_parse(const char *s, enum fer_activation *act)
+{
+    if (strcmp(s, "relu") == 0)
+        *act = FER_ACT_RELU;
+    else if (strcmp(s, "linear") == 0)
+        *act = FER_ACT_LINEAR;
+    else
+        return 0;
+    return 1;
+}
 
 struct act_job {
     struct fer_layer *l;

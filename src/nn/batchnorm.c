@@ -114,6 +114,20 @@ void fer_bn_backward(struct fer_layer *l, struct fer_pass *p)
     fer_pool_run(p->pool, (size_t)l->out_c, backward_channel, &j);
 }
 
+void fer_bn_sizes(const struct fer_layer *l, struct fer_layer_sizes *sz)
+{
+    sz->biases = (size_t)l->out_c; /* beta */
+    sz->gammas = (size_t)l->out_c;
+    sz->stat_channels = (size_t)l->out_c;
+}
+
+void fer_bn_carve(struct fer_layer *l, size_t batch, struct fer_carve *c)
+{
+    l->xhat = fer_carve_floats(c, batch * l->out_size);
+    l->bn_mean = fer_carve_floats(c, (size_t)l->out_c);
+    l->bn_invstd = fer_carve_floats(c, (size_t)l->out_c);
+}
+
 /* The standalone [batchnorm] layer: input copied to xhat, normalised, activated. */
 void fer_batchnorm_forward(struct fer_layer *l, struct fer_pass *p)
 {
@@ -132,3 +146,24 @@ void fer_batchnorm_backward(struct fer_layer *l, struct fer_pass *p)
             p->in_delta[i] += l->delta[i];
     }
 }
+
+/* [batchnorm]: no keys besides the activation; the shape stays. */
+static enum fer_status configure(struct fer_layer *l, const struct fer_layer_spec *spec)
+{
+    (void)spec;
+    l->out_c = l->in_c;
+    l->out_h = l->in_h;
+    l->out_w = l->in_w;
+    return FER_OK;
+}
+
+const struct fer_layer_ops fer_batchnorm_ops = {
+    .section = "batchnorm",
+    .name = "bn",
+    .type = FER_LAYER_BATCHNORM,
+    .configure = configure,
+    .sizes = fer_bn_sizes,
+    .carve = fer_bn_carve,
+    .forward = fer_batchnorm_forward,
+    .backward = fer_batchnorm_backward,
+};

@@ -3,6 +3,7 @@
  * layer `from` to the previous layer's output (residual connection, He et al.
  * 2016); [route] concatenates the outputs of the listed layers along channels.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "nn/layer.h"
@@ -53,3 +54,81 @@ void fer_route_backward(struct fer_layer *l, struct fer_pass *p)
         }
     }
 }
+
+/* [shortcut]: from=k, a layer before the previous one (k < 0 counts back from this one), whose
+ * output has the previous layer's shape. */
+static enum fer_status configure_shortcut(struct fer_layer *l, const struct fer_layer_spec *spec)
+{
+    struct fer_spec_section *s = spec->s;
+    const int i = l->index;
+    int bad = 0;
+    int from = fer_spec_int(s, "from", 0, -i, i - 1, spec->file, &bad, spec->err);
+    if (bad)
+        return FER_ERR_FORMAT;
+    int at = from < 0 ? i + from : from;
+    if (from == 0 || at >= i - 1 || at < 0)
+        return fer_errorf(spec->err, FER_ERR_FORMAT,
+                          "%s:%d: from=%d must name a layer before the previous one", spec->file,
+                          s->line, from);
+    const struct fer_layer *o = &spec->earlier[at];
+    if (o->out_c != l->in_c || o->out_h != l->in_h || o->out_w != l->in_w)
+        return fer_errorf(spec->err, FER_ERR_FORMAT,
+                          "%s:%d: shortcut adds %dx%dx%d to %dx%dx%d: shapes differ", spec->file,
+                          s->line, o->out_c, o->out_h, o->out_w, l->in_c, l->in_h, l->in_w);
+    l->from = at;
+    l->out_c = l->in_c;
+    l->out_h = l->in_h;
+    l->out_w = l->in_w;
+    return FER_OK;
+}
+
+/* [route]: layers=-1,-4,... (1 to FER_MAX_ROUTES earlier layers of one map size). */
+static enum fer_status configure_route(struct fer_layer *l, const struct fer_layer_spec *spec)
+{
+    struct fer_spec_section *s = spec->s;
+    const char *r = fer_spec_str(s, "layers", NULL);
+    l->n_routes = r ? fer_layer_parse_list(r, l->index, l->routes, FER_MAX_ROUTES) : -1;
+    if (l->n_routes <= 0)
+        return fer_errorf(spec->err, FER_ERR_FORMAT,
+                          "%s:%d: [route] needs layers=-1,-4,... (1 to %d)", spec->file, s->line,
+                          FER_MAX_ROUTES);
+    l->out_c = 0;
+    for (int k = 0; k < l->n_routes; k++) {
+        if (l->routes[k] < 0 || l->routes[k] >= l->index)
+            return fer_errorf(spec->err, FER_ERR_FORMAT,
+                              "%s:%d: route to layer %d, which is not before this one", spec->file,
+                              s->line, l->routes[k]);
+        const struct fer_layer *o = &spec->earlier[l->routes[k]];
+        if (k > 0 && (o->out_h != l->out_h || o->out_w != l->out_w))
+            return fer_errorf(spec->err, FER_ERR_FORMAT, "%s:%d: routed layers differ in size",
+                              spec->file, s->line);
+        l->out_c += o->out_c;
+        l->out_h = o->out_h;
+        l->out_w = o->out_w;
+    }
+    return FER_OK;
+}
+
+static void describe_shortcut(const struct fer_layer *l, char *buf, size_t n)
+{
+    snprintf(buf, n, "+ layer %d", l->from);
+}
+
+const struct fer_layer_ops fer_shortcut_ops = {
+    .section = "shortcut",
+    .name = "shortcut",
+    .type = FER_LAYER_SHORTCUT,
+    .configure = configure_shortcut,
+    .describe = describe_shortcut,
+    .forward = fer_shortcut_forward,
+    .backward = fer_shortcut_backward,
+};
+
+const struct fer_layer_ops fer_route_ops = {
+    .section = "route",
+    .name = "route",
+    .type = FER_LAYER_ROUTE,
+    .configure = configure_route,
+    .forward = fer_route_forward,
+    .backward = fer_route_backward,
+};

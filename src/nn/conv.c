@@ -13,6 +13,7 @@
  * group into p->parts and reduced in group order, so the result does not
  * depend on the thread count.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -196,7 +197,7 @@ static void forward_task(void *arg, size_t b, int thread)
         } else {
             im2col_padded(in, l, scratch, ld, scratch + kdim * ld);
         }
-        fer_small_gemm(l->out_c, (int)n, (int)kdim, l->infer_w, scratch, ld, dst, n);
+        fer_small_gemm(l->out_c, (int)n, (int)kdim, l->infer_w.filters, scratch, ld, dst, n);
     } else {
         if (!is_pointwise(l)) {
             im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
@@ -223,14 +224,15 @@ static void forward_task(void *arg, size_t b, int thread)
  * out of memory. */
 static int prepare_packed(struct fer_layer *l, uint64_t gen)
 {
-    if (l->infer_w && l->infer_gen == gen)
+    struct fer_filter_cache *c = &l->infer_w;
+    if (fer_filter_cache_fresh(c, l->w, l->n_w, gen))
         return 1;
     const int k = l->in_c * l->size * l->size;
-    if (!l->infer_w &&
-        !(l->infer_w = fer_alloc_aligned(fer_small_gemm_packed_size(l->out_c, k), sizeof(float))))
+    if (!c->filters &&
+        !(c->filters = fer_alloc_aligned(fer_small_gemm_packed_size(l->out_c, k), sizeof(float))))
         return 0;
-    fer_small_gemm_pack(l->w, l->out_c, k, (size_t)k, l->infer_w);
-    l->infer_gen = gen;
+    fer_small_gemm_pack(l->w, l->out_c, k, (size_t)k, c->filters);
+    fer_filter_cache_made(c, l->w, l->n_w, gen);
     return 1;
 }
 
@@ -370,3 +372,66 @@ void fer_conv_backward(struct fer_layer *l, struct fer_pass *p)
     fer_pool_run(p->pool, (r.n + r.chunk - 1) / r.chunk, reduce_task, &r);
     fer_winograd_weight_grad_finish(l, p->parts, l->dw);
 }
+
+/* [convolutional] (or [conv]): filters=F size=k stride=s pad=p batch_normalize=0|1. */
+static enum fer_status configure(struct fer_layer *l, const struct fer_layer_spec *spec)
+{
+    struct fer_spec_section *s = spec->s;
+    int bad = 0;
+    l->out_c = fer_spec_int(s, "filters", 0, 1, 8192, spec->file, &bad, spec->err);
+    l->size = fer_spec_int(s, "size", 3, 1, 15, spec->file, &bad, spec->err);
+    l->stride = fer_spec_int(s, "stride", 1, 1, 8, spec->file, &bad, spec->err);
+    l->pad = fer_spec_int(s, "pad", l->size / 2, 0, 15, spec->file, &bad, spec->err);
+    l->batch_norm = fer_spec_int(s, "batch_normalize", 0, 0, 1, spec->file, &bad, spec->err);
+    if (bad)
+        return FER_ERR_FORMAT;
+    if (l->out_c == 0)
+        return fer_errorf(spec->err, FER_ERR_FORMAT, "%s:%d: [%s] needs filters=N", spec->file,
+                          s->line, s->type);
+    l->out_h = (l->in_h + 2 * l->pad - l->size) / l->stride + 1;
+    l->out_w = (l->in_w + 2 * l->pad - l->size) / l->stride + 1;
+    l->n_w = (size_t)l->out_c * (size_t)l->in_c * (size_t)(l->size * l->size);
+    return FER_OK;
+}
+
+static void sizes(const struct fer_layer *l, struct fer_layer_sizes *sz)
+{
+    sz->weights = l->n_w;
+    sz->biases = (size_t)l->out_c; /* unused with batch norm, whose beta takes its place */
+    if (l->batch_norm)
+        fer_bn_sizes(l, sz);
+    sz->scratch = fer_conv_scratch(l);
+    /* the weight gradient by Winograd sums 16 x C x F floats per group */
+    size_t wino = fer_winograd_grad_floats(l);
+    sz->grad_part = wino > l->n_w ? wino : l->n_w;
+}
+
+static void carve(struct fer_layer *l, size_t batch, struct fer_carve *c)
+{
+    if (l->batch_norm)
+        fer_bn_carve(l, batch, c);
+}
+
+static double flops(const struct fer_layer *l)
+{
+    return 2.0 * (double)l->n_w * l->out_h * l->out_w;
+}
+
+static void describe(const struct fer_layer *l, char *buf, size_t n)
+{
+    snprintf(buf, n, "%dx%d/%d%s", l->size, l->size, l->stride, l->batch_norm ? " bn" : "");
+}
+
+const struct fer_layer_ops fer_conv_ops = {
+    .section = "convolutional",
+    .alias = "conv",
+    .name = "conv",
+    .type = FER_LAYER_CONV,
+    .configure = configure,
+    .sizes = sizes,
+    .carve = carve,
+    .flops = flops,
+    .describe = describe,
+    .forward = fer_conv_forward,
+    .backward = fer_conv_backward,
+};

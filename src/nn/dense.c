@@ -8,6 +8,8 @@
  *   dX += dY · W                  split over rows of the batch
  * Each task owns distinct output rows, so results do not depend on threads.
  */
+#include <string.h>
+
 #include "nn/blas.h"
 #include "nn/layer.h"
 
@@ -88,3 +90,46 @@ void fer_dense_backward(struct fer_layer *l, struct fer_pass *p)
                      input_grad_task, &j);
     }
 }
+
+/* [dense] (or [connected]): output=N, or output=classes for the logits. */
+static enum fer_status configure(struct fer_layer *l, const struct fer_layer_spec *spec)
+{
+    struct fer_spec_section *s = spec->s;
+    int bad = 0;
+    const char *o = fer_spec_str(s, "output", NULL);
+    if (o && strcmp(o, "classes") == 0)
+        l->out_c = spec->n_logits;
+    else
+        l->out_c = fer_spec_int(s, "output", 0, 1, 1 << 20, spec->file, &bad, spec->err);
+    if (bad)
+        return FER_ERR_FORMAT;
+    if (l->out_c == 0)
+        return fer_errorf(spec->err, FER_ERR_FORMAT, "%s:%d: [%s] needs output=N or output=classes",
+                          spec->file, s->line, s->type);
+    l->out_h = l->out_w = 1;
+    l->n_w = (size_t)l->out_c * (size_t)l->in_c * (size_t)l->in_h * (size_t)l->in_w;
+    return FER_OK;
+}
+
+static void sizes(const struct fer_layer *l, struct fer_layer_sizes *sz)
+{
+    sz->weights = l->n_w;
+    sz->biases = (size_t)l->out_c;
+}
+
+static double flops(const struct fer_layer *l)
+{
+    return 2.0 * (double)l->n_w;
+}
+
+const struct fer_layer_ops fer_dense_ops = {
+    .section = "dense",
+    .alias = "connected",
+    .name = "dense",
+    .type = FER_LAYER_DENSE,
+    .configure = configure,
+    .sizes = sizes,
+    .flops = flops,
+    .forward = fer_dense_forward,
+    .backward = fer_dense_backward,
+};

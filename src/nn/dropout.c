@@ -6,6 +6,7 @@
  * is drawn from rng(seed, s, layer, b), so it is reproducible and independent
  * of threads.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/rng.h"
@@ -56,3 +57,37 @@ void fer_dropout_backward(struct fer_layer *l, struct fer_pass *p)
     for (size_t i = 0; i < n; i++)
         p->in_delta[i] += l->delta[i] * l->mask[i];
 }
+
+/* [dropout]: probability=p in [0, 0.95]; the shape stays. */
+static enum fer_status configure(struct fer_layer *l, const struct fer_layer_spec *spec)
+{
+    int bad = 0;
+    l->prob =
+        fer_spec_float(spec->s, "probability", 0.5f, 0.0f, 0.95f, spec->file, &bad, spec->err);
+    l->out_c = l->in_c;
+    l->out_h = l->in_h;
+    l->out_w = l->in_w;
+    return bad ? FER_ERR_FORMAT : FER_OK;
+}
+
+/* The mask of the last training pass, which backward applies again. */
+static void carve(struct fer_layer *l, size_t batch, struct fer_carve *c)
+{
+    l->mask = fer_carve_floats(c, batch * l->out_size);
+}
+
+static void describe(const struct fer_layer *l, char *buf, size_t n)
+{
+    snprintf(buf, n, "p=%.2f", (double)l->prob);
+}
+
+const struct fer_layer_ops fer_dropout_ops = {
+    .section = "dropout",
+    .name = "dropout",
+    .type = FER_LAYER_DROPOUT,
+    .configure = configure,
+    .carve = carve,
+    .describe = describe,
+    .forward = fer_dropout_forward,
+    .backward = fer_dropout_backward,
+};

@@ -374,6 +374,7 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
     }
     memcpy(params, sec[2].data, sec[2].size);
     memcpy(buffers, sec[3].data, sec[3].size);
+    fer_net_weights_changed(net);
     size_t bad = first_non_finite(params, n_params);
     const char *which = "weight";
     if (bad == n_params) {

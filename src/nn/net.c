@@ -4,7 +4,8 @@
  * Building is two passes over the spec: the first derives every layer's
  * shape and parameter count (and reports spec mistakes with their line), the
  * second carves parameters, gradients, buffers and activations out of a few
- * large allocations.
+ * large allocations. What differs between layer types is asked of their
+ * struct fer_layer_ops (layer.h), found by section name in layers.c's table.
  */
 #include "nn/net.h"
 
@@ -18,7 +19,6 @@
 #include "core/rng.h"
 #include "nn/blas.h"
 #include "nn/layer.h"
-#include "nn/winograd.h"
 
 /* Guards against hostile or mistaken specs: no layer and no net may ask for more. */
 #define FER_MAX_LAYER_FLOATS ((size_t)1 << 26)
@@ -48,9 +48,8 @@ struct fer_net {
     float bn_momentum; /* weight of a batch in the running statistics */
     float temperature; /* calibration of the output probabilities (see net.h) */
     int own_kernels;   /* see fer_net_set_own_kernels */
-    /* bumped whenever the weights may change: by init, and by every writable
-     * pointer to them handed out (fer_net_params, fer_net_param_groups); conv
-     * layers make their inference weights (layer.h: infer_w) again when it moved */
+    /* moved by init and by fer_net_weights_changed, which every writer of weights calls; conv
+     * layers make their cached filters (filter_cache.h) again when it moved */
     uint64_t weights_gen;
     size_t scratch_floats;
     float *parts;
@@ -58,36 +57,11 @@ struct fer_net {
     double *profile; /* per layer: forward and backward seconds, when profiling */
 };
 
-static enum fer_activation parse_act(const char *s, int *ok)
-{
-    *ok = 1;
-    if (strcmp(s, "relu") == 0)
-        return FER_ACT_RELU;
-    if (strcmp(s, "linear") == 0)
-        return FER_ACT_LINEAR;
-    *ok = 0;
-    return FER_ACT_LINEAR;
-}
-
-/* Parses "-1,-4" into absolute layer indices relative to layer i. */
-static int parse_routes(const char *s, int i, int *routes, int max)
-{
-    int n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || n == max)
-            return -1;
-        routes[n++] = v < 0 ? i + (int)v : (int)v;
-        p = end;
-        while (*p == ' ' || *p == ',')
-            p++;
-    }
-    return n;
-}
-
-/* First pass: shapes and hyperparameters of layer l from section s. */
+/*
+ * First pass: shapes and hyperparameters of layer i from section s. What
+ * every layer has (its input, the activation) is read here, the rest by its
+ * type's configure; the checks after it hold for every type.
+ */
 static enum fer_status configure_layer(fer_net *net, struct fer_spec_section *s, int i,
                                        const char *name, char *err)
 {
@@ -95,142 +69,30 @@ static enum fer_status configure_layer(fer_net *net, struct fer_spec_section *s,
     int c = i == 0 ? net->in_c : net->layers[i - 1].out_c;
     int h = i == 0 ? net->in_side : net->layers[i - 1].out_h;
     int w = i == 0 ? net->in_side : net->layers[i - 1].out_w;
-    int bad = 0, ok = 1;
     l->index = i;
     l->in_c = c;
     l->in_h = h;
     l->in_w = w;
-    l->act = parse_act(fer_spec_str(s, "activation", "linear"), &ok);
-    if (!ok)
+    if (!fer_activation_parse(fer_spec_str(s, "activation", "linear"), &l->act))
         return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: unknown activation '%s' (relu, linear)",
                           name, s->line, fer_spec_str(s, "activation", ""));
-    const char *t = s->type;
-    if (strcmp(t, "convolutional") == 0 || strcmp(t, "conv") == 0) {
-        l->type = FER_LAYER_CONV;
-        l->out_c = fer_spec_int(s, "filters", 0, 1, 8192, name, &bad, err);
-        l->size = fer_spec_int(s, "size", 3, 1, 15, name, &bad, err);
-        l->stride = fer_spec_int(s, "stride", 1, 1, 8, name, &bad, err);
-        l->pad = fer_spec_int(s, "pad", l->size / 2, 0, 15, name, &bad, err);
-        l->batch_norm = fer_spec_int(s, "batch_normalize", 0, 0, 1, name, &bad, err);
-        if (!bad && l->out_c == 0)
-            return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: [%s] needs filters=N", name, s->line, t);
-        l->out_h = (h + 2 * l->pad - l->size) / l->stride + 1;
-        l->out_w = (w + 2 * l->pad - l->size) / l->stride + 1;
-        l->n_w = (size_t)l->out_c * (size_t)c * (size_t)(l->size * l->size);
-    } else if (strcmp(t, "maxpool") == 0 || strcmp(t, "avgpool") == 0) {
-        l->type = t[0] == 'm' ? FER_LAYER_MAXPOOL : FER_LAYER_AVGPOOL;
-        l->size = fer_spec_int(s, "size", 2, 1, 64, name, &bad, err);
-        l->stride = fer_spec_int(s, "stride", l->size, 1, 64, name, &bad, err);
-        l->pad = fer_spec_int(s, "pad", 0, 0, 32, name, &bad, err);
-        if (!bad && l->pad >= l->size)
-            return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: pad must be smaller than size", name,
-                              s->line);
-        l->out_c = c;
-        l->out_h = (h + 2 * l->pad - l->size) / l->stride + 1;
-        l->out_w = (w + 2 * l->pad - l->size) / l->stride + 1;
-    } else if (strcmp(t, "global_avgpool") == 0) {
-        l->type = FER_LAYER_GAP;
-        l->size = h > w ? h : w;
-        l->stride = 1;
-        l->out_c = c;
-        l->out_h = l->out_w = 1;
-    } else if (strcmp(t, "dense") == 0 || strcmp(t, "connected") == 0) {
-        l->type = FER_LAYER_DENSE;
-        const char *o = fer_spec_str(s, "output", NULL);
-        if (o && strcmp(o, "classes") == 0)
-            l->out_c = net->n_logits;
-        else
-            l->out_c = fer_spec_int(s, "output", 0, 1, 1 << 20, name, &bad, err);
-        if (!bad && l->out_c == 0)
-            return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: [%s] needs output=N or output=classes",
-                              name, s->line, t);
-        l->out_h = l->out_w = 1;
-        l->n_w = (size_t)l->out_c * (size_t)c * (size_t)h * (size_t)w;
-    } else if (strcmp(t, "batchnorm") == 0) {
-        l->type = FER_LAYER_BATCHNORM;
-        l->out_c = c;
-        l->out_h = h;
-        l->out_w = w;
-    } else if (strcmp(t, "dropout") == 0) {
-        l->type = FER_LAYER_DROPOUT;
-        l->prob = fer_spec_float(s, "probability", 0.5f, 0.0f, 0.95f, name, &bad, err);
-        l->out_c = c;
-        l->out_h = h;
-        l->out_w = w;
-    } else if (strcmp(t, "shortcut") == 0) {
-        l->type = FER_LAYER_SHORTCUT;
-        int from = fer_spec_int(s, "from", 0, -i, i - 1, name, &bad, err);
-        if (!bad && (from == 0 || (from < 0 ? i + from : from) >= i - 1 ||
-                     (from < 0 ? i + from : from) < 0))
-            return fer_errorf(err, FER_ERR_FORMAT,
-                              "%s:%d: from=%d must name a layer before the previous one", name,
-                              s->line, from);
-        l->from = from < 0 ? i + from : from;
-        const struct fer_layer *o = &net->layers[l->from];
-        if (!bad && (o->out_c != c || o->out_h != h || o->out_w != w))
-            return fer_errorf(err, FER_ERR_FORMAT,
-                              "%s:%d: shortcut adds %dx%dx%d to %dx%dx%d: shapes differ", name,
-                              s->line, o->out_c, o->out_h, o->out_w, c, h, w);
-        l->out_c = c;
-        l->out_h = h;
-        l->out_w = w;
-    } else if (strcmp(t, "route") == 0) {
-        l->type = FER_LAYER_ROUTE;
-        const char *r = fer_spec_str(s, "layers", NULL);
-        l->n_routes = r ? parse_routes(r, i, l->routes, FER_MAX_ROUTES) : -1;
-        if (l->n_routes <= 0)
-            return fer_errorf(err, FER_ERR_FORMAT,
-                              "%s:%d: [route] needs layers=-1,-4,... (1 to %d)", name, s->line,
-                              FER_MAX_ROUTES);
-        l->out_c = 0;
-        for (int k = 0; k < l->n_routes; k++) {
-            if (l->routes[k] < 0 || l->routes[k] >= i)
-                return fer_errorf(err, FER_ERR_FORMAT,
-                                  "%s:%d: route to layer %d, which is not "
-                                  "before this one",
-                                  name, s->line, l->routes[k]);
-            const struct fer_layer *o = &net->layers[l->routes[k]];
-            if (k > 0 && (o->out_h != l->out_h || o->out_w != l->out_w))
-                return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: routed layers differ in size", name,
-                                  s->line);
-            l->out_c += o->out_c;
-            l->out_h = o->out_h;
-            l->out_w = o->out_w;
-        }
-    } else if (strcmp(t, "softmax") == 0) {
-        l->type = FER_LAYER_SOFTMAX;
-        const int k = c * h * w;
-        l->out_c = k;
-        l->out_h = l->out_w = 1;
-        const char *m = fer_spec_str(s, "merge", NULL);
-        if (m) {
-            l->n_merge = parse_routes(m, 0, l->merge, FER_MAX_ROUTES);
-            int ok_merge = l->n_merge >= 2 && k <= FER_MAX_CLASSES;
-            for (int a = 0; ok_merge && a < l->n_merge; a++) {
-                ok_merge = l->merge[a] >= 0 && l->merge[a] < k;
-                for (int b = 0; ok_merge && b < a; b++)
-                    ok_merge = l->merge[a] != l->merge[b];
-            }
-            if (!ok_merge)
-                return fer_errorf(err, FER_ERR_FORMAT,
-                                  "%s:%d: merge=%s must list 2 to %d different outputs of the %d "
-                                  "(at most %d) before it, the first taking the others' "
-                                  "probabilities",
-                                  name, s->line, m, FER_MAX_ROUTES, k, FER_MAX_CLASSES);
-            l->out_c = k - (l->n_merge - 1);
-        }
-    } else {
-        return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: unknown section [%s]", name, s->line, t);
-    }
-    if (bad)
-        return FER_ERR_FORMAT;
+    const struct fer_layer_ops *ops = fer_layer_ops_find(s->type);
+    if (!ops)
+        return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: unknown section [%s]", name, s->line,
+                          s->type);
+    l->ops = ops;
+    l->type = ops->type;
+    const struct fer_layer_spec spec = {s, name, net->layers, net->n_logits, err};
+    enum fer_status st = ops->configure(l, &spec);
+    if (st != FER_OK)
+        return st;
     if (l->out_h <= 0 || l->out_w <= 0 || h + 2 * l->pad < l->size || w + 2 * l->pad < l->size)
         return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: [%s] on a %dx%d input leaves nothing", name,
-                          s->line, t, h, w);
+                          s->line, s->type, h, w);
     for (int k = 0; k < s->n_kv; k++)
         if (!s->kv[k].used)
             return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: unknown key '%s' in [%s]", name,
-                              s->kv[k].line, s->kv[k].key, t);
+                              s->kv[k].line, s->kv[k].key, s->type);
     l->in_size = (size_t)c * (size_t)h * (size_t)w;
     l->out_size = (size_t)l->out_c * (size_t)l->out_h * (size_t)l->out_w;
     if (l->out_size > FER_MAX_LAYER_FLOATS || l->n_w > FER_MAX_LAYER_FLOATS)
@@ -239,43 +101,22 @@ static enum fer_status configure_layer(fer_net *net, struct fer_spec_section *s,
     return FER_OK;
 }
 
-/* Parameter counts of a layer: weights, bias (or beta), gamma; and buffers. */
-static void layer_param_sizes(const struct fer_layer *l, size_t *nw, size_t *nb, size_t *ng,
-                              size_t *nbuf)
+static struct fer_layer_sizes layer_sizes(const struct fer_layer *l)
 {
-    *nw = *nb = *ng = *nbuf = 0;
-    if (l->type == FER_LAYER_CONV || l->type == FER_LAYER_DENSE) {
-        *nw = l->n_w;
-        *nb = (size_t)l->out_c;
-    }
-    if ((l->type == FER_LAYER_CONV && l->batch_norm) || l->type == FER_LAYER_BATCHNORM) {
-        *nb = (size_t)l->out_c;
-        *ng = (size_t)l->out_c;
-        *nbuf = 2 * (size_t)l->out_c;
-    }
-}
-
-static int has_bn(const struct fer_layer *l)
-{
-    return (l->type == FER_LAYER_CONV && l->batch_norm) || l->type == FER_LAYER_BATCHNORM;
-}
-
-static const char *type_name(enum fer_layer_type t)
-{
-    static const char *names[] = {"conv", "dense",   "maxpool",  "avgpool", "gap",
-                                  "bn",   "dropout", "shortcut", "route",   "softmax"};
-    return names[t];
+    struct fer_layer_sizes sz = {0};
+    if (l->ops->sizes)
+        l->ops->sizes(l, &sz);
+    return sz;
 }
 
 static enum fer_status alloc_params(fer_net *net, char *err)
 {
     size_t total = 0, buffers = 0, n_groups = 0;
     for (int i = 0; i < net->n_layers; i++) {
-        size_t nw, nb, ng, nbuf;
-        layer_param_sizes(&net->layers[i], &nw, &nb, &ng, &nbuf);
-        total += nw + nb + ng;
-        buffers += nbuf;
-        n_groups += (nw > 0) + (nb > 0) + (ng > 0);
+        struct fer_layer_sizes sz = layer_sizes(&net->layers[i]);
+        total += sz.weights + sz.biases + sz.gammas;
+        buffers += 2 * sz.stat_channels;
+        n_groups += (sz.weights > 0) + (sz.biases > 0) + (sz.gammas > 0);
     }
     size_t per_image = 0;
     for (int i = 0; i < net->n_layers; i++)
@@ -297,33 +138,32 @@ static enum fer_status alloc_params(fer_net *net, char *err)
     size_t off = 0, boff = 0, g = 0;
     for (int i = 0; i < net->n_layers; i++) {
         struct fer_layer *l = &net->layers[i];
-        size_t nw, nb, ng, nbuf;
-        layer_param_sizes(l, &nw, &nb, &ng, &nbuf);
+        struct fer_layer_sizes sz = layer_sizes(l);
         float **slots[3][2] = {{&l->w, &l->dw}, {&l->b, &l->db}, {&l->gamma, &l->dgamma}};
-        size_t counts[3] = {nw, nb, ng};
-        const char *suffix[3] = {"weight", has_bn(l) ? "beta" : "bias", "gamma"};
+        size_t counts[3] = {sz.weights, sz.biases, sz.gammas};
+        /* a layer with a gamma normalises its batches, and its bias is BN's beta */
+        const char *suffix[3] = {"weight", sz.gammas ? "beta" : "bias", "gamma"};
         for (int k = 0; k < 3; k++) {
             if (!counts[k])
                 continue;
             *slots[k][0] = net->params + off;
             *slots[k][1] = net->grads + off;
             char *name = net->group_names + 32 * g;
-            snprintf(name, 32, "%d.%s.%s", i, type_name(l->type), suffix[k]);
+            snprintf(name, 32, "%d.%s.%s", i, l->ops->name, suffix[k]);
             net->groups[g] = (struct fer_param_group){name, net->params + off, net->grads + off,
                                                       counts[k], k == 0};
             off += counts[k];
             g++;
         }
-        if (nbuf) {
+        if (sz.stat_channels) {
             l->run_mean = net->buffers + boff;
-            l->run_var = net->buffers + boff + l->out_c;
-            for (int c = 0; c < l->out_c; c++)
+            l->run_var = net->buffers + boff + sz.stat_channels;
+            for (size_t c = 0; c < sz.stat_channels; c++)
                 l->run_var[c] = 1.0f;
-            boff += nbuf;
+            boff += 2 * sz.stat_channels;
         }
-        if (ng)
-            for (int c = 0; c < l->out_c; c++)
-                l->gamma[c] = 1.0f;
+        for (size_t c = 0; c < sz.gammas; c++)
+            l->gamma[c] = 1.0f;
     }
     return FER_OK;
 }
@@ -337,61 +177,44 @@ static void free_activations(fer_net *net)
     net->argmax_block = NULL;
 }
 
+/*
+ * Every layer's activations for `batch` images, one layer after another: out,
+ * delta, then what its type carves (xhat, mask, ...), each layer's share
+ * rounded up to 64 bytes. With NULL blocks in c, only counts.
+ */
+static void carve_activations(fer_net *net, size_t batch, struct fer_carve *c)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        struct fer_layer *l = &net->layers[i];
+        l->out = fer_carve_floats(c, batch * l->out_size);
+        l->delta = fer_carve_floats(c, batch * l->out_size);
+        l->xhat = l->bn_mean = l->bn_invstd = l->mask = NULL;
+        l->argmax = NULL;
+        if (l->ops->carve)
+            l->ops->carve(l, batch, c);
+        fer_carve_floats(c, (16 - c->n_floats % 16) % 16); /* keep every buffer 64-byte aligned */
+    }
+}
+
 enum fer_status fer_net_set_max_batch(fer_net *net, int max_batch, char *err)
 {
     if (max_batch < 1 || max_batch > 65536)
         return fer_errorf(err, FER_ERR_ARG, "batch size %d out of range [1, 65536]", max_batch);
     free_activations(net);
-    size_t B = (size_t)max_batch, floats = 0, argmax = 0;
-    for (int i = 0; i < net->n_layers; i++) {
-        struct fer_layer *l = &net->layers[i];
-        floats += 2 * B * l->out_size; /* out, delta */
-        if (has_bn(l))
-            floats += B * l->out_size + 2 * (size_t)l->out_c;
-        if (l->type == FER_LAYER_DROPOUT)
-            floats += B * l->out_size;
-        if (l->type == FER_LAYER_MAXPOOL)
-            argmax += B * l->out_size;
-        floats = (floats + 15) / 16 * 16; /* keep every buffer 64-byte aligned */
-    }
+    const size_t B = (size_t)max_batch;
+    struct fer_carve count = {0};
+    carve_activations(net, B, &count);
     size_t in_floats = B * (size_t)net->in_c * (size_t)net->in_side * (size_t)net->in_side;
     net->input = fer_alloc_aligned(in_floats, sizeof(float));
-    net->activations = fer_alloc_aligned(floats, sizeof(float));
-    net->argmax_block = fer_alloc_aligned(argmax ? argmax : 1, sizeof(uint32_t));
+    net->activations = fer_alloc_aligned(count.n_floats, sizeof(float));
+    net->argmax_block = fer_alloc_aligned(count.n_words ? count.n_words : 1, sizeof(uint32_t));
     if (!net->input || !net->activations || !net->argmax_block) {
         free_activations(net);
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory for activations of batch %d (%zu MB)",
-                          max_batch, floats * 4 >> 20);
+                          max_batch, count.n_floats * 4 >> 20);
     }
-    float *p = net->activations;
-    uint32_t *a = net->argmax_block;
-    for (int i = 0; i < net->n_layers; i++) {
-        struct fer_layer *l = &net->layers[i];
-        float *start = p;
-        l->out = p;
-        p += B * l->out_size;
-        l->delta = p;
-        p += B * l->out_size;
-        l->xhat = l->bn_mean = l->bn_invstd = l->mask = NULL;
-        l->argmax = NULL;
-        if (has_bn(l)) {
-            l->xhat = p;
-            p += B * l->out_size;
-            l->bn_mean = p;
-            p += l->out_c;
-            l->bn_invstd = p;
-            p += l->out_c;
-        }
-        if (l->type == FER_LAYER_DROPOUT) {
-            l->mask = p;
-            p += B * l->out_size;
-        }
-        if (l->type == FER_LAYER_MAXPOOL) {
-            l->argmax = a;
-            a += B * l->out_size;
-        }
-        p = start + ((size_t)(p - start) + 15) / 16 * 16;
-    }
+    struct fer_carve blocks = {net->activations, 0, net->argmax_block, 0};
+    carve_activations(net, B, &blocks);
     net->max_batch = max_batch;
     return FER_OK;
 }
@@ -427,18 +250,13 @@ static int ensure_scratch(fer_net *net)
     return 1;
 }
 
-/* How many outputs a final [softmax] with merge= folds into others (0 without). */
+/* How many outputs a final [softmax] with merge= folds into others (0 without): the layer
+ * before it, configured first, must make them too. */
 static int merged_away(fer_spec *spec)
 {
     if (spec->n_sections < 2)
         return 0;
-    struct fer_spec_section *last = &spec->sections[spec->n_sections - 1];
-    if (strcmp(last->type, "softmax") != 0)
-        return 0;
-    const char *m = fer_spec_str(last, "merge", NULL);
-    int merge[FER_MAX_ROUTES];
-    int n = m ? parse_routes(m, 0, merge, FER_MAX_ROUTES) : 0;
-    return n > 1 ? n - 1 : 0; /* configure_layer reports a bad list */
+    return fer_softmax_merged_away(&spec->sections[spec->n_sections - 1]);
 }
 
 enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_net **out, char *err)
@@ -513,21 +331,15 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
                             spec->name);
             goto fail;
         }
-    size_t max_w = 1;
+    size_t grad_part = 1;
     for (int i = 0; i < net->n_layers; i++) {
-        const struct fer_layer *l = &net->layers[i];
-        if (l->type == FER_LAYER_CONV) {
-            size_t s = fer_conv_scratch(l);
-            net->scratch_floats = s > net->scratch_floats ? s : net->scratch_floats;
-            max_w = l->n_w > max_w ? l->n_w : max_w;
-            /* the weight gradient by Winograd sums 16 x C x F floats per group */
-            size_t wg = fer_winograd_grad_floats(l);
-            max_w = wg > max_w ? wg : max_w;
-        }
+        struct fer_layer_sizes sz = layer_sizes(&net->layers[i]);
+        net->scratch_floats = sz.scratch > net->scratch_floats ? sz.scratch : net->scratch_floats;
+        grad_part = sz.grad_part > grad_part ? sz.grad_part : grad_part;
     }
     if ((st = alloc_params(net, err)) != FER_OK)
         goto fail;
-    net->parts = fer_alloc_aligned(FER_GRAD_PARTS * max_w, sizeof(float));
+    net->parts = fer_alloc_aligned(FER_GRAD_PARTS * grad_part, sizeof(float));
     if (!net->parts) {
         st = fer_errorf(err, FER_ERR_NOMEM, "out of memory building network");
         goto fail;
@@ -550,8 +362,8 @@ void fer_net_free(fer_net *net)
     free_activations(net);
     free_scratch(net);
     for (int i = 0; i < net->n_layers; i++) {
-        fer_free(net->layers[i].infer_w);
-        fer_free(net->layers[i].infer_wt);
+        fer_free(net->layers[i].infer_w.filters);
+        fer_free(net->layers[i].infer_wt.filters);
     }
     fer_free(net->profile);
     fer_free(net->parts);
@@ -656,10 +468,8 @@ double fer_net_flops(const fer_net *net)
     double f = 0;
     for (int i = 0; i < net->n_layers; i++) {
         const struct fer_layer *l = &net->layers[i];
-        if (l->type == FER_LAYER_CONV)
-            f += 2.0 * (double)l->n_w * l->out_h * l->out_w;
-        else if (l->type == FER_LAYER_DENSE)
-            f += 2.0 * (double)l->n_w;
+        if (l->ops->flops)
+            f += l->ops->flops(l);
     }
     return f;
 }
@@ -675,16 +485,10 @@ char *fer_net_describe(const fer_net *net)
     for (int i = 0; i < net->n_layers; i++) {
         const struct fer_layer *l = &net->layers[i];
         char extra[48] = "";
-        if (l->type == FER_LAYER_CONV || l->type == FER_LAYER_MAXPOOL ||
-            l->type == FER_LAYER_AVGPOOL)
-            snprintf(extra, sizeof(extra), "%dx%d/%d%s", l->size, l->size, l->stride,
-                     l->batch_norm ? " bn" : "");
-        else if (l->type == FER_LAYER_DROPOUT)
-            snprintf(extra, sizeof(extra), "p=%.2f", (double)l->prob);
-        else if (l->type == FER_LAYER_SHORTCUT)
-            snprintf(extra, sizeof(extra), "+ layer %d", l->from);
+        if (l->ops->describe)
+            l->ops->describe(l, extra, sizeof(extra));
         len += (size_t)snprintf(s + len, cap - len, "%3d %-8s %-14s -> %4d x %2d x %2d %s\n", i,
-                                type_name(l->type), extra, l->out_c, l->out_h, l->out_w,
+                                l->ops->name, extra, l->out_c, l->out_h, l->out_w,
                                 l->act == FER_ACT_RELU ? "relu" : "");
     }
     snprintf(s + len, cap - len, "%zu parameters, %.1f MFLOP per image\n", net->n_params,
@@ -731,34 +535,7 @@ void fer_net_forward(fer_net *net, int batch, int training)
         struct fer_layer *l = &net->layers[i];
         double t0 = net->profile ? fer_now() : 0;
         p.in = i == 0 ? net->input : net->layers[i - 1].out;
-        switch (l->type) {
-        case FER_LAYER_CONV:
-            fer_conv_forward(l, &p);
-            break;
-        case FER_LAYER_DENSE:
-            fer_dense_forward(l, &p);
-            break;
-        case FER_LAYER_MAXPOOL:
-        case FER_LAYER_AVGPOOL:
-        case FER_LAYER_GAP:
-            fer_pool_forward(l, &p);
-            break;
-        case FER_LAYER_BATCHNORM:
-            fer_batchnorm_forward(l, &p);
-            break;
-        case FER_LAYER_DROPOUT:
-            fer_dropout_forward(l, &p);
-            break;
-        case FER_LAYER_SHORTCUT:
-            fer_shortcut_forward(l, &p);
-            break;
-        case FER_LAYER_ROUTE:
-            fer_route_forward(l, &p);
-            break;
-        case FER_LAYER_SOFTMAX:
-            fer_softmax_forward(l, &p);
-            break;
-        }
+        l->ops->forward(l, &p);
         if (net->profile)
             net->profile[2 * i] += fer_now() - t0;
     }
@@ -806,34 +583,7 @@ void fer_net_backward(fer_net *net, int batch)
         double t0 = net->profile ? fer_now() : 0;
         p.in = i == 0 ? net->input : net->layers[i - 1].out;
         p.in_delta = i == 0 ? NULL : net->layers[i - 1].delta;
-        switch (l->type) {
-        case FER_LAYER_CONV:
-            fer_conv_backward(l, &p);
-            break;
-        case FER_LAYER_DENSE:
-            fer_dense_backward(l, &p);
-            break;
-        case FER_LAYER_MAXPOOL:
-        case FER_LAYER_AVGPOOL:
-        case FER_LAYER_GAP:
-            fer_pool_backward(l, &p);
-            break;
-        case FER_LAYER_BATCHNORM:
-            fer_batchnorm_backward(l, &p);
-            break;
-        case FER_LAYER_DROPOUT:
-            fer_dropout_backward(l, &p);
-            break;
-        case FER_LAYER_SHORTCUT:
-            fer_shortcut_backward(l, &p);
-            break;
-        case FER_LAYER_ROUTE:
-            fer_route_backward(l, &p);
-            break;
-        case FER_LAYER_SOFTMAX:
-            fer_softmax_backward(l, &p);
-            break;
-        }
+        l->ops->backward(l, &p);
         if (net->profile)
             net->profile[2 * i + 1] += fer_now() - t0;
     }
@@ -855,7 +605,7 @@ void fer_net_profile_print(const fer_net *net, FILE *out)
         total += net->profile[i];
     fprintf(out, "layer type      forward s  backward s   share\n");
     for (int i = 0; i < net->n_layers; i++)
-        fprintf(out, "%5d %-8s %10.3f %11.3f  %5.1f%%\n", i, type_name(net->layers[i].type),
+        fprintf(out, "%5d %-8s %10.3f %11.3f  %5.1f%%\n", i, net->layers[i].ops->name,
                 net->profile[2 * i], net->profile[2 * i + 1],
                 total > 0 ? 100 * (net->profile[2 * i] + net->profile[2 * i + 1]) / total : 0.0);
 }
@@ -865,16 +615,25 @@ void fer_net_weights_changed(fer_net *net)
     net->weights_gen++;
 }
 
+int fer_net_filters_stale(const fer_net *net)
+{
+    for (int i = 0; i < net->n_layers; i++) {
+        const struct fer_layer *l = &net->layers[i];
+        if (fer_filter_cache_stale(&l->infer_w, l->w, l->n_w, net->weights_gen) ||
+            fer_filter_cache_stale(&l->infer_wt, l->w, l->n_w, net->weights_gen))
+            return 1;
+    }
+    return 0;
+}
+
 size_t fer_net_param_groups(fer_net *net, struct fer_param_group **groups)
 {
-    net->weights_gen++; /* the caller may write through them */
     *groups = net->groups;
     return net->n_groups;
 }
 
 float *fer_net_params(fer_net *net, size_t *n)
 {
-    net->weights_gen++; /* the caller may write through them */
     *n = net->n_params;
     return net->params;
 }

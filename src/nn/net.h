@@ -11,7 +11,7 @@
  *     loss = fer_net_loss(net, batch, targets, smoothing);   // sets dL/dlogits
  *     fer_net_zero_grad(net);
  *     fer_net_backward(net, batch);
- *     optimizer step over fer_net_param_groups(...)
+ *     optimizer step over fer_net_param_groups(...), then fer_net_weights_changed(net)
  *
  * The last layer is always [softmax]: fer_net_output gives probabilities.
  * Work is split over the thread pool set with fer_net_set_pool; results are
@@ -131,17 +131,25 @@ enum fer_status fer_net_profile_start(fer_net *net);
 void fer_net_profile_print(const fer_net *net, FILE *out);
 
 /*
- * Trainable tensors, in layer order (borrowed). Asking for them tells the net
- * that its weights may change: the forward kernels' transformed copies are
- * made again at the next forward pass. Writing through a pointer kept from an
- * earlier call needs fer_net_weights_changed before the next forward pass.
+ * Trainable tensors, in layer order (borrowed, valid until fer_net_free).
+ * Asking for them changes nothing; whoever writes through them calls
+ * fer_net_weights_changed before the next pass.
  */
 size_t fer_net_param_groups(fer_net *net, struct fer_param_group **groups);
-/* All parameters as one array (and gradients), and the non-trained buffers; the same rule. */
+/* All parameters as one array (the same memory as the groups'); the same rule. */
 float *fer_net_params(fer_net *net, size_t *n);
-/* The weights were written through a pointer kept from before (see fer_net_param_groups). */
+/*
+ * The weights were written (an optimizer step, a load, an average): the
+ * forward and backward kernels' transformed copies of them are made again at
+ * the next pass. Without it those passes would run on the old weights;
+ * sanitizer builds abort with a message instead (nn/filter_cache.h).
+ */
 void fer_net_weights_changed(fer_net *net);
+/* 1 when weights were written without fer_net_weights_changed since a pass made filters from
+ * them: the check sanitizer builds make before reusing filters. Always 0 in other builds. */
+int fer_net_filters_stale(const fer_net *net);
 float *fer_net_grads(fer_net *net, size_t *n);
+/* The batch-norm running statistics; no kernel keeps copies, so writes need no notice. */
 float *fer_net_buffers(fer_net *net, size_t *n);
 
 #endif

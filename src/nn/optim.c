@@ -125,6 +125,7 @@ double fer_optim_step(fer_optim *o, float lr)
             }
         }
     }
+    fer_net_weights_changed(o->net);
     return norm;
 }
 

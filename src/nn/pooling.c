@@ -7,6 +7,7 @@
  * Global average pooling is average pooling with the window = the image.
  */
 #include <float.h>
+#include <stdio.h>
 
 #include "nn/layer.h"
 
@@ -173,3 +174,74 @@ void fer_pool_backward(struct fer_layer *l, struct fer_pass *p)
     struct pool_job j = {l, p};
     fer_pool_run(p->pool, (size_t)p->batch, backward_task, &j);
 }
+
+/* [maxpool] and [avgpool]: size=k stride=s (k by default) pad=p (< k). */
+static enum fer_status configure_window(struct fer_layer *l, const struct fer_layer_spec *spec)
+{
+    struct fer_spec_section *s = spec->s;
+    int bad = 0;
+    l->size = fer_spec_int(s, "size", 2, 1, 64, spec->file, &bad, spec->err);
+    l->stride = fer_spec_int(s, "stride", l->size, 1, 64, spec->file, &bad, spec->err);
+    l->pad = fer_spec_int(s, "pad", 0, 0, 32, spec->file, &bad, spec->err);
+    if (bad)
+        return FER_ERR_FORMAT;
+    if (l->pad >= l->size)
+        return fer_errorf(spec->err, FER_ERR_FORMAT, "%s:%d: pad must be smaller than size",
+                          spec->file, s->line);
+    l->out_c = l->in_c;
+    l->out_h = (l->in_h + 2 * l->pad - l->size) / l->stride + 1;
+    l->out_w = (l->in_w + 2 * l->pad - l->size) / l->stride + 1;
+    return FER_OK;
+}
+
+/* [global_avgpool]: no keys; the window is the whole map. */
+static enum fer_status configure_global(struct fer_layer *l, const struct fer_layer_spec *spec)
+{
+    (void)spec;
+    l->size = l->in_h > l->in_w ? l->in_h : l->in_w;
+    l->stride = 1;
+    l->out_c = l->in_c;
+    l->out_h = l->out_w = 1;
+    return FER_OK;
+}
+
+/* The maximum's input offset of each output, for backward; the 2x2 case finds it again. */
+static void carve_argmax(struct fer_layer *l, size_t batch, struct fer_carve *c)
+{
+    l->argmax = fer_carve_words(c, batch * l->out_size);
+}
+
+static void describe_window(const struct fer_layer *l, char *buf, size_t n)
+{
+    snprintf(buf, n, "%dx%d/%d", l->size, l->size, l->stride);
+}
+
+const struct fer_layer_ops fer_maxpool_ops = {
+    .section = "maxpool",
+    .name = "maxpool",
+    .type = FER_LAYER_MAXPOOL,
+    .configure = configure_window,
+    .carve = carve_argmax,
+    .describe = describe_window,
+    .forward = fer_pool_forward,
+    .backward = fer_pool_backward,
+};
+
+const struct fer_layer_ops fer_avgpool_ops = {
+    .section = "avgpool",
+    .name = "avgpool",
+    .type = FER_LAYER_AVGPOOL,
+    .configure = configure_window,
+    .describe = describe_window,
+    .forward = fer_pool_forward,
+    .backward = fer_pool_backward,
+};
+
+const struct fer_layer_ops fer_gap_ops = {
+    .section = "global_avgpool",
+    .name = "gap",
+    .type = FER_LAYER_GAP,
+    .configure = configure_global,
+    .forward = fer_pool_forward,
+    .backward = fer_pool_backward,
+};

@@ -9,6 +9,7 @@
  * fer_temper reshapes finished probabilities with a calibration temperature.
  */
 #include <math.h>
+#include <string.h>
 
 #include "nn/layer.h"
 #include "nn/net.h"
@@ -34,7 +35,7 @@ static void merge_outputs(const struct fer_layer *l, const float *x, int k, floa
 void fer_softmax_forward(struct fer_layer *l, struct fer_pass *p)
 {
     const int k = (int)l->in_size;
-    float all[FER_MAX_CLASSES]; /* before merging (configure_layer keeps k in bounds then) */
+    float all[FER_MAX_CLASSES]; /* before merging (configure keeps k in bounds then) */
     for (int b = 0; b < p->batch; b++) {
         const float *z = p->in + (size_t)b * (size_t)k;
         float *y = l->n_merge ? all : l->out + (size_t)b * (size_t)k;
@@ -61,6 +62,59 @@ void fer_softmax_backward(struct fer_layer *l, struct fer_pass *p)
     for (size_t i = 0; i < n; i++)
         p->in_delta[i] += l->delta[i];
 }
+
+/* 1 when the merge list names 2 to FER_MAX_ROUTES different outputs among k <= FER_MAX_CLASSES. */
+static int merge_list_ok(const struct fer_layer *l, int k)
+{
+    int ok = l->n_merge >= 2 && k <= FER_MAX_CLASSES;
+    for (int a = 0; ok && a < l->n_merge; a++) {
+        ok = l->merge[a] >= 0 && l->merge[a] < k;
+        for (int b = 0; ok && b < a; b++)
+            ok = l->merge[a] != l->merge[b];
+    }
+    return ok;
+}
+
+/* [softmax]: merge=a,b,... optionally; one output per input value. */
+static enum fer_status configure(struct fer_layer *l, const struct fer_layer_spec *spec)
+{
+    struct fer_spec_section *s = spec->s;
+    const int k = l->in_c * l->in_h * l->in_w;
+    l->out_c = k;
+    l->out_h = l->out_w = 1;
+    const char *m = fer_spec_str(s, "merge", NULL);
+    if (!m)
+        return FER_OK;
+    /* absolute output numbers: relative to output 0, negative ones stay out of range */
+    l->n_merge = fer_layer_parse_list(m, 0, l->merge, FER_MAX_ROUTES);
+    if (!merge_list_ok(l, k))
+        return fer_errorf(spec->err, FER_ERR_FORMAT,
+                          "%s:%d: merge=%s must list 2 to %d different outputs of the %d "
+                          "(at most %d) before it, the first taking the others' "
+                          "probabilities",
+                          spec->file, s->line, m, FER_MAX_ROUTES, k, FER_MAX_CLASSES);
+    l->out_c = k - (l->n_merge - 1);
+    return FER_OK;
+}
+
+int fer_softmax_merged_away(struct fer_spec_section *s)
+{
+    if (strcmp(s->type, fer_softmax_ops.section) != 0)
+        return 0;
+    const char *m = fer_spec_str(s, "merge", NULL);
+    int merge[FER_MAX_ROUTES];
+    int n = m ? fer_layer_parse_list(m, 0, merge, FER_MAX_ROUTES) : 0;
+    return n > 1 ? n - 1 : 0; /* configure reports a bad list */
+}
+
+const struct fer_layer_ops fer_softmax_ops = {
+    .section = "softmax",
+    .name = "softmax",
+    .type = FER_LAYER_SOFTMAX,
+    .configure = configure,
+    .forward = fer_softmax_forward,
+    .backward = fer_softmax_backward,
+};
 
 /* A temperature on probabilities (see net.h): softmax(log p / T), which is p^(1/T) renormalised. */
 void fer_temper(float *p, int k, float t)

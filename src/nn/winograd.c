@@ -167,26 +167,27 @@ static int make_filters(const float *w, struct shape s, int backward, float **ds
     return 1;
 }
 
-/* *filters made from l->w unless made at generation gen already (*made_at). */
-static int prepare(const struct fer_layer *l, int backward, float **filters, uint64_t *made_at,
+/* The cache's filters made from l->w unless made at generation gen already. */
+static int prepare(const struct fer_layer *l, int backward, struct fer_filter_cache *cache,
                    uint64_t gen)
 {
-    if (*filters && *made_at == gen)
+    if (fer_filter_cache_fresh(cache, l->w, l->n_w, gen))
         return 1;
-    if (!make_filters(l->w, backward ? backward_shape(l) : forward_shape(l), backward, filters))
+    if (!make_filters(l->w, backward ? backward_shape(l) : forward_shape(l), backward,
+                      &cache->filters))
         return 0;
-    *made_at = gen;
+    fer_filter_cache_made(cache, l->w, l->n_w, gen);
     return 1;
 }
 
 int fer_winograd_prepare(struct fer_layer *l, uint64_t gen)
 {
-    return prepare(l, 0, &l->infer_w, &l->infer_gen, gen);
+    return prepare(l, 0, &l->infer_w, gen);
 }
 
 int fer_winograd_prepare_backward(struct fer_layer *l, uint64_t gen)
 {
-    return prepare(l, 1, &l->infer_wt, &l->infer_wt_gen, gen);
+    return prepare(l, 1, &l->infer_wt, gen);
 }
 
 /* All tiles of one channel: tile u reads row r, column j of its 4x4 input at
@@ -327,7 +328,7 @@ static void convolve(struct shape s, const float *filters, const float *in, floa
 
 void fer_winograd_forward(const struct fer_layer *l, const float *in, float *dst, float *scratch)
 {
-    convolve(forward_shape(l), l->infer_w, in, dst, scratch);
+    convolve(forward_shape(l), l->infer_w.filters, in, dst, scratch);
 }
 
 void fer_winograd_backward(const struct fer_layer *l, const float *delta, float *din,
@@ -335,7 +336,7 @@ void fer_winograd_backward(const struct fer_layer *l, const float *delta, float 
 {
     const struct shape s = backward_shape(l);
     float *grad = scratch + scratch_of(s);
-    convolve(s, l->infer_wt, delta, grad, scratch);
+    convolve(s, l->infer_wt.filters, delta, grad, scratch);
     for (size_t i = 0; i < l->in_size; i++)
         din[i] += grad[i];
 }

@@ -78,6 +78,7 @@ enum fer_status fer_average_models(const char *const *paths, int n, int max_batc
     if (st != FER_OK)
         goto end;
     store_mean(params, acc_p, n_params, n);
+    fer_net_weights_changed(*net);
     store_mean(buffers, acc_b, n_buffers, n);
 
     char list[2048];
@@ -167,7 +168,8 @@ enum fer_status fer_merge_disgust(fer_net **net, struct fer_meta *meta, int max_
                           fer_meta_get(meta, "classes") ? fer_meta_get(meta, "classes") : "none");
     /* the same text with merge=0,1 added to its [softmax], which is the last section */
     const char *text = fer_net_spec_text(*net);
-    const char *add = "\n# disgust (1) merged into angry (0): fer average --merge-disgust\nmerge=0,1\n";
+    const char *add =
+        "\n# disgust (1) merged into angry (0): fer average --merge-disgust\nmerge=0,1\n";
     char *merged_text = fer_malloc(strlen(text) + strlen(add) + 1);
     if (!merged_text)
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory merging classes");
@@ -190,6 +192,7 @@ enum fer_status fer_merge_disgust(fer_net **net, struct fer_meta *meta, int max_
         return fer_errorf(err, FER_ERR_ARG, "the merged network's parameters differ");
     }
     memcpy(params6, params, sizeof(float) * np);
+    fer_net_weights_changed(six_net);
     memcpy(buffers6, buffers, sizeof(float) * nb);
     /* a temperature fitted on 7 classes does not hold for 6; fer calibrate fits one again */
     fer_model_uncalibrate(six_net, meta);

@@ -265,6 +265,7 @@ static enum fer_status change_classes(struct run *r, int n_classes, uint64_t see
             copied++;
         }
     }
+    fer_net_weights_changed(net);
     size_t nb_from, nb_to;
     float *b_from = fer_net_buffers(r->net, &nb_from), *b_to = fer_net_buffers(net, &nb_to);
     if (nb_from == nb_to)
