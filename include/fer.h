@@ -108,6 +108,10 @@ struct fer_engine_options {
 /* 3840x2160: a 4K frame is searched as it is; a 40-megapixel photo costs as much as it. */
 #define FER_DETECT_MAX_PIXELS ((size_t)3840 * 2160)
 
+/* The largest image the commands and the server read unless told otherwise (--max-megapixels):
+   a 48-megapixel phone photo passes. Decoding refuses larger ones before allocating. */
+#define FER_DEFAULT_MAX_MEGAPIXELS 50
+
 typedef struct fer_face {
     fer_rect box;
     int emotion;                                 /* index of the most likely class */

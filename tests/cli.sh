@@ -427,8 +427,39 @@ cp "$photos/grace_hopper.jpg" "$tmp/photos/sub/b.jpg"
 cp "$tmp/garbage.jpg" "$tmp/photos/c.jpg"
 expect "predict a folder with one bad file exits 1" 1 "$FER" predict --annotate "$tmp/ann" "$tmp/photos"
 [[ $(grep -c '"file"' "$tmp/out") -eq 3 ]] && ok "folder walked: 3 entries" || bad "folder walked: 3 entries"
-[[ -s $tmp/ann/a.png && -s $tmp/ann/b.png ]] && ok "annotated pictures written" ||
-    bad "annotated pictures written"
+[[ -s $tmp/ann/a.png && -s $tmp/ann/sub/b.png ]] && ok "annotated pictures written, paths kept" ||
+    bad "annotated pictures written, paths kept"
+# two inputs of the same name: refused before any work, not one silently lost
+mkdir -p "$tmp/same/one" "$tmp/same/two"
+cp "$photos/astronaut.jpg" "$tmp/same/one/x.jpg"
+cp "$photos/grace_hopper.jpg" "$tmp/same/two/x.jpg"
+expect "two inputs annotated to one name" 1 "$FER" predict --annotate "$tmp/same/out" \
+    "$tmp/same/one/x.jpg" "$tmp/same/two/x.jpg"
+contains "are refused, both named" "$tmp/err" "would both be annotated as $tmp/same/out/x.png"
+[[ ! -e $tmp/same/out ]] && ok "and nothing is written" || bad "and nothing is written"
+expect "a picture name for two inputs" 1 "$FER" predict --annotate "$tmp/a1.png" \
+    "$tmp/same/one/x.jpg" "$tmp/same/two/x.jpg"
+contains "is refused" "$tmp/err" "names one picture, but 2 images are given"
+[[ ! -e $tmp/a1.png ]] && ok "and no folder a1.png is made" || bad "and no folder a1.png is made"
+expect "a folder of both" 0 "$FER" predict --no-progress --annotate "$tmp/same/out" "$tmp/same"
+[[ -s $tmp/same/out/one/x.png && -s $tmp/same/out/two/x.png ]] && ok "keeps both, by their paths" ||
+    bad "keeps both, by their paths"
+# --top: 1 to the classes; in CSV the K most likely as name and probability pairs
+expect "predict csv --top 3" 0 "$FER" predict --format csv --top 3 "$photos/astronaut.jpg"
+contains "csv --top header" "$tmp/out" "emotion,emotion_1,probability_1,emotion_2,probability_2,emotion_3,probability_3,error"
+contains "the most likely first" "$tmp/out" ",happy,happy,0."
+expect "--top 9 with 7 classes" 2 "$FER" predict --top 9 "$photos/astronaut.jpg"
+contains "says the range" "$tmp/err" "--top 9: the model has 7 classes (--top 1 to 7)"
+expect "--top -1" 2 "$FER" predict --top -1 "$photos/astronaut.jpg"
+# detect speaks the same formats
+expect "detect csv" 0 "$FER" detect --format csv "$photos/grace_hopper.jpg"
+contains "detect csv header" "$tmp/out" "file,face,x,y,w,h,error"
+[[ $(wc -l <"$tmp/out") -eq 2 ]] && ok "one row per face" || bad "one row per face"
+expect "detect jsonl" 0 "$FER" detect --format jsonl "$photos/grace_hopper.jpg" "$photos/coffee.jpg"
+[[ $(grep -c '"file"' "$tmp/out") -eq 2 && $(wc -l <"$tmp/out") -eq 2 ]] && ok "a line per image" ||
+    bad "a line per image"
+contains "a photo without a face has none" "$tmp/out" '"faces":[]'
+expect "detect --format xml" 2 "$FER" detect --format xml "$photos/grace_hopper.jpg"
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 ]]

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ static const char *USAGE = "fer predict [--model M] [--format json|jsonl|csv] [-
 
 struct item {
     const char *path;
+    const char *root; /* the folder argument it was found in, or NULL for a file argument */
     fer_analysis result;
     enum fer_status status;
     char err[FER_ERR_LEN];
@@ -37,12 +39,110 @@ struct item {
 struct predict_job {
     fer_engine *engine;
     struct item *items;
-    const char *annotate; /* file or folder, or NULL */
-    int annotate_is_dir;
+    int annotate; /* 1: each item's picture goes to its annotated path */
     size_t max_pixels;
     fer_progress *bar;
     pthread_mutex_t *bar_mu;
 };
+
+/* Makes the folders above path, as mkdir -p would; 0 on success. */
+static int make_parents(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+static int has_picture_suffix(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot &&
+           (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+static int cmp_annotated(const void *a, const void *b)
+{
+    return strcmp((*(struct item *const *)a)->annotated, (*(struct item *const *)b)->annotated);
+}
+
+/*
+ * Where each item's annotated picture goes, decided before any work so that a clash is refused
+ * up front: `out` itself for one image (unless it is a folder), else out/<path below the folder
+ * argument> for images found in folders and out/<name> for images named, as .png. 0, or -1
+ * with a message in err.
+ */
+static int plan_annotations(struct item *items, size_t n, const char *out, char *err)
+{
+    struct stat sb;
+    size_t len = strlen(out);
+    int is_dir = (len && out[len - 1] == '/') || (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode));
+    if (!is_dir && n == 1) {
+        snprintf(items[0].annotated, sizeof(items[0].annotated), "%s", out);
+        return 0;
+    }
+    size_t dir_len = len;
+    while (dir_len > 1 && out[dir_len - 1] == '/')
+        dir_len--;
+    if (!is_dir && has_picture_suffix(out)) {
+        snprintf(err, FER_ERR_LEN,
+                 "--annotate %s names one picture, but %zu images are given: name a folder", out,
+                 n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct item *it = &items[i];
+        const char *rel = it->path;
+        if (it->root && !strncmp(rel, it->root, strlen(it->root)) && rel[strlen(it->root)] == '/')
+            rel += strlen(it->root) + 1;
+        else if (strrchr(rel, '/'))
+            rel = strrchr(rel, '/') + 1;
+        char stem[4096];
+        snprintf(stem, sizeof(stem), "%s", rel);
+        char *dot = strrchr(stem, '.'), *slash = strrchr(stem, '/');
+        if (dot && (!slash || dot > slash))
+            *dot = 0;
+        int w =
+            snprintf(it->annotated, sizeof(it->annotated), "%.*s/%s.png", (int)dir_len, out, stem);
+        if (w < 0 || (size_t)w >= sizeof(it->annotated)) {
+            snprintf(err, FER_ERR_LEN, "the annotated picture's path for %.200s is too long",
+                     it->path);
+            return -1;
+        }
+    }
+    struct item **sorted = fer_malloc(n * sizeof(*sorted));
+    if (!sorted) {
+        snprintf(err, FER_ERR_LEN, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = &items[i];
+    qsort(sorted, n, sizeof(*sorted), cmp_annotated);
+    int clash = 0;
+    for (size_t i = 1; i < n && !clash; i++)
+        if (!strcmp(sorted[i - 1]->annotated, sorted[i]->annotated)) {
+            snprintf(err, FER_ERR_LEN,
+                     "%.120s and %.120s would both be annotated as %.120s: give them in one "
+                     "folder, or annotate them apart",
+                     sorted[i - 1]->path, sorted[i]->path, sorted[i]->annotated);
+            clash = 1;
+        }
+    fer_free(sorted);
+    for (size_t i = 0; i < n && !clash; i++)
+        if (make_parents(items[i].annotated) != 0) {
+            snprintf(err, FER_ERR_LEN, "cannot create the folder of %.300s: %s", items[i].annotated,
+                     strerror(errno));
+            return -1;
+        }
+    return clash ? -1 : 0;
+}
 
 static void annotate_item(struct predict_job *j, struct item *it, fer_image *rgb)
 {
@@ -69,18 +169,6 @@ static void annotate_item(struct predict_job *j, struct item *it, fer_image *rgb
                                        .bar_names = names,
                                        .bar_values = f->probabilities};
     }
-    if (j->annotate_is_dir) {
-        const char *base = strrchr(it->path, '/');
-        base = base ? base + 1 : it->path;
-        char stem[1024];
-        snprintf(stem, sizeof(stem), "%s", base);
-        char *dot = strrchr(stem, '.');
-        if (dot)
-            *dot = 0;
-        snprintf(it->annotated, sizeof(it->annotated), "%s/%s.png", j->annotate, stem);
-    } else {
-        snprintf(it->annotated, sizeof(it->annotated), "%s", j->annotate);
-    }
     it->status = fer_image_annotate(rgb, a, n, it->err);
     if (it->status == FER_OK)
         it->status = fer_image_save_png(rgb, it->annotated, it->err);
@@ -97,11 +185,15 @@ static void predict_task(void *arg, size_t i, int thread)
                                          j->annotate ? &rgb : NULL, it->err);
     if (it->status == FER_OK && j->annotate)
         annotate_item(j, it, &rgb);
+    else
+        it->annotated[0] = 0; /* nothing was written there */
     fer_image_free(&rgb);
     pthread_mutex_lock(j->bar_mu);
     fer_progress_add(j->bar, 1, NULL);
     pthread_mutex_unlock(j->bar_mu);
 }
+
+static void rank_classes(const fer_face *f, int k, int *order);
 
 /* The face as JSON: box, emotion, probabilities (the top K when top > 0). */
 static json_t *face_json(fer_engine *e, const fer_face *f, size_t index, int top)
@@ -109,15 +201,7 @@ static json_t *face_json(fer_engine *e, const fer_face *f, size_t index, int top
     int k = fer_engine_class_count(e);
     json_t *probs = json_object();
     int order[FER_MAX_CLASSES];
-    for (int c = 0; c < k; c++)
-        order[c] = c;
-    for (int a = 0; a < k; a++) /* by decreasing probability, for --top */
-        for (int b = a + 1; b < k; b++)
-            if (f->probabilities[order[b]] > f->probabilities[order[a]]) {
-                int t = order[a];
-                order[a] = order[b];
-                order[b] = t;
-            }
+    rank_classes(f, k, order);
     int shown = top > 0 && top < k ? top : k;
     for (int i = 0; i < shown; i++) {
         int c = top > 0 ? order[i] : i;
@@ -145,12 +229,33 @@ static json_t *item_json(fer_engine *e, const struct item *it, int top)
     return o;
 }
 
-static void print_csv(fer_engine *e, const struct item *items, size_t n)
+/* The class indices of face f by decreasing probability. */
+static void rank_classes(const fer_face *f, int k, int *order)
+{
+    for (int c = 0; c < k; c++)
+        order[c] = c;
+    for (int a = 0; a < k; a++)
+        for (int b = a + 1; b < k; b++)
+            if (f->probabilities[order[b]] > f->probabilities[order[a]]) {
+                int t = order[a];
+                order[a] = order[b];
+                order[b] = t;
+            }
+}
+
+/*
+ * A row per face: file, face, box, emotion, then every class's probability in the model's
+ * order, or with --top K the K most likely as emotion_1,probability_1,... pairs.
+ */
+static void print_csv(fer_engine *e, const struct item *items, size_t n, int top)
 {
     int k = fer_engine_class_count(e);
     printf("file,face,x,y,w,h,emotion");
-    for (int c = 0; c < k; c++)
-        printf(",%s", fer_engine_class_name(e, c));
+    for (int c = 0; c < (top ? top : k); c++)
+        if (top)
+            printf(",emotion_%d,probability_%d", c + 1, c + 1);
+        else
+            printf(",%s", fer_engine_class_name(e, c));
     printf(",error\n");
     for (size_t i = 0; i < n; i++) {
         const struct item *it = &items[i];
@@ -167,7 +272,7 @@ static void print_csv(fer_engine *e, const struct item *items, size_t n)
         quoted[q] = 0;
         if (it->status != FER_OK) {
             printf("%s,,,,,,", quoted);
-            for (int c = 0; c < k; c++)
+            for (int c = 0; c < (top ? 2 * top : k); c++)
                 putchar(',');
             printf(",\"%s\"\n", it->err);
             continue;
@@ -176,8 +281,14 @@ static void print_csv(fer_engine *e, const struct item *items, size_t n)
             const fer_face *face = &it->result.faces[f];
             printf("%s,%zu,%d,%d,%d,%d,%s", quoted, f, face->box.x, face->box.y, face->box.w,
                    face->box.h, fer_engine_class_name(e, face->emotion));
-            for (int c = 0; c < k; c++)
-                printf(",%.6f", (double)face->probabilities[c]);
+            int order[FER_MAX_CLASSES];
+            rank_classes(face, k, order);
+            for (int c = 0; c < (top ? top : k); c++)
+                if (top)
+                    printf(",%s,%.6f", fer_engine_class_name(e, order[c]),
+                           (double)face->probabilities[order[c]]);
+                else
+                    printf(",%.6f", (double)face->probabilities[c]);
             printf(",\n");
         }
     }
@@ -188,7 +299,7 @@ int fer_cmd_predict(int argc, char **argv)
     struct fer_engine_options eo;
     fer_engine_options_default(&eo);
     const char *format = "json", *annotate = NULL;
-    int top = 0, threads = 0, no_tta = 0, max_mpix = 50;
+    int top = 0, threads = 0, no_tta = 0, no_progress = 0, max_mpix = FER_DEFAULT_MAX_MEGAPIXELS;
     float scale = (float)eo.scale_factor;
     struct fer_opt opts[] = {
         {"model", FER_OPT_STR, &eo.model_path, "model file (default: the built-in model)", NULL},
@@ -199,7 +310,9 @@ int fer_cmd_predict(int argc, char **argv)
         {"format", FER_OPT_STR, &format, "json | jsonl | csv", NULL},
         {"annotate", FER_OPT_STR, &annotate,
          "write annotated pictures: a .png file for one image, else a folder", NULL},
-        {"top", FER_OPT_INT, &top, "list only the K most likely emotions per face", NULL},
+        {"top", FER_OPT_INT, &top,
+         "list only the K most likely emotions per face, most likely first (1 to the classes)",
+         NULL},
         {"scale-factor", FER_OPT_FLOAT, &scale, "detection pyramid step (default 1.1)", NULL},
         {"min-neighbors", FER_OPT_INT, &eo.min_neighbors, "detection hits needed (default 5)",
          NULL},
@@ -209,6 +322,7 @@ int fer_cmd_predict(int argc, char **argv)
         {"no-tta", FER_OPT_FLAG, &no_tta, "do not average with the mirrored face", NULL},
         {"max-megapixels", FER_OPT_INT, &max_mpix, "refuse larger images (default 50)", NULL},
         {"threads", FER_OPT_INT, &threads, "images analysed at once (default: all cores)", NULL},
+        FER_OPT_NO_PROGRESS(&no_progress),
         FER_OPT_END,
     };
     const char *pos[4096];
@@ -231,44 +345,56 @@ int fer_cmd_predict(int argc, char **argv)
                                          : -1;
     if (fmt < 0)
         return fer_args_fail(&args, "unknown --format '%s' (json, jsonl or csv)", format);
-    if (top < 0 || max_mpix < 1)
-        return fer_args_fail(&args, "--top must be >= 0 and --max-megapixels >= 1");
+    if (max_mpix < 1 || max_mpix > FER_DEFAULT_MAX_MEGAPIXELS)
+        return fer_args_fail(&args, "--max-megapixels must be 1 to %d", FER_DEFAULT_MAX_MEGAPIXELS);
     char err[FER_ERR_LEN];
     struct fer_file_list files = {0};
-    for (int i = 0; i < n_pos; i++)
+    const char **roots = fer_calloc((size_t)n_pos, sizeof(*roots)); /* per argument */
+    size_t *first = fer_calloc((size_t)n_pos + 1, sizeof(*first));
+    for (int i = 0; roots && first && i < n_pos; i++) {
+        struct stat sb;
+        first[i] = files.n;
+        if (stat(pos[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+            roots[i] = pos[i];
         if (fer_file_list_add(&files, pos[i], err) != FER_OK) {
             fprintf(stderr, "fer predict: %s\n", err);
-            fer_file_list_free(&files);
-            return FER_EXIT_FAIL;
-        }
-    int annotate_is_dir = 0;
-    if (annotate) {
-        struct stat sb;
-        size_t len = strlen(annotate);
-        annotate_is_dir = files.n > 1 || (len && annotate[len - 1] == '/') ||
-                          (stat(annotate, &sb) == 0 && S_ISDIR(sb.st_mode));
-        if (annotate_is_dir && mkdir(annotate, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "fer predict: cannot create folder %s: %s\n", annotate,
-                    strerror(errno));
+            fer_free(roots);
+            fer_free(first);
             fer_file_list_free(&files);
             return FER_EXIT_FAIL;
         }
     }
+    if (first)
+        first[n_pos] = files.n;
     fer_engine *engine = NULL;
     fer_pool *pool = NULL;
     struct item *items = fer_calloc(files.n ? files.n : 1, sizeof(*items));
     status = FER_EXIT_FAIL;
-    if (!items || fer_engine_open(&eo, &engine, err) != FER_OK ||
+    if (!items || !roots || !first || fer_engine_open(&eo, &engine, err) != FER_OK ||
         fer_pool_new(threads, &pool, err) != FER_OK) {
         fprintf(stderr, "fer predict: %s\n", items ? err : "out of memory");
         goto end;
     }
-    for (size_t i = 0; i < files.n; i++)
-        items[i].path = files.paths[i];
+    for (int a = 0; a < n_pos; a++)
+        for (size_t i = first[a]; i < first[a + 1]; i++) {
+            items[i].path = files.paths[i];
+            items[i].root = roots[a];
+        }
+    if (annotate && plan_annotations(items, files.n, annotate, err) != 0) {
+        fprintf(stderr, "fer predict: %s\n", err);
+        goto end;
+    }
     fer_progress bar;
     pthread_mutex_t bar_mu = PTHREAD_MUTEX_INITIALIZER;
-    fer_progress_start(&bar, "predict", "img", files.n, files.n > 1 && isatty(2));
-    struct predict_job job = {engine, items,  annotate, annotate_is_dir, (size_t)max_mpix * 1000000,
+    int classes = fer_engine_class_count(engine);
+    if (top < 0 || top > classes) {
+        fprintf(stderr, "fer predict: --top %d: the model has %d classes (--top 1 to %d)\n", top,
+                classes, classes);
+        status = FER_EXIT_USAGE;
+        goto end;
+    }
+    fer_progress_start(&bar, "predict", "img", files.n, !no_progress && files.n > 1 && isatty(2));
+    struct predict_job job = {engine, items,  annotate != NULL, (size_t)max_mpix * 1000000,
                               &bar,   &bar_mu};
     fer_pool_run(pool, files.n, predict_task, &job);
     fer_progress_finish(&bar);
@@ -279,7 +405,7 @@ int fer_cmd_predict(int argc, char **argv)
             fprintf(stderr, "fer predict: %s\n", items[i].err);
         }
     if (fmt == 2) {
-        print_csv(engine, items, files.n);
+        print_csv(engine, items, files.n, top);
     } else if (fmt == 1) {
         for (size_t i = 0; i < files.n; i++) {
             json_t *o = item_json(engine, &items[i], top);
@@ -303,6 +429,8 @@ end:
     for (size_t i = 0; items && i < files.n; i++)
         fer_analysis_free(&items[i].result);
     fer_free(items);
+    fer_free(roots);
+    fer_free(first);
     fer_pool_free(pool);
     fer_engine_close(engine);
     fer_file_list_free(&files);

@@ -130,7 +130,8 @@ int fer_cmd_serve(int argc, char **argv)
     struct fer_engine_options eo;
     fer_engine_options_default(&eo);
     const char *db = DEFAULT_DB, *web = NULL, *swagger = NULL;
-    int max_upload_mb = 10, max_mpix = 40, timeout = 30, quiet = 0, keep_days = 30, rate_limit = 0;
+    int max_upload_mb = 10, max_mpix = FER_DEFAULT_MAX_MEGAPIXELS, timeout = 30, quiet = 0,
+        keep_days = 30, rate_limit = 0;
     const char *token = NULL;
     struct fer_opt opts[] = {
         {"host", FER_OPT_STR, &sc.host, "address to listen on (default 127.0.0.1)", NULL},
@@ -147,7 +148,7 @@ int fer_cmd_serve(int argc, char **argv)
         {"admin-token", FER_OPT_STR, &token,
          "bearer token for /v1/feedback/export (default: $FER_ADMIN_TOKEN; none: disabled)", NULL},
         {"max-upload-mb", FER_OPT_INT, &max_upload_mb, "largest request body (default 10)", NULL},
-        {"max-megapixels", FER_OPT_INT, &max_mpix, "largest image (default 40)", NULL},
+        {"max-megapixels", FER_OPT_INT, &max_mpix, "largest image (default 50)", NULL},
         {"timeout", FER_OPT_INT, &timeout, "seconds before an idle connection is closed (30)",
          NULL},
         {"web", FER_OPT_STR, &web, "the web app's folder (default: web)", NULL},

@@ -27,7 +27,7 @@
 #include "storage/store.h"
 
 #define FER_SERVER_DEFAULT_UPLOAD (10u * 1024 * 1024)
-#define FER_SERVER_DEFAULT_PIXELS ((size_t)40 * 1000 * 1000)
+#define FER_SERVER_DEFAULT_PIXELS ((size_t)FER_DEFAULT_MAX_MEGAPIXELS * 1000 * 1000)
 #define FER_SERVER_SWAGGER_DIR    "build/npm/node_modules/swagger-ui-dist"
 /* The longest admin token accepted at start; longer ones are refused with a message. */
 #define FER_MAX_ADMIN_TOKEN 256
@@ -38,7 +38,7 @@ struct fer_server_config {
     int threads;              /* worker threads: requests analysed at once; <= 0: one per core */
     const char *admin_token;  /* the bearer token for the export; NULL or "": export disabled */
     size_t max_upload_bytes;  /* largest request body (default 10 MiB); larger: 413 */
-    size_t max_pixels;        /* largest image (default 40 megapixels); larger: 413 */
+    size_t max_pixels;        /* largest image (default FER_DEFAULT_MAX_MEGAPIXELS); larger: 413 */
     unsigned timeout_s;       /* idle connections are closed after this (default 30) */
     unsigned max_connections; /* open connections at most (default 1000) */
     const char *web_dir;      /* the web app's files; NULL: none, / answers 404 */
