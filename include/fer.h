@@ -74,7 +74,7 @@ typedef struct fer_rect {
 } fer_rect;
 
 /*
- * Decodes a JPEG or PNG file into RGB (or gray when want_gray), upright per
+ * Decodes a JPEG, PNG or WebP file into RGB (or gray when want_gray), upright per
  * its EXIF orientation. Images over max_pixels (0: 50 megapixels) are refused
  * before they are decoded.
  */

@@ -9,7 +9,7 @@
 #   scripts/install-deps.sh --fuzz     also clang and its fuzzing runtime
 set -euo pipefail
 
-build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
+build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libwebp-dev
             libexpat1-dev opencv-data libsqlite3-dev libpq-dev postgresql libcairo2-dev
             fonts-dejavu-core fonts-noto-color-emoji libmicrohttpd-dev libjansson-dev)
 test_pkgs=(chromium curl openssl ca-certificates)

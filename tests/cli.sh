@@ -444,6 +444,17 @@ contains "is refused" "$tmp/err" "names one picture, but 2 images are given"
 expect "a folder of both" 0 "$FER" predict --no-progress --annotate "$tmp/same/out" "$tmp/same"
 [[ -s $tmp/same/out/one/x.png && -s $tmp/same/out/two/x.png ]] && ok "keeps both, by their paths" ||
     bad "keeps both, by their paths"
+# standard input and WebP
+expect "predict - reads standard input" 0 "$FER" predict --format csv - <"$photos/grace_hopper.jpg"
+contains "  and finds the face" "$tmp/out" '"-",0,155,105,222,222,neutral'
+expect "predict a WebP" 0 "$FER" predict --format csv "$photos/astronaut.webp"
+contains "  the smiling astronaut reads happy" "$tmp/out" ",happy,"
+expect "a WebP from standard input" 0 "$FER" predict --format jsonl - <"$photos/astronaut.webp"
+head -c 100 "$photos/astronaut.webp" >"$tmp/cut.webp"
+expect "a truncated WebP fails" 1 "$FER" predict "$tmp/cut.webp"
+contains "  and says so" "$tmp/err" "invalid or truncated WebP data"
+expect "'-' twice" 2 "$FER" predict - - </dev/null
+contains "  is refused" "$tmp/err" "'-' (standard input) may be given once"
 # --top: 1 to the classes; in CSV the K most likely as name and probability pairs
 expect "predict csv --top 3" 0 "$FER" predict --format csv --top 3 "$photos/astronaut.jpg"
 contains "csv --top header" "$tmp/out" "emotion,emotion_1,probability_1,emotion_2,probability_2,emotion_3,probability_3,error"

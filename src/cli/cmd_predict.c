@@ -25,7 +25,7 @@
 #include "image/image.h"
 
 static const char *USAGE = "fer predict [--model M] [--format json|jsonl|csv] [--annotate OUT] "
-                           "[--top K] IMAGE|DIR...";
+                           "[--top K] IMAGE|DIR|-... (- reads an image from standard input)";
 
 struct item {
     const char *path;
@@ -38,6 +38,8 @@ struct item {
 
 struct predict_job {
     fer_engine *engine;
+    const uint8_t *stdin_bytes; /* the image "-" names, read before the work starts */
+    size_t stdin_len;
     struct item *items;
     int annotate; /* 1: each item's picture goes to its annotated path */
     size_t max_pixels;
@@ -181,8 +183,15 @@ static void predict_task(void *arg, size_t i, int thread)
     struct predict_job *j = arg;
     struct item *it = &j->items[i];
     fer_image rgb = {0};
-    it->status = fer_engine_analyze_file(j->engine, it->path, j->max_pixels, &it->result,
-                                         j->annotate ? &rgb : NULL, it->err);
+    if (!strcmp(it->path, "-")) {
+        it->status = fer_image_decode(j->stdin_bytes, j->stdin_len, "standard input", 0,
+                                      j->max_pixels, &rgb, it->err);
+        if (it->status == FER_OK)
+            it->status = fer_engine_analyze(j->engine, &rgb, &it->result, it->err);
+    } else {
+        it->status = fer_engine_analyze_file(j->engine, it->path, j->max_pixels, &it->result,
+                                             j->annotate ? &rgb : NULL, it->err);
+    }
     if (it->status == FER_OK && j->annotate)
         annotate_item(j, it, &rgb);
     else
@@ -368,6 +377,8 @@ int fer_cmd_predict(int argc, char **argv)
         first[n_pos] = files.n;
     fer_engine *engine = NULL;
     fer_pool *pool = NULL;
+    uint8_t *stdin_bytes = NULL;
+    size_t stdin_len = 0;
     struct item *items = fer_calloc(files.n ? files.n : 1, sizeof(*items));
     status = FER_EXIT_FAIL;
     if (!items || !roots || !first || fer_engine_open(&eo, &engine, err) != FER_OK ||
@@ -380,6 +391,18 @@ int fer_cmd_predict(int argc, char **argv)
             items[i].path = files.paths[i];
             items[i].root = roots[a];
         }
+    int dashes = 0;
+    for (size_t i = 0; i < files.n; i++)
+        dashes += !strcmp(files.paths[i], "-");
+    if (dashes > 1) {
+        fprintf(stderr, "fer predict: '-' (standard input) may be given once\n");
+        status = FER_EXIT_USAGE;
+        goto end;
+    }
+    if (dashes && fer_read_stdin(&stdin_bytes, &stdin_len, (size_t)512 << 20, err) != FER_OK) {
+        fprintf(stderr, "fer predict: %s\n", err);
+        goto end;
+    }
     if (annotate && plan_annotations(items, files.n, annotate, err) != 0) {
         fprintf(stderr, "fer predict: %s\n", err);
         goto end;
@@ -394,8 +417,14 @@ int fer_cmd_predict(int argc, char **argv)
         goto end;
     }
     fer_progress_start(&bar, "predict", "img", files.n, !no_progress && files.n > 1 && isatty(2));
-    struct predict_job job = {engine, items,  annotate != NULL, (size_t)max_mpix * 1000000,
-                              &bar,   &bar_mu};
+    struct predict_job job = {.engine = engine,
+                              .stdin_bytes = stdin_bytes,
+                              .stdin_len = stdin_len,
+                              .items = items,
+                              .annotate = annotate != NULL,
+                              .max_pixels = (size_t)max_mpix * 1000000,
+                              .bar = &bar,
+                              .bar_mu = &bar_mu};
     fer_pool_run(pool, files.n, predict_task, &job);
     fer_progress_finish(&bar);
     size_t failed = 0;
@@ -431,6 +460,7 @@ end:
     fer_free(items);
     fer_free(roots);
     fer_free(first);
+    fer_free(stdin_bytes);
     fer_pool_free(pool);
     fer_engine_close(engine);
     fer_file_list_free(&files);

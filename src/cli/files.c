@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 
@@ -30,8 +31,8 @@ static enum fer_status push(struct fer_file_list *l, const char *path, char *err
 static int is_image_name(const char *name)
 {
     const char *dot = strrchr(name, '.');
-    return dot &&
-           (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") ||
+                   !strcasecmp(dot, ".png") || !strcasecmp(dot, ".webp"));
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -110,6 +111,48 @@ enum fer_status fer_file_list_add(struct fer_file_list *l, const char *arg, char
     }
     /* files go in as given; a missing one fails later with its own message */
     return push(l, arg, err);
+}
+
+enum fer_status fer_read_stdin(uint8_t **data, size_t *len, size_t max, char *err)
+{
+    *data = NULL;
+    *len = 0;
+    if (isatty(0))
+        return fer_errorf(err, FER_ERR_ARG,
+                          "'-' reads an image from standard input, which is a terminal: pipe "
+                          "or redirect one (fer predict - < photo.jpg)");
+    size_t cap = 0;
+    uint8_t *buf = NULL;
+    for (;;) {
+        if (*len == cap) {
+            if (cap >= max) {
+                fer_free(buf);
+                return fer_errorf(err, FER_ERR_LIMIT,
+                                  "standard input holds more than %zu bytes: too large for an "
+                                  "image",
+                                  max);
+            }
+            cap = cap ? (2 * cap < max ? 2 * cap : max) : 1 << 16;
+            uint8_t *b = fer_realloc(buf, cap);
+            if (!b) {
+                fer_free(buf);
+                return fer_errorf(err, FER_ERR_NOMEM, "out of memory reading standard input");
+            }
+            buf = b;
+        }
+        ssize_t got = read(0, buf + *len, cap - *len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            fer_free(buf);
+            return fer_errorf(err, FER_ERR_IO, "cannot read standard input: %s", strerror(errno));
+        }
+        if (got == 0)
+            break;
+        *len += (size_t)got;
+    }
+    *data = buf;
+    return FER_OK;
 }
 
 void fer_file_list_free(struct fer_file_list *l)

@@ -6,6 +6,7 @@
 #define FER_CLI_FILES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/status.h"
 
@@ -14,8 +15,12 @@ struct fer_file_list {
     size_t n, cap;
 };
 
-/* Adds each argument: a file as given, a folder's .jpg/.jpeg/.png files sorted by path. */
+/* Adds each argument: a file as given, a folder's .jpg/.jpeg/.png/.webp files sorted by path. */
 enum fer_status fer_file_list_add(struct fer_file_list *l, const char *arg, char *err);
 void fer_file_list_free(struct fer_file_list *l);
+
+/* Reads all of standard input (the image argument "-") into *data (fer_malloc'd), at most max
+   bytes; a terminal on stdin is refused rather than waited for. */
+enum fer_status fer_read_stdin(uint8_t **data, size_t *len, size_t max, char *err);
 
 #endif

@@ -25,6 +25,7 @@
 #include "core/alloc.h"
 #include "core/file.h"
 #include "image/image.h"
+#include "image/webp.h"
 
 /* Files larger than this are refused before they are read. */
 #define MAX_FILE_BYTES ((size_t)512 << 20)
@@ -428,8 +429,6 @@ static const char *guess_format(const uint8_t *b, size_t n)
         return "a GIF";
     if (n >= 2 && b[0] == 'B' && b[1] == 'M')
         return "a BMP";
-    if (n >= 12 && memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WEBP", 4) == 0)
-        return "a WebP";
     if (n >= 4 && (memcmp(b, "II*\0", 4) == 0 || memcmp(b, "MM\0*", 4) == 0))
         return "a TIFF";
     if (n >= 12 && memcmp(b + 4, "ftyp", 4) == 0)
@@ -455,10 +454,13 @@ enum fer_status fer_image_decode(const uint8_t *bytes, size_t len, const char *n
         return decode_jpeg(bytes, len, name, want_gray, limit, img, err);
     if (len >= 8 && memcmp(bytes, png_sig, 8) == 0)
         return decode_png(bytes, len, name, want_gray, limit, img, err);
+    if (fer_webp_is(bytes, len)) {
+        enum fer_status st = fer_webp_decode(bytes, len, name, limit, img, err);
+        return st == FER_OK ? finish_gray(img, want_gray, name, err) : st;
+    }
     return fer_errorf(err, FER_ERR_FORMAT,
-                      "%s: not a JPEG or PNG image (the bytes look like %s; only JPEG and PNG "
-                      "are supported)",
-                      name, guess_format(bytes, len));
+                      "%s: not a JPEG, PNG or WebP image (the bytes look like %s)", name,
+                      guess_format(bytes, len));
 }
 
 enum fer_status fer_image_load(const char *path, int want_gray, size_t max_pixels, fer_image *img,

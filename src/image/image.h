@@ -26,7 +26,7 @@ enum fer_status fer_image_new(int width, int height, int channels, fer_image *im
 void fer_image_free(fer_image *img);
 
 /*
- * Decodes a JPEG or PNG (detected from the bytes, not the name) into RGB
+ * Decodes a JPEG, PNG or WebP (detected from the bytes, not the name) into RGB
  * (channels 3) or, when want_gray, grayscale converted exactly as OpenCV's
  * cvtColor(BGR2GRAY) does. JPEG EXIF orientation is applied, so the image
  * is upright. Corrupt, truncated, unsupported or over-limit input

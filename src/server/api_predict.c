@@ -1,8 +1,8 @@
 /*
- * api_predict.c - POST /v1/predict: take an image as multipart/form-data, a raw image/jpeg or
- * image/png body, or JSON {"image_base64": ...}; find and classify its faces; store each face
- * so that feedback can name it by id; answer with boxes, emotions and probabilities, and on
- * request the annotated picture and the 48x48 crops as base64 PNG.
+ * api_predict.c - POST /v1/predict: take an image as multipart/form-data, a raw image/jpeg,
+ * image/png or image/webp body, or JSON {"image_base64": ...}; find and classify its faces; store
+ * each face so that feedback can name it by id; answer with boxes, emotions and probabilities, and
+ * on request the annotated picture and the 48x48 crops as base64 PNG.
  */
 #include <stdio.h>
 #include <string.h>
@@ -100,13 +100,14 @@ static unsigned read_upload(struct fer_request *rq, struct upload *u, char *msg)
     } else if (!strcmp(type, "application/json")) {
         status = from_json(rq, u, msg);
     } else if (!strcmp(type, "image/jpeg") || !strcmp(type, "image/png") ||
-               !strcmp(type, "image/jpg") || !strcmp(type, "application/octet-stream")) {
+               !strcmp(type, "image/webp") || !strcmp(type, "image/jpg") ||
+               !strcmp(type, "application/octet-stream")) {
         u->bytes = rq->body;
         u->len = rq->len;
     } else {
         snprintf(msg, FER_ERR_LEN,
                  "unsupported Content-Type '%s': send multipart/form-data, image/jpeg, "
-                 "image/png or application/json",
+                 "image/png, image/webp or application/json",
                  type[0] ? type : "(none)");
         return MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
     }

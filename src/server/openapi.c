@@ -48,9 +48,9 @@ static const char *const LINES[] = {
     "   \"post\": {",
     "    \"tags\": [\"predict\"],",
     "    \"summary\": \"Find the faces in an image and classify their emotions\",",
-    "    \"description\": \"The image (JPEG or PNG, upright per its EXIF "
+    "    \"description\": \"The image (JPEG, PNG or WebP, upright per its EXIF "
         "orientation) comes as a multipart/form-data field named `image`, as "
-        "the raw body (image/jpeg, image/png), or as JSON with the image in "
+        "the raw body (image/jpeg, image/png, image/webp), or as JSON with the image in "
         "base64. Each face is stored under the id returned, for POST "
         "/v1/feedback. An image without faces gives an empty list.\",",
     "    \"operationId\": \"predict\",",
@@ -81,7 +81,7 @@ static const char *const LINES[] = {
     "        \"required\": [\"image\"],",
     "        \"properties\": {",
     "         \"image\": {\"type\": \"string\", \"format\": \"binary\", "
-        "\"description\": \"A JPEG or PNG file\"},",
+        "\"description\": \"A JPEG, PNG or WebP file\"},",
     "         \"annotate\": {\"type\": \"boolean\"},",
     "         \"crops\": {\"type\": \"boolean\"}",
     "        }",
@@ -89,6 +89,7 @@ static const char *const LINES[] = {
     "      },",
     "      \"image/jpeg\": {\"schema\": {\"type\": \"string\", \"format\": \"binary\"}},",
     "      \"image/png\": {\"schema\": {\"type\": \"string\", \"format\": \"binary\"}},",
+    "      \"image/webp\": {\"schema\": {\"type\": \"string\", \"format\": \"binary\"}},",
     "      \"application/json\": {\"schema\": {\"$ref\": \"#/components/schemas/PredictJson\"}}",
     "     }",
     "    },",
@@ -291,7 +292,7 @@ static const char *const LINES[] = {
     "    \"type\": \"object\",",
     "    \"required\": [\"error\"],",
     "    \"properties\": {\"error\": {\"type\": \"string\", \"example\": \"the "
-        "uploaded image: not a JPEG or PNG image\"}}",
+        "uploaded image: not a JPEG, PNG or WebP image\"}}",
     "   },",
     "   \"PredictJson\": {",
     "    \"type\": \"object\",",
@@ -300,7 +301,7 @@ static const char *const LINES[] = {
     "     \"image_base64\": {",
     "      \"type\": \"string\",",
     "      \"format\": \"byte\",",
-    "      \"description\": \"The JPEG or PNG file in base64; a data: URL prefix is accepted\"",
+    "      \"description\": \"The JPEG, PNG or WebP file in base64; a data: URL prefix is accepted\"",
     "     },",
     "     \"annotate\": {\"type\": \"boolean\", \"default\": false},",
     "     \"crops\": {\"type\": \"boolean\", \"default\": false}",
