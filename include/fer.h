@@ -9,16 +9,23 @@
  *
  *       char err[FER_ERR_LEN];
  *       fer_engine *engine;
- *       if (fer_engine_open(NULL, &engine, err) != FER_OK)   // built-in model and cascade
- *           { fprintf(stderr, "%s\n", err); return 1; }
+ *       if (fer_engine_open(NULL, &engine, err) != FER_OK) { // built-in model and detector
+ *           fprintf(stderr, "%s\n", err);
+ *           return 1;
+ *       }
  *       fer_analysis result;
- *       if (fer_engine_analyze_file(engine, "photo.jpg", &result, err) == FER_OK) {
+ *       // 0: the default image-size limit; NULL: the decoded picture is not kept
+ *       if (fer_engine_analyze_file(engine, "photo.jpg", 0, &result, NULL, err) == FER_OK) {
  *           for (size_t i = 0; i < result.n_faces; i++)
  *               printf("%s %.2f\n", fer_engine_class_name(engine, result.faces[i].emotion),
  *                      result.faces[i].probabilities[result.faces[i].emotion]);
  *           fer_analysis_free(&result);
+ *       } else {
+ *           fprintf(stderr, "%s\n", err);
  *       }
  *       fer_engine_close(engine);
+ *
+ *   (tests/install.sh compiles this example against an installed copy and runs it.)
  *
  * Conventions: functions return FER_OK (0) or a negative enum fer_status and
  * write a message into a caller-provided buffer of FER_ERR_LEN bytes. Objects

@@ -19,6 +19,18 @@ check "example runs on a file it cannot read and says so" \
     sh -c "! $tmp/emotions $tmp/none.jpg 2>$tmp/msg && grep -q none.jpg $tmp/msg"
 check "example reads a photo with two faces" \
     sh -c "$tmp/emotions tests/data/photos/two_portraits.jpg | grep -q '2 face(s)'"
+# the overview example at the top of fer.h, as written there
+{
+    printf '#include <stdio.h>\n#include <fer.h>\nint main(void)\n{\n'
+    sed -n '/^ \*       char err\[FER_ERR_LEN\];/,/^ \*       fer_engine_close(engine);/p' include/fer.h |
+        sed 's/^ \*       //'
+    printf '    return 0;\n}\n'
+} >"$tmp/overview.c"
+check "fer.h's example is in the header" grep -q fer_engine_analyze_file "$tmp/overview.c"
+check "fer.h's example compiles" \
+    sh -c "cc -std=c11 -Wall -Werror $tmp/overview.c \$(pkg-config --cflags --libs fer) -o $tmp/overview"
+check "fer.h's example runs" sh -c "cd tests/data/photos && cp grace_hopper.jpg $tmp/photo.jpg && \
+    cd $tmp && ./overview | grep -q neutral"
 check "installed binary runs" "$tmp/prefix/bin/fer" version
 echo "$passed passed, $failed failed, 0 skipped"
 [[ $failed -eq 0 ]]

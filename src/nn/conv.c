@@ -9,7 +9,7 @@
  *   dcol  = Wᵀ · delta;  din += col2im(dcol)       backward, input (or Winograd, see
  *                                                  winograd.h, where it pays)
  * One image is one GEMM: at 48x48 that beats one GEMM over the batch on this
- * hardware (see PERFORMANCE.md). Weight gradients are summed per fixed image
+ * hardware (BENCHMARKS.md has the measurements). Weight gradients are summed per fixed image
  * group into p->parts and reduced in group order, so the result does not
  * depend on the thread count.
  */
