@@ -43,12 +43,6 @@ void fer_augment_image(const uint8_t *src, int src_side, float *dst, int out_sid
                        const struct fer_augment *a, fer_rng *rng, float mean, float std,
                        int force_flip);
 
-/*
- * A deterministic view for evaluation and test-time augmentation: the
- * out_side x out_side window centred on the image and moved by (dx, dy)
- * pixels (border replicated), mirrored when flip is set, normalised.
- */
-void fer_augment_view(const uint8_t *src, int src_side, float *dst, int out_side, int dx, int dy,
-                      int flip, float mean, float std);
+/* The deterministic views of evaluation and test-time augmentation: image/view.h. */
 
 #endif

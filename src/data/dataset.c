@@ -14,11 +14,6 @@
 
 #include "core/alloc.h"
 
-static const char *const class_names_7[] = {"angry", "disgust",  "fear",    "happy",
-                                            "sad",   "surprise", "neutral", NULL};
-static const char *const class_names_6[] = {"angry",    "fear",    "happy", "sad",
-                                            "surprise", "neutral", NULL};
-
 const char *fer_usage_name(enum fer_usage u)
 {
     switch (u) {
@@ -156,15 +151,6 @@ int fer_label_source_parse(const char *s)
     return -1;
 }
 
-const char *const *fer_class_names(int n_classes)
-{
-    if (n_classes == 7)
-        return class_names_7;
-    if (n_classes == 6)
-        return class_names_6;
-    return NULL;
-}
-
 void fer_dataset_free(fer_dataset *ds)
 {
     if (!ds)
@@ -231,14 +217,6 @@ void fer_dataset_pixel_stats(const fer_dataset *ds, float *mean, float *std)
     *std = (float)sqrt(var > 0.0 ? var : 0.0);
 }
 
-/* New id of each FER2013 class after the merge: disgust (1) joins angry (0). */
-static const uint8_t merge_map[7] = {0, 0, 1, 2, 3, 4, 5};
-
-int fer_class_merged(int label7)
-{
-    return label7 >= 0 && label7 < 7 ? merge_map[label7] : -1;
-}
-
 enum fer_status fer_dataset_read_for_model(const char *path, int classes, int usage, int fallback,
                                            fer_dataset **out, struct fer_usage_pick *pick,
                                            char *err)
@@ -269,7 +247,7 @@ enum fer_status fer_dataset_merge_disgust(fer_dataset *ds, char *err)
             return fer_errorf(err, FER_ERR_STATE, "merge disgust: row %zu has label %d", i,
                               ds->labels[i]);
     for (size_t i = 0; i < ds->n; i++)
-        ds->labels[i] = merge_map[ds->labels[i]];
+        ds->labels[i] = (uint8_t)fer_class_merged(ds->labels[i]);
     if (ds->soft) {
         /* Row i moves from offset 7i to 6i <= 7i: reading a row before writing it is safe. */
         for (size_t i = 0; i < ds->n; i++) {

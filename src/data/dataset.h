@@ -18,10 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/classes.h" /* FER_FACE_PIXELS, fer_class_names, fer_class_merged */
 #include "core/status.h"
-
-/* FER_FACE_SIDE (48) and FER_MAX_CLASSES (16) come from fer.h, through core/status.h. */
-#define FER_FACE_PIXELS (FER_FACE_SIDE * FER_FACE_SIDE)
 
 enum fer_usage {
     FER_USAGE_TRAINING = 0,
@@ -65,9 +63,6 @@ typedef struct fer_dataset {
     uint32_t *usage_rank; /* n: index of the row among the file's rows of the same usage */
     float *soft;          /* n * n_classes target distributions summing to 1, or NULL */
 } fer_dataset;
-
-/* The class names for 7 or 6 classes: "angry", "disgust", ...; NULL otherwise. */
-const char *const *fer_class_names(int n_classes);
 
 struct fer_read_options {
     int skip_bad_rows; /* 1: skip malformed rows and count them; 0: fail on the first one */
@@ -139,8 +134,6 @@ enum fer_status fer_dataset_read_for_model(const char *path, int classes, int us
  */
 enum fer_status fer_dataset_drop_overlap(fer_dataset *ds, const char *other_path, size_t *removed,
                                          char *err);
-/* The 6-class id of a 7-class FER2013 label (disgust joins angry), or -1. */
-int fer_class_merged(int label7);
 
 /*
  * Replaces the labels with FER+ votes read from fer2013new.csv. Rows are

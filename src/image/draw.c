@@ -9,31 +9,42 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/classes.h"
+
+/* How each FER2013 class looks, in label order (core/classes.h names them). */
 static const struct {
-    const char *name;
     const char *emoji;
     unsigned color;
-} EMOTIONS[] = {
-    {"angry", "\xF0\x9F\x98\xA0", 0xE53935},    {"disgust", "\xF0\x9F\xA4\xA2", 0x7CB342},
-    {"fear", "\xF0\x9F\x98\xA8", 0x8E24AA},     {"happy", "\xF0\x9F\x98\x84", 0xFDD835},
-    {"sad", "\xF0\x9F\x98\xA2", 0x1E88E5},      {"surprise", "\xF0\x9F\x98\xAE", 0xFB8C00},
-    {"neutral", "\xF0\x9F\x98\x90", 0x90A4AE},
+} LOOK[7] = {
+    {"\xF0\x9F\x98\xA0", 0xE53935}, /* angry */
+    {"\xF0\x9F\xA4\xA2", 0x7CB342}, /* disgust */
+    {"\xF0\x9F\x98\xA8", 0x8E24AA}, /* fear */
+    {"\xF0\x9F\x98\x84", 0xFDD835}, /* happy */
+    {"\xF0\x9F\x98\xA2", 0x1E88E5}, /* sad */
+    {"\xF0\x9F\x98\xAE", 0xFB8C00}, /* surprise */
+    {"\xF0\x9F\x98\x90", 0x90A4AE}, /* neutral */
 };
+
+/* The FER2013 label of a class name, or -1 for a name of another model. */
+static int label_of(const char *emotion)
+{
+    const char *const *names = fer_class_names(7);
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], emotion) == 0)
+            return i;
+    return -1;
+}
 
 const char *fer_emotion_emoji(const char *emotion)
 {
-    for (size_t i = 0; i < sizeof(EMOTIONS) / sizeof(EMOTIONS[0]); i++)
-        if (strcmp(EMOTIONS[i].name, emotion) == 0)
-            return EMOTIONS[i].emoji;
-    return "\xF0\x9F\x99\x82"; /* slightly smiling face */
+    int i = label_of(emotion);
+    return i >= 0 ? LOOK[i].emoji : "\xF0\x9F\x99\x82"; /* slightly smiling face */
 }
 
 unsigned fer_emotion_color(const char *emotion)
 {
-    for (size_t i = 0; i < sizeof(EMOTIONS) / sizeof(EMOTIONS[0]); i++)
-        if (strcmp(EMOTIONS[i].name, emotion) == 0)
-            return EMOTIONS[i].color;
-    return 0x26A69A;
+    int i = label_of(emotion);
+    return i >= 0 ? LOOK[i].color : 0x26A69A;
 }
 
 static void set_rgb(cairo_t *cr, unsigned rgb, double alpha)

@@ -15,14 +15,14 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/classes.h"
 #include "core/file.h"
 #include "core/progress.h"
 #include "core/sha256.h"
-#include "data/augment.h"
-#include "data/dataset.h"
 #include "detect/cascade.h"
 #include "fer.h"
 #include "image/image.h"
+#include "image/view.h"
 #include "nn/model_file.h"
 #include "nn/net.h"
 #include "pipeline/builtin_model.h"
@@ -237,9 +237,9 @@ enum fer_status fer_engine_classify_crops(fer_engine *e, const uint8_t *crops, s
         float *input = fer_net_input(net);
         for (size_t i = 0; i < count; i++)
             for (int v = 0; v < views; v++)
-                fer_augment_view(crops + (first + i) * FER_FACE_PIXELS, FER_FACE_SIDE,
-                                 input + (i * (size_t)views + (size_t)v) * in, side, 0, 0, v,
-                                 e->mean, e->std);
+                fer_face_view(crops + (first + i) * FER_FACE_PIXELS, FER_FACE_SIDE,
+                              input + (i * (size_t)views + (size_t)v) * in, side, 0, 0, v, e->mean,
+                              e->std);
         fer_net_forward(net, (int)(count * (size_t)views), 0);
         const float *p = fer_net_output(net);
         for (size_t i = 0; i < count; i++) {

@@ -67,8 +67,8 @@ static unsigned read_crop(fer_server *s, const char *b64, size_t n, uint8_t *cro
     fer_image img = {0}, small = {0};
     st = fer_image_decode(bytes, len, "the crop", 1, s->cfg.max_pixels, &img, msg);
     if (st == FER_OK)
-        st = fer_image_crop_resize(&img, (fer_rect){0, 0, img.width, img.height},
-                                   FER_STORE_CROP_SIDE, FER_STORE_CROP_SIDE, &small, msg);
+        st = fer_image_crop_resize(&img, (fer_rect){0, 0, img.width, img.height}, FER_FACE_SIDE,
+                                   FER_FACE_SIDE, &small, msg);
     if (st == FER_OK)
         memcpy(crop, small.data, FER_STORE_CROP_BYTES);
     else

@@ -15,12 +15,10 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/classes.h"
 #include "storage/store_internal.h"
 
 #define PAGE_ROWS 64 /* feedback rows read per lock in fer_store_each_feedback */
-
-const char *const fer_store_fer2013_names[7] = {"angry", "disgust",  "fear",   "happy",
-                                                "sad",   "surprise", "neutral"};
 
 /* Length of a leading "scheme:" (letters, digits, + - . after a first letter), or 0. */
 static size_t scheme_len(const char *url)
@@ -167,7 +165,7 @@ enum fer_status fer_store_probs_parse(const char *text, float *probs, int *n, co
     } else {
         for (;;) {
             char *end;
-            if (count == FER_STORE_MAX_CLASSES)
+            if (count == FER_MAX_CLASSES)
                 goto bad;
             double v = strtod(p, &end);
             if (end == p || !isfinite(v))
@@ -191,7 +189,7 @@ enum fer_status fer_store_probs_parse(const char *text, float *probs, int *n, co
 bad:
     return fer_errorf(err, FER_ERR_CORRUPT,
                       "%s: probabilities are not a JSON array of at most %d numbers: \"%.60s\"",
-                      where, FER_STORE_MAX_CLASSES, text);
+                      where, FER_MAX_CLASSES, text);
 }
 
 enum fer_status fer_store_copy_text(char *dst, size_t cap, const char *src, size_t len,
@@ -238,9 +236,9 @@ static enum fer_status check_probs(const char *classes, const float *probs, int 
     enum fer_status st = check_text(classes, FER_STORE_CLASSES_LEN, lo == 0, "classes", err);
     if (st != FER_OK)
         return st;
-    if (n < lo || n > FER_STORE_MAX_CLASSES)
+    if (n < lo || n > FER_MAX_CLASSES)
         return fer_errorf(err, FER_ERR_ARG, "store: %d probabilities (want %d to %d)", n, lo,
-                          FER_STORE_MAX_CLASSES);
+                          FER_MAX_CLASSES);
     for (int i = 0; i < n; i++)
         if (!isfinite(probs[i]))
             return fer_errorf(err, FER_ERR_ARG, "store: probability %d is not finite", i);
@@ -431,7 +429,7 @@ enum fer_status fer_store_export_fer2013(fer_store *store, FILE *out, const char
     if (!x)
         return fer_errorf(err, FER_ERR_NOMEM, "export: out of memory");
     x->out = out;
-    x->names = names7 ? names7 : fer_store_fer2013_names;
+    x->names = names7 ? names7 : fer_class_names(7);
     enum fer_status st = FER_OK;
     if (fputs("emotion,pixels,Usage\n", out) == EOF)
         st = fer_errorf(err, FER_ERR_IO, "export: cannot write the CSV: %s", strerror(errno));

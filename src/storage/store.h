@@ -61,10 +61,9 @@
 
 #include "core/status.h"
 
-#define FER_STORE_ID_LEN      32 /* hex digits of a face id */
-#define FER_STORE_CROP_SIDE   48
-#define FER_STORE_CROP_BYTES  (FER_STORE_CROP_SIDE * FER_STORE_CROP_SIDE)
-#define FER_STORE_MAX_CLASSES 16
+#define FER_STORE_ID_LEN 32 /* hex digits of a face id */
+/* a crop is the face contract's FER_FACE_SIDE x FER_FACE_SIDE (fer.h), up to FER_MAX_CLASSES */
+#define FER_STORE_CROP_BYTES  (FER_FACE_SIDE * FER_FACE_SIDE)
 #define FER_STORE_VERSION_LEN 64  /* model_version buffer, with the NUL */
 #define FER_STORE_CLASSES_LEN 256 /* classes buffer, with the NUL */
 #define FER_STORE_LABEL_LEN   32  /* label buffer, with the NUL */
@@ -83,8 +82,8 @@ struct fer_face_record {
     double created;                    /* unix seconds; 0 on add: now */
     char model_version[FER_STORE_VERSION_LEN];
     char classes[FER_STORE_CLASSES_LEN];      /* "angry,disgust,...": n_probs names */
-    int n_probs;                              /* 1..FER_STORE_MAX_CLASSES */
-    float probs[FER_STORE_MAX_CLASSES];       /* probs[i] belongs to the i-th class name */
+    int n_probs;                              /* 1..FER_MAX_CLASSES */
+    float probs[FER_MAX_CLASSES];             /* probs[i] belongs to the i-th class name */
     unsigned char crop[FER_STORE_CROP_BYTES]; /* 48x48 grayscale, row-major */
     int box_x, box_y, box_w, box_h;           /* in the photo's pixels; w, h >= 0 */
 };
@@ -102,15 +101,9 @@ struct fer_feedback_record {
     char model_version[FER_STORE_VERSION_LEN];
     char classes[FER_STORE_CLASSES_LEN];
     int n_probs;
-    float probs[FER_STORE_MAX_CLASSES];
+    float probs[FER_MAX_CLASSES];
     unsigned char crop[FER_STORE_CROP_BYTES];
 };
-
-/*
- * FER2013's class names in label-id order: angry 0, disgust 1, fear 2, happy 3, sad 4,
- * surprise 5, neutral 6.
- */
-extern const char *const fer_store_fer2013_names[7];
 
 /*
  * Opens (creating and migrating when needed) the store at url; see the top of this file for
@@ -170,9 +163,9 @@ enum fer_status fer_store_each_feedback(fer_store *store, fer_feedback_fn fn, vo
 /*
  * Writes all feedback to out as FER2013 CSV: the header "emotion,pixels,Usage", then one row
  * per feedback "<id>,<2304 space-separated pixels>,Training" in id order. names7[i] is the
- * class name of FER2013 label i (NULL: fer_store_fer2013_names). A row whose label is none of
- * names7 is skipped and counted in *skipped. *rows and *skipped may be NULL. FER_ERR_IO when a
- * write fails; out is flushed, not closed.
+ * class name of FER2013 label i (NULL: fer_class_names(7), core/classes.h). A row whose label is
+ * none of names7 is skipped and counted in *skipped. *rows and *skipped may be NULL. FER_ERR_IO
+ * when a write fails; out is flushed, not closed.
  */
 enum fer_status fer_store_export_fer2013(fer_store *store, FILE *out, const char *const names7[7],
                                          size_t *rows, size_t *skipped, char *err);

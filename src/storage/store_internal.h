@@ -63,7 +63,7 @@ double fer_store_now(void);
 void fer_store_probs_format(const float *probs, int n, char *buf);
 
 /*
- * Parses a JSON array of at most FER_STORE_MAX_CLASSES numbers into probs and *n;
+ * Parses a JSON array of at most FER_MAX_CLASSES numbers into probs and *n;
  * FER_ERR_CORRUPT naming where (e.g. "sqlite data/fer.db: face 3f..") when malformed.
  */
 enum fer_status fer_store_probs_parse(const char *text, float *probs, int *n, const char *where,

@@ -8,6 +8,7 @@
 #include "core/pool.h"
 #include "core/progress.h"
 #include "data/augment.h"
+#include "image/view.h"
 #include "nn/spec.h"
 
 /* Adds src (n floats) into the double accumulator acc. */
@@ -120,9 +121,9 @@ static void view_task(void *arg, size_t i, int thread)
 {
     (void)thread;
     struct view_job *j = arg;
-    fer_augment_view(j->ds->pixels + (j->first + i) * FER_FACE_PIXELS, FER_FACE_SIDE,
-                     j->dst + i * (size_t)j->side * (size_t)j->side, j->side, 0, 0, 0, j->mean,
-                     j->std);
+    fer_face_view(j->ds->pixels + (j->first + i) * FER_FACE_PIXELS, FER_FACE_SIDE,
+                  j->dst + i * (size_t)j->side * (size_t)j->side, j->side, 0, 0, 0, j->mean,
+                  j->std);
 }
 
 enum fer_status fer_recalibrate_bn(fer_net *net, const fer_dataset *ds, size_t max_rows,

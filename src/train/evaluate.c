@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "core/progress.h"
 #include "data/augment.h"
+#include "image/view.h"
 
 static const int VIEW_SHIFTS[5][2] = {{0, 0}, {-2, 0}, {2, 0}, {0, -2}, {0, 2}};
 
@@ -25,8 +26,8 @@ static void fill_task(void *arg, size_t i, int thread)
     struct fill_job *j = arg;
     float *dst = j->input + i * (size_t)j->side * (size_t)j->side;
     const uint8_t *src = j->ds->pixels + (j->first + i) * FER_FACE_PIXELS;
-    fer_augment_view(src, FER_FACE_SIDE, dst, j->side, j->dx, j->dy, j->flip, j->norm.mean,
-                     j->norm.std);
+    fer_face_view(src, FER_FACE_SIDE, dst, j->side, j->dx, j->dy, j->flip, j->norm.mean,
+                  j->norm.std);
 }
 
 /* Counts one face's prediction (the top class of p) in m; returns -log p(truth). */

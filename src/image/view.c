@@ -2,10 +2,12 @@
  * view.c - deterministic views of a face for evaluation and test-time
  * augmentation: a centred window moved by whole pixels, optionally mirrored.
  */
-#include "data/augment.h"
+#include "image/view.h"
 
-void fer_augment_view(const uint8_t *src, int src_side, float *dst, int out_side, int dx, int dy,
-                      int flip, float mean, float std)
+#include <stddef.h>
+
+void fer_face_view(const uint8_t *src, int src_side, float *dst, int out_side, int dx, int dy,
+                   int flip, float mean, float std)
 {
     const float scale = 1.0f / (255.0f * std), offset = mean / std;
     const int origin = (src_side - out_side) / 2;
