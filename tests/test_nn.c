@@ -949,6 +949,81 @@ TEST(model_load_survives_allocation_failures)
     fer_meta_clear(&meta);
 }
 
+/*
+ * A set that fails is not lost silently: the metadata remembers it (unset does not forget it,
+ * clear does), and fer_model_save refuses it by name, for the model's and the checkpoint's.
+ */
+TEST(lost_metadata_key_refuses_save)
+{
+    struct fer_meta meta = {0}, trainer = {0};
+    fer_net *net = trained_tiny(&meta);
+    if (!net)
+        return;
+    char path[128], err[FER_ERR_LEN] = "";
+    test_tmp_path(path, sizeof(path), "lost.fer");
+    remove(path);
+    CHECK(fer_meta_set(&meta, "k", "0") == FER_OK);
+    for (int i = meta.n; i < FER_META_MAX; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "key%d", i);
+        CHECK(fer_meta_set(&meta, key, "v") == FER_OK);
+    }
+    CHECK(meta.n == FER_META_MAX && fer_meta_check(&meta, NULL, err) == FER_OK);
+    CHECK(fer_meta_set(&meta, "one_too_many", "x") == FER_ERR_LIMIT);
+    CHECK(fer_meta_set(&meta, "k", "replaced") == FER_OK); /* an existing key still changes */
+    CHECK(fer_meta_set(&meta, "two_too_many", "x") == FER_ERR_LIMIT);
+    char want[128];
+    snprintf(want, sizeof(want), "metadata key 'one_too_many' was not stored: more than %d keys",
+             FER_META_MAX);
+    CHECK(fer_meta_check(&meta, "model", err) == FER_ERR_LIMIT && strstr(err, want));
+    CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_ERR_LIMIT);
+    CHECK(strstr(err, want) != NULL && strstr(err, "lost.fer") != NULL);
+    fer_meta_unset(&meta, "k"); /* room again, but the key stays lost */
+    CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_ERR_LIMIT);
+    FILE *f = fopen(path, "rb");
+    CHECK(f == NULL); /* nothing written */
+    if (f)
+        fclose(f);
+
+    /* a clear starts afresh; the checkpoint's trainer metadata is checked the same way */
+    fer_meta_clear(&meta);
+    CHECK(fer_meta_check(&meta, NULL, err) == FER_OK);
+    fer_meta_set(&meta, "classes", "a,b,c");
+    CHECK(fer_meta_set(&trainer, "a=b", "1") == FER_ERR_ARG); /* would read back as a -> b=1 */
+    CHECK(fer_meta_get(&trainer, "a=b") == NULL && fer_meta_get(&trainer, "a") == NULL);
+    struct fer_checkpoint_extra extra = {&trainer, NULL, 0};
+    CHECK(fer_model_save(path, net, &meta, &extra, err) == FER_ERR_ARG);
+    CHECK(strstr(err, "metadata key 'a=b' was not stored") != NULL);
+    CHECK(fer_meta_set(&trainer, "", "1") == FER_ERR_ARG);
+    fer_meta_clear(&trainer);
+
+    /* allocation failures are remembered too */
+    fer_alloc_fail_after(0);
+    CHECK(fer_meta_set(&meta, "name", "x") == FER_ERR_NOMEM);
+    fer_alloc_fail_after(-1);
+    CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_ERR_NOMEM);
+    CHECK(strstr(err, "metadata key 'name' was not stored: out of memory") != NULL);
+    fer_meta_clear(&meta);
+
+    /* values are stored whole, however long, and read back */
+    fer_meta_set(&meta, "classes", "a,b,c");
+    char *long_value = malloc(6001);
+    memset(long_value, 'v', 6000);
+    long_value[6000] = 0;
+    CHECK(fer_meta_setf(&meta, "command", "%s!", long_value) == FER_OK);
+    CHECK(fer_model_save(path, net, &meta, NULL, err) == FER_OK);
+    struct fer_meta back = {0};
+    fer_net *copy = NULL;
+    CHECK(fer_model_load(path, 2, &copy, &back, NULL, err) == FER_OK);
+    const char *v = fer_meta_get(&back, "command");
+    CHECK(v && strlen(v) == 6001 && v[6000] == '!');
+    free(long_value);
+    fer_net_free(copy);
+    fer_meta_clear(&back);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+}
+
 /* Flips random bytes of a valid spec; parsing and building must fail cleanly or work. */
 TEST(spec_fuzz_never_crashes)
 {
@@ -1086,6 +1161,7 @@ int main(void)
     RUN(model_file_round_trip);
     RUN(model_file_rejects_damage);
     RUN(model_load_survives_allocation_failures);
+    RUN(lost_metadata_key_refuses_save);
     RUN(spec_fuzz_never_crashes);
     RUN(model_file_fuzz_never_crashes);
     RUN(model_with_non_finite_weights_is_refused);

@@ -4,6 +4,7 @@
  * --resume continues bit for bit, evaluation metrics add up, and bad input
  * fails with a clear message.
  */
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "core/pool.h"
 #include "data/dataset.h"
 #include "nn/model_file.h"
+#include "nn/spec.h"
 #include "synth_task.h"
 #include "tmp_dir.h"
 #include "train/average.h"
@@ -234,6 +236,256 @@ TEST(recalibration_restores_batch_norm)
     fer_meta_clear(&meta);
 }
 
+/* The trainer state as fer wrote it before one key per field: the tuples of save_recipe then. */
+static void write_old_state(struct fer_meta *t, const struct fer_train_config *c,
+                            const struct fer_train_progress *p, int with_later_keys)
+{
+    fer_meta_setf(t, "epoch", "%d", p->epoch);
+    fer_meta_setf(t, "steps", "%" PRIu64, p->steps);
+    fer_meta_setf(t, "best_acc", "%.9g", p->best_acc);
+    if (with_later_keys) {
+        fer_meta_setf(t, "best_epoch", "%d", p->best_epoch);
+        fer_meta_setf(t, "elapsed", "%.3f", p->elapsed);
+    }
+    fer_meta_setf(t, "seed", "%" PRIu64, c->seed);
+    fer_meta_setf(t, "batch", "%d", c->batch);
+    if (with_later_keys)
+        fer_meta_setf(t, "epochs", "%d", c->epochs);
+    fer_meta_setf(t, "optimizer", "%d %.9g %d %.9g %.9g %.9g %.9g %.9g", (int)c->optim.kind,
+                  (double)c->optim.momentum, c->optim.nesterov, (double)c->optim.beta1,
+                  (double)c->optim.beta2, (double)c->optim.eps, (double)c->optim.weight_decay,
+                  (double)c->optim.clip_norm);
+    const struct fer_schedule *s = &c->schedule;
+    fer_meta_setf(t, "schedule", "%d %.9g %.9g %d %.9g %.9g %d %.9g %.9g %d", (int)s->kind,
+                  (double)s->base_lr, (double)s->gamma, s->step_epochs, (double)s->min_ratio,
+                  (double)s->warmup, s->patience, (double)s->plateau_scale, (double)s->plateau_best,
+                  s->plateau_bad_epochs);
+    const struct fer_augment *a = &c->augment;
+    fer_meta_setf(t, "augment", "%.9g %.9g %.9g %.9g %.9g %.9g %.9g", (double)a->shift,
+                  (double)a->rotate, (double)a->scale, (double)a->flip, (double)a->brightness,
+                  (double)a->contrast, (double)a->erase);
+    if (with_later_keys)
+        fer_meta_setf(t, "augment_nearest", "%d", a->nearest);
+    fer_meta_setf(t, "regularise", "%.9g %.9g %d", (double)c->label_smoothing, (double)c->mixup,
+                  c->eval_tta);
+    if (with_later_keys)
+        fer_meta_setf(t, "keep_last", "%d", c->keep_last);
+    fer_meta_set(t, "labels", "fer2013");
+}
+
+/* A recipe and progress with every saved field away from its default (and from the others). */
+static void unusual_state(struct fer_train_config *c, struct fer_train_progress *p)
+{
+    fer_train_config_defaults(c);
+    *p = (struct fer_train_progress){4, 123456789012ULL, 0.8125, 3, 77.5};
+    c->seed = 0xfedcba9876543210ULL;
+    c->batch = 24;
+    c->epochs = 9;
+    c->keep_last = 2;
+    c->optim = (struct fer_optim_config){FER_OPTIM_ADAM, 0.85f, 0, 0.8f, 0.95f, 2e-7f, 3e-3f, 5.5f};
+    c->schedule =
+        (struct fer_schedule){FER_SCHED_STEP, 0.07f, 0.3f, 4, 0.02f, 1.5f, 6, 0.09f, 1.25f, 2};
+    c->augment = (struct fer_augment){3.5f, 7.0f, 0.15f, 0.25f, 0.05f, 0.35f, 0.45f, 1};
+    c->label_smoothing = 0.11f;
+    c->mixup = 0.3f;
+    c->eval_tta = 2;
+}
+
+static int same_state(const struct fer_train_config *a, const struct fer_train_progress *pa,
+                      const struct fer_train_config *b, const struct fer_train_progress *pb)
+{
+    return pa->epoch == pb->epoch && pa->steps == pb->steps && pa->best_acc == pb->best_acc &&
+           pa->best_epoch == pb->best_epoch && pa->elapsed == pb->elapsed && a->seed == b->seed &&
+           a->batch == b->batch && a->epochs == b->epochs && a->keep_last == b->keep_last &&
+           memcmp(&a->optim, &b->optim, sizeof(a->optim)) == 0 &&
+           memcmp(&a->schedule, &b->schedule, sizeof(a->schedule)) == 0 &&
+           memcmp(&a->augment, &b->augment, sizeof(a->augment)) == 0 &&
+           a->label_smoothing == b->label_smoothing && a->mixup == b->mixup &&
+           a->eval_tta == b->eval_tta;
+}
+
+/* Saves trainer as a checkpoint of the tiny net and reads its trainer metadata back. */
+static int checkpoint_round_trip(const char *name, const struct fer_meta *trainer,
+                                 struct fer_meta *back)
+{
+    char path[128], err[FER_ERR_LEN];
+    test_tmp_path(path, sizeof(path), name);
+    fer_spec *spec = NULL;
+    fer_net *net = NULL, *loaded = NULL;
+    struct fer_meta meta = {0}, meta_back = {0};
+    fer_meta_set(&meta, "classes", "angry,disgust,fear,happy,sad,surprise,neutral");
+    struct fer_checkpoint_extra extra = {(struct fer_meta *)trainer, NULL, 0};
+    struct fer_checkpoint_extra got = {back, NULL, 0};
+    int ok = fer_spec_load(arch_cfg, &spec, err) == FER_OK &&
+             fer_net_new(spec, 7, 2, &net, err) == FER_OK &&
+             fer_model_save(path, net, &meta, &extra, err) == FER_OK &&
+             fer_model_load(path, 2, &loaded, &meta_back, &got, err) == FER_OK;
+    if (!ok)
+        fprintf(stderr, "  %s\n", err);
+    fer_free(got.optim);
+    fer_spec_free(spec);
+    fer_net_free(net);
+    fer_net_free(loaded);
+    fer_meta_clear(&meta);
+    fer_meta_clear(&meta_back);
+    return ok;
+}
+
+/*
+ * The trainer state goes into a checkpoint one key per field and comes back the same; and
+ * each key, changed alone, changes its own field alone (no two keys share a field, none is
+ * written but not read).
+ */
+TEST(train_state_round_trips_every_field)
+{
+    struct fer_train_config c, got;
+    struct fer_train_progress p, got_p = {0};
+    char err[FER_ERR_LEN] = "";
+    unusual_state(&c, &p);
+    struct fer_meta t = {0}, back = {0};
+    fer_train_state_write(&t, &c, &p);
+    CHECK(t.n == 38); /* the fields unusual_state sets and same_state compares: keep them in step */
+    CHECK(fer_meta_check(&t, NULL, err) == FER_OK);
+    CHECK_STR(fer_meta_get(&t, "optim.kind"), "adam");
+    CHECK_STR(fer_meta_get(&t, "schedule.kind"), "step");
+    CHECK_STR(fer_meta_get(&t, "augment.shift"), "3.5");
+    CHECK_STR(fer_meta_get(&t, "augment.nearest"), "1");
+    CHECK_STR(fer_meta_get(&t, "steps"), "123456789012");
+    CHECK(checkpoint_round_trip("state.ckpt", &t, &back));
+    fer_train_config_defaults(&got);
+    CHECK(fer_train_state_read(&back, &got, &got_p, err) == FER_OK);
+    CHECK(same_state(&c, &p, &got, &got_p));
+
+    for (int i = 0; i < back.n; i++) {
+        struct fer_meta changed = {0}, again = {0};
+        for (int k = 0; k < back.n; k++)
+            fer_meta_set(&changed, back.key[k], back.value[k]);
+        const char *key = back.key[i], *value = back.value[i], *other = "7";
+        if (strcmp(key, "optim.kind") == 0)
+            other = strcmp(value, "sgd") ? "sgd" : "adam";
+        else if (strcmp(key, "schedule.kind") == 0)
+            other = strcmp(value, "plateau") ? "plateau" : "step";
+        else if (strcmp(value, "7") == 0)
+            other = "6";
+        fer_meta_set(&changed, key, other);
+        struct fer_train_config c2;
+        struct fer_train_progress p2 = {0};
+        fer_train_config_defaults(&c2);
+        CHECK(fer_train_state_read(&changed, &c2, &p2, err) == FER_OK);
+        fer_train_state_write(&again, &c2, &p2);
+        int same = again.n == changed.n;
+        for (int k = 0; k < changed.n && same; k++) {
+            const char *v = fer_meta_get(&again, changed.key[k]);
+            same = v && strcmp(v, changed.value[k]) == 0;
+        }
+        if (!same)
+            fprintf(stderr, "  '%s' = '%s' did not come back alone\n", key, other);
+        CHECK(same);
+        fer_meta_clear(&changed);
+        fer_meta_clear(&again);
+    }
+
+    /* a missing or malformed field is refused, and the config is left as it was */
+    struct fer_meta bad = {0};
+    for (int k = 0; k < back.n; k++)
+        if (strcmp(back.key[k], "schedule.gamma") != 0)
+            fer_meta_set(&bad, back.key[k], back.value[k]);
+    fer_train_config_defaults(&got);
+    CHECK(fer_train_state_read(&bad, &got, &got_p, err) == FER_ERR_CORRUPT);
+    CHECK(strstr(err, "schedule.gamma") != NULL && got.batch == 128);
+    fer_meta_set(&bad, "schedule.gamma", "0.3x");
+    CHECK(fer_train_state_read(&bad, &got, &got_p, err) == FER_ERR_CORRUPT);
+    fer_meta_set(&bad, "schedule.gamma", "0.3");
+    fer_meta_set(&bad, "optim.kind", "rmsprop");
+    CHECK(fer_train_state_read(&bad, &got, &got_p, err) == FER_ERR_CORRUPT);
+    fer_meta_set(&bad, "optim.kind", "adam");
+    fer_meta_set(&bad, "batch", "0");
+    CHECK(fer_train_state_read(&bad, &got, &got_p, err) == FER_ERR_CORRUPT);
+    fer_meta_set(&bad, "batch", "24");
+    CHECK(fer_train_state_read(&bad, &got, &got_p, err) == FER_OK);
+    fer_meta_clear(&bad);
+    fer_meta_clear(&t);
+    fer_meta_clear(&back);
+}
+
+/* A checkpoint written with the old positional tuples still loads, to the same values. */
+TEST(old_format_checkpoint_still_loads)
+{
+    struct fer_train_config c, got;
+    struct fer_train_progress p, got_p = {0};
+    char err[FER_ERR_LEN] = "";
+    unusual_state(&c, &p);
+    struct fer_meta t = {0}, back = {0};
+    write_old_state(&t, &c, &p, 1);
+    CHECK(checkpoint_round_trip("old.ckpt", &t, &back));
+    CHECK_STR(fer_meta_get(&back, "optimizer"), "1 0.850000024 0 0.800000012 0.949999988 "
+                                                "2.00000002e-07 0.00300000003 5.5");
+    fer_train_config_defaults(&got);
+    CHECK(fer_train_state_read(&back, &got, &got_p, err) == FER_OK);
+    CHECK(same_state(&c, &p, &got, &got_p));
+    fer_meta_clear(&t);
+    fer_meta_clear(&back);
+
+    /* older still: no best_epoch, elapsed, epochs, augment_nearest or keep_last; the first
+     * three and keep_last keep the caller's values, nearest is off as it was then */
+    write_old_state(&t, &c, &p, 0);
+    CHECK(checkpoint_round_trip("older.ckpt", &t, &back));
+    fer_train_config_defaults(&got);
+    got.augment.nearest = 1;
+    got.keep_last = 5;
+    got_p = (struct fer_train_progress){0};
+    CHECK(fer_train_state_read(&back, &got, &got_p, err) == FER_OK);
+    struct fer_train_config want = c;
+    struct fer_train_progress want_p = p;
+    want.augment.nearest = 0;
+    want.epochs = 30;
+    want.keep_last = 5;
+    want_p.best_epoch = 0;
+    want_p.elapsed = 0;
+    CHECK(same_state(&want, &want_p, &got, &got_p));
+
+    /* a tuple that is not one of the old formats is refused */
+    fer_meta_set(&back, "optimizer", "1 0.85 0 0.8 0.95 2e-07 0.003"); /* 7 of 8 */
+    CHECK(fer_train_state_read(&back, &got, &got_p, err) == FER_ERR_CORRUPT);
+    CHECK(strstr(err, "optimizer") != NULL);
+    fer_meta_set(&back, "optimizer", "9 0.85 0 0.8 0.95 2e-07 0.003 5.5"); /* no such kind */
+    CHECK(fer_train_state_read(&back, &got, &got_p, err) == FER_ERR_CORRUPT);
+    fer_meta_unset(&back, "optimizer");
+    CHECK(fer_train_state_read(&back, &got, &got_p, err) == FER_ERR_CORRUPT);
+    CHECK(strstr(err, "optim.kind") != NULL);
+    fer_meta_clear(&t);
+    fer_meta_clear(&back);
+}
+
+/* Rewrites a checkpoint's trainer state in the old tuple format, keeping all else. */
+static int make_old_format(const char *ckpt)
+{
+    char err[FER_ERR_LEN];
+    fer_net *net = NULL;
+    struct fer_meta meta = {0}, trainer = {0}, old = {0};
+    struct fer_checkpoint_extra extra = {&trainer, NULL, 0};
+    struct fer_train_config c;
+    struct fer_train_progress p = {0};
+    fer_train_config_defaults(&c);
+    int ok = fer_model_load(ckpt, 16, &net, &meta, &extra, err) == FER_OK &&
+             fer_train_state_read(&trainer, &c, &p, err) == FER_OK;
+    if (ok) {
+        write_old_state(&old, &c, &p, 1);
+        fer_meta_set(&old, "labels", fer_meta_get(&trainer, "labels"));
+        extra.trainer = &old;
+        ok = fer_meta_get(&old, "optim.kind") == NULL &&
+             fer_model_save(ckpt, net, &meta, &extra, err) == FER_OK;
+    }
+    if (!ok)
+        fprintf(stderr, "  %s\n", err);
+    fer_free(extra.optim);
+    fer_net_free(net);
+    fer_meta_clear(&meta);
+    fer_meta_clear(&trainer);
+    fer_meta_clear(&old);
+    return ok;
+}
+
 TEST(resume_continues_exactly)
 {
     struct fer_train_config c;
@@ -261,6 +513,28 @@ TEST(resume_continues_exactly)
     struct fer_meta ma = {0}, mb = {0};
     size_t na = 0, nb = 0;
     float *pa = model_params(straight, &na, &ma), *pb = model_params(part, &nb, &mb);
+    CHECK(pa && pb && na == nb && memcmp(pa, pb, na * sizeof(float)) == 0);
+    free(pb);
+    fer_meta_clear(&mb);
+
+    /* the same from a checkpoint in the old tuple format */
+    char old[128], old_ckpt[128];
+    test_tmp_path(old, sizeof(old), "old.fer");
+    test_tmp_path(old_ckpt, sizeof(old_ckpt), "old.fer.ckpt");
+    base_config(&c, old);
+    c.val_path = NULL;
+    c.schedule.kind = FER_SCHED_PLATEAU;
+    c.epochs = 1;
+    c.epochs_given = 1;
+    CHECK(fer_train_run(&c, err) == FER_OK);
+    CHECK(make_old_format(old_ckpt));
+    base_config(&c, old);
+    c.val_path = NULL;
+    c.resume_path = old_ckpt;
+    c.epochs = 3;
+    c.epochs_given = 1;
+    CHECK(fer_train_run(&c, err) == FER_OK);
+    pb = model_params(old, &nb, &mb);
     CHECK(pa && pb && na == nb && memcmp(pa, pb, na * sizeof(float)) == 0);
     free(pa);
     free(pb);
@@ -318,6 +592,85 @@ TEST(ferplus_blend_is_recorded_and_resumed)
     CHECK(fer_train_run(&c, err) == FER_ERR_ARG);
     c.ferplus_weight = 0.25f;
     CHECK(fer_train_run(&c, err) == FER_OK);
+}
+
+struct log_capture {
+    char text[4096];
+    int warnings;
+};
+
+static void capture_log(void *ctx, enum fer_log_level level, const char *message)
+{
+    struct log_capture *lc = ctx;
+    size_t len = strlen(lc->text);
+    snprintf(lc->text + len, sizeof(lc->text) - len, "%s\n", message);
+    lc->warnings += level == FER_LOG_WARN;
+}
+
+/*
+ * What a run does goes to the config's log function, one line per message; without one (the
+ * default) training writes nothing to stderr, so it can be embedded.
+ */
+TEST(training_says_what_it_does_only_through_its_log)
+{
+    struct fer_train_config c;
+    char out[128], err[FER_ERR_LEN], bad[128], captured[128];
+    test_tmp_path(out, sizeof(out), "logged.fer");
+    test_tmp_path(bad, sizeof(bad), "badrows.csv");
+    test_tmp_path(captured, sizeof(captured), "stderr.txt");
+    FILE *in = fopen(train_csv, "r"), *f = fopen(bad, "w");
+    char line[8192];
+    while (in && f && fgets(line, sizeof(line), in))
+        fputs(line, f);
+    if (f)
+        fputs("0,1 2 3,Training\n", f); /* one malformed row */
+    if (in)
+        fclose(in);
+    if (f)
+        fclose(f);
+
+    struct log_capture lc = {"", 0};
+    base_config(&c, out);
+    c.train_path = bad;
+    c.skip_bad_rows = 1;
+    c.epochs = 1;
+    c.log = capture_log;
+    c.log_ctx = &lc;
+    CHECK(fer_train_run(&c, err) == FER_OK);
+    CHECK(strstr(lc.text, "badrows.csv: skipped 1 malformed rows\n") != NULL && lc.warnings == 1);
+    CHECK(strstr(lc.text, "data: 96 training faces, 48 validation faces, 7 classes (") != NULL);
+    CHECK(strstr(lc.text, "\nmodel: ") != NULL);
+    CHECK(strstr(lc.text, "\nepoch 1/1  train loss ") != NULL);
+    CHECK(strstr(lc.text, "\ndone: ") != NULL && strstr(lc.text, "logged.fer.ckpt, log ") != NULL);
+
+    /* the same run without a log, stderr caught in a file: nothing */
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *catcher = fopen(captured, "w");
+    if (saved < 0 || !catcher) {
+        CHECK(0);
+        return;
+    }
+    dup2(fileno(catcher), 2);
+    base_config(&c, out);
+    c.train_path = bad;
+    c.skip_bad_rows = 1;
+    c.epochs = 1;
+    struct fer_train_config defaults;
+    fer_train_config_defaults(&defaults);
+    c.progress = defaults.progress; /* off unless asked */
+    enum fer_status st = fer_train_run(&c, err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    fclose(catcher);
+    CHECK(st == FER_OK);
+    CHECK(defaults.progress == 0 && defaults.log == NULL);
+    FILE *back = fopen(captured, "r");
+    int said = back ? fgetc(back) : 'x';
+    if (back)
+        fclose(back);
+    CHECK(said == EOF);
 }
 
 TEST(bad_input_is_reported)
@@ -389,9 +742,12 @@ int main(void)
     RUN(average_is_the_mean_of_the_weights);
     RUN(keep_last_epochs_for_averaging);
     RUN(recalibration_restores_batch_norm);
+    RUN(train_state_round_trips_every_field);
+    RUN(old_format_checkpoint_still_loads);
     RUN(resume_continues_exactly);
     RUN(ferplus_blend_is_recorded_and_resumed);
     RUN(bad_input_is_reported);
+    RUN(training_says_what_it_does_only_through_its_log);
     test_tmp_remove();
     return check_report();
 }

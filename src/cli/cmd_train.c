@@ -176,6 +176,7 @@ int fer_cmd_train(int argc, char **argv)
     c.limit = (size_t)limit;
     c.val_limit = (size_t)val_limit;
     c.progress = !no_progress;
+    c.log = fer_log_stderr; /* what the run does, as lines on stderr */
     char cmdline[2048];
     fer_cli_command_line(argc, argv, cmdline, sizeof(cmdline));
     c.command = cmdline;

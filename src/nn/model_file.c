@@ -21,11 +21,24 @@ static const char MAGIC[8] = {'F', 'E', 'R', 'M', 'O', 'D', 'E', 'L'};
 #define MAX_MODEL_BYTES ((size_t)1 << 31)
 #define NAME_LEN        16
 
+/* Remembers the first failed set (see struct fer_meta) and returns its status. */
+static enum fer_status meta_lose(struct fer_meta *m, const char *key, enum fer_status st)
+{
+    if (m->lost == FER_OK) {
+        m->lost = st;
+        snprintf(m->lost_key, sizeof(m->lost_key), "%s", key);
+    }
+    return st;
+}
+
 enum fer_status fer_meta_set(struct fer_meta *m, const char *key, const char *value)
 {
+    /* a key that meta_text would write and meta_parse read back as another */
+    if (!*key || strpbrk(key, "=\n\r"))
+        return meta_lose(m, key, FER_ERR_ARG);
     char *v = fer_strdup(value);
     if (!v)
-        return FER_ERR_NOMEM;
+        return meta_lose(m, key, FER_ERR_NOMEM);
     for (char *p = v; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
@@ -38,12 +51,12 @@ enum fer_status fer_meta_set(struct fer_meta *m, const char *key, const char *va
     }
     if (m->n == FER_META_MAX) {
         fer_free(v);
-        return FER_ERR_LIMIT;
+        return meta_lose(m, key, FER_ERR_LIMIT);
     }
     char *k = fer_strdup(key);
     if (!k) {
         fer_free(v);
-        return FER_ERR_NOMEM;
+        return meta_lose(m, key, FER_ERR_NOMEM);
     }
     m->key[m->n] = k;
     m->value[m->n] = v;
@@ -53,12 +66,44 @@ enum fer_status fer_meta_set(struct fer_meta *m, const char *key, const char *va
 
 enum fer_status fer_meta_setf(struct fer_meta *m, const char *key, const char *fmt, ...)
 {
-    char buf[4096];
-    va_list ap;
+    char buf[512];
+    va_list ap, again;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_copy(again, ap);
+    int len = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    return fer_meta_set(m, key, buf);
+    enum fer_status st;
+    if (len < 0) {
+        st = meta_lose(m, key, FER_ERR_ARG);
+    } else if ((size_t)len < sizeof(buf)) {
+        st = fer_meta_set(m, key, buf);
+    } else { /* a long value is stored whole, not cut */
+        char *big = fer_malloc((size_t)len + 1);
+        if (big) {
+            vsnprintf(big, (size_t)len + 1, fmt, again);
+            st = fer_meta_set(m, key, big);
+            fer_free(big);
+        } else {
+            st = meta_lose(m, key, FER_ERR_NOMEM);
+        }
+    }
+    va_end(again);
+    return st;
+}
+
+enum fer_status fer_meta_check(const struct fer_meta *m, const char *what, char *err)
+{
+    if (m->lost == FER_OK)
+        return FER_OK;
+    char why[64];
+    if (m->lost == FER_ERR_LIMIT)
+        snprintf(why, sizeof(why), "more than %d keys", FER_META_MAX);
+    else if (m->lost == FER_ERR_ARG)
+        snprintf(why, sizeof(why), "not a valid key (empty, or with '=' or a line break)");
+    else
+        snprintf(why, sizeof(why), "%s", fer_status_str(m->lost));
+    return fer_errorf(err, m->lost, "%s%smetadata key '%s' was not stored: %s", what ? what : "",
+                      what ? " " : "", m->lost_key, why);
 }
 
 void fer_meta_unset(struct fer_meta *m, const char *key)
@@ -109,6 +154,8 @@ void fer_meta_clear(struct fer_meta *m)
         fer_free(m->value[i]);
     }
     m->n = 0;
+    m->lost = FER_OK;
+    m->lost_key[0] = 0;
 }
 
 int fer_meta_classes(const struct fer_meta *m, char names[][16], int max)
@@ -146,6 +193,7 @@ static char *meta_text(const struct fer_meta *m, size_t *len)
     return s;
 }
 
+/* Adds the "key=value\n" lines of text to m; a malformed line is FER_ERR_CORRUPT. */
 static enum fer_status meta_parse(const char *text, size_t len, struct fer_meta *m)
 {
     const char *p = text, *end = text + len;
@@ -153,21 +201,20 @@ static enum fer_status meta_parse(const char *text, size_t len, struct fer_meta 
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;
         const char *eq = memchr(p, '=', (size_t)(le - p));
-        if (!eq || eq == p)
+        if (!eq || eq == p || memchr(p, 0, (size_t)(le - p)))
             return FER_ERR_CORRUPT;
-        char key[128], value[4096];
         size_t kl = (size_t)(eq - p), vl = (size_t)(le - eq - 1);
-        if (kl >= sizeof(key) || vl >= sizeof(value))
-            return FER_ERR_CORRUPT;
-        memcpy(key, p, kl);
-        key[kl] = 0;
-        memcpy(value, eq + 1, vl);
-        value[vl] = 0;
-        if (memchr(key, 0, kl) || memchr(value, 0, vl))
-            return FER_ERR_CORRUPT;
-        enum fer_status st = fer_meta_set(m, key, value);
+        char *line = fer_malloc(kl + vl + 2);
+        if (!line)
+            return FER_ERR_NOMEM;
+        memcpy(line, p, kl);
+        line[kl] = 0;
+        memcpy(line + kl + 1, eq + 1, vl);
+        line[kl + 1 + vl] = 0;
+        enum fer_status st = fer_meta_set(m, line, line + kl + 1);
+        fer_free(line);
         if (st != FER_OK)
-            return st;
+            return st == FER_ERR_ARG ? FER_ERR_CORRUPT : st;
         p = le + 1;
     }
     return FER_OK;
@@ -209,6 +256,12 @@ static void put_section(struct writer *w, const char *name, const void *data, si
 enum fer_status fer_model_save(const char *path, fer_net *net, const struct fer_meta *meta,
                                const struct fer_checkpoint_extra *extra, char *err)
 {
+    char why[FER_ERR_LEN];
+    enum fer_status lost = fer_meta_check(meta, "model", why);
+    if (lost == FER_OK && extra && extra->trainer)
+        lost = fer_meta_check(extra->trainer, "checkpoint", why);
+    if (lost != FER_OK)
+        return fer_errorf(err, lost, "not saving %s: %s", path, why);
     if (!fer_meta_get(meta, "classes"))
         return fer_errorf(err, FER_ERR_ARG, "model metadata lacks 'classes'");
     size_t tmp_len = strlen(path) + 16;
@@ -339,6 +392,9 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
         if (!sec[k].present)
             return fer_errorf(err, FER_ERR_CORRUPT, "%s lacks its '%s' section", name, known[k]);
     enum fer_status st = meta_parse((const char *)sec[0].data, sec[0].size, meta);
+    if (st == FER_ERR_LIMIT)
+        return fer_errorf(err, FER_ERR_CORRUPT, "%s: more than %d metadata keys", name,
+                          FER_META_MAX);
     if (st != FER_OK)
         return fer_errorf(err, st == FER_ERR_NOMEM ? st : FER_ERR_CORRUPT, "%s: malformed metadata",
                           name);

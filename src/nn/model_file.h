@@ -26,19 +26,35 @@
 #include "nn/net.h"
 
 #define FER_MODEL_VERSION 1
-#define FER_META_MAX      64
+#define FER_META_MAX      128 /* a checkpoint's trainer state holds about 40 keys, a model's 45 */
 
-/* Ordered key=value text metadata; keys and values are owned copies. */
+/*
+ * Ordered key=value text metadata; keys and values are owned copies.
+ *
+ * A set that fails (more than FER_META_MAX keys, out of memory, a key that could not be read
+ * back) is remembered until fer_meta_clear, so that callers may ignore the status of each set:
+ * fer_model_save refuses such metadata, naming the lost key, rather than write a file without it.
+ */
 struct fer_meta {
     int n;
     char *key[FER_META_MAX];
     char *value[FER_META_MAX];
+    enum fer_status lost; /* FER_OK, or why the first failed set failed */
+    char lost_key[64];    /* its key (cut if longer) */
 };
 
-/* Sets (or replaces) key; value must not contain a newline (replaced by spaces). */
+/*
+ * Sets (or replaces) key; value must not contain a newline (replaced by spaces). A key must be
+ * non-empty without '=' or a line break (FER_ERR_ARG). Failures are also recorded in m.
+ */
 enum fer_status fer_meta_set(struct fer_meta *m, const char *key, const char *value);
 enum fer_status fer_meta_setf(struct fer_meta *m, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/*
+ * FER_OK when every set on m succeeded; otherwise that status and, in err, "metadata key 'x'
+ * was not stored: ..." (what, e.g. "model" or "trainer", may be NULL, names the metadata).
+ */
+enum fer_status fer_meta_check(const struct fer_meta *m, const char *what, char *err);
 /* Removes key, if present. */
 void fer_meta_unset(struct fer_meta *m, const char *key);
 /*
@@ -49,6 +65,7 @@ void fer_meta_unset(struct fer_meta *m, const char *key);
 void fer_model_uncalibrate(fer_net *net, struct fer_meta *m);
 /* Borrowed value or NULL. */
 const char *fer_meta_get(const struct fer_meta *m, const char *key);
+/* Frees every key and value and forgets a failed set: m is empty and usable again. */
 void fer_meta_clear(struct fer_meta *m);
 
 /* What a checkpoint adds to a model; all fields optional (NULL / 0). */
@@ -61,6 +78,7 @@ struct fer_checkpoint_extra {
 /*
  * Saves net and meta (which must hold "classes") to path, atomically: the
  * file is written beside it, flushed and renamed over it. extra may be NULL.
+ * Metadata (meta or extra->trainer) that lost a key (fer_meta_check) is refused.
  */
 enum fer_status fer_model_save(const char *path, fer_net *net, const struct fer_meta *meta,
                                const struct fer_checkpoint_extra *extra, char *err);

@@ -24,7 +24,7 @@ void fer_train_config_defaults(struct fer_train_config *c)
     c->schedule = (struct fer_schedule){FER_SCHED_COSINE, 0.01f, 0.1f, 10, 0.0f, 0.0f, 3,
                                         1.0f,             3.4e38f, 0};
     c->augment = fer_augment_defaults();
-    c->progress = 1;
+    c->progress = 0; /* a library draws nothing unless asked; fer train asks */
     c->name = NULL; /* describe_model: the checkpoint's name, or "fer-model" */
 }
 

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,13 +36,20 @@ struct run {
     char ckpt_path[1024], log_path[1024];
     uint32_t *order;
     float *targets;
-    /* progress through training, saved in checkpoints */
-    int epoch; /* epochs completed */
-    double best_acc;
-    int best_epoch;
-    double elapsed;
-    uint64_t resumed_steps; /* optimizer steps recorded in the checkpoint */
+    struct fer_train_progress done; /* saved in checkpoints; its steps, on a resume, are those
+                                       the optimizer (made later) continues from */
 };
+
+/* Passes a message to the run's log, if it has one. */
+static void say(const struct fer_train_config *c, enum fer_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say(const struct fer_train_config *c, enum fer_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fer_logv(c->log, c->log_ctx, level, fmt, ap);
+    va_end(ap);
+}
 
 /*
  * Reads the training or validation data. From a file that mixes usages (the
@@ -63,14 +71,14 @@ static enum fer_status load_split(const struct fer_train_config *c, const char *
     *picked = pick.kept;
     if (limit && (*out)->n > limit) {
         if (pick.kept)
-            fprintf(stderr, "%s: of its %zu %s rows, the first %zu (--limit)\n", path, (*out)->n,
-                    *picked, limit);
+            say(c, FER_LOG_INFO, "%s: of its %zu %s rows, the first %zu (--limit)", path, (*out)->n,
+                *picked, limit);
         (*out)->n = limit; /* the rows are compact: the first `limit` stay */
     } else if (pick.kept) {
-        fprintf(stderr, "%s\n", pick.note);
+        say(c, FER_LOG_INFO, "%s", pick.note);
     }
     if (skipped)
-        fprintf(stderr, "%s: skipped %zu malformed rows\n", path, skipped);
+        say(c, FER_LOG_WARN, "%s: skipped %zu malformed rows", path, skipped);
     if ((*out)->n == 0)
         return fer_errorf(err, FER_ERR_FORMAT, "%s holds no faces", path);
     if (c->labels != FER_LABELS_FER2013) {
@@ -87,7 +95,7 @@ static enum fer_status load_split(const struct fer_train_config *c, const char *
         if (st != FER_OK)
             return st;
         if (dropped)
-            fprintf(stderr, "%s: dropped %zu rows FER+ marks as unusable\n", path, dropped);
+            say(c, FER_LOG_INFO, "%s: dropped %zu rows FER+ marks as unusable", path, dropped);
     }
     if (c->n_classes == 6 && (st = fer_dataset_merge_disgust(*out, err)) != FER_OK)
         return st;
@@ -126,79 +134,28 @@ static const char *describe_labels(const struct run *r, char *buf, size_t size)
     return buf;
 }
 
-/* The recipe values a resumed run must take from its checkpoint to continue exactly. */
-static void save_recipe(struct fer_meta *t, const struct run *r)
+/*
+ * The recipe values a resumed run must take from its checkpoint to continue exactly
+ * (fer_train_state_write), and the labels it was trained on, which a resume must repeat.
+ */
+static void save_recipe(struct fer_meta *t, struct run *r)
 {
-    const struct fer_train_config *c = &r->cfg;
-    fer_meta_setf(t, "epoch", "%d", r->epoch);
-    fer_meta_setf(t, "steps", "%" PRIu64, fer_optim_steps(r->opt));
-    fer_meta_setf(t, "best_acc", "%.9g", r->best_acc);
-    fer_meta_setf(t, "best_epoch", "%d", r->best_epoch);
-    fer_meta_setf(t, "elapsed", "%.3f", r->elapsed);
-    fer_meta_setf(t, "seed", "%" PRIu64, c->seed);
-    fer_meta_setf(t, "batch", "%d", c->batch);
-    fer_meta_setf(t, "epochs", "%d", c->epochs);
-    fer_meta_setf(t, "optimizer", "%d %.9g %d %.9g %.9g %.9g %.9g %.9g", (int)c->optim.kind,
-                  (double)c->optim.momentum, c->optim.nesterov, (double)c->optim.beta1,
-                  (double)c->optim.beta2, (double)c->optim.eps, (double)c->optim.weight_decay,
-                  (double)c->optim.clip_norm);
-    const struct fer_schedule *s = &c->schedule;
-    fer_meta_setf(t, "schedule", "%d %.9g %.9g %d %.9g %.9g %d %.9g %.9g %d", (int)s->kind,
-                  (double)s->base_lr, (double)s->gamma, s->step_epochs, (double)s->min_ratio,
-                  (double)s->warmup, s->patience, (double)s->plateau_scale, (double)s->plateau_best,
-                  s->plateau_bad_epochs);
-    const struct fer_augment *a = &c->augment;
-    fer_meta_setf(t, "augment", "%.9g %.9g %.9g %.9g %.9g %.9g %.9g", (double)a->shift,
-                  (double)a->rotate, (double)a->scale, (double)a->flip, (double)a->brightness,
-                  (double)a->contrast, (double)a->erase);
-    fer_meta_setf(t, "augment_nearest", "%d", a->nearest);
-    fer_meta_setf(t, "regularise", "%.9g %.9g %d", (double)c->label_smoothing, (double)c->mixup,
-                  c->eval_tta);
-    fer_meta_setf(t, "keep_last", "%d", c->keep_last);
+    r->done.steps = fer_optim_steps(r->opt);
+    fer_train_state_write(t, &r->cfg, &r->done);
     char labels[sizeof(r->teacher.sha256) + 128];
     fer_meta_set(t, "labels", describe_labels(r, labels, sizeof(labels)));
 }
 
 static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char *err)
 {
-    struct fer_train_config *c = &r->cfg;
-    const char *v[9] = {
-        fer_meta_get(t, "epoch"),    fer_meta_get(t, "steps"),   fer_meta_get(t, "best_acc"),
-        fer_meta_get(t, "seed"),     fer_meta_get(t, "batch"),   fer_meta_get(t, "optimizer"),
-        fer_meta_get(t, "schedule"), fer_meta_get(t, "augment"), fer_meta_get(t, "regularise")};
-    for (int i = 0; i < 9; i++)
-        if (!v[i])
-            return fer_errorf(err, FER_ERR_CORRUPT, "checkpoint lacks its training state");
-    int kind, sk;
-    struct fer_optim_config *o = &c->optim;
-    struct fer_schedule *s = &c->schedule;
-    struct fer_augment *a = &c->augment;
-    uint64_t steps;
-    if (sscanf(v[0], "%d", &r->epoch) != 1 || sscanf(v[1], "%" SCNu64, &steps) != 1 ||
-        sscanf(v[2], "%lf", &r->best_acc) != 1 || sscanf(v[3], "%" SCNu64, &c->seed) != 1 ||
-        sscanf(v[4], "%d", &c->batch) != 1 ||
-        sscanf(v[5], "%d %f %d %f %f %f %f %f", &kind, &o->momentum, &o->nesterov, &o->beta1,
-               &o->beta2, &o->eps, &o->weight_decay, &o->clip_norm) != 8 ||
-        sscanf(v[6], "%d %f %f %d %f %f %d %f %f %d", &sk, &s->base_lr, &s->gamma, &s->step_epochs,
-               &s->min_ratio, &s->warmup, &s->patience, &s->plateau_scale, &s->plateau_best,
-               &s->plateau_bad_epochs) != 10 ||
-        sscanf(v[7], "%f %f %f %f %f %f %f", &a->shift, &a->rotate, &a->scale, &a->flip,
-               &a->brightness, &a->contrast, &a->erase) != 7 ||
-        sscanf(v[8], "%f %f %d", &c->label_smoothing, &c->mixup, &c->eval_tta) != 3 || kind < 0 ||
-        kind > FER_OPTIM_ADAMW || sk < 0 || sk > FER_SCHED_PLATEAU || c->batch < 1)
-        return fer_errorf(err, FER_ERR_CORRUPT, "checkpoint has a malformed training state");
-    o->kind = (enum fer_optim_kind)kind;
-    s->kind = (enum fer_sched_kind)sk;
-    const char *be = fer_meta_get(t, "best_epoch"), *el = fer_meta_get(t, "elapsed");
-    r->best_epoch = be ? atoi(be) : 0;
-    r->elapsed = el ? atof(el) : 0;
-    /* the optimizer is created later; remember its step count until then */
-    r->resumed_steps = steps;
-    const char *nearest = fer_meta_get(t, "augment_nearest"); /* absent in older checkpoints */
-    a->nearest = nearest ? atoi(nearest) != 0 : 0;
-    const char *keep = fer_meta_get(t, "keep_last"); /* absent in older checkpoints */
-    if (r->c->keep_last <= 0)
-        c->keep_last = keep ? atoi(keep) : 0;
+    enum fer_status st = fer_train_state_read(t, &r->cfg, &r->done, err);
+    if (st != FER_OK)
+        return st;
+    /* the command line wins for these two: --epochs may extend a resumed run */
+    if (r->c->epochs_given > 0)
+        r->cfg.epochs = r->c->epochs;
+    if (r->c->keep_last > 0)
+        r->cfg.keep_last = r->c->keep_last;
     /* the data are loaded from the command line, so they must match what the run began with */
     char now[sizeof(r->teacher.sha256) + 128];
     describe_labels(r, now, sizeof(now));
@@ -208,9 +165,6 @@ static enum fer_status load_recipe(const struct fer_meta *t, struct run *r, char
                           "the checkpoint was trained with --labels '%s' but this resume asks "
                           "for '%s': give the same --labels (and --ferplus-weight, --teacher)",
                           labels ? labels : "fer2013", now);
-    const char *total = fer_meta_get(t, "epochs");
-    if (r->c->epochs_given <= 0 && total)
-        r->cfg.epochs = atoi(total); /* --epochs may extend a resumed run */
     return FER_OK;
 }
 
@@ -270,8 +224,8 @@ static enum fer_status change_classes(struct run *r, int n_classes, uint64_t see
     float *b_from = fer_net_buffers(r->net, &nb_from), *b_to = fer_net_buffers(net, &nb_to);
     if (nb_from == nb_to)
         memcpy(b_to, b_from, sizeof(float) * nb_to);
-    fprintf(stderr, "--init: %d -> %d classes; kept %zu of %zu parameter tensors\n",
-            fer_net_classes(r->net), n_classes, copied, n_to);
+    say(r->c, FER_LOG_INFO, "--init: %d -> %d classes; kept %zu of %zu parameter tensors",
+        fer_net_classes(r->net), n_classes, copied, n_to);
     fer_net_free(r->net);
     r->net = net;
     return FER_OK;
@@ -309,8 +263,8 @@ static enum fer_status setup_model(struct run *r, char *err)
             fer_free(optim_state);
             return st;
         }
-        fprintf(stderr, "resuming %s after epoch %d of %d\n", c->resume_path, r->epoch,
-                r->cfg.epochs);
+        say(c, FER_LOG_INFO, "resuming %s after epoch %d of %d", c->resume_path, r->done.epoch,
+            r->cfg.epochs);
     } else if (c->init_path) {
         if ((st = fer_model_load(c->init_path, r->cfg.batch, &r->net, &r->meta, NULL, err)))
             return st;
@@ -357,7 +311,7 @@ static enum fer_status setup_model(struct run *r, char *err)
                               n_optim, n);
         }
         memcpy(dst, optim_state, n * sizeof(float));
-        fer_optim_set_steps(r->opt, r->resumed_steps);
+        fer_optim_set_steps(r->opt, r->done.steps);
         fer_free(optim_state);
     }
     return FER_OK;
@@ -428,7 +382,7 @@ static void describe_model(struct run *r, int epoch, const struct fer_metrics *v
     fer_meta_setf(m, "epoch", "%d", epoch);
     fer_meta_setf(m, "epochs", "%d", r->cfg.epochs);
     fer_meta_setf(m, "seed", "%" PRIu64, r->cfg.seed);
-    fer_meta_setf(m, "train_seconds", "%.0f", r->elapsed);
+    fer_meta_setf(m, "train_seconds", "%.0f", r->done.elapsed);
     fer_meta_setf(m, "mflop_per_face", "%.1f", fer_net_flops(r->net) / 1e6);
     fer_meta_setf(m, "parameters", "%zu", fer_net_param_count(r->net));
     /* a resumed run keeps the command that started it, and says how it went on */
@@ -545,7 +499,7 @@ static enum fer_status save_checkpoint(struct run *r, const struct fer_metrics *
     size_t n_optim;
     float *optim = fer_optim_state(r->opt, &n_optim);
     struct fer_checkpoint_extra extra = {&trainer, optim, n_optim};
-    describe_model(r, r->epoch, val);
+    describe_model(r, r->done.epoch, val);
     enum fer_status st = fer_model_save(r->ckpt_path, r->net, &r->meta, &extra, err);
     fer_meta_clear(&trainer);
     return st;
@@ -554,13 +508,13 @@ static enum fer_status save_checkpoint(struct run *r, const struct fer_metrics *
 /* With keep_last N, the weights after each of the last N epochs go to OUT.epochE.fer. */
 static enum fer_status save_epoch_weights(struct run *r, char *err)
 {
-    if (r->cfg.keep_last <= 0 || r->epoch <= r->cfg.epochs - r->cfg.keep_last)
+    if (r->cfg.keep_last <= 0 || r->done.epoch <= r->cfg.epochs - r->cfg.keep_last)
         return FER_OK;
     char path[1100];
     const char *out = r->c->out_path;
     size_t len = strlen(out);
     int stem = len > 4 && strcmp(out + len - 4, ".fer") == 0 ? (int)len - 4 : (int)len;
-    snprintf(path, sizeof(path), "%.*s.epoch%d.fer", stem, out, r->epoch);
+    snprintf(path, sizeof(path), "%.*s.epoch%d.fer", stem, out, r->done.epoch);
     /* r->meta describes this epoch: save_checkpoint just wrote it */
     return fer_model_save(path, r->net, &r->meta, NULL, err);
 }
@@ -630,7 +584,7 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
     struct run r = {0};
     r.c = c;
     r.cfg = *c;
-    r.best_acc = -1;
+    r.done.best_acc = -1;
     enum fer_status st;
     if (!c->out_path)
         return fer_errorf(err, FER_ERR_ARG, "no output model path (--out)");
@@ -664,23 +618,23 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
         int len = snprintf(cache, sizeof(cache), "%s.teacher", c->out_path);
         if (!teacher.cache_path && len > 0 && (size_t)len < sizeof(cache))
             teacher.cache_path = cache; /* (a path too long to extend is simply not cached) */
-        fprintf(stderr, "teacher: %s reads the training faces\n", c->teacher.models);
+        say(c, FER_LOG_INFO, "teacher: %s reads the training faces", c->teacher.models);
         if ((st = fer_distill_targets(r.train, &teacher, r.pool, c->progress, &r.teacher, err)) !=
             FER_OK)
             goto end;
         if (r.teacher.cache_note[0])
-            fprintf(stderr, "teacher: %s\n", r.teacher.cache_note);
+            say(c, FER_LOG_INFO, "teacher: %s", r.teacher.cache_note);
         if (r.teacher.cached || r.teacher.cache_kept)
-            fprintf(stderr, "teacher: predictions %s %s\n",
-                    r.teacher.cached ? "read from" : "kept for a resume in", teacher.cache_path);
-        fprintf(stderr,
-                "teacher: %d model%s, agrees with %.2f%% of the labels, mean confidence %.3f; "
-                "targets are %.0f%% teacher (%.1fs)\n",
-                r.teacher.n_models, r.teacher.n_models > 1 ? "s" : "", 100 * r.teacher.agreement,
-                r.teacher.mean_confidence, 100 * (double)c->teacher.weight, fer_now() - t_teach);
+            say(c, FER_LOG_INFO, "teacher: predictions %s %s",
+                r.teacher.cached ? "read from" : "kept for a resume in", teacher.cache_path);
+        say(c, FER_LOG_INFO,
+            "teacher: %d model%s, agrees with %.2f%% of the labels, mean confidence %.3f; "
+            "targets are %.0f%% teacher (%.1fs)",
+            r.teacher.n_models, r.teacher.n_models > 1 ? "s" : "", 100 * r.teacher.agreement,
+            r.teacher.mean_confidence, 100 * (double)c->teacher.weight, fer_now() - t_teach);
     }
-    fprintf(stderr, "data: %zu training faces, %zu validation faces, %d classes (%.1fs)\n",
-            r.train->n, r.val ? r.val->n : (size_t)0, c->n_classes, fer_now() - t_load);
+    say(c, FER_LOG_INFO, "data: %zu training faces, %zu validation faces, %d classes (%.1fs)",
+        r.train->n, r.val ? r.val->n : (size_t)0, c->n_classes, fer_now() - t_load);
     if ((st = setup_model(&r, err)) != FER_OK)
         goto end;
     setup_norm(&r);
@@ -690,15 +644,15 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
         st = fer_errorf(err, FER_ERR_NOMEM, "out of memory");
         goto end;
     }
-    fprintf(stderr,
-            "model: %zu parameters, %.1f MFLOP per face; %d threads; %s lr %.3g %s, "
-            "batch %d, %d epochs\n",
-            fer_net_param_count(r.net), fer_net_flops(r.net) / 1e6, fer_pool_threads(r.pool),
-            fer_optim_kind_name(r.cfg.optim.kind), (double)r.cfg.schedule.base_lr,
-            fer_sched_kind_name(r.cfg.schedule.kind), r.cfg.batch, r.cfg.epochs);
+    say(c, FER_LOG_INFO,
+        "model: %zu parameters, %.1f MFLOP per face; %d threads; %s lr %.3g %s, batch %d, "
+        "%d epochs",
+        fer_net_param_count(r.net), fer_net_flops(r.net) / 1e6, fer_pool_threads(r.pool),
+        fer_optim_kind_name(r.cfg.optim.kind), (double)r.cfg.schedule.base_lr,
+        fer_sched_kind_name(r.cfg.schedule.kind), r.cfg.batch, r.cfg.epochs);
     if (!c->resume_path)
         remove(r.log_path); /* a fresh run starts a fresh log */
-    for (int epoch = r.epoch; epoch < r.cfg.epochs; epoch++) {
+    for (int epoch = r.done.epoch; epoch < r.cfg.epochs; epoch++) {
         double t0 = fer_now(), loss = 0, acc = 0, rate = 0;
         if ((st = train_epoch(&r, epoch, &loss, &acc, &rate, err)) != FER_OK)
             goto end;
@@ -709,13 +663,13 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
             goto end;
         if (have_val)
             fer_schedule_observe(&r.cfg.schedule, (float)val.loss);
-        r.epoch = epoch + 1;
-        r.elapsed += fer_now() - t0;
-        int improved = have_val ? val.accuracy > r.best_acc : r.epoch == r.cfg.epochs;
+        r.done.epoch = epoch + 1;
+        r.done.elapsed += fer_now() - t0;
+        int improved = have_val ? val.accuracy > r.done.best_acc : r.done.epoch == r.cfg.epochs;
         if (improved) {
-            r.best_acc = have_val ? val.accuracy : 0;
-            r.best_epoch = r.epoch;
-            describe_model(&r, r.epoch, have_val ? &val : NULL);
+            r.done.best_acc = have_val ? val.accuracy : 0;
+            r.done.best_epoch = r.done.epoch;
+            describe_model(&r, r.done.epoch, have_val ? &val : NULL);
             if ((st = fer_model_save(c->out_path, r.net, &r.meta, NULL, err)) != FER_OK)
                 goto end;
         }
@@ -729,21 +683,21 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
                  "{\"epoch\":%d,\"train_loss\":%.5f,\"train_acc\":%.5f,\"val_loss\":%.5f,"
                  "\"val_acc\":%.5f,\"val_macro_f1\":%.5f,\"lr\":%.6g,\"img_per_s\":%.1f,"
                  "\"seconds\":%.1f,\"best\":%s}\n",
-                 r.epoch, loss, acc, have_val ? val.loss : 0.0, have_val ? val.accuracy : 0.0,
+                 r.done.epoch, loss, acc, have_val ? val.loss : 0.0, have_val ? val.accuracy : 0.0,
                  have_val ? val.macro_f1 : 0.0, (double)lr, rate, fer_now() - t0,
                  improved ? "true" : "false");
         if ((st = write_log(&r, line, err)) != FER_OK)
             goto end;
-        fprintf(stderr,
-                "epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%% "
-                "macro-F1 %.4f  %.0f img/s%s\n",
-                r.epoch, r.cfg.epochs, loss, 100 * acc, have_val ? val.loss : 0.0,
-                have_val ? 100 * val.accuracy : 0.0, have_val ? val.macro_f1 : 0.0, rate,
-                improved ? "  (best, saved)" : "");
+        say(c, FER_LOG_INFO,
+            "epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%% macro-F1 %.4f  "
+            "%.0f img/s%s",
+            r.done.epoch, r.cfg.epochs, loss, 100 * acc, have_val ? val.loss : 0.0,
+            have_val ? 100 * val.accuracy : 0.0, have_val ? val.macro_f1 : 0.0, rate,
+            improved ? "  (best, saved)" : "");
     }
-    fprintf(stderr, "done: %s (epoch %d, validation accuracy %.2f%%), checkpoint %s, log %s\n",
-            c->out_path, r.best_epoch, 100 * (r.best_acc > 0 ? r.best_acc : 0), r.ckpt_path,
-            r.log_path);
+    say(c, FER_LOG_INFO, "done: %s (epoch %d, validation accuracy %.2f%%), checkpoint %s, log %s",
+        c->out_path, r.done.best_epoch, 100 * (r.done.best_acc > 0 ? r.done.best_acc : 0),
+        r.ckpt_path, r.log_path);
 end:
     free_run(&r);
     return st;

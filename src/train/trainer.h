@@ -15,9 +15,11 @@
 
 #include <stdint.h>
 
+#include "core/log.h"
 #include "core/status.h"
 #include "data/augment.h"
 #include "data/dataset.h"
+#include "nn/model_file.h"
 #include "nn/optim.h"
 #include "nn/spec.h"
 #include "train/distill.h"
@@ -60,11 +62,26 @@ struct fer_train_config {
     int eval_tta; /* enum fer_tta used for validation */
     int keep_last; /* also save the weights after each of the last N epochs, for fer average */
 
-    int progress;        /* draw progress bars */
+    int progress;        /* draw progress bars on stderr (default 0) */
+    fer_log_fn *log;     /* receives what the run does, a line at a time ("data: ...", "epoch
+                            1/30 ...", "done: ..."); NULL (the default): nothing is said */
+    void *log_ctx;       /* passed to log */
     const char *command; /* the command line, recorded in the model */
 };
 
-/* Defaults: SGD Nesterov 0.01, cosine, 30 epochs, batch 128, seed 1, default augmentation. */
+/* How far a run has come; each checkpoint saves it with the recipe. */
+struct fer_train_progress {
+    int epoch;       /* epochs completed */
+    uint64_t steps;  /* optimizer steps taken */
+    double best_acc; /* the best validation accuracy so far; -1 before the first epoch */
+    int best_epoch;  /* the epoch that reached it */
+    double elapsed;  /* seconds spent training */
+};
+
+/*
+ * Defaults: SGD Nesterov 0.01, cosine, 30 epochs, batch 128, seed 1, default augmentation; no
+ * progress bars and no log.
+ */
 void fer_train_config_defaults(struct fer_train_config *c);
 
 /*
@@ -76,7 +93,32 @@ void fer_train_config_defaults(struct fer_train_config *c);
 enum fer_status fer_train_config_from_spec(struct fer_train_config *c, fer_spec *spec,
                                            char *err);
 
-/* Runs training to the end (or until an error). Prints progress to stderr. */
+/*
+ * Runs training to the end (or until an error). What it does goes to c->log, progress bars
+ * (c->progress) to stderr; otherwise it prints nothing.
+ */
 enum fer_status fer_train_run(const struct fer_train_config *c, char *err);
+
+/*
+ * A checkpoint's training state (train_state.c): one "trainer" metadata key per field, written
+ * and read from one table: "epoch", "steps", "best_acc", "best_epoch", "elapsed" of p; "seed",
+ * "batch", "epochs", "keep_last", "optim.*" (kind by name, momentum, nesterov, beta1, beta2,
+ * eps, weight_decay, clip_norm), "schedule.*" (kind by name, base_lr, gamma, step_epochs,
+ * min_ratio, warmup, patience and the plateau state plateau_scale, plateau_best,
+ * plateau_bad_epochs), "augment.*" (shift, rotate, scale, flip, brightness, contrast, erase,
+ * nearest), "regularise.label_smoothing", "regularise.mixup" and "eval.tta" of c. A failed set
+ * is recorded in t (fer_meta_check), so fer_model_save refuses it.
+ */
+void fer_train_state_write(struct fer_meta *t, const struct fer_train_config *c,
+                           const struct fer_train_progress *p);
+/*
+ * Reads that state into c and p; a field t lacks that older checkpoints lacked too (best_epoch,
+ * elapsed, epochs, augment.nearest, keep_last) keeps its value in c or p. Checkpoints written
+ * before the state was kept by name ("optimizer", "schedule", "augment" and "regularise" as
+ * positional tuples, "augment_nearest" apart) are read as well. FER_ERR_CORRUPT, with c and p
+ * unchanged, when a field is missing or malformed.
+ */
+enum fer_status fer_train_state_read(const struct fer_meta *t, struct fer_train_config *c,
+                                     struct fer_train_progress *p, char *err);
 
 #endif
