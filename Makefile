@@ -43,9 +43,15 @@ TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 REL_OBJ  := $(patsubst %,build/rel/%.o,$(basename $(LIB_SRC)))
 TEST_OBJ := $(patsubst %,build/asan/%.o,$(basename $(LIB_SRC)))
 
-.PHONY: all run demo test deps bench bench-detect bench-load clean format model install fuzz \
+.PHONY: all swagger-ui run demo test deps bench bench-detect bench-load clean format model install fuzz \
         test-now run-now demo-now model-now bench-now bench-detect-now bench-load-now fuzz-now
-all: build/fer
+all: build/fer swagger-ui
+
+# /docs serves Swagger UI from build/npm (npm's swagger-ui-dist, the version tests/browser/
+# package.json pins): a plain `make` fetches it too, when npm is there; fer serve finds it
+# next to build/fer from any folder. Without npm, /docs says how to install it.
+swagger-ui:
+	@bash scripts/npm-deps.sh || echo "make: Swagger UI not installed (npm failed): /docs will say how" >&2
 
 # Short "CC file" lines; `make V=1` prints the full commands.
 ifeq ($(V),1)

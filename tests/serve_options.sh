@@ -88,6 +88,24 @@ if start --cors-origin https://app.example --rate-limit 3; then
 else
     bad "fer serve starts with --cors-origin and --rate-limit"
 fi
+# started from another folder, the server still finds its web app and Swagger UI next to the binary
+if [[ -f build/npm/node_modules/swagger-ui-dist/swagger-ui-bundle.js ]]; then
+    fer_abs=$(cd "$(dirname "$FER")" && pwd)/$(basename "$FER")
+    repo=$PWD
+    cd "$tmp" && FER=$fer_abs start && cd "$repo" || cd "$repo"
+    if [[ -n $pid ]]; then
+        code=$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$port/docs/swagger-ui-bundle.js")
+        check "/docs from a server started in another folder ($code)" [ "$code" = 200 ]
+        code=$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$port/")
+        check "and the web app ($code)" [ "$code" = 200 ]
+        stop
+    else
+        bad "fer serve starts from another folder"
+    fi
+else
+    skipped=$((skipped + 1))
+    echo "skip /docs from another folder: Swagger UI is not installed in build/npm"
+fi
 "$FER" serve --port 0 --db "$tmp/fer.db" --admin-token "$(head -c 300 /dev/zero | tr '\0' x)" \
     >/dev/null 2>"$tmp/err"
 check "an admin token of 300 characters is refused at start" grep -q "at most 256" "$tmp/err"
