@@ -132,6 +132,85 @@ TEST(placement_adapts_at_the_edges)
     fer_image_free(&img);
 }
 
+/*
+ * A group: three faces side by side, 20 px apart, in a 400x300 picture. A panel to the right of
+ * the first would cover the second; the layout puts each panel below its face instead, or, when
+ * nothing fits, leaves it out (auto), draws it where it covers least (bars), or draws none
+ * (label). Each face's middle stays visible in auto and label.
+ */
+TEST(panels_do_not_cover_faces)
+{
+    static const char *const names[] = {"angry", "happy", "sad", "neutral"};
+    static const float values[] = {0.1f, 0.6f, 0.2f, 0.1f};
+    struct fer_annotation group[3];
+    for (int i = 0; i < 3; i++)
+        group[i] = (struct fer_annotation){
+            {20 + i * 120, 60, 100, 100}, "happy", 0.6f, NULL, 0xFDD835, 4, names, values};
+    const enum fer_annotate_style styles[] = {FER_ANNOTATE_AUTO, FER_ANNOTATE_BARS,
+                                              FER_ANNOTATE_LABEL};
+    int below[3];
+    for (int k = 0; k < 3; k++) {
+        fer_image img = {0};
+        gray_picture(&img);
+        if (!img.data)
+            return;
+        char err[FER_ERR_LEN] = "";
+        CHECK(fer_image_annotate_style(&img, group, 3, styles[k], err) == FER_OK);
+        int covered = 0;
+        for (int i = 0; i < 3; i++)
+            covered += changed(&img, 40 + i * 120, 90, 100 + i * 120, 150) > 0;
+        below[k] = changed(&img, 0, 170, W, H); /* where panels can go without covering */
+        if (styles[k] != FER_ANNOTATE_BARS)
+            CHECK(covered == 0);
+        fer_image_free(&img);
+    }
+    CHECK(below[0] > 1000); /* auto: panels below the faces */
+    CHECK(below[1] > 1000); /* bars too */
+    CHECK(below[2] == 0);   /* label: no panels at all */
+
+    /* no room anywhere (faces fill the picture): auto draws no panel, bars draws them */
+    struct fer_annotation full[2] = {
+        {{0, 0, 200, 300}, "sad", 0.7f, NULL, 0x1E88E5, 4, names, values},
+        {{200, 0, 200, 300}, "happy", 0.7f, NULL, 0xFDD835, 4, names, values},
+    };
+    for (int k = 0; k < 2; k++) {
+        fer_image img = {0};
+        gray_picture(&img);
+        if (!img.data)
+            return;
+        char err[FER_ERR_LEN] = "";
+        CHECK(fer_image_annotate_style(&img, full, 2, styles[k], err) == FER_OK);
+        int middle = changed(&img, 40, 120, 160, 280) + changed(&img, 240, 120, 360, 280);
+        CHECK(k == 0 ? middle == 0 : middle > 1000);
+        fer_image_free(&img);
+    }
+}
+
+/* Text grows with the picture: the tag of a small face in a large picture is taller. */
+TEST(text_scales_with_the_picture)
+{
+    struct fer_annotation a = {{100, 100, 60, 60}, "sad", 0.5f, NULL, 0x1E88E5, 0, NULL, NULL};
+    int heights[2];
+    const int sides[2] = {400, 2400};
+    for (int k = 0; k < 2; k++) {
+        fer_image img = {0};
+        char err[FER_ERR_LEN];
+        CHECK(fer_image_new(sides[k], sides[k], 3, &img, err) == FER_OK);
+        if (!img.data)
+            return;
+        memset(img.data, GRAY, (size_t)sides[k] * (size_t)sides[k] * 3);
+        CHECK(fer_image_annotate(&img, &a, 1, err) == FER_OK);
+        int top = 100;
+        while (top > 0 && !is_gray(&img, 118, top - 1))
+            top--;
+        heights[k] = 100 - top; /* the tag's height above the box */
+        fer_image_free(&img);
+    }
+    printf("  tag height: %d px in a 400 px picture, %d px in a 2400 px one\n", heights[0],
+           heights[1]);
+    CHECK(heights[0] >= 16 && heights[1] >= 2 * heights[0]);
+}
+
 TEST(bad_input_is_refused)
 {
     fer_image gray = {0};
@@ -156,6 +235,8 @@ int main(void)
     RUN(emotion_colours_and_emoji);
     RUN(box_tag_and_bars_land_in_place);
     RUN(placement_adapts_at_the_edges);
+    RUN(panels_do_not_cover_faces);
+    RUN(text_scales_with_the_picture);
     RUN(bad_input_is_refused);
     return check_report();
 }

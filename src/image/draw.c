@@ -7,6 +7,7 @@
 #include <cairo.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/classes.h"
@@ -70,17 +71,85 @@ static unsigned text_color_for(unsigned bg)
     return lum > 150 ? 0x202020 : 0xFFFFFF;
 }
 
-static void draw_one(cairo_t *cr, const struct fer_annotation *a, int img_w, int img_h)
+struct rect {
+    double x, y, w, h;
+};
+
+static double overlap(struct rect a, struct rect b)
+{
+    double w = fmin(a.x + a.w, b.x + b.w) - fmax(a.x, b.x);
+    double h = fmin(a.y + a.h, b.y + b.h) - fmax(a.y, b.y);
+    return w > 0 && h > 0 ? w * h : 0;
+}
+
+static struct rect box_rect(const struct fer_annotation *a)
+{
+    return (struct rect){a->box.x, a->box.y, a->box.w, a->box.h};
+}
+
+/* The text size for a face: grows with the face and with the picture, at least 12 px. */
+static double text_unit(const struct fer_annotation *a, int img_w, int img_h)
+{
+    return fmax(12.0, fmax(fmin(a->box.w, a->box.h) / 8.0, fmin(img_w, img_h) / 60.0));
+}
+
+/* The probability panel's size for a face, and its bar height. */
+static struct rect panel_size(const struct fer_annotation *a, double unit, double *bar_h)
+{
+    *bar_h = fmax(8.0, unit * 0.7);
+    double gap = *bar_h * 0.35, bar_w = fmax(60.0, a->box.w * 0.6), label_w = *bar_h * 5.0;
+    return (struct rect){0, 0, label_w + bar_w + 2 * gap, a->n_bars * (*bar_h + gap) + gap};
+}
+
+/*
+ * Where face i's panel covers the least: right of its box, left, below, above (each kept
+ * inside the picture), scored by the faces it covers (any face, its own too) and the panels
+ * already placed. *covers_face is set when even the best place covers part of a face.
+ */
+static struct rect place_panel(const struct fer_annotation *a, size_t n, size_t i,
+                               const struct rect *placed, const int *has_panel, struct rect size,
+                               double margin, int img_w, int img_h, int *covers_face)
+{
+    struct rect box = box_rect(&a[i]);
+    struct rect cand[4] = {
+        {box.x + box.w + margin, box.y, size.w, size.h},
+        {box.x - margin - size.w, box.y, size.w, size.h},
+        {box.x, box.y + box.h + margin, size.w, size.h},
+        {box.x, box.y - margin - size.h, size.w, size.h},
+    };
+    struct rect best = cand[0];
+    double best_cost = INFINITY, best_faces = 0;
+    for (int c = 0; c < 4; c++) {
+        struct rect r = cand[c];
+        r.x = fmax(0, fmin(r.x, img_w - r.w));
+        r.y = fmax(0, fmin(r.y, img_h - r.h));
+        double faces = 0, panels = 0;
+        for (size_t k = 0; k < n; k++) {
+            faces += overlap(r, box_rect(&a[k]));
+            if (k < i && has_panel[k])
+                panels += overlap(r, placed[k]);
+        }
+        double cost = faces * 4 + panels; /* a covered face is worse than a covered panel */
+        if (cost < best_cost) {
+            best_cost = cost;
+            best_faces = faces;
+            best = r;
+        }
+    }
+    *covers_face = best_faces > 0;
+    return best;
+}
+
+/* The box and, above it (inside when the box touches the top), the tag "happy 87%". */
+static void draw_box_and_tag(cairo_t *cr, const struct fer_annotation *a, double unit)
 {
     const double x = a->box.x, y = a->box.y, w = a->box.w, h = a->box.h;
-    const double unit = fmax(12.0, fmin(w, h) / 8.0); /* scales text and lines with the face */
     const double line = fmax(2.0, unit / 6.0);
     set_rgb(cr, a->color, 1.0);
     cairo_set_line_width(cr, line);
     rounded_rect(cr, x, y, w, h, fmin(w, h) / 12.0);
     cairo_stroke(cr);
 
-    /* tag: "happy 87%" above the box (inside it when the box touches the top) */
     char tag[64];
     snprintf(tag, sizeof(tag), "%s %.0f%%", a->label ? a->label : "?",
              100.0 * (double)a->confidence);
@@ -96,60 +165,95 @@ static void draw_one(cairo_t *cr, const struct fer_annotation *a, int img_w, int
     set_rgb(cr, text_color_for(a->color), 1.0);
     cairo_move_to(cr, x - line / 2 + pad, ty + tag_h / 2 - (te.y_bearing + te.height / 2));
     cairo_show_text(cr, tag);
+}
 
-    /* emoji at the top right corner of the box */
-    if (a->emoji) {
-        double size = fmax(16.0, w / 4.0);
-        cairo_select_font_face(cr, "Noto Color Emoji", CAIRO_FONT_SLANT_NORMAL,
-                               CAIRO_FONT_WEIGHT_NORMAL);
-        cairo_set_font_size(cr, size);
-        cairo_text_extents(cr, a->emoji, &te);
-        double ex = x + w - te.x_advance * 0.75, ey = y + size * 0.35;
-        if (ex + te.x_advance > img_w)
-            ex = img_w - te.x_advance;
-        cairo_move_to(cr, ex, ey);
-        cairo_show_text(cr, a->emoji);
-    }
+/* The emoji at the top right corner of the box, kept inside the picture. */
+static void draw_emoji(cairo_t *cr, const struct fer_annotation *a, int img_w)
+{
+    if (!a->emoji)
+        return;
+    double size = fmax(16.0, a->box.w / 4.0);
+    cairo_text_extents_t te;
+    cairo_select_font_face(cr, "Noto Color Emoji", CAIRO_FONT_SLANT_NORMAL,
+                           CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, size);
+    cairo_text_extents(cr, a->emoji, &te);
+    double ex = a->box.x + a->box.w - te.x_advance * 0.75, ey = a->box.y + size * 0.35;
+    if (ex + te.x_advance > img_w)
+        ex = img_w - te.x_advance;
+    cairo_move_to(cr, ex, ey);
+    cairo_show_text(cr, a->emoji);
+}
 
-    /* probability bars beside the box: right of it, or left when there is no room */
-    if (a->n_bars > 0) {
-        double bar_h = fmax(8.0, unit * 0.7), gap = bar_h * 0.35;
-        double bar_w = fmax(60.0, w * 0.6), label_w = bar_h * 5.0;
-        double total_w = label_w + bar_w + 2 * gap;
-        double bx = x + w + line * 2;
-        if (bx + total_w > img_w)
-            bx = x - line * 2 - total_w;
-        if (bx < 0)
-            bx = fmax(0, x + line);
-        double by = y;
-        double panel_h = a->n_bars * (bar_h + gap) + gap;
-        if (by + panel_h > img_h)
-            by = fmax(0, img_h - panel_h);
-        cairo_set_source_rgba(cr, 0, 0, 0, 0.55);
-        rounded_rect(cr, bx, by, total_w, panel_h, bar_h * 0.3);
+/* The bars of every class on a dark panel at r. */
+static void draw_panel(cairo_t *cr, const struct fer_annotation *a, struct rect r, double bar_h)
+{
+    double gap = bar_h * 0.35, label_w = bar_h * 5.0, bar_w = r.w - label_w - 2 * gap;
+    cairo_set_source_rgba(cr, 0, 0, 0, 0.55);
+    rounded_rect(cr, r.x, r.y, r.w, r.h, bar_h * 0.3);
+    cairo_fill(cr);
+    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, bar_h * 0.85);
+    for (int i = 0; i < a->n_bars; i++) {
+        double ry = r.y + gap + i * (bar_h + gap);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_move_to(cr, r.x + gap, ry + bar_h * 0.82);
+        cairo_show_text(cr, a->bar_names[i]);
+        double v = (double)a->bar_values[i];
+        v = v < 0 ? 0 : v > 1 ? 1 : v;
+        cairo_set_source_rgba(cr, 1, 1, 1, 0.2);
+        cairo_rectangle(cr, r.x + gap + label_w, ry, bar_w, bar_h);
         cairo_fill(cr);
-        cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
-                               CAIRO_FONT_WEIGHT_NORMAL);
-        cairo_set_font_size(cr, bar_h * 0.85);
-        for (int i = 0; i < a->n_bars; i++) {
-            double ry = by + gap + i * (bar_h + gap);
-            cairo_set_source_rgb(cr, 1, 1, 1);
-            cairo_move_to(cr, bx + gap, ry + bar_h * 0.82);
-            cairo_show_text(cr, a->bar_names[i]);
-            double v = (double)a->bar_values[i];
-            v = v < 0 ? 0 : v > 1 ? 1 : v;
-            cairo_set_source_rgba(cr, 1, 1, 1, 0.2);
-            cairo_rectangle(cr, bx + gap + label_w, ry, bar_w, bar_h);
-            cairo_fill(cr);
-            set_rgb(cr, fer_emotion_color(a->bar_names[i]), 1.0);
-            cairo_rectangle(cr, bx + gap + label_w, ry, bar_w * v, bar_h);
-            cairo_fill(cr);
-        }
+        set_rgb(cr, fer_emotion_color(a->bar_names[i]), 1.0);
+        cairo_rectangle(cr, r.x + gap + label_w, ry, bar_w * v, bar_h);
+        cairo_fill(cr);
     }
+}
+
+/* Lays out and draws every face: panels first (under the tags), then boxes, tags and emoji. */
+static enum fer_status draw_all(cairo_t *cr, const struct fer_annotation *a, size_t n,
+                                enum fer_annotate_style style, int img_w, int img_h, char *err)
+{
+    struct rect *placed = calloc(n ? n : 1, sizeof(*placed));
+    int *has_panel = calloc(n ? n : 1, sizeof(*has_panel));
+    double *bar_h = calloc(n ? n : 1, sizeof(*bar_h));
+    if (!placed || !has_panel || !bar_h) {
+        free(placed);
+        free(has_panel);
+        free(bar_h);
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory laying out %zu faces", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (style == FER_ANNOTATE_LABEL || a[i].n_bars <= 0)
+            continue;
+        double unit = text_unit(&a[i], img_w, img_h);
+        struct rect size = panel_size(&a[i], unit, &bar_h[i]);
+        int covers_face;
+        placed[i] = place_panel(a, n, i, placed, has_panel, size, fmax(2.0, unit / 6.0) * 2, img_w,
+                                img_h, &covers_face);
+        has_panel[i] = style == FER_ANNOTATE_BARS || !covers_face;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (has_panel[i])
+            draw_panel(cr, &a[i], placed[i], bar_h[i]);
+    for (size_t i = 0; i < n; i++) {
+        draw_box_and_tag(cr, &a[i], text_unit(&a[i], img_w, img_h));
+        draw_emoji(cr, &a[i], img_w);
+    }
+    free(placed);
+    free(has_panel);
+    free(bar_h);
+    return FER_OK;
 }
 
 enum fer_status fer_image_annotate(fer_image *rgb, const struct fer_annotation *a, size_t n,
                                    char *err)
+{
+    return fer_image_annotate_style(rgb, a, n, FER_ANNOTATE_AUTO, err);
+}
+
+enum fer_status fer_image_annotate_style(fer_image *rgb, const struct fer_annotation *a, size_t n,
+                                         enum fer_annotate_style style, char *err)
 {
     if (rgb->channels != 3)
         return fer_errorf(err, FER_ERR_ARG, "annotation needs an RGB image");
@@ -170,10 +274,8 @@ enum fer_status fer_image_annotate(fer_image *rgb, const struct fer_annotation *
     }
     cairo_surface_mark_dirty(s);
     cairo_t *cr = cairo_create(s);
-    for (size_t i = 0; i < n; i++)
-        draw_one(cr, &a[i], rgb->width, rgb->height);
-    enum fer_status st = FER_OK;
-    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS)
+    enum fer_status st = draw_all(cr, a, n, style, rgb->width, rgb->height, err);
+    if (st == FER_OK && cairo_status(cr) != CAIRO_STATUS_SUCCESS)
         st = fer_errorf(err, FER_ERR_STATE, "cairo: %s", cairo_status_to_string(cairo_status(cr)));
     cairo_destroy(cr);
     cairo_surface_flush(s);

@@ -13,18 +13,32 @@
 
 struct fer_annotation {
     fer_rect box;
-    const char *label;  /* e.g. "happy" (borrowed) */
-    float confidence;   /* 0..1, shown as a percentage */
-    const char *emoji;  /* UTF-8, e.g. "\U0001F604"; NULL draws none */
-    unsigned color;     /* 0xRRGGBB of the box and tag */
-    int n_bars;         /* probability bars beside the box, 0 for none */
+    const char *label; /* e.g. "happy" (borrowed) */
+    float confidence;  /* 0..1, shown as a percentage */
+    const char *emoji; /* UTF-8, e.g. "\U0001F604"; NULL draws none */
+    unsigned color;    /* 0xRRGGBB of the box and tag */
+    int n_bars;        /* probability bars beside the box, 0 for none */
     const char *const *bar_names;
     const float *bar_values;
 };
 
-/* Draws the annotations onto an RGB image in place. */
+/*
+ * How much to draw for each face. Every style boxes the face and tags it ("happy 87%") with
+ * its emoji; the probability panel goes where it covers no face (right of the box, left, below,
+ * above, kept inside the picture):
+ *   FER_ANNOTATE_AUTO   a panel for each face whose panel fits without covering a face
+ *   FER_ANNOTATE_BARS   a panel for every face, where it covers least
+ *   FER_ANNOTATE_LABEL  no panels: label and emoji only, for crowded pictures
+ * Text grows with the face and with the picture (at least 12 px; 1/60 of the picture's
+ * shorter side).
+ */
+enum fer_annotate_style { FER_ANNOTATE_AUTO, FER_ANNOTATE_BARS, FER_ANNOTATE_LABEL };
+
+/* Draws the annotations onto an RGB image in place (FER_ANNOTATE_AUTO). */
 enum fer_status fer_image_annotate(fer_image *rgb, const struct fer_annotation *a, size_t n,
                                    char *err);
+enum fer_status fer_image_annotate_style(fer_image *rgb, const struct fer_annotation *a, size_t n,
+                                         enum fer_annotate_style style, char *err);
 
 /* The emoji and colour fer uses for an emotion name; defaults for unknown names. */
 const char *fer_emotion_emoji(const char *emotion);
