@@ -96,7 +96,7 @@ static double text_unit(const struct fer_annotation *a, int img_w, int img_h)
 /* The probability panel's size for a face, and its bar height. */
 static struct rect panel_size(const struct fer_annotation *a, double unit, double *bar_h)
 {
-    *bar_h = fmax(8.0, unit * 0.7);
+    *bar_h = fmax(12.0, unit * 0.8); /* its names are 0.85 of it: 10 px at least */
     double gap = *bar_h * 0.35, bar_w = fmax(60.0, a->box.w * 0.6), label_w = *bar_h * 5.0;
     return (struct rect){0, 0, label_w + bar_w + 2 * gap, a->n_bars * (*bar_h + gap) + gap};
 }
@@ -140,8 +140,11 @@ static struct rect place_panel(const struct fer_annotation *a, size_t n, size_t 
     return best;
 }
 
-/* The box and, above it (inside when the box touches the top), the tag "happy 87%". */
-static void draw_box_and_tag(cairo_t *cr, const struct fer_annotation *a, double unit)
+/*
+ * The box and, above it (inside when the box touches the top), the tag "happy 87%"; returns
+ * where the tag is.
+ */
+static struct rect draw_box_and_tag(cairo_t *cr, const struct fer_annotation *a, double unit)
 {
     const double x = a->box.x, y = a->box.y, w = a->box.w, h = a->box.h;
     const double line = fmax(2.0, unit / 6.0);
@@ -165,23 +168,22 @@ static void draw_box_and_tag(cairo_t *cr, const struct fer_annotation *a, double
     set_rgb(cr, text_color_for(a->color), 1.0);
     cairo_move_to(cr, x - line / 2 + pad, ty + tag_h / 2 - (te.y_bearing + te.height / 2));
     cairo_show_text(cr, tag);
+    return (struct rect){x - line / 2, ty, tag_w, tag_h};
 }
 
-/* The emoji at the top right corner of the box, kept inside the picture. */
-static void draw_emoji(cairo_t *cr, const struct fer_annotation *a, int img_w)
+/* The emoji just right of the tag, as tall as it, kept inside the picture. */
+static void draw_emoji(cairo_t *cr, const struct fer_annotation *a, struct rect tag, int img_w)
 {
     if (!a->emoji)
         return;
-    double size = fmax(16.0, a->box.w / 4.0);
+    double size = tag.h * 0.95;
     cairo_text_extents_t te;
     cairo_select_font_face(cr, "Noto Color Emoji", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, size);
     cairo_text_extents(cr, a->emoji, &te);
-    double ex = a->box.x + a->box.w - te.x_advance * 0.75, ey = a->box.y + size * 0.35;
-    if (ex + te.x_advance > img_w)
-        ex = img_w - te.x_advance;
-    cairo_move_to(cr, ex, ey);
+    double ex = fmin(tag.x + tag.w + size * 0.1, img_w - te.x_advance);
+    cairo_move_to(cr, ex, tag.y + tag.h / 2 - (te.y_bearing + te.height / 2));
     cairo_show_text(cr, a->emoji);
 }
 
@@ -237,8 +239,8 @@ static enum fer_status draw_all(cairo_t *cr, const struct fer_annotation *a, siz
         if (has_panel[i])
             draw_panel(cr, &a[i], placed[i], bar_h[i]);
     for (size_t i = 0; i < n; i++) {
-        draw_box_and_tag(cr, &a[i], text_unit(&a[i], img_w, img_h));
-        draw_emoji(cr, &a[i], img_w);
+        struct rect tag = draw_box_and_tag(cr, &a[i], text_unit(&a[i], img_w, img_h));
+        draw_emoji(cr, &a[i], tag, img_w);
     }
     free(placed);
     free(has_panel);
