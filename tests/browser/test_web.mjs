@@ -168,11 +168,14 @@ try {
   await page.click('#camera');
   await page.waitForFunction(() => /Live, [\d.]+ frames\/s/.test(
     document.getElementById('status').textContent), null, { timeout: 30000 });
-  await page.waitForTimeout(2000);
+  /* frames keep arriving: wait for four (no rate is asserted: a loaded machine is slow) */
+  let frames = 0;
+  for (let waited = 0; waited < 60000 && frames < 4; waited += 250) {
+    await page.waitForTimeout(250);
+    frames = count(await (await fetch(`${base}/metrics`)).text()) - count(before);
+  }
   await page.click('#camera'); /* stop */
-  const after = await (await fetch(`${base}/metrics`)).text();
-  const frames = count(after) - count(before);
-  check('webcam frames reach the server', frames >= 4, `${frames} frames in about 2 s`);
+  check('webcam frames reach the server', frames >= 4, `${frames} frames in 60 s`);
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-webcam.png') });
 
   /* ---- Swagger UI from local files, on our OpenAPI document ---- */
