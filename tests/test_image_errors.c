@@ -83,7 +83,7 @@ TEST(test_bad_input)
     synth_fill(5, junk, sizeof(junk));
     junk[0] = 0x00;
     check_bad(junk, 0, FER_ERR_FORMAT, "empty");
-    check_bad(junk, sizeof(junk), FER_ERR_FORMAT, "not a JPEG or PNG");
+    check_bad(junk, sizeof(junk), FER_ERR_FORMAT, "not a JPEG, PNG or WebP");
     check_bad((const uint8_t *)"GIF89a\1\0\1\0", 10, FER_ERR_FORMAT, "GIF");
     junk[0] = 0xFF, junk[1] = 0xD8, junk[2] = 0xFF;
     check_bad(junk, sizeof(junk), FER_ERR_FORMAT, "JPEG");
