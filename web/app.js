@@ -198,8 +198,8 @@ function showModel(result) {
 
 async function analyzeFile(file) {
   if (!file) return;
-  if (!/^image\/(jpeg|png)$/.test(file.type)) {
-    setStatus(`${file.name || 'That file'} is not a JPEG or PNG picture.`, true);
+  if (!/^image\/(jpeg|png|webp)$/.test(file.type)) {
+    setStatus(`${file.name || 'That file'} is not a JPEG, PNG or WebP picture.`, true);
     return;
   }
   stopCamera();
@@ -297,7 +297,7 @@ document.addEventListener('drop', (e) => {
   const file = [...(e.dataTransfer ? e.dataTransfer.files : [])].find((f) =>
     f.type.startsWith('image/'));
   if (file) analyzeFile(file);
-  else setStatus('Drop a JPEG or PNG picture.', true);
+  else setStatus('Drop a JPEG, PNG or WebP picture.', true);
 });
 
 document.addEventListener('paste', (e) => {
