@@ -90,7 +90,7 @@ build/asan/%.o: %.c
 	$(call say,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -c $< -o $@
 
-# Assembler files embed data (the built-in model and cascade) with .incbin.
+# Assembler files embed data (the built-in model, cascade and OpenAPI document) with .incbin.
 build/rel/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(call say,AS,$@)
@@ -103,6 +103,7 @@ build/asan/%.o: %.S
 
 # .incbin is invisible to -MMD: name the embedded files.
 build/rel/src/pipeline/builtin_model.o build/asan/src/pipeline/builtin_model.o: models/fer-resnet.fer
+build/rel/src/server/openapi_json.o build/asan/src/server/openapi_json.o: src/server/openapi.json
 build/rel/src/detect/builtin_cascade.o build/asan/src/detect/builtin_cascade.o: \
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
 
@@ -190,6 +191,7 @@ build/fuzz/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(Q)clang -c $< -o $@ -MMD -MP
 build/fuzz/src/pipeline/builtin_model.o: models/fer-resnet.fer
+build/fuzz/src/server/openapi_json.o: src/server/openapi.json
 build/fuzz/src/detect/builtin_cascade.o: \
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
 build/fuzz/libfer.a: $(FUZZ_OBJ)

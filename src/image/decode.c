@@ -25,6 +25,7 @@
 #include "core/alloc.h"
 #include "core/file.h"
 #include "image/image.h"
+#include "image/png_glue.h"
 #include "image/webp.h"
 
 /* Files larger than this are refused before they are read. */
@@ -269,61 +270,23 @@ static enum fer_status decode_jpeg(const uint8_t *bytes, size_t len, const char 
 /* ---- PNG ---- */
 
 struct png_job {
+    struct fer_png_glue glue; /* name, err and the status reported */
     png_structp png;
     png_infop info;
     const uint8_t *bytes;
     size_t len, pos, limit;
-    const char *name;
-    char *err;
-    enum fer_status st;
-    int want_gray, oom;
+    int want_gray;
     fer_image img;
     png_bytep *rows;
 };
-
-static void png_fail(png_structp png, png_const_charp msg)
-{
-    struct png_job *job = png_get_error_ptr(png);
-    if (job->st == FER_OK) {
-        if (job->oom)
-            job->st = fer_errorf(job->err, FER_ERR_NOMEM, "%s: out of memory decoding the PNG",
-                                 job->name);
-        else
-            job->st = fer_errorf(job->err, FER_ERR_FORMAT, "%s: invalid PNG: %s", job->name, msg);
-    }
-    png_longjmp(png, 1);
-}
-
-static void png_warn(png_structp png, png_const_charp msg)
-{
-    (void)png;
-    (void)msg;
-}
-
-/* libpng allocates through fer_malloc, so fault injection reaches it too. */
-static png_voidp png_alloc(png_structp png, png_alloc_size_t n)
-{
-    void *p = fer_malloc(n);
-    if (!p) {
-        struct png_job *job = png_get_mem_ptr(png);
-        job->oom = 1;
-    }
-    return p;
-}
-
-static void png_dealloc(png_structp png, png_voidp p)
-{
-    (void)png;
-    fer_free(p);
-}
 
 static void png_read_mem(png_structp png, png_bytep out, size_t n)
 {
     struct png_job *job = png_get_io_ptr(png);
     if (n > job->len - job->pos) {
-        job->st =
-            fer_errorf(job->err, FER_ERR_FORMAT,
-                       "%s: truncated PNG (the data ends before the image is complete)", job->name);
+        job->glue.st = fer_errorf(job->glue.err, FER_ERR_FORMAT,
+                                  "%s: truncated PNG (the data ends before the image is complete)",
+                                  job->glue.name);
         png_error(png, "truncated");
     }
     memcpy(out, job->bytes + job->pos, n);
@@ -342,8 +305,8 @@ static int png_run(struct png_job *job)
     png_uint_32 w, h;
     int depth, color, interlace;
     png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
-    job->st = check_size(job->name, "PNG", w, h, job->limit, job->err);
-    if (job->st != FER_OK)
+    job->glue.st = check_size(job->glue.name, "PNG", w, h, job->limit, job->glue.err);
+    if (job->glue.st != FER_OK)
         return -1;
 
     /* The transformations of OpenCV's PngDecoder::readData, in its order. */
@@ -362,17 +325,18 @@ static int png_run(struct png_job *job)
     png_read_update_info(png, info);
     if (png_get_bit_depth(png, info) != 8 || png_get_channels(png, info) != cn ||
         png_get_rowbytes(png, info) != (size_t)w * (size_t)cn) {
-        job->st = fer_errorf(job->err, FER_ERR_FORMAT,
-                             "%s: unsupported PNG layout (color type %d, %d bits per sample)",
-                             job->name, color, depth);
+        job->glue.st = fer_errorf(job->glue.err, FER_ERR_FORMAT,
+                                  "%s: unsupported PNG layout (color type %d, %d bits per sample)",
+                                  job->glue.name, color, depth);
         return -1;
     }
 
     job->img.data = fer_malloc((size_t)w * h * (size_t)cn);
     job->rows = fer_malloc((size_t)h * sizeof(*job->rows));
     if (!job->img.data || !job->rows) {
-        job->st = fer_errorf(job->err, FER_ERR_NOMEM, "%s: out of memory for a %lux%lu image",
-                             job->name, (unsigned long)w, (unsigned long)h);
+        job->glue.st =
+            fer_errorf(job->glue.err, FER_ERR_NOMEM, "%s: out of memory for a %lux%lu image",
+                       job->glue.name, (unsigned long)w, (unsigned long)h);
         return -1;
     }
     job->img.width = (int)w;
@@ -392,12 +356,14 @@ static enum fer_status decode_png(const uint8_t *bytes, size_t len, const char *
     memset(&job, 0, sizeof(job));
     job.bytes = bytes;
     job.len = len;
+    job.glue.name = name;
+    job.glue.err = err;
+    job.glue.fail = FER_ERR_FORMAT;
+    job.glue.fail_what = "invalid PNG";
+    job.glue.oom_what = "out of memory decoding the PNG";
     job.limit = limit;
-    job.name = name;
-    job.err = err;
     job.want_gray = want_gray;
-    job.png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &job, png_fail, png_warn, &job,
-                                       png_alloc, png_dealloc);
+    job.png = fer_png_create_read(&job.glue);
     if (job.png)
         job.info = png_create_info_struct(job.png);
     if (!job.png || !job.info) {
@@ -412,7 +378,8 @@ static enum fer_status decode_png(const uint8_t *bytes, size_t len, const char *
     fer_free(job.rows);
     if (rc != 0) {
         fer_image_free(&job.img);
-        return job.st != FER_OK ? job.st : fer_errorf(err, FER_ERR_FORMAT, "%s: invalid PNG", name);
+        return job.glue.st != FER_OK ? job.glue.st
+                                     : fer_errorf(err, FER_ERR_FORMAT, "%s: invalid PNG", name);
     }
     enum fer_status st = finish_gray(&job.img, want_gray, name, err);
     if (st == FER_OK)

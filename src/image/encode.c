@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "image/image.h"
+#include "image/png_glue.h"
 
 /* An open temporary file next to its destination. */
 struct tmp_file {
@@ -77,47 +78,11 @@ static enum fer_status tmp_close(struct tmp_file *t, enum fer_status st, char *e
 /* ---- PNG ---- */
 
 struct png_wjob {
+    struct fer_png_glue glue; /* the path, err and the status reported */
     png_structp png;
     png_infop info;
     const fer_image *img;
-    const char *path;
-    char *err;
-    enum fer_status st;
-    int oom;
 };
-
-static void png_wfail(png_structp png, png_const_charp msg)
-{
-    struct png_wjob *job = png_get_error_ptr(png);
-    if (job->st == FER_OK)
-        job->st =
-            job->oom
-                ? fer_errorf(job->err, FER_ERR_NOMEM, "%s: out of memory writing PNG", job->path)
-                : fer_errorf(job->err, FER_ERR_IO, "%s: cannot write PNG: %s", job->path, msg);
-    png_longjmp(png, 1);
-}
-
-static void png_wwarn(png_structp png, png_const_charp msg)
-{
-    (void)png;
-    (void)msg;
-}
-
-static png_voidp png_walloc(png_structp png, png_alloc_size_t n)
-{
-    void *p = fer_malloc(n);
-    if (!p) {
-        struct png_wjob *job = png_get_mem_ptr(png);
-        job->oom = 1;
-    }
-    return p;
-}
-
-static void png_wfree(png_structp png, png_voidp p)
-{
-    (void)png;
-    fer_free(p);
-}
 
 static int png_write_run(struct png_wjob *job, FILE *f)
 {
@@ -143,11 +108,13 @@ enum fer_status fer_image_save_png(const fer_image *img, const char *path, char 
         return st;
     struct png_wjob job;
     memset(&job, 0, sizeof(job));
+    job.glue.name = path;
+    job.glue.err = err;
+    job.glue.fail = FER_ERR_IO;
+    job.glue.fail_what = "cannot write PNG";
+    job.glue.oom_what = "out of memory writing PNG";
     job.img = img;
-    job.path = path;
-    job.err = err;
-    job.png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, &job, png_wfail, png_wwarn, &job,
-                                        png_walloc, png_wfree);
+    job.png = fer_png_create_write(&job.glue);
     if (job.png)
         job.info = png_create_info_struct(job.png);
     if (!job.png || !job.info) {
@@ -158,8 +125,8 @@ enum fer_status fer_image_save_png(const fer_image *img, const char *path, char 
     st = tmp_open(&t, path, err);
     if (st == FER_OK) {
         if (png_write_run(&job, t.f) != 0)
-            st = job.st != FER_OK ? job.st
-                                  : fer_errorf(err, FER_ERR_IO, "%s: cannot write PNG", path);
+            st = job.glue.st != FER_OK ? job.glue.st
+                                       : fer_errorf(err, FER_ERR_IO, "%s: cannot write PNG", path);
         st = tmp_close(&t, st, err);
     }
     png_destroy_write_struct(&job.png, &job.info);

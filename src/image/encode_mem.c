@@ -8,19 +8,19 @@
 #include <zlib.h>
 
 #include "core/alloc.h"
+#include "image/png_glue.h"
 
 /* Lives on the heap: locals changed between setjmp and longjmp would be indeterminate. */
 struct membuf {
+    struct fer_png_glue glue; /* err and the status reported */
     uint8_t *data;
     size_t len, cap;
-    int failed;
-    char msg[FER_ERR_LEN];
 };
 
 static void write_fn(png_structp png, png_bytep bytes, png_size_t n)
 {
     struct membuf *b = png_get_io_ptr(png);
-    if (b->failed)
+    if (b->glue.st != FER_OK)
         return;
     if (n > b->cap - b->len) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -28,7 +28,7 @@ static void write_fn(png_structp png, png_bytep bytes, png_size_t n)
             cap *= 2;
         uint8_t *p = fer_realloc(b->data, cap);
         if (!p) {
-            b->failed = 1;
+            b->glue.oom = 1;
             png_error(png, "out of memory");
         }
         b->data = p;
@@ -43,20 +43,8 @@ static void flush_fn(png_structp png)
     (void)png;
 }
 
-static void error_fn(png_structp png, png_const_charp msg)
-{
-    struct membuf *b = png_get_error_ptr(png);
-    snprintf(b->msg, sizeof(b->msg), "PNG encoder: %s", msg);
-    png_longjmp(png, 1);
-}
-
-static void warning_fn(png_structp png, png_const_charp msg)
-{
-    (void)png;
-    (void)msg;
-}
-
-enum fer_status fer_image_encode_png_memory(const fer_image *img, uint8_t **out, size_t *len, char *err)
+enum fer_status fer_image_encode_png_memory(const fer_image *img, uint8_t **out, size_t *len,
+                                            char *err)
 {
     *out = NULL;
     *len = 0;
@@ -64,8 +52,10 @@ enum fer_status fer_image_encode_png_memory(const fer_image *img, uint8_t **out,
         return fer_errorf(err, FER_ERR_ARG, "PNG encoder: a %dx%dx%d image", img->width,
                           img->height, img->channels);
     struct membuf *buf = fer_calloc(1, sizeof(*buf));
-    png_structp png =
-        buf ? png_create_write_struct(PNG_LIBPNG_VER_STRING, buf, error_fn, warning_fn) : NULL;
+    if (buf)
+        buf->glue = (struct fer_png_glue){
+            .name = "PNG encoder", .err = err, .fail = FER_ERR_FORMAT, .oom_what = "out of memory"};
+    png_structp png = buf ? fer_png_create_write(&buf->glue) : NULL;
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
@@ -73,9 +63,9 @@ enum fer_status fer_image_encode_png_memory(const fer_image *img, uint8_t **out,
         return fer_errorf(err, FER_ERR_NOMEM, "PNG encoder: out of memory");
     }
     if (setjmp(png_jmpbuf(png))) {
-        enum fer_status st = buf->failed
-                                 ? fer_errorf(err, FER_ERR_NOMEM, "PNG encoder: out of memory")
-                                 : fer_errorf(err, FER_ERR_FORMAT, "%s", buf->msg);
+        enum fer_status st = buf->glue.st != FER_OK
+                                 ? buf->glue.st
+                                 : fer_errorf(err, FER_ERR_FORMAT, "PNG encoder: failed");
         png_destroy_write_struct(&png, &info);
         fer_free(buf->data);
         fer_free(buf);

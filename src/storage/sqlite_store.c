@@ -15,6 +15,7 @@
 #include "storage/store_internal.h"
 
 #define SQ_BUSY_MS     10000 /* wait this long for another process's write lock */
+#define SQ_READ        0     /* for sq_begin: a read, which leaves the synchronous level */
 #define SQ_SYNC_NORMAL 1
 #define SQ_SYNC_FULL   2
 
@@ -137,11 +138,33 @@ static enum fer_status sq_col_crop(sqlite3_stmt *stmt, int col, unsigned char *c
     return FER_OK;
 }
 
-/* Steps a statement that returns no rows. */
-static enum fer_status sq_step_done(struct sq_store *s, sqlite3_stmt *stmt, const char *what,
-                                    char *err)
+/*
+ * Starts a call: for a write (sync SQ_SYNC_NORMAL or SQ_SYNC_FULL) sets the synchronous level,
+ * then prepares sql into *stmt, which sq_end finalises. On failure *stmt is NULL and err says
+ * "sqlite: <what> <path>: ...".
+ */
+static enum fer_status sq_begin(struct sq_store *s, int sync, const char *sql, sqlite3_stmt **stmt,
+                                const char *what, char *err)
 {
-    if (sqlite3_step(stmt) != SQLITE_DONE)
+    *stmt = NULL;
+    enum fer_status st = sync != SQ_READ ? sq_set_sync(s, sync, what, err) : FER_OK;
+    if (st == FER_OK)
+        st = sq_prepare(s, sql, stmt, what, err);
+    return st;
+}
+
+/* Ends a call begun by sq_begin: finalises stmt and passes st on. */
+static enum fer_status sq_end(sqlite3_stmt *stmt, enum fer_status st)
+{
+    sqlite3_finalize(stmt);
+    return st;
+}
+
+/* Steps a statement that returns no rows; bind_rc is its bindings' result. */
+static enum fer_status sq_run(struct sq_store *s, sqlite3_stmt *stmt, int bind_rc, const char *what,
+                              char *err)
+{
+    if (bind_rc != SQLITE_OK || sqlite3_step(stmt) != SQLITE_DONE)
         return sq_fail(s, what, err);
     return FER_OK;
 }
@@ -154,10 +177,8 @@ static enum fer_status sq_add_face(fer_store *base, const struct fer_face_record
         " box_x, box_y, box_w, box_h) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     static const char what[] = "cannot add a face to";
     struct sq_store *s = (struct sq_store *)base;
-    sqlite3_stmt *stmt = NULL;
-    enum fer_status st = sq_set_sync(s, SQ_SYNC_NORMAL, what, err);
-    if (st == FER_OK)
-        st = sq_prepare(s, sql, &stmt, what, err);
+    sqlite3_stmt *stmt;
+    enum fer_status st = sq_begin(s, SQ_SYNC_NORMAL, sql, &stmt, what, err);
     if (st != FER_OK)
         return st;
     if (sqlite3_bind_text(stmt, 1, f->face_id, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -169,17 +190,39 @@ static enum fer_status sq_add_face(fer_store *base, const struct fer_face_record
         sqlite3_bind_int(stmt, 7, f->box_x) != SQLITE_OK ||
         sqlite3_bind_int(stmt, 8, f->box_y) != SQLITE_OK ||
         sqlite3_bind_int(stmt, 9, f->box_w) != SQLITE_OK ||
-        sqlite3_bind_int(stmt, 10, f->box_h) != SQLITE_OK) {
+        sqlite3_bind_int(stmt, 10, f->box_h) != SQLITE_OK)
         st = sq_fail(s, what, err);
-    } else if (sqlite3_step(stmt) != SQLITE_DONE) {
-        if (sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
-            st = fer_errorf(err, FER_ERR_ARG, "sqlite: %s %s: face id %s is already stored", what,
-                            s->path, f->face_id);
-        else
-            st = sq_fail(s, what, err);
-    }
-    sqlite3_finalize(stmt);
-    return st;
+    else if (sqlite3_step(stmt) != SQLITE_DONE)
+        st = sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY
+                 ? fer_errorf(err, FER_ERR_ARG, "sqlite: %s %s: face id %s is already stored", what,
+                              s->path, f->face_id)
+                 : sq_fail(s, what, err);
+    return sq_end(stmt, st);
+}
+
+/* Reads the row of sq_get_face's SELECT into *out. */
+static enum fer_status sq_face_from_row(struct sq_store *s, sqlite3_stmt *stmt, const char *face_id,
+                                        struct fer_face_record *out, char *err)
+{
+    char where[FER_STORE_NAME_LEN + 64], probs[FER_STORE_PROBS_LEN];
+    snprintf(where, sizeof(where), "%s, face %s", s->base.name, face_id);
+    memset(out, 0, sizeof(*out));
+    memcpy(out->face_id, face_id, FER_STORE_ID_LEN + 1);
+    out->created = sqlite3_column_double(stmt, 0);
+    enum fer_status st;
+    if ((st = sq_col_text(stmt, 1, out->model_version, sizeof(out->model_version), 0, where,
+                          "model_version", err)) != FER_OK ||
+        (st = sq_col_text(stmt, 2, out->classes, sizeof(out->classes), 0, where, "classes", err)) !=
+            FER_OK ||
+        (st = sq_col_text(stmt, 3, probs, sizeof(probs), 0, where, "probs", err)) != FER_OK ||
+        (st = fer_store_probs_parse(probs, out->probs, &out->n_probs, where, err)) != FER_OK ||
+        (st = sq_col_crop(stmt, 4, out->crop, where, err)) != FER_OK)
+        return st;
+    out->box_x = sqlite3_column_int(stmt, 5);
+    out->box_y = sqlite3_column_int(stmt, 6);
+    out->box_w = sqlite3_column_int(stmt, 7);
+    out->box_h = sqlite3_column_int(stmt, 8);
+    return FER_OK;
 }
 
 static enum fer_status sq_get_face(fer_store *base, const char *face_id,
@@ -188,44 +231,43 @@ static enum fer_status sq_get_face(fer_store *base, const char *face_id,
     static const char sql[] =
         "SELECT created, model_version, classes, probs, crop, box_x, box_y, box_w, box_h"
         " FROM faces WHERE face_id = ?1";
+    static const char what[] = "cannot read a face from";
     struct sq_store *s = (struct sq_store *)base;
-    char where[FER_STORE_NAME_LEN + 64];
-    snprintf(where, sizeof(where), "%s, face %s", s->base.name, face_id);
-    sqlite3_stmt *stmt = NULL;
-    enum fer_status st = sq_prepare(s, sql, &stmt, "cannot read a face from", err);
+    sqlite3_stmt *stmt;
+    enum fer_status st = sq_begin(s, SQ_READ, sql, &stmt, what, err);
     if (st != FER_OK)
         return st;
-    if (sqlite3_bind_text(stmt, 1, face_id, -1, SQLITE_STATIC) != SQLITE_OK) {
-        st = sq_fail(s, "cannot read a face from", err);
-        goto done;
-    }
+    if (sqlite3_bind_text(stmt, 1, face_id, -1, SQLITE_STATIC) != SQLITE_OK)
+        return sq_end(stmt, sq_fail(s, what, err));
     int rc = sqlite3_step(stmt);
-    if (rc == SQLITE_DONE)
-        goto done;
-    if (rc != SQLITE_ROW) {
-        st = sq_fail(s, "cannot read a face from", err);
-        goto done;
-    }
-    char probs[FER_STORE_PROBS_LEN];
-    memset(out, 0, sizeof(*out));
-    memcpy(out->face_id, face_id, FER_STORE_ID_LEN + 1);
-    out->created = sqlite3_column_double(stmt, 0);
-    if ((st = sq_col_text(stmt, 1, out->model_version, sizeof(out->model_version), 0, where,
-                          "model_version", err)) != FER_OK ||
-        (st = sq_col_text(stmt, 2, out->classes, sizeof(out->classes), 0, where, "classes", err)) !=
-            FER_OK ||
-        (st = sq_col_text(stmt, 3, probs, sizeof(probs), 0, where, "probs", err)) != FER_OK ||
-        (st = fer_store_probs_parse(probs, out->probs, &out->n_probs, where, err)) != FER_OK ||
-        (st = sq_col_crop(stmt, 4, out->crop, where, err)) != FER_OK)
-        goto done;
-    out->box_x = sqlite3_column_int(stmt, 5);
-    out->box_y = sqlite3_column_int(stmt, 6);
-    out->box_w = sqlite3_column_int(stmt, 7);
-    out->box_h = sqlite3_column_int(stmt, 8);
-    *found = 1;
-done:
-    sqlite3_finalize(stmt);
-    return st;
+    if (rc == SQLITE_DONE) /* no such face */
+        return sq_end(stmt, FER_OK);
+    if (rc != SQLITE_ROW)
+        return sq_end(stmt, sq_fail(s, what, err));
+    st = sq_face_from_row(s, stmt, face_id, out, err);
+    if (st == FER_OK)
+        *found = 1;
+    return sq_end(stmt, st);
+}
+
+/* Binds a feedback row: ?3 is the face's id when it names one, else ?3-?6 are the face. */
+static int sq_bind_feedback(sqlite3_stmt *stmt, const struct fer_feedback_record *fb,
+                            const char *probs)
+{
+    int rc = sqlite3_bind_double(stmt, 1, fb->created);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(stmt, 2, fb->label, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && fb->face_id[0] != '\0')
+        return sqlite3_bind_text(stmt, 3, fb->face_id, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sq_bind_opt_text(stmt, 3, fb->model_version);
+    if (rc == SQLITE_OK)
+        rc = sq_bind_opt_text(stmt, 4, probs ? fb->classes : NULL);
+    if (rc == SQLITE_OK)
+        rc = sq_bind_opt_text(stmt, 5, probs);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_blob(stmt, 6, fb->crop, FER_STORE_CROP_BYTES, SQLITE_STATIC);
+    return rc;
 }
 
 static enum fer_status sq_add_feedback(fer_store *base, const struct fer_feedback_record *fb,
@@ -241,54 +283,60 @@ static enum fer_status sq_add_feedback(fer_store *base, const struct fer_feedbac
         " VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6)";
     static const char what[] = "cannot add feedback to";
     struct sq_store *s = (struct sq_store *)base;
-    int with_face = fb->face_id[0] != '\0';
-    sqlite3_stmt *stmt = NULL;
-    enum fer_status st = sq_set_sync(s, SQ_SYNC_FULL, what, err);
-    if (st == FER_OK)
-        st = sq_prepare(s, with_face ? by_face : direct, &stmt, what, err);
+    sqlite3_stmt *stmt;
+    enum fer_status st =
+        sq_begin(s, SQ_SYNC_FULL, fb->face_id[0] ? by_face : direct, &stmt, what, err);
     if (st != FER_OK)
         return st;
-    int rc = sqlite3_bind_double(stmt, 1, fb->created);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_bind_text(stmt, 2, fb->label, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && with_face)
-        rc = sqlite3_bind_text(stmt, 3, fb->face_id, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && !with_face)
-        rc = sq_bind_opt_text(stmt, 3, fb->model_version);
-    if (rc == SQLITE_OK && !with_face)
-        rc = sq_bind_opt_text(stmt, 4, probs ? fb->classes : NULL);
-    if (rc == SQLITE_OK && !with_face)
-        rc = sq_bind_opt_text(stmt, 5, probs);
-    if (rc == SQLITE_OK && !with_face)
-        rc = sqlite3_bind_blob(stmt, 6, fb->crop, FER_STORE_CROP_BYTES, SQLITE_STATIC);
-    if (rc != SQLITE_OK)
-        st = sq_fail(s, what, err);
-    else
-        st = sq_step_done(s, stmt, what, err);
+    st = sq_run(s, stmt, sq_bind_feedback(stmt, fb, probs), what, err);
     if (st == FER_OK && sqlite3_changes(s->db) == 0)
         st = fer_errorf(err, FER_ERR_ARG, "sqlite: %s %s: no face with id %s (unknown or pruned)",
                         what, s->path, fb->face_id);
     if (st == FER_OK && id)
         *id = sqlite3_last_insert_rowid(s->db);
-    sqlite3_finalize(stmt);
-    return st;
+    return sq_end(stmt, st);
 }
 
 static enum fer_status sq_count(fer_store *base, enum fer_store_table table, int64_t *n, char *err)
 {
+    static const char what[] = "cannot count rows in";
     struct sq_store *s = (struct sq_store *)base;
     const char *sql =
         table == FER_STORE_FACES ? "SELECT count(*) FROM faces" : "SELECT count(*) FROM feedback";
-    sqlite3_stmt *stmt = NULL;
-    enum fer_status st = sq_prepare(s, sql, &stmt, "cannot count rows in", err);
+    sqlite3_stmt *stmt;
+    enum fer_status st = sq_begin(s, SQ_READ, sql, &stmt, what, err);
     if (st != FER_OK)
         return st;
     if (sqlite3_step(stmt) == SQLITE_ROW)
         *n = sqlite3_column_int64(stmt, 0);
     else
-        st = sq_fail(s, "cannot count rows in", err);
-    sqlite3_finalize(stmt);
-    return st;
+        st = sq_fail(s, what, err);
+    return sq_end(stmt, st);
+}
+
+/* Reads a row of sq_list_feedback's SELECT into *fb. */
+static enum fer_status sq_feedback_from_row(struct sq_store *s, sqlite3_stmt *stmt,
+                                            struct fer_feedback_record *fb, char *err)
+{
+    char where[FER_STORE_NAME_LEN + 64], probs[FER_STORE_PROBS_LEN];
+    memset(fb, 0, sizeof(*fb));
+    fb->id = sqlite3_column_int64(stmt, 0);
+    fb->created = sqlite3_column_double(stmt, 1);
+    snprintf(where, sizeof(where), "%s, feedback %lld", s->base.name, (long long)fb->id);
+    enum fer_status st;
+    if ((st = sq_col_text(stmt, 2, fb->face_id, sizeof(fb->face_id), 1, where, "face_id", err)) !=
+            FER_OK ||
+        (st = sq_col_text(stmt, 3, fb->label, sizeof(fb->label), 0, where, "label", err)) !=
+            FER_OK ||
+        (st = sq_col_text(stmt, 4, fb->model_version, sizeof(fb->model_version), 1, where,
+                          "model_version", err)) != FER_OK ||
+        (st = sq_col_text(stmt, 5, fb->classes, sizeof(fb->classes), 1, where, "classes", err)) !=
+            FER_OK ||
+        (st = sq_col_text(stmt, 6, probs, sizeof(probs), 1, where, "probs", err)) != FER_OK ||
+        (probs[0] &&
+         (st = fer_store_probs_parse(probs, fb->probs, &fb->n_probs, where, err)) != FER_OK))
+        return st;
+    return sq_col_crop(stmt, 7, fb->crop, where, err);
 }
 
 static enum fer_status sq_list_feedback(fer_store *base, int64_t after,
@@ -300,48 +348,24 @@ static enum fer_status sq_list_feedback(fer_store *base, int64_t after,
         " FROM feedback WHERE id > ?1 ORDER BY id LIMIT ?2";
     static const char what[] = "cannot read feedback from";
     struct sq_store *s = (struct sq_store *)base;
-    sqlite3_stmt *stmt = NULL;
+    sqlite3_stmt *stmt;
     *n = 0;
-    enum fer_status st = sq_prepare(s, sql, &stmt, what, err);
+    enum fer_status st = sq_begin(s, SQ_READ, sql, &stmt, what, err);
     if (st != FER_OK)
         return st;
     if (sqlite3_bind_int64(stmt, 1, after) != SQLITE_OK ||
-        sqlite3_bind_int64(stmt, 2, (sqlite3_int64)max) != SQLITE_OK) {
-        st = sq_fail(s, what, err);
-        goto done;
-    }
-    while (*n < max) { /* LIMIT ?2 keeps it there */
+        sqlite3_bind_int64(stmt, 2, (sqlite3_int64)max) != SQLITE_OK)
+        return sq_end(stmt, sq_fail(s, what, err));
+    while (st == FER_OK && *n < max) { /* LIMIT ?2 keeps it there */
         int rc = sqlite3_step(stmt);
         if (rc == SQLITE_DONE)
             break;
-        if (rc != SQLITE_ROW) {
+        if (rc != SQLITE_ROW)
             st = sq_fail(s, what, err);
-            break;
-        }
-        struct fer_feedback_record *fb = &out[*n];
-        char where[FER_STORE_NAME_LEN + 64], probs[FER_STORE_PROBS_LEN];
-        memset(fb, 0, sizeof(*fb));
-        fb->id = sqlite3_column_int64(stmt, 0);
-        fb->created = sqlite3_column_double(stmt, 1);
-        snprintf(where, sizeof(where), "%s, feedback %lld", s->base.name, (long long)fb->id);
-        if ((st = sq_col_text(stmt, 2, fb->face_id, sizeof(fb->face_id), 1, where, "face_id",
-                              err)) != FER_OK ||
-            (st = sq_col_text(stmt, 3, fb->label, sizeof(fb->label), 0, where, "label", err)) !=
-                FER_OK ||
-            (st = sq_col_text(stmt, 4, fb->model_version, sizeof(fb->model_version), 1, where,
-                              "model_version", err)) != FER_OK ||
-            (st = sq_col_text(stmt, 5, fb->classes, sizeof(fb->classes), 1, where, "classes",
-                              err)) != FER_OK ||
-            (st = sq_col_text(stmt, 6, probs, sizeof(probs), 1, where, "probs", err)) != FER_OK ||
-            (probs[0] &&
-             (st = fer_store_probs_parse(probs, fb->probs, &fb->n_probs, where, err)) != FER_OK) ||
-            (st = sq_col_crop(stmt, 7, fb->crop, where, err)) != FER_OK)
-            break;
-        (*n)++;
+        else if ((st = sq_feedback_from_row(s, stmt, &out[*n], err)) == FER_OK)
+            (*n)++;
     }
-done:
-    sqlite3_finalize(stmt);
-    return st;
+    return sq_end(stmt, st);
 }
 
 static enum fer_status sq_prune_faces(fer_store *base, double cutoff, int64_t *deleted, char *err)
@@ -350,20 +374,14 @@ static enum fer_status sq_prune_faces(fer_store *base, double cutoff, int64_t *d
                               " (SELECT 1 FROM feedback WHERE feedback.face_id = faces.face_id)";
     static const char what[] = "cannot prune faces in";
     struct sq_store *s = (struct sq_store *)base;
-    sqlite3_stmt *stmt = NULL;
-    enum fer_status st = sq_set_sync(s, SQ_SYNC_NORMAL, what, err);
-    if (st == FER_OK)
-        st = sq_prepare(s, sql, &stmt, what, err);
+    sqlite3_stmt *stmt;
+    enum fer_status st = sq_begin(s, SQ_SYNC_NORMAL, sql, &stmt, what, err);
     if (st != FER_OK)
         return st;
-    if (sqlite3_bind_double(stmt, 1, cutoff) != SQLITE_OK)
-        st = sq_fail(s, what, err);
-    else
-        st = sq_step_done(s, stmt, what, err);
+    st = sq_run(s, stmt, sqlite3_bind_double(stmt, 1, cutoff), what, err);
     if (st == FER_OK)
         *deleted = sqlite3_changes(s->db);
-    sqlite3_finalize(stmt);
-    return st;
+    return sq_end(stmt, st);
 }
 
 static void sq_close(fer_store *base)
