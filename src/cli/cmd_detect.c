@@ -10,6 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/detect_opts.h"
 #include "cli/files.h"
 #include "core/alloc.h"
 #include "detect/cascade.h"
@@ -66,23 +67,76 @@ static void print_entry(int fmt, json_t *entry, json_t *all)
     }
 }
 
+/* Faces in one image as its JSON entry (file, then faces or error); *failed counts errors. */
+static json_t *detect_one(const fer_cascade *cascade, const char *path,
+                          const struct fer_detect_params *p, size_t max_pixels, size_t *failed)
+{
+    char err[FER_ERR_LEN];
+    json_t *entry = json_pack("{s:s}", "file", path);
+    fer_image gray = {0};
+    fer_rect *boxes = NULL;
+    size_t n = 0;
+    enum fer_status st = fer_image_load(path, 1, max_pixels, &gray, err);
+    if (st == FER_OK)
+        st = fer_cascade_detect(cascade, &gray, p, &boxes, &n, err);
+    if (st != FER_OK) {
+        (*failed)++;
+        fprintf(stderr, "fer detect: %s\n", err);
+        json_object_set_new(entry, "error", json_string(err));
+    } else {
+        json_t *faces = json_array();
+        for (size_t f = 0; f < n; f++)
+            json_array_append_new(faces,
+                                  json_pack("{s:{s:i,s:i,s:i,s:i}}", "box", "x", boxes[f].x, "y",
+                                            boxes[f].y, "w", boxes[f].w, "h", boxes[f].h));
+        json_object_set_new(entry, "faces", faces);
+    }
+    fer_free(boxes);
+    fer_image_free(&gray);
+    return entry;
+}
+
+/* Detects in every file and prints the results in format fmt; returns how many failed. */
+static size_t detect_all(const fer_cascade *cascade, const struct fer_file_list *files,
+                         const struct fer_detect_params *p, size_t max_pixels, int fmt)
+{
+    size_t failed = 0;
+    json_t *out = json_array();
+    if (fmt == 2)
+        printf("file,face,x,y,w,h,error\n");
+    for (size_t i = 0; i < files->n; i++) {
+        json_t *entry = detect_one(cascade, files->paths[i], p, max_pixels, &failed);
+        print_entry(fmt, entry, out);
+        json_decref(entry);
+    }
+    if (fmt == 0) {
+        json_dumpf(out, stdout, JSON_INDENT(2));
+        putchar('\n');
+    }
+    json_decref(out);
+    return failed;
+}
+
+/* The cascade (the built-in one unless a path is given) and the images the arguments name. */
+static enum fer_status open_inputs(const char *cascade_path, const char **pos, int n_pos,
+                                   fer_cascade **cascade, struct fer_file_list *files, char *err)
+{
+    enum fer_status st = cascade_path ? fer_cascade_load_xml(cascade_path, cascade, err)
+                                      : fer_cascade_load_builtin(cascade, err);
+    for (int i = 0; i < n_pos && st == FER_OK; i++)
+        st = fer_file_list_add(files, pos[i], err);
+    return st;
+}
+
 int fer_cmd_detect(int argc, char **argv)
 {
-    const char *cascade_path = NULL;
     struct fer_detect_params p = fer_detect_defaults();
-    float scale = (float)p.scale_factor;
-    int min_size = 0, max_size = 0, max_mpix = FER_DEFAULT_MAX_MEGAPIXELS;
+    struct fer_detect_opts d;
+    fer_detect_opts_from_params(&d, &p);
     const char *format = "json";
     struct fer_opt opts[] = {
-        {"cascade", FER_OPT_STR, &cascade_path,
-         "OpenCV cascade XML (default: built-in frontal face)", NULL},
         {"format", FER_OPT_STR, &format, "json | jsonl | csv (a row per face)", NULL},
-        {"scale-factor", FER_OPT_FLOAT, &scale, "pyramid step, > 1 (default 1.1)", NULL},
-        {"min-neighbors", FER_OPT_INT, &p.min_neighbors, "overlapping hits needed (default 3)",
-         NULL},
-        {"min-size", FER_OPT_INT, &min_size, "smallest face in pixels (default: the window)", NULL},
-        {"max-size", FER_OPT_INT, &max_size, "largest face in pixels (default: any)", NULL},
-        {"max-megapixels", FER_OPT_INT, &max_mpix, "refuse larger images (default 50)", NULL},
+        FER_OPTS_DETECT(&d),
         FER_OPT_END,
     };
     const char *pos[4096];
@@ -94,73 +148,28 @@ int fer_cmd_detect(int argc, char **argv)
                             .max_positional = 4096,
                             .positional = pos};
     int status = fer_args_read(argc, argv, &args);
+    if (status == FER_ARGS_GO)
+        status = fer_detect_opts_check(&args, &d);
     if (status != FER_ARGS_GO)
         return status;
-    const int n_pos = args.n_positional;
-    if (scale <= 1.0f || p.min_neighbors < 0 || min_size < 0 || max_size < 0)
-        return fer_args_fail(&args, "--scale-factor must be > 1; --min-neighbors and the sizes "
-                                    ">= 0");
     int fmt = !strcmp(format, "json")    ? 0
               : !strcmp(format, "jsonl") ? 1
               : !strcmp(format, "csv")   ? 2
                                          : -1;
     if (fmt < 0)
         return fer_args_fail(&args, "unknown --format '%s' (json, jsonl or csv)", format);
-    p.scale_factor = scale;
-    p.min_w = p.min_h = min_size;
-    p.max_w = p.max_h = max_size;
+    fer_detect_opts_to_params(&d, &p);
     char err[FER_ERR_LEN];
     fer_cascade *cascade = NULL;
-    enum fer_status st = cascade_path ? fer_cascade_load_xml(cascade_path, &cascade, err)
-                                      : fer_cascade_load_builtin(&cascade, err);
-    if (st != FER_OK) {
-        fprintf(stderr, "fer detect: %s\n", err);
-        return FER_EXIT_FAIL;
-    }
     struct fer_file_list files = {0};
-    for (int i = 0; i < n_pos && st == FER_OK; i++)
-        st = fer_file_list_add(&files, pos[i], err);
-    if (st != FER_OK) {
+    if (open_inputs(d.cascade, pos, args.n_positional, &cascade, &files, err) != FER_OK) {
         fprintf(stderr, "fer detect: %s\n", err);
-        fer_cascade_free(cascade);
-        fer_file_list_free(&files);
-        return FER_EXIT_FAIL;
+        status = FER_EXIT_FAIL;
+    } else {
+        size_t failed = detect_all(cascade, &files, &p, fer_detect_opts_max_pixels(&d), fmt);
+        status = failed ? FER_EXIT_FAIL : FER_EXIT_OK;
     }
-    size_t failed = 0;
-    json_t *out = json_array();
-    if (fmt == 2)
-        printf("file,face,x,y,w,h,error\n");
-    for (size_t i = 0; i < files.n; i++) {
-        json_t *entry = json_pack("{s:s}", "file", files.paths[i]);
-        fer_image gray = {0};
-        fer_rect *boxes = NULL;
-        size_t n = 0;
-        st = fer_image_load(files.paths[i], 1, (size_t)max_mpix * 1000000, &gray, err);
-        if (st == FER_OK)
-            st = fer_cascade_detect(cascade, &gray, &p, &boxes, &n, err);
-        if (st != FER_OK) {
-            failed++;
-            fprintf(stderr, "fer detect: %s\n", err);
-            json_object_set_new(entry, "error", json_string(err));
-        } else {
-            json_t *faces = json_array();
-            for (size_t f = 0; f < n; f++)
-                json_array_append_new(faces,
-                                      json_pack("{s:{s:i,s:i,s:i,s:i}}", "box", "x", boxes[f].x,
-                                                "y", boxes[f].y, "w", boxes[f].w, "h", boxes[f].h));
-            json_object_set_new(entry, "faces", faces);
-        }
-        print_entry(fmt, entry, out);
-        json_decref(entry);
-        fer_free(boxes);
-        fer_image_free(&gray);
-    }
-    if (fmt == 0) {
-        json_dumpf(out, stdout, JSON_INDENT(2));
-        putchar('\n');
-    }
-    json_decref(out);
     fer_cascade_free(cascade);
     fer_file_list_free(&files);
-    return failed ? FER_EXIT_FAIL : FER_EXIT_OK;
+    return status;
 }

@@ -32,34 +32,43 @@ static enum fer_status merge_predictions(float *probs, fer_dataset *ds, char *er
     return fer_dataset_merge_disgust(ds, err);
 }
 
-int fer_cmd_eval(int argc, char **argv)
+/* The command line of one fer eval. */
+struct eval_opts {
+    const char *model_path, *data_path, *tta_name, *ferplus, *exclude;
+    int json, threads, batch, skip_bad, premerged, no_progress, merge;
+    enum fer_tta tta;
+    int usage;        /* for fer_dataset_pick_usage */
+    int label_source; /* an enum fer_label_source */
+};
+
+/* Parses argv into o: FER_ARGS_GO, or the exit status after --help or a usage error. */
+static int read_options(int argc, char **argv, struct eval_opts *o)
 {
-    const char *model_path = NULL, *data_path = NULL, *tta_name = "flip", *labels = "fer2013";
-    const char *ferplus = NULL, *exclude = NULL, *usage_name = NULL;
-    int json = 0, threads = 0, batch = 256, skip_bad = 0, premerged = 0, no_progress = 0;
-    int merge = 0;
+    const char *labels = "fer2013", *usage_name = NULL;
+    *o = (struct eval_opts){.tta_name = "flip", .batch = 256};
     struct fer_opt opts[] = {
-        {"model", FER_OPT_STR, &model_path,
+        {"model", FER_OPT_STR, &o->model_path,
          "model file (.fer); several, separated by commas, are scored as an ensemble "
          "(their probabilities averaged)",
          NULL},
-        {"data", FER_OPT_STR, &data_path, "FER2013 CSV (.csv or .csv.gz)", NULL},
-        {"json", FER_OPT_FLAG, &json, "print one JSON object", NULL},
-        {"tta", FER_OPT_STR, &tta_name,
+        {"data", FER_OPT_STR, &o->data_path, "FER2013 CSV (.csv or .csv.gz)", NULL},
+        {"json", FER_OPT_FLAG, &o->json, "print one JSON object", NULL},
+        {"tta", FER_OPT_STR, &o->tta_name,
          "test-time augmentation: none | flip (default, as fer predict) | crops", NULL},
         {"labels", FER_OPT_STR, &labels, "fer2013 | ferplus-majority", NULL},
-        {"ferplus", FER_OPT_STR, &ferplus, "FER+ votes file for --labels ferplus-majority", NULL},
-        {"exclude-overlap", FER_OPT_STR, &exclude,
+        {"ferplus", FER_OPT_STR, &o->ferplus, "FER+ votes file for --labels ferplus-majority",
+         NULL},
+        {"exclude-overlap", FER_OPT_STR, &o->exclude,
          "leave out faces whose pixels also occur in this file (e.g. the training set)", NULL},
-        {"merge-disgust", FER_OPT_FLAG, &merge,
+        {"merge-disgust", FER_OPT_FLAG, &o->merge,
          "score a 7-class model on 6 classes: its angry and disgust probabilities added", NULL},
-        {"premerged", FER_OPT_FLAG, &premerged,
+        {"premerged", FER_OPT_FLAG, &o->premerged,
          "the data already has 6-class labels (from fer prepare --classes 6)", NULL},
         FER_OPT_USAGE(&usage_name),
-        {"batch", FER_OPT_INT, &batch, "faces per forward pass", NULL},
-        FER_OPT_THREADS(&threads),
-        {"skip-bad-rows", FER_OPT_FLAG, &skip_bad, "skip malformed CSV rows", NULL},
-        FER_OPT_NO_PROGRESS(&no_progress),
+        {"batch", FER_OPT_INT, &o->batch, "faces per forward pass", NULL},
+        FER_OPT_THREADS(&o->threads),
+        {"skip-bad-rows", FER_OPT_FLAG, &o->skip_bad, "skip malformed CSV rows", NULL},
+        FER_OPT_NO_PROGRESS(&o->no_progress),
         FER_OPT_END,
     };
     struct fer_args args = {
@@ -67,104 +76,158 @@ int fer_cmd_eval(int argc, char **argv)
     int status = fer_args_read(argc, argv, &args);
     if (status != FER_ARGS_GO)
         return status;
-    int tta_kind = fer_args_tta(&args, tta_name);
-    int usage = fer_args_usage_choice(&args, usage_name);
-    if (tta_kind < 0 || usage < FER_USAGE_UNSET)
+    int tta_kind = fer_args_tta(&args, o->tta_name);
+    o->usage = fer_args_usage_choice(&args, usage_name);
+    if (tta_kind < 0 || o->usage < FER_USAGE_UNSET)
         return FER_EXIT_USAGE;
-    enum fer_tta tta = (enum fer_tta)tta_kind;
+    o->tta = (enum fer_tta)tta_kind;
     int ls = fer_label_source_parse(labels);
-    if (ls < 0 || ls == FER_LABELS_FERPLUS_SOFT || (ls != FER_LABELS_FER2013 && !ferplus)) {
+    if (ls < 0 || ls == FER_LABELS_FERPLUS_SOFT || (ls != FER_LABELS_FER2013 && !o->ferplus)) {
         fprintf(stderr, "fer eval: --labels must be fer2013, or ferplus-majority with --ferplus\n");
         return FER_EXIT_USAGE;
     }
-    if (batch < 1 || batch > 4096) {
+    o->label_source = ls;
+    if (o->batch < 1 || o->batch > 4096) {
         fprintf(stderr, "fer eval: --batch must be in [1, 4096]\n");
         return FER_EXIT_USAGE;
     }
-    char err[FER_ERR_LEN];
-    status = FER_EXIT_FAIL;
-    fer_ensemble *models = NULL;
-    fer_pool *pool = NULL;
-    fer_dataset *ds = NULL;
-    float *probs = NULL;
-    enum fer_status st = fer_pool_new(threads, &pool, err);
-    if (st == FER_OK)
-        st = fer_ensemble_load(model_path, batch, pool, &models, err);
-    struct fer_read_options ro = {skip_bad, -1, 0};
-    size_t skipped = 0, removed = 0, unusable = 0;
+    return FER_ARGS_GO;
+}
+
+/* What one fer eval holds; freed by free_run. */
+struct eval_run {
+    fer_ensemble *models;
+    fer_pool *pool;
+    fer_dataset *ds;
+    float *probs; /* ds->n x ds->n_classes */
+    size_t skipped, removed, unusable;
+    const char *rows; /* the usage kept from a file that mixes them, or NULL */
+    double member_acc[FER_ENSEMBLE_MAX];
+};
+
+static void free_run(struct eval_run *r)
+{
+    fer_free(r->probs);
+    fer_dataset_free(r->ds);
+    fer_ensemble_free(r->models);
+    fer_pool_free(r->pool);
+}
+
+/*
+ * The faces to score, their labels made to match the models (FER+ votes, 6 classes) and the
+ * overlap left out. FER_OK, or an error in err.
+ */
+static enum fer_status load_faces(const struct eval_opts *o, struct eval_run *r, char *err)
+{
+    struct fer_read_options ro = {o->skip_bad, -1, 0};
     struct fer_usage_pick pick = {0};
+    enum fer_status st = fer_dataset_read_csv(o->data_path, &ro, &r->ds, &r->skipped, err);
     if (st == FER_OK)
-        st = fer_dataset_read_csv(data_path, &ro, &ds, &skipped, err);
-    if (st == FER_OK)
-        st = fer_dataset_pick_usage(ds, data_path, usage, FER_USAGE_PUBLIC_TEST, &pick, err);
+        st = fer_dataset_pick_usage(r->ds, o->data_path, o->usage, FER_USAGE_PUBLIC_TEST, &pick,
+                                    err);
     if (st == FER_OK && pick.kept)
         fprintf(stderr, "fer eval: %s\n", pick.note);
-    const char *rows = pick.kept;
-    if (st == FER_OK && ls != FER_LABELS_FER2013)
-        st = fer_dataset_apply_ferplus(ds, ferplus, (enum fer_label_source)ls, 1, &unusable, err);
-    if (st == FER_OK && fer_ensemble_classes(models) == 6) {
-        if (premerged)
+    r->rows = pick.kept;
+    fer_dataset *ds = r->ds;
+    int classes = fer_ensemble_classes(r->models);
+    if (st == FER_OK && o->label_source != FER_LABELS_FER2013)
+        st = fer_dataset_apply_ferplus(ds, o->ferplus, (enum fer_label_source)o->label_source, 1,
+                                       &r->unusable, err);
+    if (st == FER_OK && classes == 6) {
+        if (o->premerged)
             ds->n_classes = 6;
         else
             st = fer_dataset_merge_disgust(ds, err);
     }
-    if (st == FER_OK && exclude)
-        st = fer_dataset_drop_overlap(ds, exclude, &removed, err);
-    if (st == FER_OK && merge && (fer_ensemble_classes(models) != 7 || ds->n_classes != 7))
+    if (st == FER_OK && o->exclude)
+        st = fer_dataset_drop_overlap(ds, o->exclude, &r->removed, err);
+    if (st == FER_OK && o->merge && (classes != 7 || ds->n_classes != 7))
         st = fer_errorf(err, FER_ERR_ARG, "--merge-disgust needs a 7-class model and 7-class data");
     if (st == FER_OK && ds->n == 0)
-        st = fer_errorf(err, FER_ERR_FORMAT, "no faces left to evaluate in %s", data_path);
-    double member_acc[FER_ENSEMBLE_MAX];
-    struct fer_metrics m;
-    if (st == FER_OK &&
-        !(probs = fer_malloc((ds->n ? ds->n : 1) * (size_t)ds->n_classes * sizeof(float))))
-        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for %zu predictions", ds->n);
+        st = fer_errorf(err, FER_ERR_FORMAT, "no faces left to evaluate in %s", o->data_path);
+    return st;
+}
+
+/* Loads the models and the faces and fills r->probs. FER_OK, or an error in err. */
+static enum fer_status score_faces(const struct eval_opts *o, struct eval_run *r, char *err)
+{
+    enum fer_status st = fer_pool_new(o->threads, &r->pool, err);
     if (st == FER_OK)
-        st = fer_ensemble_probs(models, ds, tta, !no_progress && !json, probs, member_acc, err);
-    if (st == FER_OK && merge)
-        st = merge_predictions(probs, ds, err);
-    if (st != FER_OK) {
-        fprintf(stderr, "fer eval: %s\n", err);
-        goto end;
+        st = fer_ensemble_load(o->model_path, o->batch, r->pool, &r->models, err);
+    if (st == FER_OK)
+        st = load_faces(o, r, err);
+    if (st != FER_OK)
+        return st;
+    fer_dataset *ds = r->ds;
+    if (!(r->probs = fer_malloc((ds->n ? ds->n : 1) * (size_t)ds->n_classes * sizeof(float))))
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory for %zu predictions", ds->n);
+    st = fer_ensemble_probs(r->models, ds, o->tta, !o->no_progress && !o->json, r->probs,
+                            r->member_acc, err);
+    if (st == FER_OK && o->merge)
+        st = merge_predictions(r->probs, ds, err);
+    return st;
+}
+
+/* The text report: the models, the data and what was left out of it, then the metrics. */
+static void print_text(const struct eval_opts *o, const struct eval_run *r,
+                       const struct fer_metrics *m, const char *const *names)
+{
+    const fer_ensemble *models = r->models;
+    for (int i = 0; i < models->n; i++) {
+        const char *name = fer_meta_get(&models->metas[i], "name");
+        printf("model     %s (%s)", models->paths[i], name ? name : "unnamed");
+        if (models->n > 1)
+            printf(": %.2f%% alone%s", 100 * r->member_acc[i], o->merge ? " (7 classes)" : "");
+        printf("\n");
     }
-    fer_metrics_from_probs(probs, ds, &m);
-    const struct fer_meta *meta = &models->metas[0];
+    if (models->n > 1)
+        printf("ensemble  the mean of %d models' probabilities\n", models->n);
+    printf("data      %s%s%s%s\n", o->data_path, r->rows ? ", its " : "", r->rows ? r->rows : "",
+           r->rows ? " rows" : "");
+    if (r->skipped)
+        printf("skipped   %zu malformed rows\n", r->skipped);
+    if (r->unusable)
+        printf("dropped   %zu faces FER+ marks as not a face or unknown\n", r->unusable);
+    if (o->exclude)
+        printf("excluded  %zu faces that also occur in %s\n", r->removed, o->exclude);
+    printf("tta       %s\n", o->tta_name);
+    fer_metrics_print(m, names, stdout);
+}
+
+/* The metrics of r->probs, as JSON or text, with the first model's class names. */
+static void report(const struct eval_opts *o, const struct eval_run *r)
+{
+    struct fer_metrics m;
+    fer_metrics_from_probs(r->probs, r->ds, &m);
     char names[FER_MAX_CLASSES][16];
     const char *name_ptrs[FER_MAX_CLASSES];
-    int nc = fer_meta_classes(meta, names, FER_MAX_CLASSES);
+    int nc = fer_meta_classes(&r->models->metas[0], names, FER_MAX_CLASSES);
     for (int i = 0; i < nc; i++)
         name_ptrs[i] = names[i];
-    if (merge)
+    if (o->merge)
         for (int i = 0; i < 6; i++)
             name_ptrs[i] = fer_class_names(6)[i];
-    if (json) {
+    if (o->json)
         fer_metrics_print_json(&m, name_ptrs, stdout);
+    else
+        print_text(o, r, &m, name_ptrs);
+}
+
+int fer_cmd_eval(int argc, char **argv)
+{
+    struct eval_opts o;
+    int status = read_options(argc, argv, &o);
+    if (status != FER_ARGS_GO)
+        return status;
+    char err[FER_ERR_LEN];
+    struct eval_run r = {0};
+    if (score_faces(&o, &r, err) != FER_OK) {
+        fprintf(stderr, "fer eval: %s\n", err);
+        status = FER_EXIT_FAIL;
     } else {
-        for (int i = 0; i < models->n; i++) {
-            const char *name = fer_meta_get(&models->metas[i], "name");
-            printf("model     %s (%s)", models->paths[i], name ? name : "unnamed");
-            if (models->n > 1)
-                printf(": %.2f%% alone%s", 100 * member_acc[i], merge ? " (7 classes)" : "");
-            printf("\n");
-        }
-        if (models->n > 1)
-            printf("ensemble  the mean of %d models' probabilities\n", models->n);
-        printf("data      %s%s%s%s\n", data_path, rows ? ", its " : "", rows ? rows : "",
-               rows ? " rows" : "");
-        if (skipped)
-            printf("skipped   %zu malformed rows\n", skipped);
-        if (unusable)
-            printf("dropped   %zu faces FER+ marks as not a face or unknown\n", unusable);
-        if (exclude)
-            printf("excluded  %zu faces that also occur in %s\n", removed, exclude);
-        printf("tta       %s\n", tta_name);
-        fer_metrics_print(&m, name_ptrs, stdout);
+        report(&o, &r);
+        status = FER_EXIT_OK;
     }
-    status = FER_EXIT_OK;
-end:
-    fer_free(probs);
-    fer_dataset_free(ds);
-    fer_ensemble_free(models);
-    fer_pool_free(pool);
+    free_run(&r);
     return status;
 }

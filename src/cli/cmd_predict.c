@@ -16,6 +16,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/detect_opts.h"
 #include "cli/files.h"
 #include "core/alloc.h"
 #include "core/pool.h"
@@ -303,141 +304,205 @@ static void print_csv(fer_engine *e, const struct item *items, size_t n, int top
     }
 }
 
-int fer_cmd_predict(int argc, char **argv)
-{
+/* The command line of one fer predict. */
+struct predict_opts {
     struct fer_engine_options eo;
-    fer_engine_options_default(&eo);
-    const char *format = "json", *annotate = NULL;
-    int top = 0, threads = 0, no_tta = 0, no_progress = 0, max_mpix = FER_DEFAULT_MAX_MEGAPIXELS;
-    float scale = (float)eo.scale_factor;
+    struct fer_detect_opts detect;
+    const char *annotate; /* where annotated pictures go, or NULL */
+    int fmt;              /* 0 json, 1 jsonl, 2 csv */
+    int top, threads, no_progress;
+    const char *pos[4096]; /* the images and folders named */
+    int n_pos;
+};
+
+/* Parses argv into o: FER_ARGS_GO, or the exit status after --help or a usage error. */
+static int read_options(int argc, char **argv, struct predict_opts *o)
+{
+    struct fer_engine_options *eo = &o->eo;
+    fer_engine_options_default(eo);
+    fer_detect_opts_from_engine(&o->detect, eo);
+    const char *format = "json";
+    int no_tta = 0;
+    o->annotate = NULL;
+    o->top = o->threads = o->no_progress = 0;
     struct fer_opt opts[] = {
-        {"model", FER_OPT_STR, &eo.model_path, "model file (default: the built-in model)", NULL},
-        {"cascade", FER_OPT_STR, &eo.cascade_path,
-         "OpenCV cascade XML (default: built-in frontal face)", NULL},
-        {"merge-disgust", FER_OPT_FLAG, &eo.merge_disgust,
+        {"model", FER_OPT_STR, &eo->model_path, "model file (default: the built-in model)", NULL},
+        {"merge-disgust", FER_OPT_FLAG, &eo->merge_disgust,
          "answer in 6 classes: a 7-class model's disgust added to angry", NULL},
         {"format", FER_OPT_STR, &format, "json | jsonl | csv", NULL},
-        {"annotate", FER_OPT_STR, &annotate,
+        {"annotate", FER_OPT_STR, &o->annotate,
          "write annotated pictures: a .png file for one image, else a folder", NULL},
-        {"top", FER_OPT_INT, &top,
+        {"top", FER_OPT_INT, &o->top,
          "list only the K most likely emotions per face, most likely first (1 to the classes)",
          NULL},
-        {"scale-factor", FER_OPT_FLOAT, &scale, "detection pyramid step (default 1.1)", NULL},
-        {"min-neighbors", FER_OPT_INT, &eo.min_neighbors, "detection hits needed (default 5)",
-         NULL},
-        {"min-size", FER_OPT_INT, &eo.min_face, "smallest face in pixels (default 30)", NULL},
-        {"max-size", FER_OPT_INT, &eo.max_face, "largest face in pixels (default: any)", NULL},
-        {"margin", FER_OPT_FLOAT, &eo.margin, "context around faces (default: the model's)", NULL},
+        FER_OPTS_DETECT(&o->detect),
+        {"margin", FER_OPT_FLOAT, &eo->margin, "context around faces (default: the model's)", NULL},
         {"no-tta", FER_OPT_FLAG, &no_tta, "do not average with the mirrored face", NULL},
-        {"max-megapixels", FER_OPT_INT, &max_mpix, "refuse larger images (default 50)", NULL},
-        {"threads", FER_OPT_INT, &threads, "images analysed at once (default: all cores)", NULL},
-        FER_OPT_NO_PROGRESS(&no_progress),
+        {"threads", FER_OPT_INT, &o->threads, "images analysed at once (default: all cores)", NULL},
+        FER_OPT_NO_PROGRESS(&o->no_progress),
         FER_OPT_END,
     };
-    const char *pos[4096];
     struct fer_args args = {.command = "predict",
                             .usage = USAGE,
                             .opts = opts,
                             .positional_name = "images",
                             .min_positional = 1,
                             .max_positional = 4096,
-                            .positional = pos};
+                            .positional = o->pos};
     int status = fer_args_read(argc, argv, &args);
     if (status != FER_ARGS_GO)
         return status;
-    const int n_pos = args.n_positional;
-    eo.scale_factor = scale;
-    eo.tta = !no_tta;
-    int fmt = !strcmp(format, "json")    ? 0
-              : !strcmp(format, "jsonl") ? 1
-              : !strcmp(format, "csv")   ? 2
-                                         : -1;
-    if (fmt < 0)
+    o->n_pos = args.n_positional;
+    eo->tta = !no_tta;
+    o->fmt = !strcmp(format, "json")    ? 0
+             : !strcmp(format, "jsonl") ? 1
+             : !strcmp(format, "csv")   ? 2
+                                        : -1;
+    if (o->fmt < 0)
         return fer_args_fail(&args, "unknown --format '%s' (json, jsonl or csv)", format);
-    if (max_mpix < 1 || max_mpix > FER_DEFAULT_MAX_MEGAPIXELS)
-        return fer_args_fail(&args, "--max-megapixels must be 1 to %d", FER_DEFAULT_MAX_MEGAPIXELS);
-    char err[FER_ERR_LEN];
-    struct fer_file_list files = {0};
+    if ((status = fer_detect_opts_check(&args, &o->detect)) != FER_ARGS_GO)
+        return status;
+    fer_detect_opts_to_engine(&o->detect, eo);
+    return FER_ARGS_GO;
+}
+
+/* What one fer predict holds; freed by free_run. */
+struct predict_run {
+    struct fer_file_list files;
+    struct item *items; /* one per file, in the order given */
+    fer_engine *engine;
+    fer_pool *pool;
+    uint8_t *stdin_bytes; /* the image "-" names */
+    size_t stdin_len;
+};
+
+static void free_run(struct predict_run *r)
+{
+    for (size_t i = 0; r->items && i < r->files.n; i++)
+        fer_analysis_free(&r->items[i].result);
+    fer_free(r->items);
+    fer_free(r->stdin_bytes);
+    fer_pool_free(r->pool);
+    fer_engine_close(r->engine);
+    fer_file_list_free(&r->files);
+}
+
+/*
+ * The images the arguments name (folders walked) as r->items, each with the folder argument
+ * it was found in. FER_OK, or an error in err.
+ */
+static enum fer_status list_items(const char *const *pos, int n_pos, struct predict_run *r,
+                                  char *err)
+{
+    enum fer_status st = FER_OK;
     const char **roots = fer_calloc((size_t)n_pos, sizeof(*roots)); /* per argument */
     size_t *first = fer_calloc((size_t)n_pos + 1, sizeof(*first));
-    for (int i = 0; roots && first && i < n_pos; i++) {
+    for (int i = 0; roots && first && i < n_pos && st == FER_OK; i++) {
         struct stat sb;
-        first[i] = files.n;
+        first[i] = r->files.n;
         if (stat(pos[i], &sb) == 0 && S_ISDIR(sb.st_mode))
             roots[i] = pos[i];
-        if (fer_file_list_add(&files, pos[i], err) != FER_OK) {
-            fprintf(stderr, "fer predict: %s\n", err);
-            fer_free(roots);
-            fer_free(first);
-            fer_file_list_free(&files);
-            return FER_EXIT_FAIL;
-        }
+        st = fer_file_list_add(&r->files, pos[i], err);
     }
-    if (first)
-        first[n_pos] = files.n;
-    fer_engine *engine = NULL;
-    fer_pool *pool = NULL;
-    uint8_t *stdin_bytes = NULL;
-    size_t stdin_len = 0;
-    struct item *items = fer_calloc(files.n ? files.n : 1, sizeof(*items));
-    status = FER_EXIT_FAIL;
-    if (!items || !roots || !first || fer_engine_open(&eo, &engine, err) != FER_OK ||
-        fer_pool_new(threads, &pool, err) != FER_OK) {
-        fprintf(stderr, "fer predict: %s\n", items ? err : "out of memory");
-        goto end;
+    if (st == FER_OK) {
+        if (first)
+            first[n_pos] = r->files.n;
+        r->items = fer_calloc(r->files.n ? r->files.n : 1, sizeof(*r->items));
+        if (!r->items || !roots || !first)
+            st = fer_errorf(err, FER_ERR_NOMEM, "out of memory");
     }
-    for (int a = 0; a < n_pos; a++)
+    for (int a = 0; st == FER_OK && a < n_pos; a++)
         for (size_t i = first[a]; i < first[a + 1]; i++) {
-            items[i].path = files.paths[i];
-            items[i].root = roots[a];
+            r->items[i].path = r->files.paths[i];
+            r->items[i].root = roots[a];
         }
+    fer_free(roots);
+    fer_free(first);
+    return st;
+}
+
+/* Reads standard input when "-" is among the files: FER_ARGS_GO, or the exit status. */
+static int read_stdin_item(struct predict_run *r, char *err)
+{
     int dashes = 0;
-    for (size_t i = 0; i < files.n; i++)
-        dashes += !strcmp(files.paths[i], "-");
+    for (size_t i = 0; i < r->files.n; i++)
+        dashes += !strcmp(r->files.paths[i], "-");
     if (dashes > 1) {
         fprintf(stderr, "fer predict: '-' (standard input) may be given once\n");
-        status = FER_EXIT_USAGE;
-        goto end;
+        return FER_EXIT_USAGE;
     }
-    if (dashes && fer_read_stdin(&stdin_bytes, &stdin_len, (size_t)512 << 20, err) != FER_OK) {
+    if (dashes &&
+        fer_read_stdin(&r->stdin_bytes, &r->stdin_len, (size_t)512 << 20, err) != FER_OK) {
         fprintf(stderr, "fer predict: %s\n", err);
-        goto end;
+        return FER_EXIT_FAIL;
     }
-    if (annotate && plan_annotations(items, files.n, annotate, err) != 0) {
+    return FER_ARGS_GO;
+}
+
+/*
+ * Everything before the analysis: the items, the engine and threads, standard input, where
+ * annotated pictures go. FER_ARGS_GO, or the exit status after a message.
+ */
+static int prepare_run(const struct predict_opts *o, struct predict_run *r)
+{
+    char err[FER_ERR_LEN];
+    enum fer_status st = list_items(o->pos, o->n_pos, r, err);
+    if (st == FER_OK && (st = fer_engine_open(&o->eo, &r->engine, err)) == FER_OK)
+        st = fer_pool_new(o->threads, &r->pool, err);
+    if (st != FER_OK) {
         fprintf(stderr, "fer predict: %s\n", err);
-        goto end;
+        return FER_EXIT_FAIL;
     }
+    int status = read_stdin_item(r, err);
+    if (status != FER_ARGS_GO)
+        return status;
+    if (o->annotate && plan_annotations(r->items, r->files.n, o->annotate, err) != 0) {
+        fprintf(stderr, "fer predict: %s\n", err);
+        return FER_EXIT_FAIL;
+    }
+    int classes = fer_engine_class_count(r->engine);
+    if (o->top < 0 || o->top > classes) {
+        fprintf(stderr, "fer predict: --top %d: the model has %d classes (--top 1 to %d)\n", o->top,
+                classes, classes);
+        return FER_EXIT_USAGE;
+    }
+    return FER_ARGS_GO;
+}
+
+/* Analyses every item on the pool's threads; returns how many failed, after naming them. */
+static size_t analyse_items(const struct predict_opts *o, struct predict_run *r)
+{
     fer_progress bar;
     pthread_mutex_t bar_mu = PTHREAD_MUTEX_INITIALIZER;
-    int classes = fer_engine_class_count(engine);
-    if (top < 0 || top > classes) {
-        fprintf(stderr, "fer predict: --top %d: the model has %d classes (--top 1 to %d)\n", top,
-                classes, classes);
-        status = FER_EXIT_USAGE;
-        goto end;
-    }
-    fer_progress_start(&bar, "predict", "img", files.n, !no_progress && files.n > 1 && isatty(2));
-    struct predict_job job = {.engine = engine,
-                              .stdin_bytes = stdin_bytes,
-                              .stdin_len = stdin_len,
-                              .items = items,
-                              .annotate = annotate != NULL,
-                              .max_pixels = (size_t)max_mpix * 1000000,
+    size_t n = r->files.n;
+    fer_progress_start(&bar, "predict", "img", n, !o->no_progress && n > 1 && isatty(2));
+    struct predict_job job = {.engine = r->engine,
+                              .stdin_bytes = r->stdin_bytes,
+                              .stdin_len = r->stdin_len,
+                              .items = r->items,
+                              .annotate = o->annotate != NULL,
+                              .max_pixels = fer_detect_opts_max_pixels(&o->detect),
                               .bar = &bar,
                               .bar_mu = &bar_mu};
-    fer_pool_run(pool, files.n, predict_task, &job);
+    fer_pool_run(r->pool, n, predict_task, &job);
     fer_progress_finish(&bar);
     size_t failed = 0;
-    for (size_t i = 0; i < files.n; i++)
-        if (items[i].status != FER_OK) {
+    for (size_t i = 0; i < n; i++)
+        if (r->items[i].status != FER_OK) {
             failed++;
-            fprintf(stderr, "fer predict: %s\n", items[i].err);
+            fprintf(stderr, "fer predict: %s\n", r->items[i].err);
         }
+    return failed;
+}
+
+/* The results on standard output: CSV, a JSON object per line, or one JSON array. */
+static void print_results(fer_engine *e, const struct item *items, size_t n, int fmt, int top)
+{
     if (fmt == 2) {
-        print_csv(engine, items, files.n, top);
+        print_csv(e, items, n, top);
     } else if (fmt == 1) {
-        for (size_t i = 0; i < files.n; i++) {
-            json_t *o = item_json(engine, &items[i], top);
+        for (size_t i = 0; i < n; i++) {
+            json_t *o = item_json(e, &items[i], top);
             char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
             if (s)
                 puts(s);
@@ -446,23 +511,28 @@ int fer_cmd_predict(int argc, char **argv)
         }
     } else {
         json_t *arr = json_array();
-        for (size_t i = 0; i < files.n; i++)
-            json_array_append_new(arr, item_json(engine, &items[i], top));
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, item_json(e, &items[i], top));
         json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         putchar('\n');
         json_decref(arr);
     }
     fflush(stdout);
-    status = failed ? FER_EXIT_FAIL : FER_EXIT_OK;
-end:
-    for (size_t i = 0; items && i < files.n; i++)
-        fer_analysis_free(&items[i].result);
-    fer_free(items);
-    fer_free(roots);
-    fer_free(first);
-    fer_free(stdin_bytes);
-    fer_pool_free(pool);
-    fer_engine_close(engine);
-    fer_file_list_free(&files);
+}
+
+int fer_cmd_predict(int argc, char **argv)
+{
+    struct predict_opts o;
+    int status = read_options(argc, argv, &o);
+    if (status != FER_ARGS_GO)
+        return status;
+    struct predict_run r = {0};
+    status = prepare_run(&o, &r);
+    if (status == FER_ARGS_GO) {
+        size_t failed = analyse_items(&o, &r);
+        print_results(r.engine, r.items, r.files.n, o.fmt, o.top);
+        status = failed ? FER_EXIT_FAIL : FER_EXIT_OK;
+    }
+    free_run(&r);
     return status;
 }

@@ -377,6 +377,116 @@ static enum fer_status check_header(const char *path, char *line, size_t len, ch
                       shown);
 }
 
+/* Opens the file behind r->path (gzip-compressed or plain) and checks its header line. */
+static enum fer_status reader_open(struct line_reader *r, char *err)
+{
+    int fd;
+    struct stat sb;
+    enum fer_status st = fer_file_open_regular(r->path, "data file", &fd, &sb, err);
+    if (st != FER_OK)
+        return st;
+    r->gz = gzdopen(fd, "rb");
+    if (!r->gz) {
+        close(fd);
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory opening %s", r->path);
+    }
+    if (sb.st_size > (1 << 20))
+        gzbuffer(r->gz, 1u << 17); /* fewer reads on FER2013's 90 MB; zlib's 8 KB otherwise */
+    char *line;
+    size_t len;
+    if ((st = reader_next(r, &line, &len, err)) != FER_OK)
+        return st;
+    if (!line)
+        return fer_errorf(err, FER_ERR_FORMAT,
+                          "%s: empty file (expected the header \"emotion,pixels,Usage\")", r->path);
+    return check_header(r->path, line, len, err);
+}
+
+/*
+ * Parses one row: *usage gets its Usage (-1 when that field cannot be read), px its pixels.
+ * Returns its label, or -1 with the reason the row is malformed in why.
+ */
+static int parse_row(char *line, size_t len, int *usage, uint8_t *px, char *why, size_t why_len)
+{
+    struct fer_span f[CSV_FIELDS];
+    char shown[32];
+    int label = -1;
+    *usage = -1;
+    int nf = split_fields(line, len, f, CSV_FIELDS, why, why_len);
+    if (nf >= 0 && nf != CSV_FIELDS)
+        snprintf(why, why_len, "expected 3 fields (emotion,pixels,Usage), found %d", nf);
+    if (nf == CSV_FIELDS) {
+        struct fer_span us = fer_span_trim(f[2]);
+        *usage = fer_span_usage(us);
+        if (*usage < 0)
+            snprintf(why, why_len,
+                     "unknown usage \"%s\" (expected Training, PublicTest or PrivateTest)",
+                     fer_csv_show(shown, us.p, us.n));
+    }
+    if (*usage >= 0)
+        label = parse_label(fer_span_trim(f[0]), why, why_len);
+    if (label >= 0) {
+        f[1].p[f[1].n] = ','; /* the sentinel parse_pixels needs; past the field */
+        if (parse_pixels(f[1], px, why, why_len) != 0)
+            label = -1;
+    }
+    return label;
+}
+
+/*
+ * Reads the rows after the header into ds: those of want_usage (-1: all), up to max_rows
+ * (0: all). Malformed rows are errors, or with skip_bad counted in *skipped, the first one's
+ * reason left in err.
+ */
+static enum fer_status read_rows(struct line_reader *r, fer_dataset *ds, int want_usage,
+                                 size_t max_rows, int skip_bad, size_t *skipped, char *err)
+{
+    enum fer_status st;
+    size_t cap = 0, rows_seen = 0;
+    uint32_t rank[FER_USAGE_COUNT] = {0};
+    char *line;
+    size_t len;
+    for (;;) {
+        if ((st = reader_next(r, &line, &len, err)) != FER_OK)
+            return st;
+        if (!line)
+            break;
+        if (len == 0)
+            continue; /* blank lines are not rows */
+        rows_seen++;
+        if ((st = reserve_rows(ds, &cap, ds->n + 1, err)) != FER_OK)
+            return st;
+        char why[160];
+        int usage, label = parse_row(line, len, &usage, ds->pixels + ds->n * FER_FACE_PIXELS, why,
+                                     sizeof(why));
+        uint32_t row_rank = 0;
+        if (usage >= 0) {
+            if (rank[usage] == UINT32_MAX)
+                return fer_errorf(err, FER_ERR_LIMIT, "%s:%zu: too many rows", r->path, r->line);
+            row_rank = rank[usage]++;
+        }
+        if (label < 0) {
+            if (!skip_bad)
+                return line_error(err, r->path, r->line, "%s", why);
+            /* The first skipped row's reason stays in err for the caller to show. */
+            if ((*skipped)++ == 0)
+                line_error(err, r->path, r->line, "%s (row skipped)", why);
+            continue;
+        }
+        if (want_usage >= 0 && usage != want_usage)
+            continue;
+        ds->labels[ds->n] = (uint8_t)label;
+        ds->usage[ds->n] = (uint8_t)usage;
+        ds->usage_rank[ds->n] = row_rank;
+        ds->n++;
+        if (max_rows && ds->n == max_rows)
+            break;
+    }
+    if (rows_seen == 0)
+        return fer_errorf(err, FER_ERR_FORMAT, "%s holds only its header: no faces", r->path);
+    return FER_OK;
+}
+
 /*
  * usage_rank counts row positions in the file, not kept rows: the rank of a
  * row is the number of earlier rows with the same Usage, counted before the
@@ -391,13 +501,8 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
     enum fer_status st = FER_OK;
     struct line_reader r = {0};
     fer_dataset *ds = NULL;
-    size_t cap = 0, skipped = 0, rows_seen = 0;
-    uint32_t rank[FER_USAGE_COUNT] = {0};
+    size_t skipped = 0;
     int want_usage = opt ? opt->usage : -1;
-    size_t max_rows = opt ? opt->max_rows : 0;
-    int skip_bad = opt ? opt->skip_bad_rows : 0;
-    char *line;
-    size_t len;
 
     if (!path || !out)
         return fer_errorf(err, FER_ERR_ARG, "fer_dataset_read_csv: NULL argument");
@@ -418,92 +523,10 @@ enum fer_status fer_dataset_read_csv(const char *path, const struct fer_read_opt
         goto error;
     }
     ds->n_classes = 7;
-    int fd;
-    struct stat sb;
-    if ((st = fer_file_open_regular(path, "data file", &fd, &sb, err)) != FER_OK)
+    if ((st = reader_open(&r, err)) != FER_OK ||
+        (st = read_rows(&r, ds, want_usage, opt ? opt->max_rows : 0, opt ? opt->skip_bad_rows : 0,
+                        &skipped, err)) != FER_OK)
         goto error;
-    r.gz = gzdopen(fd, "rb");
-    if (!r.gz) {
-        close(fd);
-        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory opening %s", path);
-        goto error;
-    }
-    if (sb.st_size > (1 << 20))
-        gzbuffer(r.gz, 1u << 17); /* fewer reads on FER2013's 90 MB; zlib's 8 KB otherwise */
-
-    if ((st = reader_next(&r, &line, &len, err)) != FER_OK)
-        goto error;
-    if (!line) {
-        st = fer_errorf(err, FER_ERR_FORMAT,
-                        "%s: empty file (expected the header \"emotion,pixels,Usage\")", path);
-        goto error;
-    }
-    if ((st = check_header(path, line, len, err)) != FER_OK)
-        goto error;
-
-    for (;;) {
-        if ((st = reader_next(&r, &line, &len, err)) != FER_OK)
-            goto error;
-        if (!line)
-            break;
-        if (len == 0)
-            continue; /* blank lines are not rows */
-        rows_seen++;
-        if ((st = reserve_rows(ds, &cap, ds->n + 1, err)) != FER_OK)
-            goto error;
-
-        struct fer_span f[CSV_FIELDS];
-        char why[160], shown[32];
-        int usage = -1, label = -1;
-        int nf = split_fields(line, len, f, CSV_FIELDS, why, sizeof(why));
-        if (nf >= 0 && nf != CSV_FIELDS)
-            snprintf(why, sizeof(why), "expected 3 fields (emotion,pixels,Usage), found %d", nf);
-        if (nf == CSV_FIELDS) {
-            struct fer_span us = fer_span_trim(f[2]);
-            usage = fer_span_usage(us);
-            if (usage < 0)
-                snprintf(why, sizeof(why),
-                         "unknown usage \"%s\" (expected Training, PublicTest or PrivateTest)",
-                         fer_csv_show(shown, us.p, us.n));
-        }
-        uint32_t row_rank = 0;
-        if (usage >= 0) {
-            if (rank[usage] == UINT32_MAX) {
-                st = fer_errorf(err, FER_ERR_LIMIT, "%s:%zu: too many rows", path, r.line);
-                goto error;
-            }
-            row_rank = rank[usage]++;
-            label = parse_label(fer_span_trim(f[0]), why, sizeof(why));
-        }
-        int ok = label >= 0;
-        if (ok) {
-            f[1].p[f[1].n] = ','; /* the sentinel parse_pixels needs; past the field */
-            ok = parse_pixels(f[1], ds->pixels + ds->n * FER_FACE_PIXELS, why, sizeof(why)) == 0;
-        }
-        if (!ok) {
-            if (!skip_bad) {
-                st = line_error(err, path, r.line, "%s", why);
-                goto error;
-            }
-            /* The first skipped row's reason stays in err for the caller to show. */
-            if (skipped++ == 0)
-                line_error(err, path, r.line, "%s (row skipped)", why);
-            continue;
-        }
-        if (want_usage >= 0 && usage != want_usage)
-            continue;
-        ds->labels[ds->n] = (uint8_t)label;
-        ds->usage[ds->n] = (uint8_t)usage;
-        ds->usage_rank[ds->n] = row_rank;
-        ds->n++;
-        if (max_rows && ds->n == max_rows)
-            break;
-    }
-
-    if (rows_seen == 0) {
-        st = fer_errorf(err, FER_ERR_FORMAT, "%s holds only its header: no faces", path);
-        goto error;
-    }
     gzclose(r.gz);
     fer_free(r.buf);
     if (n_skipped)

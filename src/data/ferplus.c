@@ -222,24 +222,13 @@ static int fp_usable(const struct fp_row *r, int *majority, uint32_t *sum)
 }
 
 /*
- * With source FER_LABELS_FER2013 the labels stay as they are and only
- * drop_unusable has an effect. With FERPLUS_MAJORITY any old soft targets are
- * freed (they would no longer match the labels). *n_dropped is the number of
- * rows removed (0 without drop_unusable). On error ds is left unchanged.
+ * Checks the arguments and the dataset's rows; need[u] gets how many rows of usage u the
+ * dataset reaches into (the highest rank plus one).
  */
-static enum fer_status apply_ferplus(fer_dataset *ds, const char *ferplus_path,
-                                     enum fer_label_source source, float weight, int drop_unusable,
-                                     size_t *n_dropped, char *err)
+static enum fer_status check_dataset(const fer_dataset *ds, const char *ferplus_path,
+                                     enum fer_label_source source, float weight, size_t *need,
+                                     char *err)
 {
-    enum fer_status st = FER_OK;
-    struct fp_row *rows[FER_USAGE_COUNT] = {NULL};
-    size_t need[FER_USAGE_COUNT] = {0}, have[FER_USAGE_COUNT] = {0};
-    uint8_t *keep = NULL;
-    float *soft = NULL;
-    size_t dropped = 0;
-
-    if (n_dropped)
-        *n_dropped = 0;
     if (!ds || !ferplus_path)
         return fer_errorf(err, FER_ERR_ARG, "fer_dataset_apply_ferplus: NULL argument");
     if (source != FER_LABELS_FER2013 && source != FER_LABELS_FERPLUS_MAJORITY &&
@@ -247,7 +236,6 @@ static enum fer_status apply_ferplus(fer_dataset *ds, const char *ferplus_path,
         return fer_errorf(err, FER_ERR_ARG, "unknown label source %d", (int)source);
     if (!(weight >= 0 && weight <= 1))
         return fer_errorf(err, FER_ERR_ARG, "FER+ weight %g is not in [0, 1]", (double)weight);
-    const int soft_mode = source == FER_LABELS_FERPLUS_SOFT || source == FER_LABELS_BLEND;
     if (ds->n_classes != 7)
         return fer_errorf(err, FER_ERR_STATE,
                           "FER+ labels need the 7-class dataset (it has %d); merge afterwards",
@@ -259,37 +247,45 @@ static enum fer_status apply_ferplus(fer_dataset *ds, const char *ferplus_path,
         if ((size_t)ds->usage_rank[i] + 1 > need[ds->usage[i]])
             need[ds->usage[i]] = (size_t)ds->usage_rank[i] + 1;
     }
-    for (int u = 0; u < FER_USAGE_COUNT; u++) {
-        if (need[u] && !(rows[u] = fer_calloc(need[u], sizeof(struct fp_row)))) {
-            st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for FER+ votes");
-            goto end;
-        }
-    }
-    /* Allocated even for an empty dataset, so that soft mode always has ds->soft. */
-    keep = fer_malloc(ds->n);
-    if (soft_mode) {
-        size_t n_soft;
-        if (fer_size_mul(ds->n, FP_EMOTIONS, &n_soft))
-            soft = fer_calloc(n_soft, sizeof(float));
-    }
-    if (!keep || (soft_mode && !soft)) {
-        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for FER+ labels");
-        goto end;
-    }
-    if ((st = read_ferplus(ferplus_path, need, rows, have, err)) != FER_OK)
-        goto end;
-    for (int u = 0; u < FER_USAGE_COUNT; u++) {
-        if (have[u] < need[u]) {
-            st = fer_errorf(err, FER_ERR_FORMAT,
-                            "%s has %zu %s rows but the dataset has %s row %zu: the files do "
-                            "not match",
-                            ferplus_path, have[u], fer_usage_name((enum fer_usage)u),
-                            fer_usage_name((enum fer_usage)u), need[u] - 1);
-            goto end;
-        }
-    }
+    return FER_OK;
+}
 
-    /* Nothing can fail from here on, so ds changes only on success. */
+/* Room for the need[u] FER+ rows of each usage u. */
+static enum fer_status alloc_rows(const size_t *need, struct fp_row **rows, char *err)
+{
+    for (int u = 0; u < FER_USAGE_COUNT; u++)
+        if (need[u] && !(rows[u] = fer_calloc(need[u], sizeof(struct fp_row))))
+            return fer_errorf(err, FER_ERR_NOMEM, "out of memory for FER+ votes");
+    return FER_OK;
+}
+
+/* Reads the FER+ rows the dataset needs into rows; the file must have them all. */
+static enum fer_status read_needed(const char *ferplus_path, const size_t *need,
+                                   struct fp_row **rows, char *err)
+{
+    size_t have[FER_USAGE_COUNT] = {0};
+    enum fer_status st = read_ferplus(ferplus_path, need, rows, have, err);
+    if (st != FER_OK)
+        return st;
+    for (int u = 0; u < FER_USAGE_COUNT; u++) {
+        if (have[u] < need[u])
+            return fer_errorf(err, FER_ERR_FORMAT,
+                              "%s has %zu %s rows but the dataset has %s row %zu: the files do "
+                              "not match",
+                              ferplus_path, have[u], fer_usage_name((enum fer_usage)u),
+                              fer_usage_name((enum fer_usage)u), need[u] - 1);
+    }
+    return FER_OK;
+}
+
+/*
+ * New labels (majority sources) and soft targets (when soft is not NULL) from each row's
+ * votes; keep[i] says whether row i stays. Returns the number of rows to drop. Cannot fail.
+ */
+static size_t relabel(fer_dataset *ds, struct fp_row *const *rows, enum fer_label_source source,
+                      float weight, int drop_unusable, uint8_t *keep, float *soft)
+{
+    size_t dropped = 0;
     for (size_t i = 0; i < ds->n; i++) {
         const struct fp_row *r = &rows[ds->usage[i]][ds->usage_rank[i]];
         int majority;
@@ -311,6 +307,48 @@ static enum fer_status apply_ferplus(fer_dataset *ds, const char *ferplus_path,
             t[ds->labels[i]] += 1 - weight;
         }
     }
+    return dropped;
+}
+
+/*
+ * With source FER_LABELS_FER2013 the labels stay as they are and only
+ * drop_unusable has an effect. With FERPLUS_MAJORITY any old soft targets are
+ * freed (they would no longer match the labels). *n_dropped is the number of
+ * rows removed (0 without drop_unusable). On error ds is left unchanged.
+ */
+static enum fer_status apply_ferplus(fer_dataset *ds, const char *ferplus_path,
+                                     enum fer_label_source source, float weight, int drop_unusable,
+                                     size_t *n_dropped, char *err)
+{
+    struct fp_row *rows[FER_USAGE_COUNT] = {NULL};
+    size_t need[FER_USAGE_COUNT] = {0};
+    uint8_t *keep = NULL;
+    float *soft = NULL;
+
+    if (n_dropped)
+        *n_dropped = 0;
+    enum fer_status st = check_dataset(ds, ferplus_path, source, weight, need, err);
+    if (st != FER_OK)
+        return st;
+    const int soft_mode = source == FER_LABELS_FERPLUS_SOFT || source == FER_LABELS_BLEND;
+    if ((st = alloc_rows(need, rows, err)) != FER_OK)
+        goto end;
+    /* Allocated even for an empty dataset, so that soft mode always has ds->soft. */
+    keep = fer_malloc(ds->n);
+    if (soft_mode) {
+        size_t n_soft;
+        if (fer_size_mul(ds->n, FP_EMOTIONS, &n_soft))
+            soft = fer_calloc(n_soft, sizeof(float));
+    }
+    if (!keep || (soft_mode && !soft)) {
+        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for FER+ labels");
+        goto end;
+    }
+    if ((st = read_needed(ferplus_path, need, rows, err)) != FER_OK)
+        goto end;
+
+    /* Nothing can fail from here on, so ds changes only on success. */
+    size_t dropped = relabel(ds, rows, source, weight, drop_unusable, keep, soft);
     if (soft_mode) {
         fer_free(ds->soft);
         ds->soft = soft;

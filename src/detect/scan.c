@@ -467,6 +467,172 @@ static enum fer_status check_args(const fer_cascade *c, const fer_image *g,
     return FER_OK;
 }
 
+/*
+ * One detection: struct scan (what the threads read) and the buffers of the scaled image and
+ * its integrals, sized for the first (largest) scale and reused by the others; the boxes
+ * found so far.
+ */
+struct detect_run {
+    struct scan s;
+    int nthreads, nchunks, nstripes;
+    uint8_t *img;
+    int32_t *rscratch, *pos;
+    uint32_t *tbuf;
+    fer_rect *all;
+    size_t nall, capall;
+};
+
+static enum fer_status out_of_memory(char *err, const fer_image *g)
+{
+    return fer_errorf(err, FER_ERR_NOMEM, "detect: out of memory (%dx%d image)", g->width,
+                      g->height);
+}
+
+/* One thread's rows of candidate windows, rs wide; 0, or -1 when memory ran out. */
+static int alloc_scratch(struct scratch *w, int rs)
+{
+    w->vnf = fer_calloc((size_t)rs + 8, sizeof(float)); /* 8 lanes of slack */
+    w->valid = fer_malloc((size_t)rs);
+    w->dec = fer_malloc((size_t)rs * MAX_VEC_NODES);
+    w->acc = fer_malloc(sizeof(double) * ((size_t)rs + 8));
+    w->idx = fer_malloc(sizeof(int32_t) * (size_t)rs);
+    return w->vnf && w->valid && w->dec && w->acc && w->idx ? 0 : -1;
+}
+
+/* The buffers for an image scaled down by scale0, the first and largest of its scales. */
+static enum fer_status alloc_run(struct detect_run *d, const fer_image *gray, float scale0,
+                                 char *err)
+{
+    struct scan *s = &d->s;
+    const fer_cascade *c = s->c;
+    const int W = gray->width, H = gray->height, haar = c->feature_type == FER_FEATURE_HAAR;
+    int sw0 = scaled(W, scale0), sh0 = scaled(H, scale0);
+    d->nstripes = (sw0 + 1 - c->win_w + 31) / 32; /* cvCeil(working width / 32.) */
+    if (d->nstripes < 0)
+        d->nstripes = 0;
+    int nch = haar ? (c->has_tilted ? 3 : 2) : 1;
+    int pw = (sw0 + 2) / 2, rs = 2 * pw;
+    if ((double)nch * (sh0 + 1) * rs > 2147483647.0)
+        return fer_errorf(err, FER_ERR_LIMIT, "detect: image too large (%dx%d)", W, H);
+    int32_t chstride = (int32_t)((sh0 + 1) * rs);
+    s->ii = fer_calloc((size_t)nch * (size_t)chstride + 16, sizeof(uint32_t)); /* + slack */
+    d->img = fer_malloc((size_t)sw0 * (size_t)sh0);
+    d->rscratch = fer_malloc(sizeof(int32_t) * fer_resize_scratch_ints(sw0, sh0));
+    d->pos = fer_malloc(sizeof(int32_t) * (size_t)(sw0 + 2));
+    d->tbuf = fer_malloc(sizeof(uint32_t) * (size_t)(sw0 + 2));
+    s->scr = fer_calloc((size_t)d->nthreads, sizeof(*s->scr));
+    if (!s->ii || !d->img || !d->rscratch || !d->pos || !d->tbuf || !s->scr)
+        return out_of_memory(err, gray);
+    for (int t = 0; t < d->nthreads; t++)
+        if (alloc_scratch(&s->scr[t], rs) != 0)
+            return out_of_memory(err, gray);
+    for (int k = 0; k < 2; k++) {
+        struct lay_data *l = &s->lay[k];
+        l->l = (struct fer_layout){
+            .step = k + 1, .pw = k ? pw : rs, .rs = rs, .tilted_ch = 2, .chstride = chstride};
+        l->nodes = fer_malloc(sizeof(*l->nodes) * (size_t)c->nnodes);
+        if (!l->nodes)
+            return out_of_memory(err, gray);
+        lay_init(c, l);
+    }
+    return FER_OK;
+}
+
+static void free_run(struct detect_run *d)
+{
+    struct scan *s = &d->s;
+    for (int t = 0; s->scr && t < d->nthreads; t++) {
+        fer_free(s->scr[t].vnf);
+        fer_free(s->scr[t].valid);
+        fer_free(s->scr[t].dec);
+        fer_free(s->scr[t].acc);
+        fer_free(s->scr[t].idx);
+    }
+    for (int k = 0; k < 2; k++)
+        fer_free(s->lay[k].nodes);
+    for (int t = 0; t < d->nchunks; t++)
+        fer_free(s->chunks[t].r);
+    fer_free(s->chunks);
+    fer_free(s->scr);
+    fer_free(s->ii);
+    fer_free(d->img);
+    fer_free(d->rscratch);
+    fer_free(d->pos);
+    fer_free(d->tbuf);
+    fer_free(d->all);
+}
+
+/* Cuts `rows` window rows into `need` chunks of `per` rows; 0, or -1 when memory ran out. */
+static int plan_chunks(struct detect_run *d, int rows, int per, int need)
+{
+    struct scan *s = &d->s;
+    if (need > d->nchunks) {
+        struct chunk *nc = fer_realloc(s->chunks, sizeof(*nc) * (size_t)need);
+        if (!nc)
+            return -1;
+        memset(nc + d->nchunks, 0, sizeof(*nc) * (size_t)(need - d->nchunks));
+        s->chunks = nc;
+        d->nchunks = need;
+    }
+    for (int t = 0; t < need; t++) {
+        s->chunks[t].n = 0;
+        s->chunks[t].row0 = t * per;
+        s->chunks[t].row1 = (t + 1) * per < rows ? (t + 1) * per : rows;
+    }
+    return 0;
+}
+
+/* Appends the boxes of the first `need` chunks, in order, to d->all; 0, or -1 (memory). */
+static int collect_chunks(struct detect_run *d, int need)
+{
+    for (int t = 0; t < need; t++) {
+        struct chunk *ch = &d->s.chunks[t];
+        if (ch->nomem || !grow_rects(&d->all, &d->capall, d->nall + ch->n))
+            return -1;
+        if (ch->n)
+            memcpy(d->all + d->nall, ch->r, ch->n * sizeof(*d->all));
+        d->nall += ch->n;
+    }
+    return 0;
+}
+
+/* The windows of one scale (the image shrunk by sc) that pass the cascade, added to d->all. */
+static enum fer_status scan_scale(struct detect_run *d, const fer_image *gray, float sc,
+                                  fer_pool *pool, char *err)
+{
+    struct scan *s = &d->s;
+    const fer_cascade *c = s->c;
+    const int W = gray->width, H = gray->height, haar = c->feature_type == FER_FEATURE_HAAR;
+    int sw = scaled(W, sc), sh = scaled(H, sc);
+    s->scale = sc;
+    s->step = sc >= 2 ? 1 : 2;
+    s->cur = &s->lay[s->step - 1];
+    s->wout = (int)lrintf((float)c->win_w * sc);
+    s->hout = (int)lrintf((float)c->win_h * sc);
+    int ny = sh + 1 - c->win_h, nxw = sw + 1 - c->win_w;
+    if (ny <= 0 || nxw <= 0 || d->nstripes == 0)
+        return FER_OK;
+    /* OpenCV cuts the rows into nstripes stripes of a rounded-down size, which can
+     * leave the last row out (CascadeClassifierImpl::detectMultiScaleNoGrouping) */
+    int stripe = ((ny / s->step + d->nstripes - 1) / d->nstripes) * s->step;
+    if (stripe < s->step)
+        stripe = s->step;
+    if ((double)stripe * d->nstripes < ny)
+        ny = stripe * d->nstripes;
+    s->nx = (nxw + s->step - 1) / s->step;
+    fer_resize_linear_u8(gray->data, W, H, (size_t)W, d->img, sw, sh, (size_t)sw, d->rscratch);
+    fer_integrals(d->img, sw, sh, &s->cur->l, s->ii, haar, c->has_tilted, d->pos, d->tbuf);
+    int rows = (ny + s->step - 1) / s->step;
+    int per = pool && d->nthreads > 1 ? (rows + d->nthreads * 4 - 1) / (d->nthreads * 4) : rows;
+    int need = (rows + per - 1) / per;
+    if (plan_chunks(d, rows, per, need) != 0)
+        return out_of_memory(err, gray);
+    fer_pool_run(pool, (size_t)need, scan_task, s);
+    if (collect_chunks(d, need) != 0)
+        return out_of_memory(err, gray);
+    return FER_OK;
+}
+
 enum fer_status fer_cascade_detect_pool(const fer_cascade *c, const fer_image *gray,
                                         const struct fer_detect_params *p, fer_pool *pool,
                                         fer_rect **faces, size_t *n, char *err)
@@ -476,141 +642,27 @@ enum fer_status fer_cascade_detect_pool(const fer_cascade *c, const fer_image *g
         return st;
     *faces = NULL;
     *n = 0;
-    const int W = gray->width, H = gray->height, haar = c->feature_type == FER_FEATURE_HAAR;
-    int nthreads = pool ? fer_pool_threads(pool) : 1, nchunks = 0, nscales;
-    struct scan s = {.c = c, .stumps = c->max_nodes == 1};
+    struct detect_run d = {.s = {.c = c, .stumps = c->max_nodes == 1},
+                           .nthreads = pool ? fer_pool_threads(pool) : 1};
     float *scales = fer_malloc(sizeof(float) * MAX_SCALES);
-    uint8_t *img = NULL;
-    int32_t *rscratch = NULL, *pos = NULL;
-    uint32_t *tbuf = NULL;
-    fer_rect *all = NULL;
-    size_t nall = 0, capall = 0;
+    int nscales = 0;
     if (!scales)
-        goto nomem;
-    if ((nscales = list_scales(c, W, H, p, scales)) < 0) {
+        st = out_of_memory(err, gray);
+    else if ((nscales = list_scales(c, gray->width, gray->height, p, scales)) < 0)
         st = fer_errorf(err, FER_ERR_LIMIT, "detect: more than %d scales", MAX_SCALES);
-        goto end;
-    }
-    if (nscales == 0)
-        goto end;
-
-    /* buffers sized for the first (largest) scale, reused by the others */
-    int sw0 = scaled(W, scales[0]), sh0 = scaled(H, scales[0]);
-    int nstripes = (sw0 + 1 - c->win_w + 31) / 32; /* cvCeil(working width / 32.) */
-    if (nstripes < 0)
-        nstripes = 0;
-    int nch = haar ? (c->has_tilted ? 3 : 2) : 1;
-    int pw = (sw0 + 2) / 2, rs = 2 * pw;
-    if ((double)nch * (sh0 + 1) * rs > 2147483647.0) {
-        st = fer_errorf(err, FER_ERR_LIMIT, "detect: image too large (%dx%d)", W, H);
-        goto end;
-    }
-    int32_t chstride = (int32_t)((sh0 + 1) * rs);
-    s.ii = fer_calloc((size_t)nch * (size_t)chstride + 16, sizeof(uint32_t)); /* + slack */
-    img = fer_malloc((size_t)sw0 * (size_t)sh0);
-    rscratch = fer_malloc(sizeof(int32_t) * fer_resize_scratch_ints(sw0, sh0));
-    pos = fer_malloc(sizeof(int32_t) * (size_t)(sw0 + 2));
-    tbuf = fer_malloc(sizeof(uint32_t) * (size_t)(sw0 + 2));
-    s.scr = fer_calloc((size_t)nthreads, sizeof(*s.scr));
-    if (!s.ii || !img || !rscratch || !pos || !tbuf || !s.scr)
-        goto nomem;
-    for (int t = 0; t < nthreads; t++) {
-        struct scratch *w = &s.scr[t];
-        w->vnf = fer_calloc((size_t)rs + 8, sizeof(float)); /* 8 lanes of slack */
-        w->valid = fer_malloc((size_t)rs);
-        w->dec = fer_malloc((size_t)rs * MAX_VEC_NODES);
-        w->acc = fer_malloc(sizeof(double) * ((size_t)rs + 8));
-        w->idx = fer_malloc(sizeof(int32_t) * (size_t)rs);
-        if (!w->vnf || !w->valid || !w->dec || !w->acc || !w->idx)
-            goto nomem;
-    }
-    for (int k = 0; k < 2; k++) {
-        struct lay_data *d = &s.lay[k];
-        d->l = (struct fer_layout){
-            .step = k + 1, .pw = k ? pw : rs, .rs = rs, .tilted_ch = 2, .chstride = chstride};
-        d->nodes = fer_malloc(sizeof(*d->nodes) * (size_t)c->nnodes);
-        if (!d->nodes)
-            goto nomem;
-        lay_init(c, d);
-    }
-
-    for (int si = 0; si < nscales; si++) {
-        float sc = scales[si];
-        int sw = scaled(W, sc), sh = scaled(H, sc);
-        s.scale = sc;
-        s.step = sc >= 2 ? 1 : 2;
-        s.cur = &s.lay[s.step - 1];
-        s.wout = (int)lrintf((float)c->win_w * sc);
-        s.hout = (int)lrintf((float)c->win_h * sc);
-        int ny = sh + 1 - c->win_h, nxw = sw + 1 - c->win_w;
-        if (ny <= 0 || nxw <= 0 || nstripes == 0)
-            continue;
-        /* OpenCV cuts the rows into nstripes stripes of a rounded-down size, which can
-         * leave the last row out (CascadeClassifierImpl::detectMultiScaleNoGrouping) */
-        int stripe = ((ny / s.step + nstripes - 1) / nstripes) * s.step;
-        if (stripe < s.step)
-            stripe = s.step;
-        if ((double)stripe * nstripes < ny)
-            ny = stripe * nstripes;
-        s.nx = (nxw + s.step - 1) / s.step;
-        fer_resize_linear_u8(gray->data, W, H, (size_t)W, img, sw, sh, (size_t)sw, rscratch);
-        fer_integrals(img, sw, sh, &s.cur->l, s.ii, haar, c->has_tilted, pos, tbuf);
-        int rows = (ny + s.step - 1) / s.step;
-        int per = pool && nthreads > 1 ? (rows + nthreads * 4 - 1) / (nthreads * 4) : rows;
-        int need = (rows + per - 1) / per;
-        if (need > nchunks) {
-            struct chunk *nc = fer_realloc(s.chunks, sizeof(*nc) * (size_t)need);
-            if (!nc)
-                goto nomem;
-            memset(nc + nchunks, 0, sizeof(*nc) * (size_t)(need - nchunks));
-            s.chunks = nc;
-            nchunks = need;
-        }
-        for (int t = 0; t < need; t++) {
-            s.chunks[t].n = 0;
-            s.chunks[t].row0 = t * per;
-            s.chunks[t].row1 = (t + 1) * per < rows ? (t + 1) * per : rows;
-        }
-        fer_pool_run(pool, (size_t)need, scan_task, &s);
-        for (int t = 0; t < need; t++) {
-            struct chunk *ch = &s.chunks[t];
-            if (ch->nomem || !grow_rects(&all, &capall, nall + ch->n))
-                goto nomem;
-            if (ch->n)
-                memcpy(all + nall, ch->r, ch->n * sizeof(*all));
-            nall += ch->n;
+    if (st == FER_OK && nscales > 0) {
+        st = alloc_run(&d, gray, scales[0], err);
+        for (int si = 0; st == FER_OK && si < nscales; si++)
+            st = scan_scale(&d, gray, scales[si], pool, err);
+        if (st == FER_OK)
+            st = fer_group_rects(d.all, &d.nall, p->min_neighbors, 0.2, err);
+        if (st == FER_OK) {
+            *faces = d.all;
+            *n = fer_clip_rects(d.all, d.nall, gray->width, gray->height);
+            d.all = NULL;
         }
     }
-    if ((st = fer_group_rects(all, &nall, p->min_neighbors, 0.2, err)) != FER_OK)
-        goto end;
-    nall = fer_clip_rects(all, nall, W, H);
-    *faces = all;
-    *n = nall;
-    all = NULL;
-    goto end;
-nomem:
-    st = fer_errorf(err, FER_ERR_NOMEM, "detect: out of memory (%dx%d image)", W, H);
-end:
-    for (int t = 0; s.scr && t < nthreads; t++) {
-        fer_free(s.scr[t].vnf);
-        fer_free(s.scr[t].valid);
-        fer_free(s.scr[t].dec);
-        fer_free(s.scr[t].acc);
-        fer_free(s.scr[t].idx);
-    }
-    for (int k = 0; k < 2; k++) {
-        fer_free(s.lay[k].nodes);
-    }
-    for (int t = 0; t < nchunks; t++)
-        fer_free(s.chunks[t].r);
-    fer_free(s.chunks);
-    fer_free(s.scr);
-    fer_free(s.ii);
-    fer_free(img);
-    fer_free(rscratch);
-    fer_free(pos);
-    fer_free(tbuf);
+    free_run(&d);
     fer_free(scales);
-    fer_free(all);
     return st;
 }

@@ -336,6 +336,11 @@ struct section {
     int present;
 };
 
+/* The sections a model file may hold, by name; the first four must be there. */
+enum { SEC_META, SEC_ARCH, SEC_PARAMS, SEC_BUFFERS, SEC_TRAINER, SEC_OPTIM, SEC_COUNT };
+static const char *const section_names[SEC_COUNT] = {"meta",    "arch",    "params",
+                                                     "buffers", "trainer", "optim"};
+
 /* The index of the first NaN or infinity in x[0..n), or n when all are finite. */
 static size_t first_non_finite(const float *x, size_t n)
 {
@@ -345,11 +350,9 @@ static size_t first_non_finite(const float *x, size_t n)
     return n;
 }
 
-enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const char *name,
-                                      int max_batch, fer_net **out, struct fer_meta *meta,
-                                      struct fer_checkpoint_extra *extra, char *err)
+/* The magic, the format version and the checksum over everything before it. */
+static enum fer_status check_file(const uint8_t *data, size_t size, const char *name, char *err)
 {
-    *out = NULL;
     if (size < 8 || memcmp(data, MAGIC, 8) != 0)
         return fer_errorf(err, FER_ERR_FORMAT, "%s is not a fer model file (bad magic)", name);
     if (size < 16 + 32)
@@ -368,10 +371,15 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
     if (memcmp(digest, data + size - 32, 32) != 0)
         return fer_errorf(err, FER_ERR_CORRUPT, "%s is corrupt or truncated (checksum mismatch)",
                           name);
+    return FER_OK;
+}
+
+/* Finds the known sections in the table after the header (unknown ones are skipped). */
+static enum fer_status read_sections(const uint8_t *data, size_t size, const char *name,
+                                     struct section *sec, char *err)
+{
     uint32_t n_sections = (uint32_t)data[12] | (uint32_t)data[13] << 8 | (uint32_t)data[14] << 16 |
                           (uint32_t)data[15] << 24;
-    static const char *known[] = {"meta", "arch", "params", "buffers", "trainer", "optim"};
-    struct section sec[6] = {{0}};
     size_t off = 16, end = size - 32;
     for (uint32_t s = 0; s < n_sections; s++) {
         if (end - off < NAME_LEN + 8)
@@ -383,15 +391,23 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
         off += NAME_LEN + 8;
         if (len > end - off)
             return fer_errorf(err, FER_ERR_CORRUPT, "%s: section '%s' runs past the end", name, nm);
-        for (int k = 0; k < 6; k++)
-            if (strcmp(nm, known[k]) == 0)
+        for (int k = 0; k < SEC_COUNT; k++)
+            if (strcmp(nm, section_names[k]) == 0)
                 sec[k] = (struct section){data + off, (size_t)len, 1};
         off += (size_t)len;
     }
-    for (int k = 0; k < 4; k++)
+    for (int k = 0; k < SEC_TRAINER; k++)
         if (!sec[k].present)
-            return fer_errorf(err, FER_ERR_CORRUPT, "%s lacks its '%s' section", name, known[k]);
-    enum fer_status st = meta_parse((const char *)sec[0].data, sec[0].size, meta);
+            return fer_errorf(err, FER_ERR_CORRUPT, "%s lacks its '%s' section", name,
+                              section_names[k]);
+    return FER_OK;
+}
+
+/* The metadata into meta, and how many classes it lists. */
+static enum fer_status read_meta(const struct section *text, const char *name,
+                                 struct fer_meta *meta, int *n_classes, char *err)
+{
+    enum fer_status st = meta_parse((const char *)text->data, text->size, meta);
     if (st == FER_ERR_LIMIT)
         return fer_errorf(err, FER_ERR_CORRUPT, "%s: more than %d metadata keys", name,
                           FER_META_MAX);
@@ -399,37 +415,47 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
         return fer_errorf(err, st == FER_ERR_NOMEM ? st : FER_ERR_CORRUPT, "%s: malformed metadata",
                           name);
     char classes[FER_META_MAX][16];
-    int n_classes = fer_meta_classes(meta, classes, FER_META_MAX);
-    if (n_classes < 2)
+    *n_classes = fer_meta_classes(meta, classes, FER_META_MAX);
+    if (*n_classes < 2)
         return fer_errorf(err, FER_ERR_CORRUPT, "%s: metadata lacks a valid 'classes' list", name);
-    char *arch = fer_malloc(sec[1].size + 1);
+    return FER_OK;
+}
+
+/* The network the stored architecture describes, with n_classes outputs. */
+static enum fer_status build_net(const struct section *arch_text, const char *name, int n_classes,
+                                 int max_batch, fer_net **net, char *err)
+{
+    char *arch = fer_malloc(arch_text->size + 1);
     if (!arch)
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory loading %s", name);
-    memcpy(arch, sec[1].data, sec[1].size);
-    arch[sec[1].size] = 0;
+    memcpy(arch, arch_text->data, arch_text->size);
+    arch[arch_text->size] = 0;
     fer_spec *spec = NULL;
-    fer_net *net = NULL;
     char spec_name[300];
     snprintf(spec_name, sizeof(spec_name), "%s (architecture)", name);
-    st = fer_spec_parse(arch, spec_name, &spec, err);
+    enum fer_status st = fer_spec_parse(arch, spec_name, &spec, err);
     fer_free(arch);
     if (st != FER_OK)
         return st;
-    st = fer_net_new(spec, n_classes, max_batch, &net, err);
+    st = fer_net_new(spec, n_classes, max_batch, net, err);
     fer_spec_free(spec);
-    if (st != FER_OK)
-        return st;
+    return st;
+}
+
+/* The weights and batch-norm statistics, which must fit the network and be finite. */
+static enum fer_status load_weights(fer_net *net, const struct section *sec, const char *name,
+                                    char *err)
+{
     size_t n_params, n_buffers;
     float *params = fer_net_params(net, &n_params);
     float *buffers = fer_net_buffers(net, &n_buffers);
-    if (sec[2].size != n_params * sizeof(float) || sec[3].size != n_buffers * sizeof(float)) {
-        fer_net_free(net);
+    const struct section *p = &sec[SEC_PARAMS], *b = &sec[SEC_BUFFERS];
+    if (p->size != n_params * sizeof(float) || b->size != n_buffers * sizeof(float))
         return fer_errorf(err, FER_ERR_CORRUPT,
                           "%s: %zu parameter bytes stored, the architecture needs %zu", name,
-                          sec[2].size, n_params * sizeof(float));
-    }
-    memcpy(params, sec[2].data, sec[2].size);
-    memcpy(buffers, sec[3].data, sec[3].size);
+                          p->size, n_params * sizeof(float));
+    memcpy(params, p->data, p->size);
+    memcpy(buffers, b->data, b->size);
     fer_net_weights_changed(net);
     size_t bad = first_non_finite(params, n_params);
     const char *which = "weight";
@@ -439,38 +465,71 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
         if (bad == n_buffers)
             which = NULL;
     }
-    if (which) {
-        fer_net_free(net);
+    if (which)
         return fer_errorf(err, FER_ERR_CORRUPT,
                           "%s: %s %zu is not a finite number (NaN or infinity): the model is "
                           "unusable (did its training diverge?)",
                           name, which, bad);
-    }
+    return FER_OK;
+}
+
+/* The softmax temperature the metadata may hold (from fer calibrate). */
+static enum fer_status set_temperature(fer_net *net, const struct fer_meta *meta, const char *name,
+                                       char *err)
+{
     const char *temperature = fer_meta_get(meta, "temperature");
     char *rest = NULL;
     if (temperature &&
-        (fer_net_set_temperature(net, strtof(temperature, &rest)) != 0 || *rest != 0)) {
-        fer_net_free(net);
+        (fer_net_set_temperature(net, strtof(temperature, &rest)) != 0 || *rest != 0))
         return fer_errorf(err, FER_ERR_CORRUPT, "%s: temperature '%s' is not a number in (0, %g]",
                           name, temperature, (double)FER_TEMPERATURE_MAX);
+    return FER_OK;
+}
+
+/* A checkpoint's trainer state and optimizer moments, when the caller asks for them. */
+static enum fer_status load_extra(const struct section *sec, const char *name,
+                                  struct fer_checkpoint_extra *extra, char *err)
+{
+    const struct section *trainer = &sec[SEC_TRAINER], *optim = &sec[SEC_OPTIM];
+    if (trainer->present && extra->trainer &&
+        meta_parse((const char *)trainer->data, trainer->size, extra->trainer) != FER_OK)
+        return fer_errorf(err, FER_ERR_CORRUPT, "%s: malformed trainer state", name);
+    extra->optim = NULL;
+    extra->n_optim = 0;
+    if (optim->present && optim->size % sizeof(float) == 0) {
+        extra->optim = fer_malloc(optim->size);
+        if (!extra->optim)
+            return fer_errorf(err, FER_ERR_NOMEM, "out of memory loading %s", name);
+        memcpy(extra->optim, optim->data, optim->size);
+        extra->n_optim = optim->size / sizeof(float);
     }
-    if (extra) {
-        if (sec[4].present && extra->trainer &&
-            meta_parse((const char *)sec[4].data, sec[4].size, extra->trainer) != FER_OK) {
-            fer_net_free(net);
-            return fer_errorf(err, FER_ERR_CORRUPT, "%s: malformed trainer state", name);
-        }
-        extra->optim = NULL;
-        extra->n_optim = 0;
-        if (sec[5].present && sec[5].size % sizeof(float) == 0) {
-            extra->optim = fer_malloc(sec[5].size);
-            if (!extra->optim) {
-                fer_net_free(net);
-                return fer_errorf(err, FER_ERR_NOMEM, "out of memory loading %s", name);
-            }
-            memcpy(extra->optim, sec[5].data, sec[5].size);
-            extra->n_optim = sec[5].size / sizeof(float);
-        }
+    return FER_OK;
+}
+
+enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const char *name,
+                                      int max_batch, fer_net **out, struct fer_meta *meta,
+                                      struct fer_checkpoint_extra *extra, char *err)
+{
+    *out = NULL;
+    struct section sec[SEC_COUNT] = {{0}};
+    int n_classes = 0;
+    fer_net *net = NULL;
+    enum fer_status st = check_file(data, size, name, err);
+    if (st == FER_OK)
+        st = read_sections(data, size, name, sec, err);
+    if (st == FER_OK)
+        st = read_meta(&sec[SEC_META], name, meta, &n_classes, err);
+    if (st == FER_OK)
+        st = build_net(&sec[SEC_ARCH], name, n_classes, max_batch, &net, err);
+    if (st == FER_OK)
+        st = load_weights(net, sec, name, err);
+    if (st == FER_OK)
+        st = set_temperature(net, meta, name, err);
+    if (st == FER_OK && extra)
+        st = load_extra(sec, name, extra, err);
+    if (st != FER_OK) {
+        fer_net_free(net);
+        return st;
     }
     *out = net;
     return FER_OK;

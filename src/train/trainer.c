@@ -579,126 +579,175 @@ static enum fer_status train_epoch(struct run *r, int epoch, double *loss_out, d
     return FER_OK;
 }
 
+/* The checkpoint's and the log's paths: as given, else beside the model. */
+static void set_paths(struct run *r)
+{
+    const struct fer_train_config *c = r->c;
+    snprintf(r->ckpt_path, sizeof(r->ckpt_path), "%s",
+             c->checkpoint_path ? c->checkpoint_path : c->out_path);
+    if (!c->checkpoint_path)
+        strncat(r->ckpt_path, ".ckpt", sizeof(r->ckpt_path) - strlen(r->ckpt_path) - 1);
+    snprintf(r->log_path, sizeof(r->log_path), "%s", c->log_path ? c->log_path : c->out_path);
+    if (!c->log_path)
+        strncat(r->log_path, ".log.jsonl", sizeof(r->log_path) - strlen(r->log_path) - 1);
+}
+
+/* The teacher's predictions on the training faces, blended into the targets later. */
+static enum fer_status load_teacher(struct run *r, char *err)
+{
+    const struct fer_train_config *c = r->c;
+    double t_teach = fer_now();
+    /* kept beside the model so that a resume need not read the faces again */
+    char cache[sizeof(r->ckpt_path) + 16];
+    struct fer_teacher teacher = c->teacher;
+    int len = snprintf(cache, sizeof(cache), "%s.teacher", c->out_path);
+    if (!teacher.cache_path && len > 0 && (size_t)len < sizeof(cache))
+        teacher.cache_path = cache; /* (a path too long to extend is simply not cached) */
+    say(c, FER_LOG_INFO, "teacher: %s reads the training faces", c->teacher.models);
+    enum fer_status st =
+        fer_distill_targets(r->train, &teacher, r->pool, c->progress, &r->teacher, err);
+    if (st != FER_OK)
+        return st;
+    if (r->teacher.cache_note[0])
+        say(c, FER_LOG_INFO, "teacher: %s", r->teacher.cache_note);
+    if (r->teacher.cached || r->teacher.cache_kept)
+        say(c, FER_LOG_INFO, "teacher: predictions %s %s",
+            r->teacher.cached ? "read from" : "kept for a resume in", teacher.cache_path);
+    say(c, FER_LOG_INFO,
+        "teacher: %d model%s, agrees with %.2f%% of the labels, mean confidence %.3f; "
+        "targets are %.0f%% teacher (%.1fs)",
+        r->teacher.n_models, r->teacher.n_models > 1 ? "s" : "", 100 * r->teacher.agreement,
+        r->teacher.mean_confidence, 100 * (double)c->teacher.weight, fer_now() - t_teach);
+    return FER_OK;
+}
+
+/* The training and validation faces, the FER+ file's hash and the teacher's predictions. */
+static enum fer_status load_data(struct run *r, char *err)
+{
+    const struct fer_train_config *c = r->c;
+    double t_load = fer_now();
+    enum fer_status st;
+    if ((st = load_split(c, c->train_path, FER_USAGE_TRAINING, c->limit, &r->train, r->train_sha,
+                         &r->train_usage, err)) != FER_OK)
+        return st;
+    if (c->val_path && (st = load_split(c, c->val_path, FER_USAGE_PUBLIC_TEST, c->val_limit,
+                                        &r->val, r->val_sha, &r->val_usage, err)) != FER_OK)
+        return st;
+    if (c->labels != FER_LABELS_FER2013 &&
+        (st = fer_sha256_file(c->ferplus_path, r->ferplus_sha, err)) != FER_OK)
+        return st;
+    if (c->teacher.models && (st = load_teacher(r, err)) != FER_OK)
+        return st;
+    say(c, FER_LOG_INFO, "data: %zu training faces, %zu validation faces, %d classes (%.1fs)",
+        r->train->n, r->val ? r->val->n : (size_t)0, c->n_classes, fer_now() - t_load);
+    return FER_OK;
+}
+
+/* The network, optimizer and normalisation (fresh, fine-tuned or resumed), and the batch
+   buffers. */
+static enum fer_status prepare_model(struct run *r, char *err)
+{
+    const struct fer_train_config *c = r->c;
+    enum fer_status st;
+    if ((st = setup_model(r, err)) != FER_OK)
+        return st;
+    setup_norm(r);
+    r->order = fer_calloc(r->train->n, sizeof(uint32_t));
+    r->targets = fer_calloc((size_t)r->cfg.batch * (size_t)c->n_classes, sizeof(float));
+    if (!r->order || !r->targets)
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory");
+    say(c, FER_LOG_INFO,
+        "model: %zu parameters, %.1f MFLOP per face; %d threads; %s lr %.3g %s, batch %d, "
+        "%d epochs",
+        fer_net_param_count(r->net), fer_net_flops(r->net) / 1e6, fer_pool_threads(r->pool),
+        fer_optim_kind_name(r->cfg.optim.kind), (double)r->cfg.schedule.base_lr,
+        fer_sched_kind_name(r->cfg.schedule.kind), r->cfg.batch, r->cfg.epochs);
+    return FER_OK;
+}
+
+/* The epoch's line in the JSONL log, then in the run's log; val is NULL without validation. */
+static enum fer_status report_epoch(struct run *r, int epoch, double t0, double loss, double acc,
+                                    double rate, const struct fer_metrics *val, int improved,
+                                    char *err)
+{
+    float lr = fer_schedule_lr(&r->cfg.schedule, epoch + 1, r->cfg.epochs);
+    char line[512];
+    snprintf(line, sizeof(line),
+             "{\"epoch\":%d,\"train_loss\":%.5f,\"train_acc\":%.5f,\"val_loss\":%.5f,"
+             "\"val_acc\":%.5f,\"val_macro_f1\":%.5f,\"lr\":%.6g,\"img_per_s\":%.1f,"
+             "\"seconds\":%.1f,\"best\":%s}\n",
+             r->done.epoch, loss, acc, val ? val->loss : 0.0, val ? val->accuracy : 0.0,
+             val ? val->macro_f1 : 0.0, (double)lr, rate, fer_now() - t0,
+             improved ? "true" : "false");
+    enum fer_status st = write_log(r, line, err);
+    if (st != FER_OK)
+        return st;
+    say(r->c, FER_LOG_INFO,
+        "epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%% macro-F1 %.4f  "
+        "%.0f img/s%s",
+        r->done.epoch, r->cfg.epochs, loss, 100 * acc, val ? val->loss : 0.0,
+        val ? 100 * val->accuracy : 0.0, val ? val->macro_f1 : 0.0, rate,
+        improved ? "  (best, saved)" : "");
+    return FER_OK;
+}
+
+/* One epoch: training, validation, the model saved when it is the best yet, the checkpoint
+   and the epoch's weights, then the log. */
+static enum fer_status run_epoch(struct run *r, int epoch, char *err)
+{
+    double t0 = fer_now(), loss = 0, acc = 0, rate = 0;
+    enum fer_status st;
+    if ((st = train_epoch(r, epoch, &loss, &acc, &rate, err)) != FER_OK)
+        return st;
+    struct fer_metrics val;
+    int have_val = r->val != NULL;
+    if (have_val && (st = fer_evaluate(r->net, r->norm, r->val, (enum fer_tta)r->cfg.eval_tta, 0,
+                                       &val, NULL, err)) != FER_OK)
+        return st;
+    if (have_val)
+        fer_schedule_observe(&r->cfg.schedule, (float)val.loss);
+    r->done.epoch = epoch + 1;
+    r->done.elapsed += fer_now() - t0;
+    int improved = have_val ? val.accuracy > r->done.best_acc : r->done.epoch == r->cfg.epochs;
+    if (improved) {
+        r->done.best_acc = have_val ? val.accuracy : 0;
+        r->done.best_epoch = r->done.epoch;
+        describe_model(r, r->done.epoch, have_val ? &val : NULL);
+        if ((st = fer_model_save(r->c->out_path, r->net, &r->meta, NULL, err)) != FER_OK)
+            return st;
+    }
+    /* checkpoint first, then the log line: a crash between them repeats no epoch */
+    if ((st = save_checkpoint(r, have_val ? &val : NULL, err)) != FER_OK ||
+        (st = save_epoch_weights(r, err)) != FER_OK)
+        return st;
+    return report_epoch(r, epoch, t0, loss, acc, rate, have_val ? &val : NULL, improved, err);
+}
+
 enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
 {
     struct run r = {0};
     r.c = c;
     r.cfg = *c;
     r.done.best_acc = -1;
-    enum fer_status st;
     if (!c->out_path)
         return fer_errorf(err, FER_ERR_ARG, "no output model path (--out)");
     if (!c->resume_path && !c->init_path && !c->arch_path)
         return fer_errorf(err, FER_ERR_ARG, "no architecture (--arch), --init or --resume");
-    snprintf(r.ckpt_path, sizeof(r.ckpt_path), "%s",
-             c->checkpoint_path ? c->checkpoint_path : c->out_path);
-    if (!c->checkpoint_path)
-        strncat(r.ckpt_path, ".ckpt", sizeof(r.ckpt_path) - strlen(r.ckpt_path) - 1);
-    snprintf(r.log_path, sizeof(r.log_path), "%s", c->log_path ? c->log_path : c->out_path);
-    if (!c->log_path)
-        strncat(r.log_path, ".log.jsonl", sizeof(r.log_path) - strlen(r.log_path) - 1);
-
-    if ((st = fer_pool_new(c->threads, &r.pool, err)) != FER_OK)
-        goto end;
-    double t_load = fer_now();
-    if ((st = load_split(c, c->train_path, FER_USAGE_TRAINING, c->limit, &r.train, r.train_sha,
-                         &r.train_usage, err)) != FER_OK)
-        goto end;
-    if (c->val_path && (st = load_split(c, c->val_path, FER_USAGE_PUBLIC_TEST, c->val_limit, &r.val,
-                                        r.val_sha, &r.val_usage, err)) != FER_OK)
-        goto end;
-    if (c->labels != FER_LABELS_FER2013 &&
-        (st = fer_sha256_file(c->ferplus_path, r.ferplus_sha, err)) != FER_OK)
-        goto end;
-    if (c->teacher.models) {
-        double t_teach = fer_now();
-        /* kept beside the model so that a resume need not read the faces again */
-        char cache[sizeof(r.ckpt_path) + 16];
-        struct fer_teacher teacher = c->teacher;
-        int len = snprintf(cache, sizeof(cache), "%s.teacher", c->out_path);
-        if (!teacher.cache_path && len > 0 && (size_t)len < sizeof(cache))
-            teacher.cache_path = cache; /* (a path too long to extend is simply not cached) */
-        say(c, FER_LOG_INFO, "teacher: %s reads the training faces", c->teacher.models);
-        if ((st = fer_distill_targets(r.train, &teacher, r.pool, c->progress, &r.teacher, err)) !=
-            FER_OK)
-            goto end;
-        if (r.teacher.cache_note[0])
-            say(c, FER_LOG_INFO, "teacher: %s", r.teacher.cache_note);
-        if (r.teacher.cached || r.teacher.cache_kept)
-            say(c, FER_LOG_INFO, "teacher: predictions %s %s",
-                r.teacher.cached ? "read from" : "kept for a resume in", teacher.cache_path);
-        say(c, FER_LOG_INFO,
-            "teacher: %d model%s, agrees with %.2f%% of the labels, mean confidence %.3f; "
-            "targets are %.0f%% teacher (%.1fs)",
-            r.teacher.n_models, r.teacher.n_models > 1 ? "s" : "", 100 * r.teacher.agreement,
-            r.teacher.mean_confidence, 100 * (double)c->teacher.weight, fer_now() - t_teach);
-    }
-    say(c, FER_LOG_INFO, "data: %zu training faces, %zu validation faces, %d classes (%.1fs)",
-        r.train->n, r.val ? r.val->n : (size_t)0, c->n_classes, fer_now() - t_load);
-    if ((st = setup_model(&r, err)) != FER_OK)
-        goto end;
-    setup_norm(&r);
-    r.order = fer_calloc(r.train->n, sizeof(uint32_t));
-    r.targets = fer_calloc((size_t)r.cfg.batch * (size_t)c->n_classes, sizeof(float));
-    if (!r.order || !r.targets) {
-        st = fer_errorf(err, FER_ERR_NOMEM, "out of memory");
-        goto end;
-    }
-    say(c, FER_LOG_INFO,
-        "model: %zu parameters, %.1f MFLOP per face; %d threads; %s lr %.3g %s, batch %d, "
-        "%d epochs",
-        fer_net_param_count(r.net), fer_net_flops(r.net) / 1e6, fer_pool_threads(r.pool),
-        fer_optim_kind_name(r.cfg.optim.kind), (double)r.cfg.schedule.base_lr,
-        fer_sched_kind_name(r.cfg.schedule.kind), r.cfg.batch, r.cfg.epochs);
-    if (!c->resume_path)
+    set_paths(&r);
+    enum fer_status st = fer_pool_new(c->threads, &r.pool, err);
+    if (st == FER_OK)
+        st = load_data(&r, err);
+    if (st == FER_OK)
+        st = prepare_model(&r, err);
+    if (st == FER_OK && !c->resume_path)
         remove(r.log_path); /* a fresh run starts a fresh log */
-    for (int epoch = r.done.epoch; epoch < r.cfg.epochs; epoch++) {
-        double t0 = fer_now(), loss = 0, acc = 0, rate = 0;
-        if ((st = train_epoch(&r, epoch, &loss, &acc, &rate, err)) != FER_OK)
-            goto end;
-        struct fer_metrics val;
-        int have_val = r.val != NULL;
-        if (have_val && (st = fer_evaluate(r.net, r.norm, r.val, (enum fer_tta)r.cfg.eval_tta, 0,
-                                           &val, NULL, err)) != FER_OK)
-            goto end;
-        if (have_val)
-            fer_schedule_observe(&r.cfg.schedule, (float)val.loss);
-        r.done.epoch = epoch + 1;
-        r.done.elapsed += fer_now() - t0;
-        int improved = have_val ? val.accuracy > r.done.best_acc : r.done.epoch == r.cfg.epochs;
-        if (improved) {
-            r.done.best_acc = have_val ? val.accuracy : 0;
-            r.done.best_epoch = r.done.epoch;
-            describe_model(&r, r.done.epoch, have_val ? &val : NULL);
-            if ((st = fer_model_save(c->out_path, r.net, &r.meta, NULL, err)) != FER_OK)
-                goto end;
-        }
-        /* checkpoint first, then the log line: a crash between them repeats no epoch */
-        if ((st = save_checkpoint(&r, have_val ? &val : NULL, err)) != FER_OK ||
-            (st = save_epoch_weights(&r, err)) != FER_OK)
-            goto end;
-        float lr = fer_schedule_lr(&r.cfg.schedule, epoch + 1, r.cfg.epochs);
-        char line[512];
-        snprintf(line, sizeof(line),
-                 "{\"epoch\":%d,\"train_loss\":%.5f,\"train_acc\":%.5f,\"val_loss\":%.5f,"
-                 "\"val_acc\":%.5f,\"val_macro_f1\":%.5f,\"lr\":%.6g,\"img_per_s\":%.1f,"
-                 "\"seconds\":%.1f,\"best\":%s}\n",
-                 r.done.epoch, loss, acc, have_val ? val.loss : 0.0, have_val ? val.accuracy : 0.0,
-                 have_val ? val.macro_f1 : 0.0, (double)lr, rate, fer_now() - t0,
-                 improved ? "true" : "false");
-        if ((st = write_log(&r, line, err)) != FER_OK)
-            goto end;
+    for (int epoch = r.done.epoch; st == FER_OK && epoch < r.cfg.epochs; epoch++)
+        st = run_epoch(&r, epoch, err);
+    if (st == FER_OK)
         say(c, FER_LOG_INFO,
-            "epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%% macro-F1 %.4f  "
-            "%.0f img/s%s",
-            r.done.epoch, r.cfg.epochs, loss, 100 * acc, have_val ? val.loss : 0.0,
-            have_val ? 100 * val.accuracy : 0.0, have_val ? val.macro_f1 : 0.0, rate,
-            improved ? "  (best, saved)" : "");
-    }
-    say(c, FER_LOG_INFO, "done: %s (epoch %d, validation accuracy %.2f%%), checkpoint %s, log %s",
-        c->out_path, r.done.best_epoch, 100 * (r.done.best_acc > 0 ? r.done.best_acc : 0),
-        r.ckpt_path, r.log_path);
-end:
+            "done: %s (epoch %d, validation accuracy %.2f%%), checkpoint %s, log %s", c->out_path,
+            r.done.best_epoch, 100 * (r.done.best_acc > 0 ? r.done.best_acc : 0), r.ckpt_path,
+            r.log_path);
     free_run(&r);
     return st;
 }
