@@ -15,6 +15,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "core/alloc.h"
 #include "fer.h"
 #include "server/server.h"
 #include "storage/store.h"
@@ -123,112 +124,148 @@ static void wait_for_signal(fer_store *store, int keep_days)
     }
 }
 
-int fer_cmd_serve(int argc, char **argv)
-{
+/* What the command line says, before it becomes the server's and the engine's settings. */
+struct serve_options {
     struct fer_server_config sc;
-    fer_server_config_default(&sc);
     struct fer_engine_options eo;
-    fer_engine_options_default(&eo);
-    const char *db = DEFAULT_DB, *web = NULL, *swagger = NULL;
-    int max_upload_mb = 10, max_mpix = FER_DEFAULT_MAX_MEGAPIXELS, timeout = 30, quiet = 0,
-        keep_days = 30, rate_limit = 0;
-    const char *token = NULL;
+    const char *db, *web, *swagger, *token;
+    int max_upload_mb, max_mpix, timeout, quiet, keep_days, rate_limit;
+    char web_buf[PATH_MAX], swagger_buf[PATH_MAX];
+};
+
+/* Parses and checks the options into o; FER_ARGS_GO or the exit status. */
+static int read_options(int argc, char **argv, struct serve_options *o)
+{
+    fer_server_config_default(&o->sc);
+    fer_engine_options_default(&o->eo);
+    o->db = DEFAULT_DB;
+    o->max_upload_mb = 10;
+    o->max_mpix = FER_DEFAULT_MAX_MEGAPIXELS;
+    o->timeout = 30;
+    o->keep_days = 30;
     struct fer_opt opts[] = {
-        {"host", FER_OPT_STR, &sc.host, "address to listen on (default 127.0.0.1)", NULL},
-        {"port", FER_OPT_INT, &sc.port, "port (default 8080; 0 picks a free one)", NULL},
-        {"db", FER_OPT_STR, &db,
+        {"host", FER_OPT_STR, &o->sc.host, "address to listen on (default 127.0.0.1)", NULL},
+        {"port", FER_OPT_INT, &o->sc.port, "port (default 8080; 0 picks a free one)", NULL},
+        {"db", FER_OPT_STR, &o->db,
          "feedback store: sqlite:PATH or postgresql://... (default " DEFAULT_DB ")", NULL},
-        {"model", FER_OPT_STR, &eo.model_path, "model file (default: the built-in model)", NULL},
-        {"cascade", FER_OPT_STR, &eo.cascade_path,
+        {"model", FER_OPT_STR, &o->eo.model_path, "model file (default: the built-in model)", NULL},
+        {"cascade", FER_OPT_STR, &o->eo.cascade_path,
          "OpenCV cascade XML (default: built-in frontal face)", NULL},
-        {"merge-disgust", FER_OPT_FLAG, &eo.merge_disgust,
+        {"merge-disgust", FER_OPT_FLAG, &o->eo.merge_disgust,
          "answer in 6 classes: a 7-class model's disgust added to angry", NULL},
-        {"threads", FER_OPT_INT, &sc.threads, "images analysed at once (default: one per core)",
+        {"threads", FER_OPT_INT, &o->sc.threads, "images analysed at once (default: one per core)",
          NULL},
-        {"admin-token", FER_OPT_STR, &token,
+        {"admin-token", FER_OPT_STR, &o->token,
          "bearer token for /v1/feedback/export (default: $FER_ADMIN_TOKEN; none: disabled)", NULL},
-        {"max-upload-mb", FER_OPT_INT, &max_upload_mb, "largest request body (default 10)", NULL},
-        {"max-megapixels", FER_OPT_INT, &max_mpix, "largest image (default 50)", NULL},
-        {"timeout", FER_OPT_INT, &timeout, "seconds before an idle connection is closed (30)",
+        {"max-upload-mb", FER_OPT_INT, &o->max_upload_mb, "largest request body (default 10)",
          NULL},
-        {"web", FER_OPT_STR, &web, "the web app's folder (default: web)", NULL},
-        {"swagger-ui", FER_OPT_STR, &swagger,
+        {"max-megapixels", FER_OPT_INT, &o->max_mpix, "largest image (default 50)", NULL},
+        {"timeout", FER_OPT_INT, &o->timeout, "seconds before an idle connection is closed (30)",
+         NULL},
+        {"web", FER_OPT_STR, &o->web, "the web app's folder (default: web)", NULL},
+        {"swagger-ui", FER_OPT_STR, &o->swagger,
          "swagger-ui-dist's folder (default: " FER_SERVER_SWAGGER_DIR ")", NULL},
-        {"keep-days", FER_OPT_INT, &keep_days,
+        {"keep-days", FER_OPT_INT, &o->keep_days,
          "delete faces without feedback after this many days (default 30; 0 keeps all)", NULL},
-        {"tls-cert", FER_OPT_STR, &sc.tls_cert,
+        {"tls-cert", FER_OPT_STR, &o->sc.tls_cert,
          "PEM certificate file: serve HTTPS (with --tls-key)", NULL},
-        {"tls-key", FER_OPT_STR, &sc.tls_key, "PEM private key file of --tls-cert", NULL},
-        {"cors-origin", FER_OPT_STR, &sc.cors_origin,
+        {"tls-key", FER_OPT_STR, &o->sc.tls_key, "PEM private key file of --tls-cert", NULL},
+        {"cors-origin", FER_OPT_STR, &o->sc.cors_origin,
          "an origin (https://app.example) or * whose pages may call the API (default: none)", NULL},
-        {"rate-limit", FER_OPT_INT, &rate_limit,
+        {"rate-limit", FER_OPT_INT, &o->rate_limit,
          "predict and feedback requests a minute per client address; more get 429 "
          "(default 0: no limit)",
          NULL},
-        {"quiet", FER_OPT_FLAG, &quiet, "no access log on stderr", NULL},
+        {"quiet", FER_OPT_FLAG, &o->quiet, "no access log on stderr", NULL},
         FER_OPT_END,
     };
     struct fer_args args = {.command = "serve", .usage = USAGE, .opts = opts};
     int status = fer_args_read(argc, argv, &args);
     if (status != FER_ARGS_GO)
         return status;
-    if (sc.port < 0 || sc.port > 65535 || max_upload_mb < 1 || max_upload_mb > 1024 ||
-        max_mpix < 1 || max_mpix > 50 || timeout < 1 || sc.threads < 0 || sc.threads > 1024 ||
-        keep_days < 0 || rate_limit < 0 || rate_limit > 1000000) {
+    if (o->sc.port < 0 || o->sc.port > 65535 || o->max_upload_mb < 1 || o->max_upload_mb > 1024 ||
+        o->max_mpix < 1 || o->max_mpix > 50 || o->timeout < 1 || o->sc.threads < 0 ||
+        o->sc.threads > 1024 || o->keep_days < 0 || o->rate_limit < 0 || o->rate_limit > 1000000) {
         fprintf(stderr, "fer serve: out of range: --port 0-65535, --max-upload-mb 1-1024, "
                         "--max-megapixels 1-50, --timeout >= 1, --threads 0-1024, "
                         "--rate-limit 0-1000000\n");
         return FER_EXIT_USAGE;
     }
-    sc.admin_token = token ? token : getenv("FER_ADMIN_TOKEN");
-    sc.max_upload_bytes = (size_t)max_upload_mb * 1024 * 1024;
-    sc.max_pixels = (size_t)max_mpix * 1000 * 1000;
-    sc.timeout_s = (unsigned)timeout;
-    sc.rate_limit = (unsigned)rate_limit;
-    sc.log_requests = !quiet;
-    char web_buf[PATH_MAX], swagger_buf[PATH_MAX];
-    sc.web_dir = web ? web : find_dir("web", "../web", web_buf, sizeof(web_buf));
-    sc.swagger_dir = swagger ? swagger
-                             : find_dir(FER_SERVER_SWAGGER_DIR, "npm/node_modules/swagger-ui-dist",
-                                        swagger_buf, sizeof(swagger_buf));
-    if (!sc.web_dir || !is_dir(sc.web_dir))
+    return FER_ARGS_GO;
+}
+
+/* The server's settings from the options; the web app and Swagger UI looked for. */
+static void configure(struct serve_options *o)
+{
+    struct fer_server_config *sc = &o->sc;
+    sc->admin_token = o->token ? o->token : getenv("FER_ADMIN_TOKEN");
+    sc->max_upload_bytes = (size_t)o->max_upload_mb * 1024 * 1024;
+    sc->max_pixels = (size_t)o->max_mpix * 1000 * 1000;
+    sc->timeout_s = (unsigned)o->timeout;
+    sc->rate_limit = (unsigned)o->rate_limit;
+    sc->log_requests = !o->quiet;
+    sc->web_dir = o->web ? o->web : find_dir("web", "../web", o->web_buf, sizeof(o->web_buf));
+    sc->swagger_dir = o->swagger
+                          ? o->swagger
+                          : find_dir(FER_SERVER_SWAGGER_DIR, "npm/node_modules/swagger-ui-dist",
+                                     o->swagger_buf, sizeof(o->swagger_buf));
+    if (!sc->web_dir || !is_dir(sc->web_dir))
         fprintf(stderr, "fer serve: warning: no web app folder %s: / will answer 404\n",
-                web ? web : "web");
-    if (!sc.swagger_dir || !is_dir(sc.swagger_dir))
+                o->web ? o->web : "web");
+    if (!sc->swagger_dir || !is_dir(sc->swagger_dir))
         fprintf(stderr,
                 "fer serve: warning: Swagger UI not found (%s): /docs shows how to "
                 "install it\n",
-                swagger ? swagger : FER_SERVER_SWAGGER_DIR);
+                o->swagger ? o->swagger : FER_SERVER_SWAGGER_DIR);
+}
 
-    /* block the stop signals in every thread the server starts; the main thread waits */
+/* Blocks the stop signals in every thread the server starts; the main thread waits for them. */
+static void block_stop_signals(void)
+{
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
 
+int fer_cmd_serve(int argc, char **argv)
+{
+    struct serve_options *o = fer_calloc(1, sizeof(*o));
+    if (!o) {
+        fprintf(stderr, "fer serve: out of memory\n");
+        return FER_EXIT_FAIL;
+    }
+    int status = read_options(argc, argv, o);
+    if (status != FER_ARGS_GO) {
+        fer_free(o);
+        return status;
+    }
+    configure(o);
+    block_stop_signals();
     char err[FER_ERR_LEN];
     fer_engine *engine = NULL;
     fer_store *store = NULL;
     fer_server *server = NULL;
     status = FER_EXIT_FAIL;
-    if (fer_engine_open(&eo, &engine, err) != FER_OK || make_db_parent(db, err) != 0 ||
-        fer_store_open(db, &store, err) != FER_OK ||
-        fer_server_start(&sc, engine, store, &server, err) != FER_OK) {
+    if (fer_engine_open(&o->eo, &engine, err) != FER_OK || make_db_parent(o->db, err) != 0 ||
+        fer_store_open(o->db, &store, err) != FER_OK ||
+        fer_server_start(&o->sc, engine, store, &server, err) != FER_OK) {
         fprintf(stderr, "fer serve: %s\n", err);
         goto end;
     }
     fprintf(stderr, "fer serve: model %s (%s), store %s, %s\n", fer_engine_model_name(engine),
             fer_engine_model_version(engine), fer_store_name(store),
-            sc.admin_token && sc.admin_token[0] ? "export enabled"
-                                                : "export disabled (no admin token)");
-    print_address(sc.host, fer_server_port(server), sc.tls_cert != NULL);
-    wait_for_signal(store, keep_days);
+            o->sc.admin_token && o->sc.admin_token[0] ? "export enabled"
+                                                      : "export disabled (no admin token)");
+    print_address(o->sc.host, fer_server_port(server), o->sc.tls_cert != NULL);
+    wait_for_signal(store, o->keep_days);
     status = FER_EXIT_OK;
 end:
     fer_server_stop(server);
     fer_store_close(store);
     fer_engine_close(engine);
+    fer_free(o);
     return status;
 }
