@@ -444,6 +444,11 @@ contains "is refused" "$tmp/err" "names one picture, but 2 images are given"
 expect "a folder of both" 0 "$FER" predict --no-progress --annotate "$tmp/same/out" "$tmp/same"
 [[ -s $tmp/same/out/one/x.png && -s $tmp/same/out/two/x.png ]] && ok "keeps both, by their paths" ||
     bad "keeps both, by their paths"
+# annotation styles
+expect "--style label" 0 "$FER" predict --style label --annotate "$tmp/label.png" "$photos/two_portraits.jpg"
+[[ -s $tmp/label.png ]] && ok "  writes the picture" || bad "  writes the picture"
+expect "--style fancy" 2 "$FER" predict --style fancy "$photos/astronaut.jpg"
+contains "  names the styles" "$tmp/err" "unknown --style 'fancy' (auto, bars or label)"
 # standard input and WebP
 expect "predict - reads standard input" 0 "$FER" predict --format csv - <"$photos/grace_hopper.jpg"
 contains "  and finds the face" "$tmp/out" '"-",0,155,105,222,222,neutral'

@@ -757,10 +757,15 @@ TEST(test_hostile_http)
     const char *bad_cl = "POST /v1/feedback HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}";
     CHECK(http_raw(bad_cl, strlen(bad_cl), &r) == 0 && r.status == 400);
     resp_free(&r);
+    /* an annotation style that does not exist */
+    post("/v1/predict?annotate=1&style=fancy", "image/png", "x", 1, &r);
+    CHECK(is_json_error(&r, 400) && strstr(r.body, "unknown style 'fancy'"));
+    resp_free(&r);
     /* two images in one multipart body: refused, not one of them silently dropped */
-    const char *two_files = "--B\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
-                            "\r\nxx\r\n--B\r\nContent-Disposition: form-data; name=\"image\"; "
-                            "filename=\"b.jpg\"\r\n\r\nyy\r\n--B--\r\n";
+    const char *two_files =
+        "--B\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
+        "\r\nxx\r\n--B\r\nContent-Disposition: form-data; name=\"image\"; "
+        "filename=\"b.jpg\"\r\n\r\nyy\r\n--B--\r\n";
     post("/v1/predict", "multipart/form-data; boundary=B", two_files, strlen(two_files), &r);
     CHECK(is_json_error(&r, 400) && strstr(r.body, "more than one image"));
     resp_free(&r);

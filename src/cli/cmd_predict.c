@@ -43,6 +43,7 @@ struct predict_job {
     size_t stdin_len;
     struct item *items;
     int annotate; /* 1: each item's picture goes to its annotated path */
+    enum fer_annotate_style style;
     size_t max_pixels;
     fer_progress *bar;
     pthread_mutex_t *bar_mu;
@@ -172,7 +173,7 @@ static void annotate_item(struct predict_job *j, struct item *it, fer_image *rgb
                                        .bar_names = names,
                                        .bar_values = f->probabilities};
     }
-    it->status = fer_image_annotate(rgb, a, n, it->err);
+    it->status = fer_image_annotate_style(rgb, a, n, j->style, it->err);
     if (it->status == FER_OK)
         it->status = fer_image_save_png(rgb, it->annotated, it->err);
     fer_free(a);
@@ -309,7 +310,8 @@ struct predict_opts {
     struct fer_engine_options eo;
     struct fer_detect_opts detect;
     const char *annotate; /* where annotated pictures go, or NULL */
-    int fmt;              /* 0 json, 1 jsonl, 2 csv */
+    enum fer_annotate_style style;
+    int fmt; /* 0 json, 1 jsonl, 2 csv */
     int top, threads, no_progress;
     const char *pos[4096]; /* the images and folders named */
     int n_pos;
@@ -321,7 +323,7 @@ static int read_options(int argc, char **argv, struct predict_opts *o)
     struct fer_engine_options *eo = &o->eo;
     fer_engine_options_default(eo);
     fer_detect_opts_from_engine(&o->detect, eo);
-    const char *format = "json";
+    const char *format = "json", *style = "auto";
     int no_tta = 0;
     o->annotate = NULL;
     o->top = o->threads = o->no_progress = 0;
@@ -332,6 +334,10 @@ static int read_options(int argc, char **argv, struct predict_opts *o)
         {"format", FER_OPT_STR, &format, "json | jsonl | csv", NULL},
         {"annotate", FER_OPT_STR, &o->annotate,
          "write annotated pictures: a .png file for one image, else a folder", NULL},
+        {"style", FER_OPT_STR, &style,
+         "annotation: auto (probability bars where they cover no face) | bars | label (box, "
+         "label and emoji only)",
+         NULL},
         {"top", FER_OPT_INT, &o->top,
          "list only the K most likely emotions per face, most likely first (1 to the classes)",
          NULL},
@@ -354,6 +360,8 @@ static int read_options(int argc, char **argv, struct predict_opts *o)
         return status;
     o->n_pos = args.n_positional;
     eo->tta = !no_tta;
+    if (fer_annotate_style_parse(style, &o->style) != 0)
+        return fer_args_fail(&args, "unknown --style '%s' (auto, bars or label)", style);
     o->fmt = !strcmp(format, "json")    ? 0
              : !strcmp(format, "jsonl") ? 1
              : !strcmp(format, "csv")   ? 2
@@ -481,6 +489,7 @@ static size_t analyse_items(const struct predict_opts *o, struct predict_run *r)
                               .stdin_len = r->stdin_len,
                               .items = r->items,
                               .annotate = o->annotate != NULL,
+                              .style = o->style,
                               .max_pixels = fer_detect_opts_max_pixels(&o->detect),
                               .bar = &bar,
                               .bar_mu = &bar_mu};

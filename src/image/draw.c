@@ -248,6 +248,17 @@ static enum fer_status draw_all(cairo_t *cr, const struct fer_annotation *a, siz
     return FER_OK;
 }
 
+int fer_annotate_style_parse(const char *name, enum fer_annotate_style *style)
+{
+    static const char *const names[] = {"auto", "bars", "label"};
+    for (int i = 0; i < 3; i++)
+        if (name && !strcmp(name, names[i])) {
+            *style = (enum fer_annotate_style)i;
+            return 0;
+        }
+    return -1;
+}
+
 enum fer_status fer_image_annotate(fer_image *rgb, const struct fer_annotation *a, size_t n,
                                    char *err)
 {

@@ -34,6 +34,9 @@ struct fer_annotation {
  */
 enum fer_annotate_style { FER_ANNOTATE_AUTO, FER_ANNOTATE_BARS, FER_ANNOTATE_LABEL };
 
+/* "auto", "bars" or "label" into *style: 0, or -1 for another name. */
+int fer_annotate_style_parse(const char *name, enum fer_annotate_style *style);
+
 /* Draws the annotations onto an RGB image in place (FER_ANNOTATE_AUTO). */
 enum fer_status fer_image_annotate(fer_image *rgb, const struct fer_annotation *a, size_t n,
                                    char *err);

@@ -22,6 +22,7 @@ struct upload {
     size_t len;
     uint8_t *owned; /* decoded base64 */
     int annotate, crops;
+    char style[16]; /* the annotation's style name, "" for auto */
 };
 
 static int text_is_true(const uint8_t *p, size_t n)
@@ -45,6 +46,9 @@ static unsigned from_multipart(struct fer_request *rq, struct upload *u, char *m
             u->annotate = text_is_true(p->data, p->len);
         else if (!strcmp(p->name, "crops"))
             u->crops = text_is_true(p->data, p->len);
+        else if (!strcmp(p->name, "style"))
+            snprintf(u->style, sizeof(u->style), "%.*s", (int)(p->len < 15 ? p->len : 15),
+                     (const char *)p->data);
         else if (!strcmp(p->name, "image") || !strcmp(p->name, "file") || p->filename[0] ||
                  !strncasecmp(p->content_type, "image/", 6)) {
             if (image) {
@@ -81,6 +85,9 @@ static unsigned from_json(struct fer_request *rq, struct upload *u, char *msg)
     }
     u->annotate = json_is_true(json_object_get(o, "annotate"));
     u->crops = json_is_true(json_object_get(o, "crops"));
+    const char *style = json_string_value(json_object_get(o, "style"));
+    if (style)
+        snprintf(u->style, sizeof(u->style), "%s", style);
     enum fer_status st = fer_base64_decode(json_string_value(img), json_string_length(img),
                                            rq->srv->cfg.max_upload_bytes, &u->owned, &u->len, msg);
     json_decref(o);
@@ -117,6 +124,14 @@ static unsigned read_upload(struct fer_request *rq, struct upload *u, char *msg)
     }
     u->annotate |= fer_request_flag(rq, "annotate");
     u->crops |= fer_request_flag(rq, "crops");
+    const char *style = fer_request_arg(rq, "style");
+    if (style)
+        snprintf(u->style, sizeof(u->style), "%s", style);
+    enum fer_annotate_style parsed;
+    if (status == 0 && u->style[0] && fer_annotate_style_parse(u->style, &parsed) != 0) {
+        snprintf(msg, FER_ERR_LEN, "unknown style '%s': auto, bars or label", u->style);
+        return MHD_HTTP_BAD_REQUEST;
+    }
     return status;
 }
 
@@ -186,8 +201,12 @@ static json_t *face_json(fer_server *s, const fer_face *f, const char *id, int c
 }
 
 /* The picture with every face boxed, labelled and barred, as a JSON base64 string. */
-static json_t *annotated_json(fer_server *s, fer_image *rgb, const fer_analysis *a, char *err)
+static json_t *annotated_json(fer_server *s, fer_image *rgb, const fer_analysis *a,
+                              const char *style_name, char *err)
 {
+    enum fer_annotate_style style = FER_ANNOTATE_AUTO;
+    if (style_name[0])
+        fer_annotate_style_parse(style_name, &style); /* checked in read_upload */
     const char *names[FER_MAX_CLASSES];
     int k = fer_engine_class_count(s->engine);
     for (int c = 0; c < k; c++)
@@ -210,7 +229,7 @@ static json_t *annotated_json(fer_server *s, fer_image *rgb, const fer_analysis 
                                          f->probabilities};
     }
     json_t *out = NULL;
-    if (fer_image_annotate(rgb, ann, a->n_faces, err) == FER_OK)
+    if (fer_image_annotate_style(rgb, ann, a->n_faces, style, err) == FER_OK)
         out = png_base64(rgb, err);
     fer_free(ann);
     return out;
@@ -272,7 +291,7 @@ void fer_api_predict(struct fer_request *rq)
         json_array_append_new(faces, f);
     }
     json_t *annotated = NULL;
-    if (u.annotate && !(annotated = annotated_json(s, &img, &a, msg))) {
+    if (u.annotate && !(annotated = annotated_json(s, &img, &a, u.style, msg))) {
         fer_reply_error(rq, 500, "%s", msg);
         goto end;
     }
