@@ -49,6 +49,16 @@ int fer_args_tta(const struct fer_args *a, const char *name)
     return tta;
 }
 
+int fer_args_format(const struct fer_args *a, const char *name)
+{
+    static const char *const formats[] = {"json", "jsonl", "csv"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, formats[i]))
+            return i;
+    fer_args_fail(a, "unknown --format '%s' (json, jsonl or csv)", name);
+    return -1;
+}
+
 int fer_args_usage_choice(const struct fer_args *a, const char *name)
 {
     if (!name)

@@ -96,4 +96,8 @@ int fer_args_tta(const struct fer_args *a, const char *name);
  */
 int fer_args_usage_choice(const struct fer_args *a, const char *name);
 
+/* The output formats of detect and predict: json 0, jsonl 1, csv 2; -1 after a usage error
+   that names the three. */
+int fer_args_format(const struct fer_args *a, const char *name);
+
 #endif

@@ -152,12 +152,9 @@ int fer_cmd_detect(int argc, char **argv)
         status = fer_detect_opts_check(&args, &d);
     if (status != FER_ARGS_GO)
         return status;
-    int fmt = !strcmp(format, "json")    ? 0
-              : !strcmp(format, "jsonl") ? 1
-              : !strcmp(format, "csv")   ? 2
-                                         : -1;
+    int fmt = fer_args_format(&args, format);
     if (fmt < 0)
-        return fer_args_fail(&args, "unknown --format '%s' (json, jsonl or csv)", format);
+        return FER_EXIT_USAGE;
     fer_detect_opts_to_params(&d, &p);
     char err[FER_ERR_LEN];
     fer_cascade *cascade = NULL;

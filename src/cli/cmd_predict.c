@@ -362,12 +362,8 @@ static int read_options(int argc, char **argv, struct predict_opts *o)
     eo->tta = !no_tta;
     if (fer_annotate_style_parse(style, &o->style) != 0)
         return fer_args_fail(&args, "unknown --style '%s' (auto, bars or label)", style);
-    o->fmt = !strcmp(format, "json")    ? 0
-             : !strcmp(format, "jsonl") ? 1
-             : !strcmp(format, "csv")   ? 2
-                                        : -1;
-    if (o->fmt < 0)
-        return fer_args_fail(&args, "unknown --format '%s' (json, jsonl or csv)", format);
+    if ((o->fmt = fer_args_format(&args, format)) < 0)
+        return FER_EXIT_USAGE;
     if ((status = fer_detect_opts_check(&args, &o->detect)) != FER_ARGS_GO)
         return status;
     fer_detect_opts_to_engine(&o->detect, eo);

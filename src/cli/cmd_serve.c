@@ -33,9 +33,10 @@ static int is_dir(const char *path)
 
 /*
  * A data folder given relative to the repository: as is when it exists from the current
- * folder, else next to the executable (build/fer -> build/.. or build/), else NULL.
+ * folder, else in the repository the executable was built in (build/fer or build/asan/fer: the
+ * executable's folder and up to two above it), else NULL.
  */
-static const char *find_dir(const char *rel, const char *from_exe, char *buf, size_t len)
+static const char *find_dir(const char *rel, char *buf, size_t len)
 {
     if (is_dir(rel))
         return rel;
@@ -44,13 +45,15 @@ static const char *find_dir(const char *rel, const char *from_exe, char *buf, si
     if (n <= 0)
         return NULL;
     exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (!slash)
-        return NULL;
-    *slash = 0;
-    if ((size_t)snprintf(buf, len, "%s/%s", exe, from_exe) >= len || !is_dir(buf))
-        return NULL;
-    return buf;
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(exe, '/');
+        if (!slash)
+            return NULL;
+        *slash = 0;
+        if ((size_t)snprintf(buf, len, "%s/%s", exe, rel) < len && is_dir(buf))
+            return buf;
+    }
+    return NULL;
 }
 
 /* Creates the folders above an SQLite database file, so that the default works anywhere. */
@@ -204,11 +207,10 @@ static void configure(struct serve_options *o)
     sc->timeout_s = (unsigned)o->timeout;
     sc->rate_limit = (unsigned)o->rate_limit;
     sc->log_requests = !o->quiet;
-    sc->web_dir = o->web ? o->web : find_dir("web", "../web", o->web_buf, sizeof(o->web_buf));
-    sc->swagger_dir = o->swagger
-                          ? o->swagger
-                          : find_dir(FER_SERVER_SWAGGER_DIR, "npm/node_modules/swagger-ui-dist",
-                                     o->swagger_buf, sizeof(o->swagger_buf));
+    sc->web_dir = o->web ? o->web : find_dir("web", o->web_buf, sizeof(o->web_buf));
+    sc->swagger_dir =
+        o->swagger ? o->swagger
+                   : find_dir(FER_SERVER_SWAGGER_DIR, o->swagger_buf, sizeof(o->swagger_buf));
     if (!sc->web_dir || !is_dir(sc->web_dir))
         fprintf(stderr, "fer serve: warning: no web app folder %s: / will answer 404\n",
                 o->web ? o->web : "web");
