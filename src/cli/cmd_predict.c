@@ -457,18 +457,19 @@ static int prepare_run(const struct predict_opts *o, struct predict_run *r)
         fprintf(stderr, "fer predict: %s\n", err);
         return FER_EXIT_FAIL;
     }
+    /* every check before anything is written: planning makes the annotation folders */
+    int classes = fer_engine_class_count(r->engine);
+    if (o->top < 0 || o->top > classes) {
+        fprintf(stderr, "fer predict: --top %d: the model has %d classes (--top 1 to %d)\n", o->top,
+                classes, classes);
+        return FER_EXIT_USAGE;
+    }
     int status = read_stdin_item(r, err);
     if (status != FER_ARGS_GO)
         return status;
     if (o->annotate && plan_annotations(r->items, r->files.n, o->annotate, err) != 0) {
         fprintf(stderr, "fer predict: %s\n", err);
         return FER_EXIT_FAIL;
-    }
-    int classes = fer_engine_class_count(r->engine);
-    if (o->top < 0 || o->top > classes) {
-        fprintf(stderr, "fer predict: --top %d: the model has %d classes (--top 1 to %d)\n", o->top,
-                classes, classes);
-        return FER_EXIT_USAGE;
     }
     return FER_ARGS_GO;
 }
