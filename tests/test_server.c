@@ -769,6 +769,15 @@ TEST(test_hostile_http)
     post("/v1/predict", "multipart/form-data; boundary=B", two_files, strlen(two_files), &r);
     CHECK(is_json_error(&r, 400) && strstr(r.body, "more than one image"));
     resp_free(&r);
+    /* malformed JSON with bytes that are not UTF-8: the message quoting them stays JSON (the
+       fuzzer found the server closing the connection instead: jansson refused the message) */
+    const char bad_utf8[] = "{\"imagei\\n\\\xdd\x82";
+    post("/v1/feedback", "application/json", bad_utf8, sizeof(bad_utf8) - 1, &r);
+    CHECK(is_json_error(&r, 400));
+    resp_free(&r);
+    post("/v1/predict", "application/json", bad_utf8, sizeof(bad_utf8) - 1, &r);
+    CHECK(is_json_error(&r, 400));
+    resp_free(&r);
     /* an empty JSON body says so */
     post("/v1/feedback", "application/json", "", 0, &r);
     CHECK(is_json_error(&r, 400) && strstr(r.body, "the request body is empty"));

@@ -55,6 +55,39 @@ void fer_reply_json(struct fer_request *rq, unsigned status, json_t *o)
     fer_reply_header(rq, "Cache-Control", "no-store");
 }
 
+/* Length of the valid UTF-8 sequence at s (1-4 bytes), or 0 when the bytes there are not one. */
+static int utf8_length(const unsigned char *s)
+{
+    int n = s[0] < 0x80             ? 1
+            : (s[0] & 0xE0) == 0xC0 ? 2
+            : (s[0] & 0xF0) == 0xE0 ? 3
+            : (s[0] & 0xF8) == 0xF0 ? 4
+                                    : 0;
+    if (n == 2 && s[0] < 0xC2)
+        return 0; /* overlong */
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((n == 3 && s[0] == 0xE0 && s[1] < 0xA0) || (n == 3 && s[0] == 0xED && s[1] >= 0xA0) ||
+        (n == 4 && s[0] == 0xF0 && s[1] < 0x90) ||
+        (n == 4 && (s[0] > 0xF4 || (s[0] == 0xF4 && s[1] >= 0x90))))
+        return 0; /* overlong, a surrogate, or past U+10FFFF */
+    return n;
+}
+
+/* Replaces every byte that is not part of valid UTF-8 with '?', in place: messages quote what
+   clients sent, and JSON strings must be UTF-8 (jansson refuses anything else). */
+static void make_utf8(char *msg)
+{
+    for (unsigned char *s = (unsigned char *)msg; *s;) {
+        int n = utf8_length(s);
+        if (n == 0)
+            *s++ = '?';
+        else
+            s += n;
+    }
+}
+
 void fer_reply_error(struct fer_request *rq, unsigned status, const char *fmt, ...)
 {
     char msg[FER_ERR_LEN];
@@ -62,6 +95,7 @@ void fer_reply_error(struct fer_request *rq, unsigned status, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    make_utf8(msg);
     if (rq->srv->cfg.log_requests && status >= 500)
         fprintf(stderr, "fer serve: %s %s: %u %s\n", rq->method, rq->url, status, msg);
     fer_reply_json(rq, status, json_pack("{s:s}", "error", msg));
