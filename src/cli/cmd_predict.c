@@ -49,22 +49,6 @@ struct predict_job {
     pthread_mutex_t *bar_mu;
 };
 
-/* Makes the folders above path, as mkdir -p would; 0 on success. */
-static int make_parents(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return 0;
-}
-
 static int has_picture_suffix(const char *name)
 {
     const char *dot = strrchr(name, '.');
@@ -140,11 +124,8 @@ static int plan_annotations(struct item *items, size_t n, const char *out, char 
         }
     fer_free(sorted);
     for (size_t i = 0; i < n && !clash; i++)
-        if (make_parents(items[i].annotated) != 0) {
-            snprintf(err, FER_ERR_LEN, "cannot create the folder of %.300s: %s", items[i].annotated,
-                     strerror(errno));
+        if (fer_make_parents(items[i].annotated, err) != 0)
             return -1;
-        }
     return clash ? -1 : 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/files.h"
 #include "core/alloc.h"
 #include "fer.h"
 #include "server/server.h"
@@ -66,27 +67,7 @@ static int make_db_parent(const char *url, char *err)
         path = url + 7;
     else if (strstr(url, "://"))
         return 0; /* a server URL */
-    char dir[PATH_MAX];
-    if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
-        return 0; /* the store will report the name */
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = 0;
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-            goto fail;
-        *p = '/';
-    }
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        goto fail;
-    return 0;
-fail:
-    snprintf(err, FER_ERR_LEN, "cannot create the folder %.300s: %s", dir, strerror(errno));
-    return -1;
+    return fer_make_parents(path, err);
 }
 
 static void print_address(const char *host, int port, int tls)

@@ -113,6 +113,25 @@ enum fer_status fer_file_list_add(struct fer_file_list *l, const char *arg, char
     return push(l, arg, err);
 }
 
+int fer_make_parents(const char *path, char *err)
+{
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof(dir), "%s", path) >= sizeof(dir))
+        return 0; /* whoever opens the file will report the name */
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+            fer_errorf(err, FER_ERR_IO, "cannot create the folder %.300s: %s", dir,
+                       strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
 enum fer_status fer_read_stdin(uint8_t **data, size_t *len, size_t max, char *err)
 {
     *data = NULL;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/classes.h"
 
 /* How each FER2013 class looks, in label order (core/classes.h names them). */
@@ -216,13 +217,13 @@ static void draw_panel(cairo_t *cr, const struct fer_annotation *a, struct rect 
 static enum fer_status draw_all(cairo_t *cr, const struct fer_annotation *a, size_t n,
                                 enum fer_annotate_style style, int img_w, int img_h, char *err)
 {
-    struct rect *placed = calloc(n ? n : 1, sizeof(*placed));
-    int *has_panel = calloc(n ? n : 1, sizeof(*has_panel));
-    double *bar_h = calloc(n ? n : 1, sizeof(*bar_h));
+    struct rect *placed = fer_calloc(n ? n : 1, sizeof(*placed));
+    int *has_panel = fer_calloc(n ? n : 1, sizeof(*has_panel));
+    double *bar_h = fer_calloc(n ? n : 1, sizeof(*bar_h));
     if (!placed || !has_panel || !bar_h) {
-        free(placed);
-        free(has_panel);
-        free(bar_h);
+        fer_free(placed);
+        fer_free(has_panel);
+        fer_free(bar_h);
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory laying out %zu faces", n);
     }
     for (size_t i = 0; i < n; i++) {
@@ -242,9 +243,9 @@ static enum fer_status draw_all(cairo_t *cr, const struct fer_annotation *a, siz
         struct rect tag = draw_box_and_tag(cr, &a[i], text_unit(&a[i], img_w, img_h));
         draw_emoji(cr, &a[i], tag, img_w);
     }
-    free(placed);
-    free(has_panel);
-    free(bar_h);
+    fer_free(placed);
+    fer_free(has_panel);
+    fer_free(bar_h);
     return FER_OK;
 }
 
