@@ -171,6 +171,103 @@ TEST(gradcheck_residual_route_dropout_bn_layer)
     fer_net_free(net);
 }
 
+/* [depthwise] (the 3x3 fast path, stride 2 and 5x5), [upsample] and a shortcut across them, as
+ * in YuNet's feature pyramid, on a non-square-friendly odd side. */
+TEST(gradcheck_depthwise_upsample)
+{
+    fer_net *net = build("[net]\nwidth=7\nheight=7\nchannels=2\n"
+                         "[convolutional]\nfilters=3\nsize=1\n"
+                         "[depthwise]\nactivation=relu\n"
+                         "[depthwise]\nsize=3\nstride=2\n"
+                         "[upsample]\nstride=2\n"
+                         "[convolutional]\nfilters=3\nsize=2\npad=0\nstride=1\n"
+                         "[depthwise]\nsize=5\n"
+                         "[route]\nlayers=-4\n"
+                         "[upsample]\n"
+                         "[dense]\noutput=classes\n[softmax]\n",
+                         3, 3);
+    CHECK(net != NULL);
+    if (net)
+        CHECK(grad_check(net, 3, 4) < 1e-2);
+    fer_net_free(net);
+}
+
+/* The definition of a depthwise convolution, against the layer's fast 3x3 path and its generic
+ * one, on a non-square input of a net without classes (a detector's kind), read by layer. */
+TEST(depthwise_matches_definition_on_detector_net)
+{
+    fer_spec *spec = NULL;
+    char err[256];
+    const char *text = "[net]\nwidth=9\nheight=5\nchannels=3\n"
+                       "[depthwise]\n[depthwise]\nsize=3\nstride=2\n";
+    CHECK(fer_spec_parse(text, "dw", &spec, err) == FER_OK);
+    fer_net *net = NULL;
+    CHECK(fer_net_new(spec, 0, 2, &net, err) == FER_OK);
+    fer_spec_free(spec);
+    if (!net)
+        return;
+    CHECK(fer_net_input_width(net) == 9 && fer_net_input_height(net) == 5);
+    size_t n;
+    float *w = fer_net_params(net, &n);
+    for (size_t i = 0; i < n; i++)
+        w[i] = (float)((i * 37) % 11) / 11.0f - 0.4f;
+    fer_net_weights_changed(net);
+    float *in = fer_net_input(net);
+    for (int i = 0; i < 2 * 3 * 9 * 5; i++)
+        in[i] = (float)((i * 13) % 17) / 17.0f - 0.5f;
+    fer_net_forward(net, 2, 0);
+    int c, h, wd;
+    const float *out = fer_net_layer_output(net, 0, &c, &h, &wd);
+    CHECK(c == 3 && h == 5 && wd == 9 && fer_net_layer_output(net, 2, &c, &h, &wd) == NULL);
+    double worst = 0;
+    for (int b = 0; b < 2; b++)
+        for (int ch = 0; ch < 3; ch++)
+            for (int y = 0; y < 5; y++)
+                for (int x = 0; x < 9; x++) {
+                    float want = w[27 + ch]; /* the bias, after the 3 x 9 weights */
+                    for (int ky = 0; ky < 3; ky++)
+                        for (int kx = 0; kx < 3; kx++) {
+                            int iy = y + ky - 1, ix = x + kx - 1;
+                            if (iy >= 0 && iy < 5 && ix >= 0 && ix < 9)
+                                want += w[ch * 9 + ky * 3 + kx] *
+                                        in[((b * 3 + ch) * 5 + iy) * 9 + ix];
+                        }
+                    float got = out[((b * 3 + ch) * 5 + y) * 9 + x];
+                    worst = fmax(worst, fabs((double)(got - want)));
+                }
+    CHECK(worst < 1e-5);
+    const float *second = fer_net_layer_output(net, 1, &c, &h, &wd);
+    CHECK(second && c == 3 && h == 3 && wd == 5);
+    fer_net *big = NULL;
+    CHECK(fer_net_resized(net, 64, 32, &big, err) == FER_OK);
+    if (big) {
+        fer_net_layer_output(big, 1, &c, &h, &wd);
+        CHECK(c == 3 && h == 16 && wd == 32);
+        size_t m;
+        CHECK(memcmp(fer_net_params(big, &m), w, n * sizeof(float)) == 0 && m == n);
+    }
+    fer_net_free(big);
+    fer_net_free(net);
+}
+
+/* A classifier needs square inputs and its softmax; a net without classes has none. */
+TEST(net_kinds_are_checked)
+{
+    const char *cases[][2] = {
+        {"[net]\nwidth=8\nheight=6\n[dense]\noutput=classes\n[softmax]\n", "square"},
+        {"[net]\nwidth=8\nheight=6\n[depthwise]\n[softmax]\n", "no [softmax]"},
+    };
+    for (int k = 0; k < 2; k++) {
+        fer_spec *spec = NULL;
+        char err[256] = "";
+        fer_net *net = NULL;
+        CHECK(fer_spec_parse(cases[k][0], "kinds", &spec, err) == FER_OK);
+        CHECK(fer_net_new(spec, k == 0 ? 3 : 0, 1, &net, err) == FER_ERR_FORMAT);
+        CHECK(strstr(err, cases[k][1]) != NULL);
+        fer_spec_free(spec);
+    }
+}
+
 /* Direct convolution, the definition, to check im2col + GEMM against. */
 static float naive_conv(const float *in, const float *w, float bias, int c, int h, int wd, int k,
                         int stride, int pad, int f, int y, int x)
@@ -1152,6 +1249,9 @@ int main(void)
     RUN(gradcheck_conv_maxpool_dense);
     RUN(gradcheck_batchnorm_avgpool_gap_pointwise);
     RUN(gradcheck_residual_route_dropout_bn_layer);
+    RUN(gradcheck_depthwise_upsample);
+    RUN(depthwise_matches_definition_on_detector_net);
+    RUN(net_kinds_are_checked);
     RUN(threads_give_identical_results);
     RUN(training_reduces_loss);
     RUN(sgd_and_adam_match_hand_computation);

@@ -35,6 +35,8 @@ enum fer_layer_type {
     FER_LAYER_SHORTCUT,
     FER_LAYER_ROUTE,
     FER_LAYER_SOFTMAX,
+    FER_LAYER_DEPTHWISE,
+    FER_LAYER_UPSAMPLE,
 };
 
 enum fer_activation {
@@ -167,7 +169,7 @@ const struct fer_layer_ops *fer_layer_ops_find(const char *section);
 
 extern const struct fer_layer_ops fer_conv_ops, fer_dense_ops, fer_maxpool_ops, fer_avgpool_ops,
     fer_gap_ops, fer_batchnorm_ops, fer_dropout_ops, fer_shortcut_ops, fer_route_ops,
-    fer_softmax_ops;
+    fer_softmax_ops, fer_depthwise_ops, fer_upsample_ops;
 
 /*
  * Parses a list of layers "-1,-4" (at most max) into routes, negative ones

@@ -158,6 +158,12 @@ void fer_meta_clear(struct fer_meta *m)
     m->lost_key[0] = 0;
 }
 
+int fer_meta_is_detector(const struct fer_meta *m)
+{
+    const char *task = fer_meta_get(m, "task");
+    return task && strcmp(task, "detect") == 0;
+}
+
 int fer_meta_classes(const struct fer_meta *m, char names[][16], int max)
 {
     const char *s = fer_meta_get(m, "classes");
@@ -262,7 +268,7 @@ enum fer_status fer_model_save(const char *path, fer_net *net, const struct fer_
         lost = fer_meta_check(extra->trainer, "checkpoint", why);
     if (lost != FER_OK)
         return fer_errorf(err, lost, "not saving %s: %s", path, why);
-    if (!fer_meta_get(meta, "classes"))
+    if (!fer_meta_get(meta, "classes") && !fer_meta_is_detector(meta))
         return fer_errorf(err, FER_ERR_ARG, "model metadata lacks 'classes'");
     size_t tmp_len = strlen(path) + 16;
     char *tmp = fer_malloc(tmp_len);
@@ -403,9 +409,10 @@ static enum fer_status read_sections(const uint8_t *data, size_t size, const cha
     return FER_OK;
 }
 
-/* The metadata into meta, and how many classes it lists. */
+/* The metadata into meta, and how many classes it lists; the file must be of the kind asked. */
 static enum fer_status read_meta(const struct section *text, const char *name,
-                                 struct fer_meta *meta, int *n_classes, char *err)
+                                 enum fer_model_kind kind, struct fer_meta *meta, int *n_classes,
+                                 char *err)
 {
     enum fer_status st = meta_parse((const char *)text->data, text->size, meta);
     if (st == FER_ERR_LIMIT)
@@ -414,6 +421,14 @@ static enum fer_status read_meta(const struct section *text, const char *name,
     if (st != FER_OK)
         return fer_errorf(err, st == FER_ERR_NOMEM ? st : FER_ERR_CORRUPT, "%s: malformed metadata",
                           name);
+    *n_classes = 0;
+    int detector = fer_meta_is_detector(meta);
+    if (kind == FER_MODEL_CLASSIFIER && detector)
+        return fer_errorf(err, FER_ERR_ARG, "%s is a face detector, not an emotion model", name);
+    if (kind == FER_MODEL_DETECTOR && !detector)
+        return fer_errorf(err, FER_ERR_ARG, "%s is not a face detector (no task=detect)", name);
+    if (detector)
+        return FER_OK; /* a net without classes (net.h) */
     char classes[FER_META_MAX][16];
     *n_classes = fer_meta_classes(meta, classes, FER_META_MAX);
     if (*n_classes < 2)
@@ -510,6 +525,15 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
                                       int max_batch, fer_net **out, struct fer_meta *meta,
                                       struct fer_checkpoint_extra *extra, char *err)
 {
+    return fer_model_load_memory_as(data, size, name, FER_MODEL_CLASSIFIER, max_batch, out, meta,
+                                    extra, err);
+}
+
+enum fer_status fer_model_load_memory_as(const uint8_t *data, size_t size, const char *name,
+                                         enum fer_model_kind kind, int max_batch, fer_net **out,
+                                         struct fer_meta *meta, struct fer_checkpoint_extra *extra,
+                                         char *err)
+{
     *out = NULL;
     struct section sec[SEC_COUNT] = {{0}};
     int n_classes = 0;
@@ -518,7 +542,7 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
     if (st == FER_OK)
         st = read_sections(data, size, name, sec, err);
     if (st == FER_OK)
-        st = read_meta(&sec[SEC_META], name, meta, &n_classes, err);
+        st = read_meta(&sec[SEC_META], name, kind, meta, &n_classes, err);
     if (st == FER_OK)
         st = build_net(&sec[SEC_ARCH], name, n_classes, max_batch, &net, err);
     if (st == FER_OK)
@@ -538,13 +562,20 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
 enum fer_status fer_model_load(const char *path, int max_batch, fer_net **net,
                                struct fer_meta *meta, struct fer_checkpoint_extra *extra, char *err)
 {
+    return fer_model_load_as(path, FER_MODEL_CLASSIFIER, max_batch, net, meta, extra, err);
+}
+
+enum fer_status fer_model_load_as(const char *path, enum fer_model_kind kind, int max_batch,
+                                  fer_net **net, struct fer_meta *meta,
+                                  struct fer_checkpoint_extra *extra, char *err)
+{
     *net = NULL;
     uint8_t *data;
     size_t size;
     enum fer_status st = fer_file_read(path, "model", MAX_MODEL_BYTES, &data, &size, err);
     if (st != FER_OK)
         return st;
-    st = fer_model_load_memory(data, size, path, max_batch, net, meta, extra, err);
+    st = fer_model_load_memory_as(data, size, path, kind, max_batch, net, meta, extra, err);
     fer_free(data);
     return st;
 }

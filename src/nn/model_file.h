@@ -76,12 +76,15 @@ struct fer_checkpoint_extra {
 };
 
 /*
- * Saves net and meta (which must hold "classes") to path, atomically: the
+ * Saves net and meta (which must hold "classes", or "task=detect") to path, atomically: the
  * file is written beside it, flushed and renamed over it. extra may be NULL.
  * Metadata (meta or extra->trainer) that lost a key (fer_meta_check) is refused.
  */
 enum fer_status fer_model_save(const char *path, fer_net *net, const struct fer_meta *meta,
                                const struct fer_checkpoint_extra *extra, char *err);
+
+/* What a caller can use: fer_model_load and fer_model_load_memory want a classifier. */
+enum fer_model_kind { FER_MODEL_CLASSIFIER, FER_MODEL_DETECTOR, FER_MODEL_ANY };
 
 /*
  * Loads a model file into a new net with activations for max_batch images.
@@ -95,6 +98,14 @@ enum fer_status fer_model_load(const char *path, int max_batch, fer_net **net,
 enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const char *name,
                                       int max_batch, fer_net **net, struct fer_meta *meta,
                                       struct fer_checkpoint_extra *extra, char *err);
+/* The same for a file of the given kind; another kind is refused with a message saying so. */
+enum fer_status fer_model_load_as(const char *path, enum fer_model_kind kind, int max_batch,
+                                  fer_net **net, struct fer_meta *meta,
+                                  struct fer_checkpoint_extra *extra, char *err);
+enum fer_status fer_model_load_memory_as(const uint8_t *data, size_t size, const char *name,
+                                         enum fer_model_kind kind, int max_batch, fer_net **net,
+                                         struct fer_meta *meta, struct fer_checkpoint_extra *extra,
+                                         char *err);
 
 /*
  * The input normalisation a model was trained with, x = (pixel/255 - mean) / std, from meta
@@ -102,6 +113,12 @@ enum fer_status fer_model_load_memory(const uint8_t *data, size_t size, const ch
  * mean 0.5, std 0.25 and returns 0.
  */
 int fer_meta_norm(const struct fer_meta *m, float *mean, float *std);
+
+/*
+ * 1 when meta says "task=detect": a detector's file (nn/net.h's net without classes), which
+ * has no "classes"; every other model file is a classifier and needs them.
+ */
+int fer_meta_is_detector(const struct fer_meta *m);
 
 /* Parses meta "classes" ("angry,disgust,...") into names[16][16]; returns the count or -1. */
 int fer_meta_classes(const struct fer_meta *m, char names[][16], int max);

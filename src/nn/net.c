@@ -23,10 +23,11 @@
 /* Guards against hostile or mistaken specs: no layer and no net may ask for more. */
 #define FER_MAX_LAYER_FLOATS ((size_t)1 << 26)
 #define FER_MAX_NET_FLOATS   ((size_t)1 << 28)
+#define FER_MAX_INPUT_SIDE   8192
 
 struct fer_net {
     char *spec_text;
-    int in_c, in_side, n_classes;
+    int in_c, in_h, in_w, n_classes; /* n_classes 0: a net without a classifier (net.h) */
     int n_logits; /* outputs before the softmax: n_classes, more when it merges some */
     int n_layers;
     struct fer_layer *layers;
@@ -67,8 +68,8 @@ static enum fer_status configure_layer(fer_net *net, struct fer_spec_section *s,
 {
     struct fer_layer *l = &net->layers[i];
     int c = i == 0 ? net->in_c : net->layers[i - 1].out_c;
-    int h = i == 0 ? net->in_side : net->layers[i - 1].out_h;
-    int w = i == 0 ? net->in_side : net->layers[i - 1].out_w;
+    int h = i == 0 ? net->in_h : net->layers[i - 1].out_h;
+    int w = i == 0 ? net->in_w : net->layers[i - 1].out_w;
     l->index = i;
     l->in_c = c;
     l->in_h = h;
@@ -187,7 +188,8 @@ static void carve_activations(fer_net *net, size_t batch, struct fer_carve *c)
     for (int i = 0; i < net->n_layers; i++) {
         struct fer_layer *l = &net->layers[i];
         l->out = fer_carve_floats(c, batch * l->out_size);
-        l->delta = fer_carve_floats(c, batch * l->out_size);
+        /* a net without a classifier is never trained: no deltas */
+        l->delta = net->n_classes ? fer_carve_floats(c, batch * l->out_size) : NULL;
         l->xhat = l->bn_mean = l->bn_invstd = l->mask = NULL;
         l->argmax = NULL;
         if (l->ops->carve)
@@ -204,7 +206,7 @@ enum fer_status fer_net_set_max_batch(fer_net *net, int max_batch, char *err)
     const size_t B = (size_t)max_batch;
     struct fer_carve count = {0};
     carve_activations(net, B, &count);
-    size_t in_floats = B * (size_t)net->in_c * (size_t)net->in_side * (size_t)net->in_side;
+    size_t in_floats = B * (size_t)net->in_c * (size_t)net->in_h * (size_t)net->in_w;
     net->input = fer_alloc_aligned(in_floats, sizeof(float));
     net->activations = fer_alloc_aligned(count.n_floats, sizeof(float));
     net->argmax_block = fer_alloc_aligned(count.n_words ? count.n_words : 1, sizeof(uint32_t));
@@ -259,11 +261,66 @@ static int merged_away(fer_spec *spec)
     return fer_softmax_merged_away(&spec->sections[spec->n_sections - 1]);
 }
 
-enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_net **out, char *err)
+/* The [net] section: input channels and size (width, height > 0 replace the spec's). */
+static enum fer_status read_input(fer_net *net, fer_spec *spec, int width, int height, char *err)
+{
+    struct fer_spec_section *ns = &spec->sections[0];
+    if (strcmp(ns->type, "net") != 0)
+        return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: the first section must be [net]",
+                          spec->name, ns->line);
+    int bad = 0;
+    int w = fer_spec_int(ns, "width", 48, 4, FER_MAX_INPUT_SIDE, spec->name, &bad, err);
+    int h = fer_spec_int(ns, "height", 48, 4, FER_MAX_INPUT_SIDE, spec->name, &bad, err);
+    net->in_c = fer_spec_int(ns, "channels", 1, 1, 4, spec->name, &bad, err);
+    fer_spec_str(ns, "name", NULL);
+    if (bad)
+        return FER_ERR_FORMAT;
+    for (int k = 0; k < ns->n_kv; k++)
+        if (!ns->kv[k].used)
+            return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: unknown key '%s' in [net]", spec->name,
+                              ns->kv[k].line, ns->kv[k].key);
+    net->in_w = width > 0 ? width : w;
+    net->in_h = height > 0 ? height : h;
+    if (net->in_w < 4 || net->in_h < 4 || net->in_w > FER_MAX_INPUT_SIDE ||
+        net->in_h > FER_MAX_INPUT_SIDE)
+        return fer_errorf(err, FER_ERR_ARG, "input %dx%d out of range [4, %d]", net->in_w,
+                          net->in_h, FER_MAX_INPUT_SIDE);
+    if (net->n_classes && net->in_w != net->in_h)
+        return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: a classifier takes square inputs only",
+                          spec->name, ns->line);
+    return FER_OK;
+}
+
+/* A classifier ends in its only [softmax], with one output per class; other nets have none. */
+static enum fer_status check_outputs(const fer_net *net, const fer_spec *spec, char *err)
+{
+    const int n = net->n_layers;
+    for (int i = 0; i < n; i++)
+        if (net->layers[i].type == FER_LAYER_SOFTMAX && (i < n - 1 || !net->n_classes))
+            return fer_errorf(err, FER_ERR_FORMAT,
+                              net->n_classes ? "%s: [softmax] must be the last layer only"
+                                             : "%s: a net without classes has no [softmax]",
+                              spec->name);
+    if (n == 0)
+        return fer_errorf(err, FER_ERR_FORMAT, "%s: the network has no layers", spec->name);
+    if (!net->n_classes)
+        return FER_OK;
+    if (net->layers[n - 1].type != FER_LAYER_SOFTMAX)
+        return fer_errorf(err, FER_ERR_FORMAT, "%s: the last layer must be [softmax]", spec->name);
+    if (net->layers[n - 1].out_c != net->n_classes)
+        return fer_errorf(err, FER_ERR_FORMAT,
+                          "%s: the network ends with %d outputs but there are %d classes "
+                          "(use output=classes in the last [dense])",
+                          spec->name, net->layers[n - 1].out_c, net->n_classes);
+    return FER_OK;
+}
+
+static enum fer_status build(fer_spec *spec, int n_classes, int max_batch, int width, int height,
+                             fer_net **out, char *err)
 {
     *out = NULL;
     enum fer_status st = FER_OK;
-    if (n_classes < 2 || n_classes > 1000)
+    if (n_classes != 0 && (n_classes < 2 || n_classes > 1000))
         return fer_errorf(err, FER_ERR_ARG, "number of classes %d out of range [2, 1000]",
                           n_classes);
     fer_net *net = fer_calloc(1, sizeof(*net));
@@ -278,33 +335,8 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
     net->temperature = 1.0f;
     net->own_kernels = 1;
     net->weights_gen = 1;
-    struct fer_spec_section *ns = &spec->sections[0];
-    if (strcmp(ns->type, "net") != 0) {
-        st = fer_errorf(err, FER_ERR_FORMAT, "%s:%d: the first section must be [net]", spec->name,
-                        ns->line);
+    if ((st = read_input(net, spec, width, height, err)) != FER_OK)
         goto fail;
-    }
-    int bad = 0;
-    int width = fer_spec_int(ns, "width", 48, 4, 1024, spec->name, &bad, err);
-    int height = fer_spec_int(ns, "height", 48, 4, 1024, spec->name, &bad, err);
-    net->in_c = fer_spec_int(ns, "channels", 1, 1, 4, spec->name, &bad, err);
-    fer_spec_str(ns, "name", NULL);
-    if (bad) {
-        st = FER_ERR_FORMAT;
-        goto fail;
-    }
-    if (width != height) {
-        st = fer_errorf(err, FER_ERR_FORMAT, "%s:%d: only square inputs are supported", spec->name,
-                        ns->line);
-        goto fail;
-    }
-    net->in_side = width;
-    for (int k = 0; k < ns->n_kv; k++)
-        if (!ns->kv[k].used) {
-            st = fer_errorf(err, FER_ERR_FORMAT, "%s:%d: unknown key '%s' in [net]", spec->name,
-                            ns->kv[k].line, ns->kv[k].key);
-            goto fail;
-        }
     for (int s = 1; s < spec->n_sections; s++) {
         if (strcmp(spec->sections[s].type, "train") == 0)
             continue; /* training recipe, read by train/ */
@@ -313,24 +345,8 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
             goto fail;
         net->n_layers++;
     }
-    if (net->n_layers == 0 || net->layers[net->n_layers - 1].type != FER_LAYER_SOFTMAX) {
-        st = fer_errorf(err, FER_ERR_FORMAT, "%s: the last layer must be [softmax]", spec->name);
+    if ((st = check_outputs(net, spec, err)) != FER_OK)
         goto fail;
-    }
-    const struct fer_layer *last = &net->layers[net->n_layers - 1];
-    if (last->out_c != n_classes) {
-        st = fer_errorf(err, FER_ERR_FORMAT,
-                        "%s: the network ends with %d outputs but there are %d classes "
-                        "(use output=classes in the last [dense])",
-                        spec->name, last->out_c, n_classes);
-        goto fail;
-    }
-    for (int i = 0; i < net->n_layers - 1; i++)
-        if (net->layers[i].type == FER_LAYER_SOFTMAX) {
-            st = fer_errorf(err, FER_ERR_FORMAT, "%s: [softmax] must be the last layer only",
-                            spec->name);
-            goto fail;
-        }
     size_t grad_part = 1;
     for (int i = 0; i < net->n_layers; i++) {
         struct fer_layer_sizes sz = layer_sizes(&net->layers[i]);
@@ -352,6 +368,35 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
     return FER_OK;
 fail:
     fer_net_free(net);
+    return st;
+}
+
+enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_net **out, char *err)
+{
+    return build(spec, n_classes, max_batch, 0, 0, out, err);
+}
+
+enum fer_status fer_net_resized(const fer_net *net, int width, int height, fer_net **out,
+                                char *err)
+{
+    *out = NULL;
+    fer_spec *spec = NULL;
+    enum fer_status st = fer_spec_parse(net->spec_text, "network", &spec, err);
+    if (st == FER_OK)
+        st = build(spec, net->n_classes, net->max_batch, width, height, out, err);
+    fer_spec_free(spec);
+    if (st != FER_OK)
+        return st;
+    fer_net *n = *out;
+    memcpy(n->params, net->params, sizeof(float) * net->n_params);
+    memcpy(n->buffers, net->buffers, sizeof(float) * net->n_buffers);
+    n->temperature = net->temperature;
+    n->own_kernels = net->own_kernels;
+    n->bn_momentum = net->bn_momentum;
+    if ((st = fer_net_set_pool(n, net->pool, err)) != FER_OK) {
+        fer_net_free(n);
+        *out = NULL;
+    }
     return st;
 }
 
@@ -440,7 +485,33 @@ int fer_net_input_channels(const fer_net *net)
 
 int fer_net_input_side(const fer_net *net)
 {
-    return net->in_side;
+    return net->in_w;
+}
+
+int fer_net_input_width(const fer_net *net)
+{
+    return net->in_w;
+}
+
+int fer_net_input_height(const fer_net *net)
+{
+    return net->in_h;
+}
+
+int fer_net_layer_count(const fer_net *net)
+{
+    return net->n_layers;
+}
+
+const float *fer_net_layer_output(const fer_net *net, int i, int *c, int *h, int *w)
+{
+    if (i < 0 || i >= net->n_layers)
+        return NULL;
+    const struct fer_layer *l = &net->layers[i];
+    *c = l->out_c;
+    *h = l->out_h;
+    *w = l->out_w;
+    return l->out;
 }
 
 int fer_net_classes(const fer_net *net)
@@ -480,8 +551,8 @@ char *fer_net_describe(const fer_net *net)
     char *s = fer_malloc(cap);
     if (!s)
         return NULL;
-    len += (size_t)snprintf(s + len, cap - len, "input %dx%dx%d\n", net->in_c, net->in_side,
-                            net->in_side);
+    len += (size_t)snprintf(s + len, cap - len, "input %dx%dx%d\n", net->in_c, net->in_h,
+                            net->in_w);
     for (int i = 0; i < net->n_layers; i++) {
         const struct fer_layer *l = &net->layers[i];
         char extra[48] = "";
@@ -548,6 +619,8 @@ const float *fer_net_output(const fer_net *net)
 
 double fer_net_loss(fer_net *net, int batch, const float *targets, float smoothing)
 {
+    if (!net->n_classes)
+        return 0; /* see net.h: nothing to train */
     struct fer_layer *l = &net->layers[net->n_layers - 1];
     const int k = l->out_c;
     double loss = 0;
@@ -572,7 +645,7 @@ void fer_net_zero_grad(fer_net *net)
 
 void fer_net_backward(fer_net *net, int batch)
 {
-    if (fer_net_merges_outputs(net))
+    if (!net->n_classes || fer_net_merges_outputs(net))
         return; /* see net.h: such a net is for inference */
     /* The softmax delta was set by fer_net_loss; every other delta starts at zero. */
     for (int i = 0; i < net->n_layers - 1; i++)

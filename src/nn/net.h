@@ -13,7 +13,11 @@
  *     fer_net_backward(net, batch);
  *     optimizer step over fer_net_param_groups(...), then fer_net_weights_changed(net)
  *
- * The last layer is always [softmax]: fer_net_output gives probabilities.
+ * A classifier (n_classes > 0) ends in [softmax]: fer_net_output gives
+ * probabilities. A net built for 0 classes has no classifier (a detector, say,
+ * whose outputs are read from several layers with fer_net_layer_output): it
+ * takes inputs of any shape its spec allows, keeps no gradients of its
+ * activations, and fer_net_loss and fer_net_backward do nothing on it.
  * Work is split over the thread pool set with fer_net_set_pool; results are
  * bit-identical for any number of threads.
  */
@@ -40,13 +44,22 @@ struct fer_param_group {
 };
 
 /*
- * Builds a network from spec for n_classes outputs and up to max_batch
- * images per call. `output=classes` in a [dense] section means n_classes.
+ * Builds a network from spec for n_classes outputs (0: no classifier, see
+ * above) and up to max_batch images per call. `output=classes` in a [dense]
+ * section means n_classes. Classifiers take square inputs.
  * Weights are zero until fer_net_init_weights or a model load fills them.
  * The net keeps its own copy of the spec text. Errors name the spec line.
  */
 enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_net **out, char *err);
 void fer_net_free(fer_net *net);
+
+/*
+ * A copy of net (weights, statistics, temperature, pool and kernel choice)
+ * for inputs of width x height instead of the spec's: for a detector that
+ * runs on images of any size. The caller frees *out.
+ */
+enum fer_status fer_net_resized(const fer_net *net, int width, int height, fer_net **out,
+                                char *err);
 
 /* Reallocates activations for a different max batch (parameters are kept). */
 enum fer_status fer_net_set_max_batch(fer_net *net, int max_batch, char *err);
@@ -97,7 +110,15 @@ float fer_net_temperature(const fer_net *net);
 void fer_temper(float *p, int k, float t);
 
 int fer_net_input_channels(const fer_net *net);
-int fer_net_input_side(const fer_net *net);
+int fer_net_input_side(const fer_net *net); /* a classifier's: width = height */
+int fer_net_input_width(const fer_net *net);
+int fer_net_input_height(const fer_net *net);
+int fer_net_layer_count(const fer_net *net);
+/*
+ * Layer i's output after a forward pass: batch x c x h x w floats (borrowed, valid until the
+ * next forward), or NULL when there is no layer i.
+ */
+const float *fer_net_layer_output(const fer_net *net, int i, int *c, int *h, int *w);
 int fer_net_classes(const fer_net *net);
 /* 1 when the [softmax] adds some outputs' probabilities into another's (merge=, e.g. disgust
  * into angry): such a net is for inference, and fer_net_backward does nothing on it. */
