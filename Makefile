@@ -106,6 +106,8 @@ build/rel/src/pipeline/builtin_model.o build/asan/src/pipeline/builtin_model.o: 
 build/rel/src/server/openapi_json.o build/asan/src/server/openapi_json.o: src/server/openapi.json
 build/rel/src/detect/builtin_cascade.o build/asan/src/detect/builtin_cascade.o: \
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
+build/rel/src/detect/builtin_detector.o build/asan/src/detect/builtin_detector.o: models/yunet.fer
+build/rel/src/detect/yunet_arch.o build/asan/src/detect/yunet_arch.o: models/yunet.cfg
 
 build/libfer.a: $(REL_OBJ)
 	$(call say,AR,$@)
@@ -194,6 +196,8 @@ build/fuzz/src/pipeline/builtin_model.o: models/fer-resnet.fer
 build/fuzz/src/server/openapi_json.o: src/server/openapi.json
 build/fuzz/src/detect/builtin_cascade.o: \
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
+build/fuzz/src/detect/builtin_detector.o: models/yunet.fer
+build/fuzz/src/detect/yunet_arch.o: models/yunet.cfg
 build/fuzz/libfer.a: $(FUZZ_OBJ)
 	$(Q)ar rcs $@ $^
 build/fuzz_csv: tests/fuzz_csv.c build/fuzz/libfer.a

@@ -96,11 +96,24 @@ void fer_image_free(fer_image *img);
 
 typedef struct fer_engine fer_engine;
 
+/* Who finds the faces. */
+enum fer_detector {
+    FER_DETECTOR_YUNET, /* a CNN (libfacedetection's YuNet): scores and five landmarks */
+    FER_DETECTOR_HAAR,  /* an OpenCV Haar cascade, OpenCV's exact boxes (the 2016 system's) */
+    FER_DETECTOR_LBP,   /* an OpenCV LBP cascade, from cascade_path */
+    FER_DETECTOR_NONE,  /* the whole image is one face: for pictures that are already crops */
+};
+
 struct fer_engine_options {
-    const char *model_path;   /* NULL: the model built into the library */
-    const char *cascade_path; /* NULL: the built-in frontal-face cascade */
-    double scale_factor;      /* detection pyramid step, > 1 (default 1.1) */
-    int min_neighbors;        /* overlapping detections needed for a face (default 5) */
+    const char *model_path;    /* NULL: the model built into the library */
+    int detector;              /* enum fer_detector (default FER_DETECTOR_YUNET) */
+    const char *detector_path; /* YuNet: a .fer of task=detect; NULL: the built-in one */
+    float score_threshold;     /* YuNet: faces scoring below are dropped (default 0.6) */
+    float nms_threshold;       /* YuNet: of two faces overlapping by more IoU, the weaker goes
+                                  (default 0.3) */
+    const char *cascade_path;  /* Haar, LBP: an OpenCV XML; NULL: the built-in Haar frontal face */
+    double scale_factor;      /* cascades: detection pyramid step, > 1 (default 1.1) */
+    int min_neighbors;        /* cascades: overlapping detections needed for a face (default 5) */
     int min_face, max_face;   /* face size limits in pixels, 0 for none (default 30, 0) */
     float margin;             /* context added around each box, as a fraction; < 0: the model's */
     int tta;                  /* 1: average each face with its mirror image (default 1) */
@@ -112,6 +125,10 @@ struct fer_engine_options {
                                  Default FER_DETECT_MAX_PIXELS; 0: never reduce */
 };
 
+/* YuNet's defaults: see fer_engine_options. */
+#define FER_DEFAULT_SCORE_THRESHOLD 0.6f
+#define FER_DEFAULT_NMS_THRESHOLD   0.3f
+
 /* 3840x2160: a 4K frame is searched as it is; a 40-megapixel photo costs as much as it. */
 #define FER_DETECT_MAX_PIXELS ((size_t)3840 * 2160)
 
@@ -121,6 +138,10 @@ struct fer_engine_options {
 
 typedef struct fer_face {
     fer_rect box;
+    float score;         /* how sure the detector is, in (0, 1]; -1 when it does not say */
+    int has_landmarks;   /* 1 when the detector marked the five points below */
+    float landmarks[10]; /* right eye, left eye, nose tip, right and left mouth corners (the
+                            person's own sides): x, y in image pixels */
     int emotion;                                 /* index of the most likely class */
     float probabilities[FER_MAX_CLASSES];        /* one per class, summing to 1; scaled by
                                                     the model's fitted temperature, if any,

@@ -17,6 +17,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/detect_opts.h"
+#include "pipeline/face_json.h"
 #include "cli/files.h"
 #include "core/alloc.h"
 #include "core/pool.h"
@@ -185,26 +186,6 @@ static void predict_task(void *arg, size_t i, int thread)
     pthread_mutex_unlock(j->bar_mu);
 }
 
-static void rank_classes(const fer_face *f, int k, int *order);
-
-/* The face as JSON: box, emotion, probabilities (the top K when top > 0). */
-static json_t *face_json(fer_engine *e, const fer_face *f, size_t index, int top)
-{
-    int k = fer_engine_class_count(e);
-    json_t *probs = json_object();
-    int order[FER_MAX_CLASSES];
-    rank_classes(f, k, order);
-    int shown = top > 0 && top < k ? top : k;
-    for (int i = 0; i < shown; i++) {
-        int c = top > 0 ? order[i] : i;
-        json_object_set_new(probs, fer_engine_class_name(e, c),
-                            json_real((double)f->probabilities[c]));
-    }
-    return json_pack("{s:I, s:{s:i, s:i, s:i, s:i}, s:s, s:o}", "face", (json_int_t)index, "box",
-                     "x", f->box.x, "y", f->box.y, "w", f->box.w, "h", f->box.h, "emotion",
-                     fer_engine_class_name(e, f->emotion), "probabilities", probs);
-}
-
 static json_t *item_json(fer_engine *e, const struct item *it, int top)
 {
     json_t *o = json_pack("{s:s}", "file", it->path);
@@ -213,36 +194,26 @@ static json_t *item_json(fer_engine *e, const struct item *it, int top)
         return o;
     }
     json_t *faces = json_array();
-    for (size_t i = 0; i < it->result.n_faces; i++)
-        json_array_append_new(faces, face_json(e, &it->result.faces[i], i, top));
+    for (size_t i = 0; i < it->result.n_faces; i++) {
+        char id[24];
+        snprintf(id, sizeof(id), "%zu", i);
+        json_array_append_new(faces, fer_face_json(e, &it->result.faces[i], id, top));
+    }
     json_object_set_new(o, "faces", faces);
     if (it->annotated[0])
         json_object_set_new(o, "annotated", json_string(it->annotated));
     return o;
 }
 
-/* The class indices of face f by decreasing probability. */
-static void rank_classes(const fer_face *f, int k, int *order)
-{
-    for (int c = 0; c < k; c++)
-        order[c] = c;
-    for (int a = 0; a < k; a++)
-        for (int b = a + 1; b < k; b++)
-            if (f->probabilities[order[b]] > f->probabilities[order[a]]) {
-                int t = order[a];
-                order[a] = order[b];
-                order[b] = t;
-            }
-}
-
 /*
- * A row per face: file, face, box, emotion, then every class's probability in the model's
- * order, or with --top K the K most likely as emotion_1,probability_1,... pairs.
+ * A row per face: file, face, box, score, emotion, then every class's probability in the
+ * model's order, or with --top K the K most likely as emotion_1,probability_1,... pairs. An
+ * image without faces, or that failed, gets one row with the face fields empty (and the error).
  */
 static void print_csv(fer_engine *e, const struct item *items, size_t n, int top)
 {
     int k = fer_engine_class_count(e);
-    printf("file,face,x,y,w,h,emotion");
+    printf("file,face,x,y,w,h,score,emotion");
     for (int c = 0; c < (top ? top : k); c++)
         if (top)
             printf(",emotion_%d,probability_%d", c + 1, c + 1);
@@ -262,19 +233,25 @@ static void print_csv(fer_engine *e, const struct item *items, size_t n, int top
         }
         quoted[q++] = '"';
         quoted[q] = 0;
-        if (it->status != FER_OK) {
-            printf("%s,,,,,,", quoted);
+        if (it->status != FER_OK || it->result.n_faces == 0) {
+            printf("%s,,,,,,,", quoted);
             for (int c = 0; c < (top ? 2 * top : k); c++)
                 putchar(',');
-            printf(",\"%s\"\n", it->err);
+            if (it->status != FER_OK)
+                printf(",\"%s\"\n", it->err);
+            else
+                printf(",\n");
             continue;
         }
         for (size_t f = 0; f < it->result.n_faces; f++) {
             const fer_face *face = &it->result.faces[f];
-            printf("%s,%zu,%d,%d,%d,%d,%s", quoted, f, face->box.x, face->box.y, face->box.w,
-                   face->box.h, fer_engine_class_name(e, face->emotion));
+            printf("%s,%zu,%d,%d,%d,%d,", quoted, f, face->box.x, face->box.y, face->box.w,
+                   face->box.h);
+            if (face->score >= 0)
+                printf("%.4f", (double)face->score);
+            printf(",%s", fer_engine_class_name(e, face->emotion));
             int order[FER_MAX_CLASSES];
-            rank_classes(face, k, order);
+            fer_face_rank_classes(face, k, order);
             for (int c = 0; c < (top ? top : k); c++)
                 if (top)
                     printf(",%s,%.6f", fer_engine_class_name(e, order[c]),
@@ -303,7 +280,7 @@ static int read_options(int argc, char **argv, struct predict_opts *o)
 {
     struct fer_engine_options *eo = &o->eo;
     fer_engine_options_default(eo);
-    fer_detect_opts_from_engine(&o->detect, eo);
+    fer_detect_opts_init(&o->detect);
     const char *format = "json", *style = "auto";
     int no_tta = 0;
     o->annotate = NULL;

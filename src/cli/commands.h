@@ -15,6 +15,7 @@ int fer_cmd_detect(int argc, char **argv);
 int fer_cmd_predict(int argc, char **argv);
 int fer_cmd_serve(int argc, char **argv);
 int fer_cmd_info(int argc, char **argv);
+int fer_cmd_import(int argc, char **argv);
 
 /* Exit statuses: 0 success, 1 failure of the work, 2 bad usage. */
 #define FER_EXIT_OK    0

@@ -1,19 +1,18 @@
 /*
  * detect_opts.h - the face-detection options that fer detect and fer predict
- * share (--cascade, --scale-factor, --min-neighbors, --min-size, --max-size,
- * --max-megapixels), defined once with their checks.
- *
- * Each command keeps its own defaults: fer detect OpenCV's (3 neighbours, the
- * cascade's window as the smallest face), fer predict the engine's (5
- * neighbours, 30 pixels). The help texts are written from those defaults:
+ * share (--detector, --detector-model, --score-threshold, --nms-threshold,
+ * --cascade, --scale-factor, --min-neighbors, --min-size, --max-size,
+ * --max-megapixels), defined once with their checks and with the engine's
+ * defaults (fer_engine_options_default), so that both commands find the same
+ * faces. The server reads the same names as query parameters.
  *
  *     struct fer_detect_opts d;
- *     fer_detect_opts_from_params(&d, &params);
+ *     fer_detect_opts_init(&d);
  *     struct fer_opt opts[] = {..., FER_OPTS_DETECT(&d), ..., FER_OPT_END};
  *     ... fer_args_read ...
  *     if ((status = fer_detect_opts_check(&args, &d)) != FER_ARGS_GO)
  *         return status;
- *     fer_detect_opts_to_params(&d, &params);
+ *     fer_detect_opts_to_engine(&d, &engine_options);
  */
 #ifndef FER_CLI_DETECT_OPTS_H
 #define FER_CLI_DETECT_OPTS_H
@@ -21,26 +20,33 @@
 #include <stddef.h>
 
 #include "cli/args.h"
-#include "detect/cascade.h"
 #include "fer.h"
 
 struct fer_detect_opts {
-    const char *cascade; /* an OpenCV cascade XML; NULL: the built-in frontal face */
+    const char *detector;      /* yunet | haar | lbp | none; NULL: see fer_detect_opts_detector */
+    const char *detector_path; /* a YuNet .fer; NULL: the built-in one */
+    float score_threshold, nms_threshold;
+    const char *cascade; /* an OpenCV cascade XML; NULL: the built-in Haar frontal face */
     float scale_factor;  /* the pyramid step, > 1 */
     int min_neighbors;   /* overlapping hits a face needs, >= 0 */
-    int min_size;        /* the smallest face in pixels; 0: the cascade's window */
+    int min_size;        /* the smallest face in pixels; 0: any */
     int max_size;        /* the largest face in pixels; 0: any */
     int max_megapixels;  /* larger images are refused: 1 to FER_DEFAULT_MAX_MEGAPIXELS */
-    /* the help texts, which state the command's defaults */
-    char help_scale[64], help_neighbors[64], help_min_size[64], help_max_size[64],
-        help_megapixels[64];
+    /* the help texts, which state the defaults */
+    char help_detector[128], help_score[96], help_nms[96], help_scale[64], help_neighbors[64],
+        help_min_size[64], help_max_size[64], help_megapixels[64];
 };
 
-/* The options' entries in a command's fer_opt table; d points to a struct set up by a _from_. */
+/* The options' entries in a command's fer_opt table; d points to a struct set up by _init. */
 /* clang-format off */
 #define FER_OPTS_DETECT(d)                                                                         \
+    {"detector", FER_OPT_STR, &(d)->detector, (d)->help_detector, NULL},                           \
+    {"detector-model", FER_OPT_STR, &(d)->detector_path,                                           \
+     "yunet: a detector .fer (default: built-in, models/yunet.fer)", NULL},                        \
+    {"score-threshold", FER_OPT_FLOAT, &(d)->score_threshold, (d)->help_score, NULL},              \
+    {"nms-threshold", FER_OPT_FLOAT, &(d)->nms_threshold, (d)->help_nms, NULL},                    \
     {"cascade", FER_OPT_STR, &(d)->cascade,                                                        \
-     "OpenCV cascade XML (default: built-in frontal face)", NULL},                                 \
+     "haar, lbp: an OpenCV cascade XML (default: built-in Haar frontal face)", NULL},              \
     {"scale-factor", FER_OPT_FLOAT, &(d)->scale_factor, (d)->help_scale, NULL},                    \
     {"min-neighbors", FER_OPT_INT, &(d)->min_neighbors, (d)->help_neighbors, NULL},                \
     {"min-size", FER_OPT_INT, &(d)->min_size, (d)->help_min_size, NULL},                           \
@@ -48,23 +54,22 @@ struct fer_detect_opts {
     {"max-megapixels", FER_OPT_INT, &(d)->max_megapixels, (d)->help_megapixels, NULL}
 /* clang-format on */
 
-/* Defaults from fer detect's parameters (fer_detect_defaults), with the built-in cascade. */
-void fer_detect_opts_from_params(struct fer_detect_opts *d, const struct fer_detect_params *p);
-
-/* Defaults from fer predict's engine options (fer_engine_options_default). */
-void fer_detect_opts_from_engine(struct fer_detect_opts *d, const struct fer_engine_options *eo);
+/* The engine's defaults, and the help texts that state them. */
+void fer_detect_opts_init(struct fer_detect_opts *d);
 
 /*
- * Checks the values as given: FER_ARGS_GO, or FER_EXIT_USAGE after a message
- * (fer_args_fail) when the scale factor is not above 1, a count or size is
- * negative, or --max-megapixels is not 1 to FER_DEFAULT_MAX_MEGAPIXELS.
+ * Checks the values as given: FER_ARGS_GO, or FER_EXIT_USAGE after a message (fer_args_fail)
+ * for an unknown detector, lbp without --cascade, --cascade with another detector, thresholds
+ * outside [0, 1], a scale factor not above 1, a negative count or size, or --max-megapixels
+ * not 1 to FER_DEFAULT_MAX_MEGAPIXELS.
  */
 int fer_detect_opts_check(const struct fer_args *a, const struct fer_detect_opts *d);
 
-/* The values into the parameters of fer_cascade_detect (the cascade is not among them). */
-void fer_detect_opts_to_params(const struct fer_detect_opts *d, struct fer_detect_params *p);
+/* The detector asked for (enum fer_detector): --detector, else haar when --cascade is given,
+ * else the engine's default; -1 for an unknown name. */
+int fer_detect_opts_detector(const struct fer_detect_opts *d);
 
-/* The values into engine options, the cascade's path included. */
+/* The values into engine options (fer_finder_open takes the same). */
 void fer_detect_opts_to_engine(const struct fer_detect_opts *d, struct fer_engine_options *eo);
 
 /* --max-megapixels in pixels, for fer_image_load and fer_image_decode. */

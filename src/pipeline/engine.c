@@ -19,7 +19,7 @@
 #include "core/file.h"
 #include "core/progress.h"
 #include "core/sha256.h"
-#include "detect/cascade.h"
+#include "detect/finder.h"
 #include "fer.h"
 #include "image/image.h"
 #include "image/view.h"
@@ -45,9 +45,7 @@ struct fer_engine {
     char names[FER_MAX_CLASSES][16];
     float mean, std, margin;
     int tta;
-    size_t detect_max_pixels; /* 0: detect at full size */
-    fer_cascade *cascade;
-    struct fer_detect_params detect;
+    fer_finder *finder;
     pthread_mutex_t mu;
     fer_net *free_nets[MAX_NETS];
     int n_free;
@@ -59,6 +57,9 @@ void fer_engine_options_default(struct fer_engine_options *o)
     o->scale_factor = 1.1;
     o->min_neighbors = 5;
     o->min_face = 30;
+    o->detector = FER_DETECTOR_YUNET;
+    o->score_threshold = FER_DEFAULT_SCORE_THRESHOLD;
+    o->nms_threshold = FER_DEFAULT_NMS_THRESHOLD;
     o->margin = -1; /* the model's own */
     o->tta = 1;
     o->detect_max_pixels = FER_DETECT_MAX_PIXELS;
@@ -99,10 +100,11 @@ enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine
         opt = &defaults;
     }
     if (opt->scale_factor <= 1.0 || opt->scale_factor > 4.0 || opt->min_neighbors < 0 ||
-        opt->min_face < 0 || opt->max_face < 0)
+        opt->min_face < 0 || opt->max_face < 0 || !(opt->score_threshold >= 0) ||
+        !(opt->score_threshold <= 1) || !(opt->nms_threshold >= 0) || !(opt->nms_threshold <= 1))
         return fer_errorf(err, FER_ERR_ARG,
                           "detection parameters out of range (scale factor in (1, 4], "
-                          "neighbours and sizes >= 0)");
+                          "neighbours and sizes >= 0, thresholds in [0, 1])");
     fer_engine *e = fer_calloc(1, sizeof(*e));
     if (!e)
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory opening the engine");
@@ -152,7 +154,6 @@ enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine
     const char *mg = fer_meta_get(&e->meta, "crop_margin");
     e->margin = opt->margin >= 0 ? opt->margin : mg ? (float)atof(mg) : 0.0f;
     e->tta = opt->tta;
-    e->detect_max_pixels = opt->detect_max_pixels;
     const char *name = fer_meta_get(&e->meta, "name");
     snprintf(e->model_name, sizeof(e->model_name), "%s", name ? name : "unnamed");
     uint8_t digest[32];
@@ -165,17 +166,8 @@ enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine
     const char *created = fer_meta_get(&e->meta, "created");
     snprintf(e->model_version, sizeof(e->model_version), "%.12s%s%s", hex, created ? " " : "",
              created ? created : "");
-    if (opt->cascade_path)
-        st = fer_cascade_load_xml(opt->cascade_path, &e->cascade, err);
-    else
-        st = fer_cascade_load_builtin(&e->cascade, err);
-    if (st != FER_OK)
+    if ((st = fer_finder_open(opt, &e->finder, err)) != FER_OK)
         goto fail;
-    e->detect = fer_detect_defaults();
-    e->detect.scale_factor = opt->scale_factor;
-    e->detect.min_neighbors = opt->min_neighbors;
-    e->detect.min_w = e->detect.min_h = opt->min_face;
-    e->detect.max_w = e->detect.max_h = opt->max_face;
     *out = e;
     return FER_OK;
 fail:
@@ -189,7 +181,7 @@ void fer_engine_close(fer_engine *e)
         return;
     for (int i = 0; i < e->n_free; i++)
         fer_net_free(e->free_nets[i]);
-    fer_cascade_free(e->cascade);
+    fer_finder_free(e->finder);
     fer_meta_clear(&e->meta);
     fer_free(e->model_bytes);
     pthread_mutex_destroy(&e->mu);
@@ -276,35 +268,6 @@ static fer_rect with_margin(fer_rect r, float margin)
     return (fer_rect){r.x - dx, r.y - dy, r.w + 2 * dx, r.h + 2 * dy};
 }
 
-/*
- * The cascade's boxes on g, or on a copy reduced to e->detect_max_pixels when g is larger
- * (boxes scaled back to g's coordinates).
- */
-static enum fer_status detect_faces(fer_engine *e, const fer_image *g, fer_rect **boxes, size_t *n,
-                                    char *err)
-{
-    double pixels = (double)g->width * (double)g->height;
-    if (!e->detect_max_pixels || pixels <= (double)e->detect_max_pixels)
-        return fer_cascade_detect(e->cascade, g, &e->detect, boxes, n, err);
-    double s = sqrt((double)e->detect_max_pixels / pixels);
-    int w = (int)(g->width * s), h = (int)(g->height * s);
-    w = w < 1 ? 1 : w;
-    h = h < 1 ? 1 : h;
-    fer_image small = {0};
-    enum fer_status st =
-        fer_image_crop_resize(g, (fer_rect){0, 0, g->width, g->height}, w, h, &small, err);
-    if (st == FER_OK)
-        st = fer_cascade_detect(e->cascade, &small, &e->detect, boxes, n, err);
-    fer_image_free(&small);
-    double sx = (double)g->width / w, sy = (double)g->height / h;
-    for (size_t i = 0; st == FER_OK && i < *n; i++) {
-        fer_rect *r = &(*boxes)[i];
-        *r = (fer_rect){(int)lround(r->x * sx), (int)lround(r->y * sy), (int)lround(r->w * sx),
-                        (int)lround(r->h * sy)};
-    }
-    return st;
-}
-
 enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_analysis *out,
                                    char *err)
 {
@@ -321,9 +284,9 @@ enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_anal
                           img->channels);
     }
     double t0 = fer_now();
-    fer_rect *boxes = NULL;
+    struct fer_found *boxes = NULL;
     size_t n = 0;
-    st = detect_faces(e, g, &boxes, &n, err);
+    st = fer_finder_find(e->finder, img, NULL, &boxes, &n, err);
     double t1 = fer_now();
     if (st != FER_OK)
         goto end;
@@ -341,7 +304,7 @@ enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_anal
     }
     for (size_t i = 0; i < n && st == FER_OK; i++) {
         fer_image crop = {0};
-        st = fer_image_crop_resize(g, with_margin(boxes[i], e->margin), FER_FACE_SIDE,
+        st = fer_image_crop_resize(g, with_margin(boxes[i].box, e->margin), FER_FACE_SIDE,
                                    FER_FACE_SIDE, &crop, err);
         if (st == FER_OK)
             memcpy(crops + i * FER_FACE_PIXELS, crop.data, FER_FACE_PIXELS);
@@ -351,7 +314,10 @@ enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_anal
         st = fer_engine_classify_crops(e, crops, n, probs, err);
     for (size_t i = 0; st == FER_OK && i < n; i++) {
         fer_face *f = &out->faces[i];
-        f->box = boxes[i];
+        f->box = boxes[i].box;
+        f->score = boxes[i].score;
+        f->has_landmarks = boxes[i].has_landmarks;
+        memcpy(f->landmarks, boxes[i].landmarks, sizeof(f->landmarks));
         memcpy(f->crop, crops + i * FER_FACE_PIXELS, FER_FACE_PIXELS);
         memcpy(f->probabilities, probs + i * FER_MAX_CLASSES, sizeof(float) * FER_MAX_CLASSES);
         f->emotion = 0;

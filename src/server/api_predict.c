@@ -12,6 +12,7 @@
 #include "core/progress.h"
 #include "image/draw.h"
 #include "image/image.h"
+#include "pipeline/face_json.h"
 #include "server/base64.h"
 #include "server/multipart.h"
 #include "server/server_internal.h"
@@ -179,15 +180,9 @@ static json_t *png_base64(const fer_image *img, char *err)
 
 static json_t *face_json(fer_server *s, const fer_face *f, const char *id, int crops, char *err)
 {
-    int k = fer_engine_class_count(s->engine);
-    json_t *probs = json_object();
-    for (int c = 0; c < k; c++)
-        json_object_set_new(probs, fer_engine_class_name(s->engine, c),
-                            json_real((double)f->probabilities[c]));
-    json_t *o = json_pack("{s:s, s:{s:i, s:i, s:i, s:i}, s:s, s:f, s:o}", "id", id, "box", "x",
-                          f->box.x, "y", f->box.y, "w", f->box.w, "h", f->box.h, "emotion",
-                          fer_engine_class_name(s->engine, f->emotion), "confidence",
-                          (double)f->probabilities[f->emotion], "probabilities", probs);
+    json_t *o = fer_face_json(s->engine, f, id, 0);
+    if (!o)
+        fer_errorf(err, FER_ERR_NOMEM, "out of memory");
     if (o && crops) {
         fer_image crop = {FER_FACE_SIDE, FER_FACE_SIDE, 1, (uint8_t *)f->crop};
         json_t *png = png_base64(&crop, err);
@@ -259,8 +254,9 @@ void fer_api_predict(struct fer_request *rq)
         fer_reply_error(rq, status, "%s", msg);
         goto end;
     }
-    enum fer_status st = fer_image_decode(u.bytes, u.len, "the uploaded image", !u.annotate,
-                                          s->cfg.max_pixels, &img, msg);
+    /* colour: YuNet finds faces in it (the engine makes the gray crops) */
+    enum fer_status st =
+        fer_image_decode(u.bytes, u.len, "the uploaded image", 0, s->cfg.max_pixels, &img, msg);
     if (st != FER_OK) {
         fer_reply_error(rq, fer_http_status_for(st), "%s", msg);
         goto end;
