@@ -13,6 +13,7 @@
  *   6 ferplus    FER+ vote files (fer_dataset_apply_ferplus on a small FER2013 set)
  *   7 json       JSON bodies of POST /v1/feedback and /v1/predict, through the real handlers
  *                of a server with the built-in model and an in-memory SQLite store
+ *   8 yunet      libfacedetection weights files (fer_yunet_import, what `fer import` reads)
  *
  * tests/fuzz_csv.c is the FER2013 CSV reader's. Seeds, and every input that once crashed,
  * are in tests/corpus/<name>/; tests/test_fuzz_corpus.c replays them all through
@@ -29,6 +30,7 @@
 #include "core/sha256.h"
 #include "data/dataset.h"
 #include "detect/cascade.h"
+#include "detect/yunet.h"
 #include "fer.h"
 #include "image/image.h"
 #include "nn/model_file.h"
@@ -303,6 +305,15 @@ static void fuzz_json(const uint8_t *d, size_t n)
     }
 }
 
+static void fuzz_yunet(const uint8_t *d, size_t n)
+{
+    char err[FER_ERR_LEN];
+    fer_net *net = NULL;
+    if (fer_yunet_import((const char *)d, n, "fuzz.cpp", &net, err) == FER_OK && !net)
+        abort();
+    fer_net_free(net);
+}
+
 /* One input to parser `which` (9: a model file with its checksum sealed again). */
 void fuzz_run_parser(int which, const uint8_t *d, size_t n);
 void fuzz_run_parser(int which, const uint8_t *d, size_t n)
@@ -331,6 +342,9 @@ void fuzz_run_parser(int which, const uint8_t *d, size_t n)
         break;
     case 6:
         fuzz_ferplus(d, n);
+        break;
+    case 8:
+        fuzz_yunet(d, n);
         break;
     default:
         fuzz_json(d, n);

@@ -11,7 +11,7 @@
 #include "check.h"
 
 static const char *const PARSERS[] = {"cascade", "multipart", "base64",  "model",
-                                      "spec",    "image",     "ferplus", "json"};
+                                      "spec",    "image",     "ferplus", "json", "yunet"};
 
 /* Runs each file of tests/corpus/<name>/ through parser `which`; the number of files. */
 static int replay(int which, const char *name)

@@ -12,6 +12,7 @@
  * over 32 inputs whose first 27 are (position, colour) pairs, the rest zero.
  */
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,7 +122,7 @@ static int number(struct parser *ps, double *v)
         ps->p++;
     char *end;
     *v = strtod(buf, &end);
-    return n > 0 && *end == 0 && isfinite(*v);
+    return n > 0 && *end == 0 && isfinite(*v) && fabs(*v) <= (double)FLT_MAX; /* finite as a float too */
 }
 
 /* "{v, v, ...}" into a new array (a trailing comma is allowed). */
@@ -271,10 +272,15 @@ static enum fer_status fill_layer(struct parser *ps, int k, const struct fer_par
                           "file does not define", ps->name, k, wa ? c->biases : c->weights);
     size_t want_w = c->depthwise ? 9 * (size_t)c->channels
                                  : (size_t)c->filters * (size_t)c->channels;
-    if (c->depthwise == c->pointwise || wa->n != want_w || ba->n != (size_t)c->filters)
-        return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: convolution %d: %zu weights and %zu biases "
-                          "for a %s layer of %d -> %d", ps->name, k, wa->n, ba->n,
-                          c->depthwise ? "depthwise" : "pointwise", c->channels, c->filters);
+    const char *kind = c->depthwise ? "depthwise" : "pointwise";
+    if (c->depthwise == c->pointwise)
+        return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: convolution %d is %s depthwise and "
+                          "pointwise", ps->name, k, c->depthwise ? "both" : "neither");
+    if (wa->n != want_w || ba->n != (size_t)c->filters)
+        return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: array %s has %zu values; convolution %d "
+                          "(%s, %d -> %d) needs %zu", ps->name, wa->n != want_w ? wa->name
+                          : ba->name, wa->n != want_w ? wa->n : ba->n, k, kind, c->channels,
+                          c->filters, wa->n != want_w ? want_w : (size_t)c->filters);
     int first = k == 0;
     size_t fer_w = first ? (size_t)c->filters * 27 : want_w;
     if (w->n != fer_w || b->n != (size_t)c->filters || (c->depthwise && c->filters != c->channels)
@@ -380,9 +386,9 @@ enum fer_status fer_yunet_import(const char *text, size_t len, const char *name,
     if (st == FER_OK)
         st = fer_net_new(spec, 0, 1, &net, err);
     if (st == FER_OK)
-        st = check_relu(ps, spec);
-    if (st == FER_OK)
         st = fill_net(ps, net);
+    if (st == FER_OK)
+        st = check_relu(ps, spec);
     fer_spec_free(spec);
     free_parser(ps);
     if (st != FER_OK) {
