@@ -7,6 +7,8 @@
  *   build/bench_detect [--cascade XML] [--scale 1.1] [--min-neighbors 3]
  *                      [--min-size 30] [--threads 1] [--rounds 5] IMAGE...
  *   build/bench_detect --accuracy DIR [--min-neighbors 3] [--min-size 30]
+ *   build/bench_detect --detector yunet [--score 0.6] [--min-size 0] ... (the same, with
+ *                      YuNet on the colour image instead of the cascade; peer "fer-yunet")
  *
  * Timing: one JSON line per image with the median thread CPU time of
  * detection alone (decoding excluded) over the rounds, after a warm-up, and
@@ -26,6 +28,7 @@
 #include "core/pool.h"
 #include "detect/cascade.h"
 #include "detect/cascade_internal.h"
+#include "detect/yunet.h"
 #include "image/image.h"
 
 /* CPU time of this thread: other jobs on a shared machine then cost less noise. */
@@ -48,6 +51,36 @@ static void print_boxes(const fer_rect *r, size_t n)
     for (size_t i = 0; i < n; i++)
         printf("%s[%d, %d, %d, %d]", i ? ", " : "", r[i].x, r[i].y, r[i].w, r[i].h);
     printf("]");
+}
+
+/* The detector under test: the cascade, or YuNet when yunet is set. */
+struct detector {
+    fer_cascade *cascade;
+    struct fer_detect_params p;
+    fer_yunet *yunet;
+    struct fer_yunet_params yp;
+    fer_pool *pool;
+};
+
+static const char *peer(const struct detector *d)
+{
+    return d->yunet ? "fer-yunet" : "fer";
+}
+
+/* Boxes of img (gray for the cascade, colour for YuNet) into *r (caller frees). */
+static enum fer_status run(struct detector *d, const fer_image *img, fer_rect **r, size_t *n,
+                           char *err)
+{
+    if (!d->yunet)
+        return fer_cascade_detect_pool(d->cascade, img, &d->p, d->pool, r, n, err);
+    struct fer_yunet_face *f = NULL;
+    enum fer_status st = fer_yunet_detect(d->yunet, img, &d->yp, &f, n, err);
+    *r = st == FER_OK ? fer_calloc(*n ? *n : 1, sizeof(fer_rect)) : NULL;
+    for (size_t i = 0; *r && i < *n; i++)
+        (*r)[i] = (fer_rect){(int)(f[i].x + 0.5f), (int)(f[i].y + 0.5f), (int)(f[i].w + 0.5f),
+                             (int)(f[i].h + 0.5f)};
+    fer_free(f);
+    return st;
 }
 
 static double iou(fer_rect a, fer_rect b)
@@ -79,7 +112,7 @@ static int match(const fer_rect *truth, int nt, const fer_rect *det, int nd)
     }
 }
 
-static int accuracy(const char *dir, const fer_cascade *c, const struct fer_detect_params *p)
+static int accuracy(const char *dir, struct detector *d)
 {
     char path[1024], err[FER_ERR_LEN];
     snprintf(path, sizeof(path), "%s/training.xml", dir);
@@ -111,16 +144,16 @@ static int accuracy(const char *dir, const fer_cascade *c, const struct fer_dete
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         fer_rect *r = NULL;
         size_t n = 0;
-        if (fer_image_load(path, 1, 0, &img, err) != FER_OK ||
-            fer_cascade_detect(c, &img, p, &r, &n, err) != FER_OK) {
+        if (fer_image_load(path, !d->yunet, 0, &img, err) != FER_OK ||
+            run(d, &img, &r, &n, err) != FER_OK) {
             fprintf(stderr, "bench_detect: %s\n", err);
             fer_image_free(&img);
             return 1;
         }
         int h = match(truth, nt, r, (int)n);
-        printf("{\"peer\": \"fer\", \"image\": \"%s\", \"faces\": %d, \"detections\": %zu, "
+        printf("{\"peer\": \"%s\", \"image\": \"%s\", \"faces\": %d, \"detections\": %zu, "
                "\"matched\": %d, \"boxes\": ",
-               name, nt, n, h);
+               peer(d), name, nt, n, h);
         print_boxes(r, n);
         printf("}\n");
         truths += nt;
@@ -129,81 +162,36 @@ static int accuracy(const char *dir, const fer_cascade *c, const struct fer_dete
         fer_free(r);
         fer_image_free(&img);
     }
-    printf("{\"peer\": \"fer\", \"min_neighbors\": %d, \"min_size\": %d, \"faces\": %d, "
-           "\"detections\": %d, \"matched\": %d, \"recall\": %.4f, \"precision\": %.4f}\n",
-           p->min_neighbors, p->min_w, truths, dets, hits, truths ? (double)hits / truths : 0.0,
-           dets ? (double)hits / dets : 0.0);
+    printf("{\"peer\": \"%s\", \"min_neighbors\": %d, \"min_size\": %d, \"score\": %g, "
+           "\"faces\": %d, \"detections\": %d, \"matched\": %d, \"recall\": %.4f, "
+           "\"precision\": %.4f}\n",
+           peer(d), d->p.min_neighbors, d->yunet ? d->yp.min_size : d->p.min_w,
+           (double)d->yp.score_threshold, truths, dets,
+           hits, truths ? (double)hits / truths : 0.0, dets ? (double)hits / dets : 0.0);
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Times every image: one JSON line each (see the top of the file). */
+static int time_images(struct detector *d, char **paths, int n_paths, int threads, int rounds)
 {
-    const char *cascade = NULL, *acc_dir = NULL;
-    struct fer_detect_params p = fer_detect_defaults();
-    int threads = 1, rounds = 5, first = argc;
-    p.min_w = p.min_h = 30;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--cascade") && i + 1 < argc)
-            cascade = argv[++i];
-        else if (!strcmp(argv[i], "--scale") && i + 1 < argc)
-            p.scale_factor = atof(argv[++i]);
-        else if (!strcmp(argv[i], "--min-neighbors") && i + 1 < argc)
-            p.min_neighbors = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--min-size") && i + 1 < argc)
-            p.min_w = p.min_h = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-            threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
-            rounds = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--accuracy") && i + 1 < argc)
-            acc_dir = argv[++i];
-        else if (argv[i][0] != '-') {
-            first = i;
-            break;
-        } else {
-            fprintf(stderr, "usage: bench_detect [--cascade XML] [--scale F] [--min-neighbors N] "
-                            "[--min-size S] [--threads N] [--rounds N] IMAGE...\n"
-                            "       bench_detect --accuracy DIR [options]\n");
-            return 2;
-        }
-    }
-    if (rounds < 1 || rounds > 1000)
-        rounds = 5;
     char err[FER_ERR_LEN];
-    fer_cascade *c = NULL;
-    enum fer_status st =
-        cascade ? fer_cascade_load_xml(cascade, &c, err) : fer_cascade_load_builtin(&c, err);
-    if (st != FER_OK) {
-        fprintf(stderr, "bench_detect: %s\n", err);
-        return 1;
-    }
-    if (acc_dir) {
-        int rc = accuracy(acc_dir, c, &p);
-        fer_cascade_free(c);
-        return rc;
-    }
-    fer_pool *pool = NULL;
-    if (threads > 1 && fer_pool_new(threads, &pool, err) != FER_OK) {
-        fprintf(stderr, "bench_detect: %s\n", err);
-        fer_cascade_free(c);
-        return 1;
-    }
     double *ms = malloc(sizeof(double) * (size_t)rounds);
     int rc = 0;
-    for (int i = first; i < argc && ms; i++) {
+    for (int i = 0; i < n_paths && ms; i++) {
         fer_image img = {0};
-        if (fer_image_load(argv[i], 1, 0, &img, err) != FER_OK) {
+        if (fer_image_load(paths[i], !d->yunet, 0, &img, err) != FER_OK) {
             fprintf(stderr, "bench_detect: %s\n", err);
             rc = 1;
             continue;
         }
         fer_rect *r = NULL;
         size_t n = 0;
+        enum fer_status st = FER_OK;
         for (int k = -1; k < rounds; k++) { /* k = -1 warms up */
             fer_free(r);
             r = NULL;
             double t0 = now_ms();
-            st = fer_cascade_detect_pool(c, &img, &p, pool, &r, &n, err);
+            st = run(d, &img, &r, &n, err);
             if (k >= 0)
                 ms[k] = now_ms() - t0;
             if (st != FER_OK)
@@ -214,9 +202,9 @@ int main(int argc, char **argv)
             rc = 1;
         } else {
             qsort(ms, (size_t)rounds, sizeof(double), cmp_double);
-            printf("{\"peer\": \"fer\", \"image\": \"%s\", \"width\": %d, \"height\": %d, "
+            printf("{\"peer\": \"%s\", \"image\": \"%s\", \"width\": %d, \"height\": %d, "
                    "\"threads\": %d, \"ms\": %.3f, \"boxes\": ",
-                   argv[i], img.width, img.height, threads, ms[rounds / 2]);
+                   peer(d), paths[i], img.width, img.height, threads, ms[rounds / 2]);
             print_boxes(r, n);
             printf("}\n");
         }
@@ -224,7 +212,68 @@ int main(int argc, char **argv)
         fer_image_free(&img);
     }
     free(ms);
-    fer_pool_free(pool);
-    fer_cascade_free(c);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cascade = NULL, *acc_dir = NULL, *kind = "haar";
+    struct detector d = {.p = fer_detect_defaults()};
+    fer_yunet_params_default(&d.yp);
+    int threads = 1, rounds = 5, first = argc;
+    d.p.min_w = d.p.min_h = 30;
+    d.yp.min_size = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--cascade") && i + 1 < argc)
+            cascade = argv[++i];
+        else if (!strcmp(argv[i], "--detector") && i + 1 < argc)
+            kind = argv[++i];
+        else if (!strcmp(argv[i], "--scale") && i + 1 < argc)
+            d.p.scale_factor = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--score") && i + 1 < argc)
+            d.yp.score_threshold = (float)atof(argv[++i]);
+        else if (!strcmp(argv[i], "--min-neighbors") && i + 1 < argc)
+            d.p.min_neighbors = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--min-size") && i + 1 < argc)
+            d.p.min_w = d.p.min_h = d.yp.min_size = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--accuracy") && i + 1 < argc)
+            acc_dir = argv[++i];
+        else if (argv[i][0] != '-') {
+            first = i;
+            break;
+        } else {
+            fprintf(stderr, "usage: bench_detect [--detector haar|yunet] [--cascade XML] "
+                            "[--scale F] [--score S] [--min-neighbors N] [--min-size S] "
+                            "[--threads N] [--rounds N] IMAGE...\n"
+                            "       bench_detect --accuracy DIR [options]\n");
+            return 2;
+        }
+    }
+    if (rounds < 1 || rounds > 1000)
+        rounds = 5;
+    char err[FER_ERR_LEN];
+    enum fer_status st;
+    if (!strcmp(kind, "yunet"))
+        st = fer_yunet_open_builtin(&d.yunet, err);
+    else
+        st = cascade ? fer_cascade_load_xml(cascade, &d.cascade, err)
+                     : fer_cascade_load_builtin(&d.cascade, err);
+    if (st == FER_OK && threads > 1)
+        st = fer_pool_new(threads, &d.pool, err);
+    if (st == FER_OK && d.yunet)
+        fer_yunet_set_pool(d.yunet, d.pool);
+    int rc = 1;
+    if (st != FER_OK)
+        fprintf(stderr, "bench_detect: %s\n", err);
+    else
+        rc = acc_dir ? accuracy(acc_dir, &d) : time_images(&d, argv + first, argc - first,
+                                                            threads, rounds);
+    fer_yunet_free(d.yunet);
+    fer_pool_free(d.pool);
+    fer_cascade_free(d.cascade);
     return rc;
 }

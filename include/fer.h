@@ -183,6 +183,8 @@ const char *fer_engine_class_name(const fer_engine *e, int i);
 const char *fer_engine_model_name(const fer_engine *e);
 /* The first 12 hex digits of the model file's SHA-256 and its creation time. */
 const char *fer_engine_model_version(const fer_engine *e);
+/* The face detector's name: "yunet", "haar", "lbp" or "none". */
+const char *fer_engine_detector(const fer_engine *e);
 /* Any metadata key of the model file (e.g. "val_accuracy"), or NULL. Borrowed. */
 const char *fer_engine_model_info(const fer_engine *e, const char *key);
 

@@ -393,7 +393,7 @@ else
     skip "the shipped models' accuracy: $publictest not found"
 fi
 
-# photos: detect and predict (the built-in model and cascade)
+# photos: detect and predict (the built-in model and detector)
 photos=tests/data/photos # public domain, tests/data/README.md
 printf 'not an image at all' >"$tmp/garbage.jpg"
 expect "predict garbage fails" 1 "$FER" predict "$tmp/garbage.jpg"
@@ -420,7 +420,7 @@ expect "predict jsonl with top 2" 0 "$FER" predict --format jsonl --top 2 "$phot
 [[ $(grep -o '"probabilities":{[^}]*}' "$tmp/out" | head -1 | grep -o ':' | wc -l) -eq 3 ]] &&
     ok "--top 2 lists two emotions" || bad "--top 2 lists two emotions"
 expect "predict csv" 0 "$FER" predict --format csv "$photos/two_portraits.jpg"
-contains "csv header" "$tmp/out" "file,face,x,y,w,h,emotion,angry"
+contains "csv header" "$tmp/out" "file,face,x,y,w,h,score,emotion,angry"
 mkdir -p "$tmp/photos/sub"
 cp "$photos/two_portraits.jpg" "$tmp/photos/a.jpg"
 cp "$photos/grace_hopper.jpg" "$tmp/photos/sub/b.jpg"
@@ -451,7 +451,7 @@ expect "--style fancy" 2 "$FER" predict --style fancy "$photos/astronaut.jpg"
 contains "  names the styles" "$tmp/err" "unknown --style 'fancy' (auto, bars or label)"
 # standard input and WebP
 expect "predict - reads standard input" 0 "$FER" predict --format csv - <"$photos/grace_hopper.jpg"
-contains "  and finds the face" "$tmp/out" '"-",0,155,105,222,222,neutral'
+contains "  and finds the face" "$tmp/out" '"-",0,182,121,172,211,0.9434,neutral'
 expect "predict a WebP" 0 "$FER" predict --format csv "$photos/astronaut.webp"
 contains "  the smiling astronaut reads happy" "$tmp/out" ",happy,"
 expect "a WebP from standard input" 0 "$FER" predict --format jsonl - <"$photos/astronaut.webp"
@@ -470,13 +470,70 @@ contains "says the range" "$tmp/err" "--top 9: the model has 7 classes (--top 1 
 expect "--top -1" 2 "$FER" predict --top -1 "$photos/astronaut.jpg"
 # detect speaks the same formats
 expect "detect csv" 0 "$FER" detect --format csv "$photos/grace_hopper.jpg"
-contains "detect csv header" "$tmp/out" "file,face,x,y,w,h,error"
+contains "detect csv header" "$tmp/out" "file,face,x,y,w,h,score,error"
 [[ $(wc -l <"$tmp/out") -eq 2 ]] && ok "one row per face" || bad "one row per face"
 expect "detect jsonl" 0 "$FER" detect --format jsonl "$photos/grace_hopper.jpg" "$photos/coffee.jpg"
 [[ $(grep -c '"file"' "$tmp/out") -eq 2 && $(wc -l <"$tmp/out") -eq 2 ]] && ok "a line per image" ||
     bad "a line per image"
 contains "a photo without a face has none" "$tmp/out" '"faces":[]'
 expect "detect --format xml" 2 "$FER" detect --format xml "$photos/grace_hopper.jpg"
+# the detectors: yunet (default), haar (the 2016 system's, OpenCV's boxes), lbp, none
+expect "detect finds Grace Hopper" 0 "$FER" detect --format jsonl "$photos/grace_hopper.jpg"
+contains "  with YuNet's box, score and landmarks" "$tmp/out" \
+    '"faces":[{"id":"0","box":{"x":182,"y":121,"w":172,"h":211},"score":0.94'
+contains "  five of them" "$tmp/out" '"landmarks":[[227.1,193.3],[308.0,195.5],[266.5,240.0],'
+expect "--detector haar" 0 "$FER" detect --detector haar --format csv "$photos/grace_hopper.jpg"
+contains "  gives OpenCV's box, without a score" "$tmp/out" '"tests/data/photos/grace_hopper.jpg",0,155,105,222,222,,'
+expect "--cascade alone means haar" 0 "$FER" detect --cascade \
+    /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml --format csv \
+    "$photos/grace_hopper.jpg"
+contains "  the same box" "$tmp/out" ',0,155,105,222,222,,'
+expect "--detector none" 0 "$FER" predict --detector none --format csv "$photos/grace_hopper.jpg"
+contains "  takes the whole picture" "$tmp/out" '"tests/data/photos/grace_hopper.jpg",0,0,0,512,600,,'
+expect "--detector lbp without a cascade" 2 "$FER" detect --detector lbp "$photos/grace_hopper.jpg"
+contains "  asks for one" "$tmp/err" "--detector lbp needs --cascade FILE"
+lbp=/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml
+if [[ -r $lbp ]]; then
+    expect "--detector lbp --cascade" 0 "$FER" detect --detector lbp --cascade "$lbp" --format csv \
+        "$photos/grace_hopper.jpg"
+    [[ $(wc -l <"$tmp/out") -eq 2 ]] && ok "  finds one face" || bad "  finds one face"
+else
+    skip "--detector lbp --cascade (no $lbp)"
+fi
+expect "--detector yunet --cascade" 2 "$FER" detect --detector yunet --cascade "$lbp" x.jpg
+contains "  is refused" "$tmp/err" "--cascade goes with --detector haar or lbp"
+expect "--detector dlib" 2 "$FER" predict --detector dlib "$photos/grace_hopper.jpg"
+contains "  names the detectors" "$tmp/err" "yunet, haar, lbp or none"
+expect "--score-threshold 2" 2 "$FER" detect --score-threshold 2 "$photos/grace_hopper.jpg"
+expect "--score-threshold 0.99" 0 "$FER" detect --score-threshold 0.99 --format jsonl \
+    "$photos/two_portraits.jpg"
+contains "  leaves no face" "$tmp/out" '"faces":[]'
+expect "--detector-model of an emotion model" 1 "$FER" detect --detector-model \
+    models/fer-resnet.fer "$photos/grace_hopper.jpg"
+contains "  says it is not a detector" "$tmp/err" "not a face detector"
+# detect and predict: the same defaults, the same faces, the same record
+"$FER" detect --format jsonl "$photos/two_portraits.jpg" | grep -o '"box":{[^}]*}' >"$tmp/d.box"
+"$FER" predict --format jsonl "$photos/two_portraits.jpg" | grep -o '"box":{[^}]*}' >"$tmp/p.box"
+[[ -s $tmp/d.box ]] && cmp -s "$tmp/d.box" "$tmp/p.box" && ok "detect and predict find the same faces" ||
+    bad "detect and predict find the same faces"
+expect "a photo without faces in CSV" 0 "$FER" predict --format csv "$photos/coffee.jpg"
+contains "  still gets its row" "$tmp/out" '"tests/data/photos/coffee.jpg",,,,,,,,'
+# fer import: libfacedetection's weights into a model file
+expect "import needs three arguments" 2 "$FER" import yunet
+expect "import of an unknown format" 2 "$FER" import onnx a b
+contains "  says so" "$tmp/err" "unknown format 'onnx'"
+expect "import of a file that is not weights" 1 "$FER" import yunet "$tmp/garbage.jpg" "$tmp/y.fer"
+contains "  says why" "$tmp/err" "no param_pConvInfo table"
+[[ ! -e $tmp/y.fer ]] && ok "  and writes nothing" || bad "  and writes nothing"
+yunet_src=../shared/data/yunet/facedetectcnn-data.cpp
+if [[ -r $yunet_src ]]; then
+    expect "import yunet (../shared)" 0 "$FER" import yunet "$yunet_src" "$tmp/y.fer"
+    expect "  and detect with it" 0 "$FER" detect --detector-model "$tmp/y.fer" --format csv \
+        "$photos/grace_hopper.jpg"
+    contains "  the same face" "$tmp/out" ',0,182,121,172,211,0.9434,'
+else
+    skip "import yunet (needs ../shared/data/yunet)"
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 ]]

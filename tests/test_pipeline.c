@@ -266,7 +266,12 @@ TEST(bad_input_is_reported)
     CHECK(fer_engine_open(&o, &e, err) == FER_ERR_ARG);
     fer_engine_options_default(&o);
     o.cascade_path = "/nonexistent.xml";
-    CHECK(fer_engine_open(&o, &e, err) != FER_OK);
+    CHECK(fer_engine_open(&o, &e, err) == FER_ERR_ARG && strstr(err, "haar and lbp"));
+    o.detector = FER_DETECTOR_HAAR;
+    CHECK(fer_engine_open(&o, &e, err) != FER_OK && e == NULL);
+    fer_engine_options_default(&o);
+    o.score_threshold = 1.5f;
+    CHECK(fer_engine_open(&o, &e, err) == FER_ERR_ARG && e == NULL);
 }
 
 /* A model file whose metadata names more classes than the network has outputs is refused. */

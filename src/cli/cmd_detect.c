@@ -44,7 +44,7 @@ static void print_entry(int fmt, json_t *entry, json_t *all)
         return;
     }
     if (fmt == 1) {
-        char *s = json_dumps(entry, JSON_COMPACT);
+        char *s = json_dumps(entry, JSON_COMPACT | JSON_REAL_PRECISION(6));
         if (s)
             puts(s);
         free(s);
@@ -124,7 +124,7 @@ static size_t detect_all(fer_finder *finder, const struct fer_file_list *files,
         json_decref(entry);
     }
     if (fmt == 0) {
-        json_dumpf(out, stdout, JSON_INDENT(2));
+        json_dumpf(out, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
         putchar('\n');
     }
     json_decref(out);

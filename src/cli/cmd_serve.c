@@ -15,6 +15,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/detect_opts.h"
 #include "cli/files.h"
 #include "core/alloc.h"
 #include "fer.h"
@@ -112,6 +113,7 @@ static void wait_for_signal(fer_store *store, int keep_days)
 struct serve_options {
     struct fer_server_config sc;
     struct fer_engine_options eo;
+    struct fer_detect_opts detect;
     const char *db, *web, *swagger, *token;
     int max_upload_mb, max_mpix, timeout, quiet, keep_days, rate_limit;
     char web_buf[PATH_MAX], swagger_buf[PATH_MAX];
@@ -122,6 +124,7 @@ static int read_options(int argc, char **argv, struct serve_options *o)
 {
     fer_server_config_default(&o->sc);
     fer_engine_options_default(&o->eo);
+    fer_detect_opts_init(&o->detect);
     o->db = DEFAULT_DB;
     o->max_upload_mb = 10;
     o->max_mpix = FER_DEFAULT_MAX_MEGAPIXELS;
@@ -133,8 +136,7 @@ static int read_options(int argc, char **argv, struct serve_options *o)
         {"db", FER_OPT_STR, &o->db,
          "feedback store: sqlite:PATH or postgresql://... (default " DEFAULT_DB ")", NULL},
         {"model", FER_OPT_STR, &o->eo.model_path, "model file (default: the built-in model)", NULL},
-        {"cascade", FER_OPT_STR, &o->eo.cascade_path,
-         "OpenCV cascade XML (default: built-in frontal face)", NULL},
+        FER_OPTS_DETECTOR(&o->detect),
         {"merge-disgust", FER_OPT_FLAG, &o->eo.merge_disgust,
          "answer in 6 classes: a 7-class model's disgust added to angry", NULL},
         {"threads", FER_OPT_INT, &o->sc.threads, "images analysed at once (default: one per core)",
@@ -175,6 +177,9 @@ static int read_options(int argc, char **argv, struct serve_options *o)
                         "--rate-limit 0-1000000\n");
         return FER_EXIT_USAGE;
     }
+    if ((status = fer_detect_opts_check(&args, &o->detect)) != FER_ARGS_GO)
+        return status;
+    fer_detect_opts_to_engine(&o->detect, &o->eo);
     return FER_ARGS_GO;
 }
 

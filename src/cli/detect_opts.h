@@ -37,9 +37,13 @@ struct fer_detect_opts {
         help_min_size[64], help_max_size[64], help_megapixels[64];
 };
 
-/* The options' entries in a command's fer_opt table; d points to a struct set up by _init. */
+/* The options' entries in a command's fer_opt table; d points to a struct set up by _init.
+ * FER_OPTS_DETECTOR leaves out --max-megapixels, for commands that have their own. */
 /* clang-format off */
 #define FER_OPTS_DETECT(d)                                                                         \
+    FER_OPTS_DETECTOR(d),                                                                          \
+    {"max-megapixels", FER_OPT_INT, &(d)->max_megapixels, (d)->help_megapixels, NULL}
+#define FER_OPTS_DETECTOR(d)                                                                       \
     {"detector", FER_OPT_STR, &(d)->detector, (d)->help_detector, NULL},                           \
     {"detector-model", FER_OPT_STR, &(d)->detector_path,                                           \
      "yunet: a detector .fer (default: built-in, models/yunet.fer)", NULL},                        \
@@ -50,8 +54,7 @@ struct fer_detect_opts {
     {"scale-factor", FER_OPT_FLOAT, &(d)->scale_factor, (d)->help_scale, NULL},                    \
     {"min-neighbors", FER_OPT_INT, &(d)->min_neighbors, (d)->help_neighbors, NULL},                \
     {"min-size", FER_OPT_INT, &(d)->min_size, (d)->help_min_size, NULL},                           \
-    {"max-size", FER_OPT_INT, &(d)->max_size, (d)->help_max_size, NULL},                           \
-    {"max-megapixels", FER_OPT_INT, &(d)->max_megapixels, (d)->help_megapixels, NULL}
+    {"max-size", FER_OPT_INT, &(d)->max_size, (d)->help_max_size, NULL}
 /* clang-format on */
 
 /* The engine's defaults, and the help texts that state them. */

@@ -81,6 +81,9 @@ enum fer_status fer_finder_open(const struct fer_engine_options *o, fer_finder *
     *out = NULL;
     if (o->detector < 0 || o->detector > FER_DETECTOR_NONE)
         return fer_errorf(err, FER_ERR_ARG, "unknown detector %d", o->detector);
+    if (o->cascade_path && o->detector != FER_DETECTOR_HAAR && o->detector != FER_DETECTOR_LBP)
+        return fer_errorf(err, FER_ERR_ARG, "a cascade file (%s) is for the haar and lbp "
+                          "detectors, not %s", o->cascade_path, fer_detector_name(o->detector));
     fer_finder *f = fer_calloc(1, sizeof(*f));
     if (!f)
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory opening the face detector");

@@ -188,6 +188,11 @@ void fer_engine_close(fer_engine *e)
     fer_free(e);
 }
 
+const char *fer_engine_detector(const fer_engine *e)
+{
+    return fer_detector_name(fer_finder_detector(e->finder));
+}
+
 int fer_engine_class_count(const fer_engine *e)
 {
     return e->n_classes;

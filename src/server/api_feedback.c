@@ -1,7 +1,8 @@
 /*
- * api_feedback.c - POST /v1/feedback (the emotion a user says is right, for a face id from a
- * prediction or for a crop sent along) and GET /v1/feedback/export (every correction as
- * FER2013 CSV, for `fer train --init`; needs the admin token).
+ * api_feedback.c - POST /v1/feedback (the emotion a user says is right, or "not_a_face" when
+ * the box holds no face, for a face id from a prediction or for a crop sent along) and
+ * GET /v1/feedback/export (every correction as FER2013 CSV, for `fer train --init`, or with
+ * format=negatives the "not a face" corrections; needs the admin token).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -92,8 +93,11 @@ static unsigned parse_feedback(struct fer_request *rq, struct fer_feedback_recor
         snprintf(msg, FER_ERR_LEN, "\"emotion\" is missing: the class the user says is right");
         goto end;
     }
-    if (class_index(s->engine, emotion) < 0 || strlen(emotion) >= sizeof(fb->label)) {
-        snprintf(msg, FER_ERR_LEN, "unknown emotion '%.40s': use one of %s", emotion, s->classes);
+    if (strcmp(emotion, FER_STORE_NOT_A_FACE) != 0 &&
+        (class_index(s->engine, emotion) < 0 || strlen(emotion) >= sizeof(fb->label))) {
+        snprintf(msg, FER_ERR_LEN,
+                 "unknown emotion '%.40s': use one of %s, or %s when the box holds no face",
+                 emotion, s->classes, FER_STORE_NOT_A_FACE);
         goto end;
     }
     snprintf(fb->label, sizeof(fb->label), "%s", emotion);
@@ -176,6 +180,51 @@ end:
     fer_free(fb);
 }
 
+/*
+ * Answers with the export as CSV: the FER2013 one, or the negatives. It is written to an
+ * unlinked temporary file and sent from there, so memory stays flat however much feedback the
+ * store holds.
+ */
+static void send_export(struct fer_request *rq, int negatives)
+{
+    fer_server *s = rq->srv;
+    char msg[FER_ERR_LEN];
+    size_t rows = 0, skipped = 0;
+    FILE *f = tmpfile();
+    if (!f) {
+        fer_reply_error(rq, 503, "no temporary file for the export: %s", strerror(errno));
+        return;
+    }
+    enum fer_status st = negatives
+                             ? fer_store_export_negatives(s->store, f, &rows, msg)
+                             : fer_store_export_fer2013(s->store, f, NULL, &rows, &skipped, msg);
+    long size = -1;
+    if (st == FER_OK && (fflush(f) != 0 || (size = ftell(f)) < 0))
+        st = fer_errorf(msg, FER_ERR_IO, "writing the export: %s", strerror(errno));
+    int fd = st == FER_OK ? dup(fileno(f)) : -1;
+    if (st == FER_OK && fd < 0)
+        st = fer_errorf(msg, FER_ERR_IO, "the export: %s", strerror(errno));
+    fclose(f);
+    if (st != FER_OK) {
+        fer_reply_error(rq, 500, "%s", msg);
+        return;
+    }
+    char n[32];
+    fer_reply_static(rq, MHD_HTTP_OK, "text/csv; charset=utf-8", NULL, 0);
+    rq->reply.fd = fd; /* sent by MHD, which closes it */
+    rq->reply.fd_size = (size_t)size;
+    fer_reply_header(rq, "Content-Disposition",
+                     negatives ? "attachment; filename=\"fer-negatives.csv\""
+                               : "attachment; filename=\"fer-feedback.csv\"");
+    fer_reply_header(rq, "Cache-Control", "no-store");
+    snprintf(n, sizeof(n), "%zu", rows);
+    fer_reply_header(rq, "X-Fer-Rows", n);
+    if (!negatives) {
+        snprintf(n, sizeof(n), "%zu", skipped);
+        fer_reply_header(rq, "X-Fer-Skipped", n);
+    }
+}
+
 /* 1 when a and b are equal, in time independent of where they differ. */
 static int same_token(const char *a, const char *b)
 {
@@ -211,40 +260,13 @@ void fer_api_export(struct fer_request *rq)
         return;
     }
     const char *format = fer_request_arg(rq, "format");
-    if (format && strcmp(format, "fer2013") != 0) {
+    int negatives = format && strcmp(format, "negatives") == 0;
+    if (format && !negatives && strcmp(format, "fer2013") != 0) {
         fer_reply_error(rq, MHD_HTTP_BAD_REQUEST,
-                        "unknown format '%.40s': the export knows format=fer2013", format);
+                        "unknown format '%.40s': the export knows format=fer2013 (the "
+                        "corrections) and format=negatives (the \"not a face\" ones)",
+                        format);
         return;
     }
-    /* Written to an unlinked temporary file and sent from there: memory stays flat however
-     * much feedback the store holds. */
-    char msg[FER_ERR_LEN];
-    size_t rows = 0, skipped = 0;
-    FILE *f = tmpfile();
-    if (!f) {
-        fer_reply_error(rq, 503, "no temporary file for the export: %s", strerror(errno));
-        return;
-    }
-    enum fer_status st = fer_store_export_fer2013(s->store, f, NULL, &rows, &skipped, msg);
-    long size = -1;
-    if (st == FER_OK && (fflush(f) != 0 || (size = ftell(f)) < 0))
-        st = fer_errorf(msg, FER_ERR_IO, "writing the export: %s", strerror(errno));
-    int fd = st == FER_OK ? dup(fileno(f)) : -1;
-    if (st == FER_OK && fd < 0)
-        st = fer_errorf(msg, FER_ERR_IO, "the export: %s", strerror(errno));
-    fclose(f);
-    if (st != FER_OK) {
-        fer_reply_error(rq, 500, "%s", msg);
-        return;
-    }
-    char n[32];
-    fer_reply_static(rq, MHD_HTTP_OK, "text/csv; charset=utf-8", NULL, 0);
-    rq->reply.fd = fd; /* sent by MHD, which closes it */
-    rq->reply.fd_size = (size_t)size;
-    fer_reply_header(rq, "Content-Disposition", "attachment; filename=\"fer-feedback.csv\"");
-    fer_reply_header(rq, "Cache-Control", "no-store");
-    snprintf(n, sizeof(n), "%zu", rows);
-    fer_reply_header(rq, "X-Fer-Rows", n);
-    snprintf(n, sizeof(n), "%zu", skipped);
-    fer_reply_header(rq, "X-Fer-Skipped", n);
+    send_export(rq, negatives);
 }

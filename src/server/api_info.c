@@ -14,6 +14,8 @@ void fer_api_health(struct fer_request *rq)
         fer_engine_class_count(s->engine), "store", fer_store_name(s->store), "uptime_s",
         fer_now() - s->started, "threads", s->cfg.threads, "limits", "max_upload_bytes",
         (json_int_t)s->cfg.max_upload_bytes, "max_pixels", (json_int_t)s->cfg.max_pixels);
+    if (o)
+        json_object_set_new(o, "detector", json_string(fer_engine_detector(s->engine)));
     fer_reply_json(rq, MHD_HTTP_OK, o);
 }
 

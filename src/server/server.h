@@ -4,8 +4,10 @@
  *
  *   GET  /v1/health                      liveness, the model, the store, the limits
  *   POST /v1/predict                     faces and emotions of an image (multipart, raw, JSON)
- *   POST /v1/feedback                    the right emotion for a face (by id or by crop)
- *   GET  /v1/feedback/export             stored feedback as FER2013 CSV (admin token)
+ *   POST /v1/feedback                    the right emotion for a face (by id or by crop), or
+ *                                        "not_a_face"
+ *   GET  /v1/feedback/export             stored feedback as FER2013 CSV, or with
+ *                                        format=negatives the "not a face" rows (admin token)
  *   GET  /metrics                        Prometheus text
  *   GET  /openapi.json, /docs            the API description and Swagger UI
  *   GET  /, /app.js, ...                 the web app (files of web_dir)

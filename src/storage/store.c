@@ -1,6 +1,7 @@
 /*
  * store.c - the feedback store's public functions: URL dispatch to a backend, argument checks,
- * the per-store mutex, random face ids, the paged walk over feedback and the FER2013 export.
+ * the per-store mutex, random face ids, the paged walk over feedback, the FER2013 export and
+ * the export of negatives ("not a face" corrections).
  * The SQL lives in the backends (sqlite_store.c, pg_store.c), reached through fer_store_ops.
  */
 #include "storage/store.h"
@@ -382,16 +383,63 @@ enum fer_status fer_store_each_feedback(fer_store *store, fer_feedback_fn fn, vo
     return st;
 }
 
+/* A line of either export: the longest is a negative's, its id, time and face id (at most
+ * EXPORT_HEAD_LEN bytes), a version quoted, then the pixels ("255 " each) and the newline. */
+#define EXPORT_HEAD_LEN 128
+#define EXPORT_LINE_LEN (EXPORT_HEAD_LEN + 2 * FER_STORE_VERSION_LEN + FER_STORE_CROP_BYTES * 4 + 8)
+
 struct export_ctx {
     FILE *out;
     const char *const *names;
     size_t rows, skipped;
-    char line[16 + FER_STORE_CROP_BYTES * 4 + 16]; /* "6," + "255 " per pixel + ",Training\n" */
+    char line[EXPORT_LINE_LEN];
 };
+
+/* Writes crop as 2304 space-separated decimal values at p; returns the end. */
+static char *write_pixels(char *p, const unsigned char *crop)
+{
+    for (size_t i = 0; i < FER_STORE_CROP_BYTES; i++) {
+        unsigned v = crop[i];
+        if (i)
+            *p++ = ' ';
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+    }
+    return p;
+}
+
+/* Writes text at p as a CSV field, quoted (RFC 4180) when it holds a comma or a quote. */
+static char *write_field(char *p, const char *text)
+{
+    int quote = strpbrk(text, ",\"") != NULL;
+    if (quote)
+        *p++ = '"';
+    for (; *text; text++) {
+        if (*text == '"')
+            *p++ = '"';
+        *p++ = *text;
+    }
+    if (quote)
+        *p++ = '"';
+    return p;
+}
+
+static enum fer_status export_line(struct export_ctx *x, char *err)
+{
+    if (fputs(x->line, x->out) == EOF)
+        return fer_errorf(err, FER_ERR_IO, "export: cannot write the CSV: %s", strerror(errno));
+    x->rows++;
+    return FER_OK;
+}
 
 static enum fer_status export_row(const struct fer_feedback_record *fb, void *arg, char *err)
 {
     struct export_ctx *x = arg;
+    if (strcmp(fb->label, FER_STORE_NOT_A_FACE) == 0)
+        return FER_OK; /* a negative: fer_store_export_negatives writes it */
     int label = -1;
     for (int i = 0; i < 7 && label < 0; i++)
         if (x->names[i] && strcmp(x->names[i], fb->label) == 0)
@@ -403,21 +451,43 @@ static enum fer_status export_row(const struct fer_feedback_record *fb, void *ar
     char *p = x->line;
     *p++ = (char)('0' + label);
     *p++ = ',';
-    for (size_t i = 0; i < FER_STORE_CROP_BYTES; i++) {
-        unsigned v = fb->crop[i];
-        if (i)
-            *p++ = ' ';
-        if (v >= 100)
-            *p++ = (char)('0' + v / 100);
-        if (v >= 10)
-            *p++ = (char)('0' + v / 10 % 10);
-        *p++ = (char)('0' + v % 10);
-    }
+    p = write_pixels(p, fb->crop);
     memcpy(p, ",Training\n", 11);
-    if (fputs(x->line, x->out) == EOF)
-        return fer_errorf(err, FER_ERR_IO, "export: cannot write the CSV: %s", strerror(errno));
-    x->rows++;
-    return FER_OK;
+    return export_line(x, err);
+}
+
+static enum fer_status export_negative(const struct fer_feedback_record *fb, void *arg, char *err)
+{
+    struct export_ctx *x = arg;
+    if (strcmp(fb->label, FER_STORE_NOT_A_FACE) != 0)
+        return FER_OK;
+    char *p = x->line;
+    /* face ids are hex and versions fit their buffer: only a time far out of range is too long */
+    int w =
+        snprintf(p, EXPORT_HEAD_LEN, "%lld,%.3f,%s,", (long long)fb->id, fb->created, fb->face_id);
+    if (w < 0 || w >= EXPORT_HEAD_LEN)
+        return fer_errorf(err, FER_ERR_CORRUPT, "export: feedback %lld has a time out of range",
+                          (long long)fb->id);
+    p = write_field(p + w, fb->model_version);
+    *p++ = ',';
+    p = write_pixels(p, fb->crop);
+    memcpy(p, "\n", 2);
+    return export_line(x, err);
+}
+
+/* Writes header, then fn's line for each feedback row, into out. */
+static enum fer_status export_csv(fer_store *store, FILE *out, const char *header,
+                                  fer_feedback_fn fn, struct export_ctx *x, char *err)
+{
+    x->out = out;
+    enum fer_status st = FER_OK;
+    if (fputs(header, out) == EOF)
+        st = fer_errorf(err, FER_ERR_IO, "export: cannot write the CSV: %s", strerror(errno));
+    if (st == FER_OK)
+        st = fer_store_each_feedback(store, fn, x, err);
+    if (st == FER_OK && (fflush(out) != 0 || ferror(out)))
+        st = fer_errorf(err, FER_ERR_IO, "export: cannot write the CSV: %s", strerror(errno));
+    return st;
 }
 
 enum fer_status fer_store_export_fer2013(fer_store *store, FILE *out, const char *const names7[7],
@@ -428,19 +498,27 @@ enum fer_status fer_store_export_fer2013(fer_store *store, FILE *out, const char
     struct export_ctx *x = fer_calloc(1, sizeof(*x));
     if (!x)
         return fer_errorf(err, FER_ERR_NOMEM, "export: out of memory");
-    x->out = out;
     x->names = names7 ? names7 : fer_class_names(7);
-    enum fer_status st = FER_OK;
-    if (fputs("emotion,pixels,Usage\n", out) == EOF)
-        st = fer_errorf(err, FER_ERR_IO, "export: cannot write the CSV: %s", strerror(errno));
-    if (st == FER_OK)
-        st = fer_store_each_feedback(store, export_row, x, err);
-    if (st == FER_OK && (fflush(out) != 0 || ferror(out)))
-        st = fer_errorf(err, FER_ERR_IO, "export: cannot write the CSV: %s", strerror(errno));
+    enum fer_status st = export_csv(store, out, "emotion,pixels,Usage\n", export_row, x, err);
     if (rows)
         *rows = x->rows;
     if (skipped)
         *skipped = x->skipped;
+    fer_free(x);
+    return st;
+}
+
+enum fer_status fer_store_export_negatives(fer_store *store, FILE *out, size_t *rows, char *err)
+{
+    if (!store || !out)
+        return fer_errorf(err, FER_ERR_ARG, "store: fer_store_export_negatives: NULL argument");
+    struct export_ctx *x = fer_calloc(1, sizeof(*x));
+    if (!x)
+        return fer_errorf(err, FER_ERR_NOMEM, "export: out of memory");
+    enum fer_status st = export_csv(store, out, "id,created,face_id,model_version,pixels\n",
+                                    export_negative, x, err);
+    if (rows)
+        *rows = x->rows;
     fer_free(x);
     return st;
 }

@@ -16,10 +16,16 @@
  *             model_version, classes (comma list), probabilities, the 48x48 grayscale crop and
  *             the face's box in the photo.
  *   feedback  one row per correction: id (increasing), created, face_id (or none), label (a class
- *             name), the crop, and the probabilities, classes and model_version of the prediction
- *             it corrects. Given a face id, the store copies crop, probabilities, classes and
- *             model version from the face row in the same statement, so the feedback outlives
- *             the face (fer_store_prune_faces never deletes a face that has feedback).
+ *             name, or FER_STORE_NOT_A_FACE for a negative), the crop, and the probabilities,
+ *             classes and model_version of the prediction it corrects. Given a face id, the store
+ *             copies crop, probabilities, classes and model version from the face row in the same
+ *             statement, so the feedback outlives the face (fer_store_prune_faces never deletes a
+ *             face that has feedback).
+ * Negatives: a user who says a detection is no face at all gives the label "not_a_face"
+ * (FER_STORE_NOT_A_FACE). Such rows live in the feedback table like any other, as the label
+ * column holds any name, so they took no schema change and an older fer opening the store
+ * still works (its FER2013 export skips them as an unknown label). fer_store_export_fer2013
+ * leaves them out; fer_store_export_negatives writes them, and only them.
  * Probabilities are stored as text, a JSON array such as [0.0125,0.87,...], each value written
  * with "%.9g", which gives back the same float32 exactly, and readable in sqlite3 or psql. The
  * C library's LC_NUMERIC must be "C" (the default; fer never calls setlocale).
@@ -67,6 +73,8 @@
 #define FER_STORE_VERSION_LEN 64  /* model_version buffer, with the NUL */
 #define FER_STORE_CLASSES_LEN 256 /* classes buffer, with the NUL */
 #define FER_STORE_LABEL_LEN   32  /* label buffer, with the NUL */
+/* The label of a negative: the detector boxed something that is not a face (see top). */
+#define FER_STORE_NOT_A_FACE "not_a_face"
 
 typedef struct fer_store fer_store;
 
@@ -93,7 +101,8 @@ struct fer_feedback_record {
     int64_t id;                         /* set by the store */
     double created;                     /* 0 on add: now */
     char face_id[FER_STORE_ID_LEN + 1]; /* "" when the crop came without a face id */
-    char label[FER_STORE_LABEL_LEN];    /* a class name, validated by the caller */
+    char label[FER_STORE_LABEL_LEN];    /* a class name or FER_STORE_NOT_A_FACE, validated by
+                                           the caller */
     /*
      * With a face id these are copied from the face and ignored on add; without one, crop is
      * required and the rest optional ("" and n_probs 0 when unknown).
@@ -163,12 +172,23 @@ enum fer_status fer_store_each_feedback(fer_store *store, fer_feedback_fn fn, vo
 /*
  * Writes all feedback to out as FER2013 CSV: the header "emotion,pixels,Usage", then one row
  * per feedback "<id>,<2304 space-separated pixels>,Training" in id order. names7[i] is the
- * class name of FER2013 label i (NULL: fer_class_names(7), core/classes.h). A row whose label is
- * none of names7 is skipped and counted in *skipped. *rows and *skipped may be NULL. FER_ERR_IO
- * when a write fails; out is flushed, not closed.
+ * class name of FER2013 label i (NULL: fer_class_names(7), core/classes.h). Negatives
+ * (FER_STORE_NOT_A_FACE) are left out and not counted; a row whose label is none of names7 is
+ * skipped and counted in *skipped. *rows and *skipped may be NULL. FER_ERR_IO when a write
+ * fails; out is flushed, not closed.
  */
 enum fer_status fer_store_export_fer2013(fer_store *store, FILE *out, const char *const names7[7],
                                          size_t *rows, size_t *skipped, char *err);
+
+/*
+ * Writes the negatives (label FER_STORE_NOT_A_FACE), and only them, to out as CSV: the header
+ * "id,created,face_id,model_version,pixels", then one row per negative in id order: the
+ * feedback id, its unix time (3 decimals), the face id ("" for a crop sent without one), the
+ * model version ("" when unknown; quoted when it holds a comma or a quote) and the crop as
+ * 2304 space-separated gray values, as in FER2013. *rows (may be NULL) receives how many.
+ * FER_ERR_IO when a write fails; out is flushed, not closed.
+ */
+enum fer_status fer_store_export_negatives(fer_store *store, FILE *out, size_t *rows, char *err);
 
 /*
  * Deletes the faces created more than older_than seconds ago that have no feedback. *deleted
