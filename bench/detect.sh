@@ -30,7 +30,7 @@ import os, sys, cv2
 src, dst = sys.argv[1], sys.argv[2]
 for name in ("two_people.jpg", "obama_and_biden.jpg", "lin-manuel-miranda.png", "obama-720p.jpg"):
     img = cv2.imread(os.path.join(src, name), cv2.IMREAD_COLOR)
-    for w, h in ((640, 480), (1280, 720)):
+    for w, h in ((320, 240), (640, 480), (1280, 720)):
         ih, iw = img.shape[:2]
         if iw * h > ih * w:
             cw, ch = ih * w // h, ih
@@ -44,11 +44,13 @@ out=bench/out/detect.jsonl
 : >"$out"
 for r in $(seq "$repeats"); do
     "$bin" --rounds "$rounds" --threads "$threads" "$imgs"/*.png >>"$out"
+    "$bin" --detector yunet --min-size 0 --rounds "$rounds" --threads "$threads" "$imgs"/*.png >>"$out"
     /usr/bin/python3 bench/opencv_detect.py --rounds "$rounds" "$imgs"/*.png >>"$out"
 done
 "$bin" --accuracy "$data/media/dlib_faces" --min-neighbors 3 >>"$out"
 /usr/bin/python3 bench/opencv_detect.py --accuracy "$data/media/dlib_faces" --min-neighbors 3 >>"$out"
 "$bin" --accuracy "$data/media/dlib_faces" --min-neighbors 5 >>"$out"
+"$bin" --detector yunet --accuracy "$data/media/dlib_faces" >>"$out"
 /usr/bin/python3 bench/opencv_detect.py --accuracy "$data/media/dlib_faces" --min-neighbors 5 >>"$out"
 
 /usr/bin/python3 - "$out" "$threads" <<'PY'
@@ -60,28 +62,32 @@ for r in rows:
         k = (r["peer"], r["image"])
         best[k] = min(best.get(k, 1e30), r["ms"])
         boxes[k] = r["boxes"]
-print("face detection, haarcascade_frontalface_default, scale 1.1, min neighbours 3, min size 30")
+print("face detection: fer's Haar scan against OpenCV 4.6's (haarcascade_frontalface_default,")
+print("scale 1.1, min neighbours 3, min size 30), and fer's YuNet on the same photos (colour)")
 print(f"fer threads: {sys.argv[2]}, OpenCV 4.6 threads: 1")
-print(f"{'image (CPU ms per detection)':<36}{'fer ms':>9}{'opencv ms':>11}{'ratio':>8}  same boxes")
+print(f"{'image (CPU ms per detection)':<34}{'fer haar':>9}{'opencv':>9}{'ratio':>7}  same"
+      f"{'yunet':>8}{'haar/yunet':>11}")
 by_size = {}
 for (peer, img) in sorted(best):
     if peer != "fer":
         continue
-    f, o = best[("fer", img)], best[("opencv", img)]
+    f, o, y = best[("fer", img)], best[("opencv", img)], best[("fer-yunet", img)]
     same = boxes[("fer", img)] == boxes[("opencv", img)]
     size = img.rsplit("_", 1)[1].split(".")[0]
-    by_size.setdefault(size, []).append((f, o))
-    print(f"{os.path.basename(img):<36}{f:>9.1f}{o:>11.1f}{o / f:>7.2f}x  {'yes' if same else 'NO'}")
-for size, v in sorted(by_size.items()):
-    f = sum(a for a, _ in v) / len(v)
-    o = sum(b for _, b in v) / len(v)
-    print(f"{'mean ' + size:<36}{f:>9.1f}{o:>11.1f}{o / f:>7.2f}x")
-print("(ratio = OpenCV ms / fer ms; > 1 means fer is faster)")
+    by_size.setdefault(size, []).append((f, o, y))
+    print(f"{os.path.basename(img):<34}{f:>9.1f}{o:>9.1f}{o / f:>6.2f}x  {'yes' if same else 'NO ':<4}"
+          f"{y:>8.1f}{f / y:>10.2f}x")
+for size, v in sorted(by_size.items(), key=lambda kv: int(kv[0].split("x")[0])):
+    f, o, y = (sum(t[i] for t in v) / len(v) for i in range(3))
+    print(f"{'mean ' + size:<34}{f:>9.1f}{o:>9.1f}{o / f:>6.2f}x      {y:>8.1f}{f / y:>10.2f}x")
+print("(ratio = OpenCV ms / fer ms; haar/yunet = fer's Haar ms / YuNet ms; > 1: the second is faster)")
 print()
 print("dlib_faces (18 annotated faces), IoU >= 0.5:")
 for r in rows:
     if "recall" in r:
-        print(f"  {r['peer']:<7} min neighbours {r['min_neighbors']}: recall {r['recall']:.3f} "
+        what = (f"score >= {r['score']}" if r["peer"] == "fer-yunet"
+                else f"min neighbours {r['min_neighbors']}")
+        print(f"  {r['peer']:<9} {what}: recall {r['recall']:.3f} "
               f"({r['matched']}/{r['faces']}), precision {r['precision']:.3f} "
               f"({r['matched']}/{r['detections']})")
 PY

@@ -188,8 +188,12 @@ static void forward_task(void *arg, size_t b, int thread)
         fer_winograd_forward(l, in, dst, scratch);
     } else if (j->path == PATH_PACKED) {
         /* col (K, N) with rows padded to whole panels of the small GEMM, the padding zero */
-        const size_t ld = fer_small_gemm_ldb((int)n);
-        if (is_pointwise(l)) {
+        size_t ld = fer_small_gemm_ldb((int)n);
+        const float *bm = scratch; /* the GEMM's b: its input columns */
+        if (is_pointwise(l) && n % FER_GEMM_NR == 0) {
+            bm = in; /* its rows are whole panels already (a detector's maps, say) */
+            ld = n;
+        } else if (is_pointwise(l)) {
             for (size_t r = 0; r < kdim; r++) {
                 memcpy(scratch + r * ld, in + r * n, sizeof(float) * n);
                 memset(scratch + r * ld + n, 0, sizeof(float) * (ld - n));
@@ -197,7 +201,7 @@ static void forward_task(void *arg, size_t b, int thread)
         } else {
             im2col_padded(in, l, scratch, ld, scratch + kdim * ld);
         }
-        fer_small_gemm(l->out_c, (int)n, (int)kdim, l->infer_w.filters, scratch, ld, dst, n);
+        fer_small_gemm(l->out_c, (int)n, (int)kdim, l->infer_w.filters, bm, ld, dst, n);
     } else {
         if (!is_pointwise(l)) {
             im2col(in, l->in_c, l->in_h, l->in_w, l->size, l->stride, l->pad, l->out_h, l->out_w,
@@ -209,13 +213,14 @@ static void forward_task(void *arg, size_t b, int thread)
     }
     if (!l->batch_norm) {
         for (int f = 0; f < l->out_c; f++) {
-            float bias = l->b[f];
+            const float bias = l->b[f];
             float *row = dst + (size_t)f * n;
-            for (size_t i = 0; i < n; i++)
-                row[i] += bias;
             if (l->act == FER_ACT_RELU)
                 for (size_t i = 0; i < n; i++)
-                    row[i] = row[i] > 0 ? row[i] : 0;
+                    row[i] = row[i] + bias > 0 ? row[i] + bias : 0;
+            else
+                for (size_t i = 0; i < n; i++)
+                    row[i] += bias;
         }
     }
 }

@@ -4,6 +4,7 @@
  * pyramids (Lin et al. 2017) and darknet's layer of the same name.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "nn/layer.h"
 
@@ -21,11 +22,14 @@ static void forward_task(void *arg, size_t i, int thread)
     const int s = l->stride;
     const float *in = j->p->in + i * (size_t)l->in_h * (size_t)l->in_w;
     float *out = l->out + i * (size_t)l->out_h * (size_t)l->out_w;
-    for (int y = 0; y < l->out_h; y++) {
-        const float *r = in + (size_t)(y / s) * (size_t)l->in_w;
-        float *o = out + (size_t)y * (size_t)l->out_w;
-        for (int x = 0; x < l->out_w; x++)
-            o[x] = r[x / s];
+    for (int y = 0; y < l->in_h; y++) {
+        const float *r = in + (size_t)y * (size_t)l->in_w;
+        float *o = out + (size_t)y * (size_t)s * (size_t)l->out_w;
+        for (int x = 0; x < l->in_w; x++)
+            for (int k = 0; k < s; k++)
+                o[x * s + k] = r[x];
+        for (int k = 1; k < s; k++) /* the other rows of the run: copies of the first */
+            memcpy(o + (size_t)k * (size_t)l->out_w, o, sizeof(float) * (size_t)l->out_w);
     }
 }
 
