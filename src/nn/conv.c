@@ -40,8 +40,9 @@ size_t fer_conv_scratch(const struct fer_layer *l)
     if (wino_grad > need)
         need = wino_grad;
     /* forward on fer's kernels: col with padded rows and a padded plane, or Winograd's tiles */
-    size_t packed = k * fer_small_gemm_ldb((int)n) +
-                    (size_t)(l->in_h + 2 * l->pad) * (size_t)(l->in_w + 2 * l->pad);
+    size_t packed = k * fer_small_gemm_ldb((int)n) + /* and the plane, twice at stride 2 */
+                    (size_t)(l->stride == 2 ? 2 : 1) * (size_t)(l->in_h + 2 * l->pad) *
+                        (size_t)(l->in_w + 2 * l->pad);
     size_t wino = fer_winograd_scratch(l);
     if (packed > need)
         need = packed;
@@ -90,6 +91,23 @@ static void im2col(const float *in, int c, int h, int w, int k, int stride, int 
     }
 }
 
+/* The h x w plane's even columns into out (h rows of (w + 1) / 2), then its odd ones (h rows of
+ * w / 2): a stride-2 window's columns become contiguous runs. */
+static void deinterleave(const float *plane, int h, int w, float *out)
+{
+    const size_t even = (size_t)(w + 1) / 2, odd = (size_t)w / 2;
+    float *e = out, *o = out + (size_t)h * even;
+    for (int y = 0; y < h; y++) {
+        const float *r = plane + (size_t)y * (size_t)w;
+        for (size_t x = 0; x < odd; x++) {
+            e[(size_t)y * even + x] = r[2 * x];
+            o[(size_t)y * odd + x] = r[2 * x + 1];
+        }
+        if (even > odd)
+            e[(size_t)y * even + even - 1] = r[w - 1];
+    }
+}
+
 /*
  * im2col for the small GEMM in forward passes: col (C*k*k, OH*OW) with row stride ld, and each
  * row's padding up to ld zeroed. Each channel goes first into a zero-bordered plane, so the
@@ -108,12 +126,22 @@ static void im2col_padded(const float *in, const struct fer_layer *l, float *col
         for (int y = 0; y < l->in_h; y++)
             memcpy(plane + (size_t)(y + pad) * (size_t)pw + pad, src + (size_t)y * l->in_w,
                    sizeof(float) * (size_t)l->in_w);
+        if (s == 2)
+            deinterleave(plane, ph, pw, plane + (size_t)ph * (size_t)pw);
         for (int ki = 0; ki < k; ki++)
             for (int kj = 0; kj < k; kj++) {
                 float *dst = col + ((size_t)(ch * k + ki) * (size_t)k + (size_t)kj) * ld;
                 for (int y = 0; y < oh; y++) {
-                    const float *prow = plane + (size_t)(y * s + ki) * (size_t)pw + kj;
                     float *drow = dst + (size_t)y * (size_t)ow;
+                    if (s == 2) { /* a run of the even or odd columns: contiguous */
+                        const float *phase = plane + (size_t)ph * (size_t)pw +
+                                             (kj % 2 ? (size_t)ph * (size_t)((pw + 1) / 2) : 0);
+                        size_t len = kj % 2 ? (size_t)(pw / 2) : (size_t)((pw + 1) / 2);
+                        memcpy(drow, phase + (size_t)(2 * y + ki) * len + (size_t)(kj / 2),
+                               sizeof(float) * (size_t)ow);
+                        continue;
+                    }
+                    const float *prow = plane + (size_t)(y * s + ki) * (size_t)pw + kj;
                     for (int x = 0; x < ow; x++)
                         drow[x] = prow[x * s];
                 }

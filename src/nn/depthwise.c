@@ -20,28 +20,34 @@ struct dw_job {
     struct fer_pass *p;
 };
 
-/* Output row y of a 3x3, stride 1, pad 1 filter over one plane: the common case, unrolled so
- * that the inner loop vectorises (its reads stay inside the row; the two ends are apart). */
+/* Output row y of a 3x3, stride 1, pad 1 filter over one plane, in one pass over the three
+ * input rows (a row outside the plane reads `zero`, w floats of 0), and the ReLU when relu;
+ * the interior loop has no bounds tests and vectorises. */
 static void row_3x3(const float *plane, int h, int w, const float *k, float bias, int y,
-                    float *out)
+                    const float *zero, int relu, float *out)
 {
-    for (int x = 0; x < w; x++)
-        out[x] = bias;
-    for (int ky = 0; ky < 3; ky++) {
-        int iy = y + ky - 1;
-        if (iy < 0 || iy >= h)
-            continue;
-        const float *r = plane + (size_t)iy * (size_t)w;
-        const float k0 = k[ky * 3], k1 = k[ky * 3 + 1], k2 = k[ky * 3 + 2];
-        if (w == 1) {
-            out[0] += k1 * r[0];
-            continue;
+    const float *r0 = y > 0 ? plane + (size_t)(y - 1) * (size_t)w : zero;
+    const float *r1 = plane + (size_t)y * (size_t)w;
+    const float *r2 = y + 1 < h ? plane + (size_t)(y + 1) * (size_t)w : zero;
+    const float *rows[3] = {r0, r1, r2};
+    if (w == 1) {
+        out[0] = bias + k[1] * r0[0] + k[4] * r1[0] + k[7] * r2[0];
+    } else {
+        float left = bias, right = bias;
+        for (int ky = 0; ky < 3; ky++) {
+            left += k[ky * 3 + 1] * rows[ky][0] + k[ky * 3 + 2] * rows[ky][1];
+            right += k[ky * 3] * rows[ky][w - 2] + k[ky * 3 + 1] * rows[ky][w - 1];
         }
-        out[0] += k1 * r[0] + k2 * r[1];
+        out[0] = left;
+        out[w - 1] = right;
         for (int x = 1; x < w - 1; x++)
-            out[x] += k0 * r[x - 1] + k1 * r[x] + k2 * r[x + 1];
-        out[w - 1] += k0 * r[w - 2] + k1 * r[w - 1];
+            out[x] = bias + k[0] * r0[x - 1] + k[1] * r0[x] + k[2] * r0[x + 1] +
+                     k[3] * r1[x - 1] + k[4] * r1[x] + k[5] * r1[x + 1] + k[6] * r2[x - 1] +
+                     k[7] * r2[x] + k[8] * r2[x + 1];
     }
+    if (relu)
+        for (int x = 0; x < w; x++)
+            out[x] = out[x] > 0 ? out[x] : 0;
 }
 
 /* Any size, stride and padding: zero outside the plane. */
@@ -74,7 +80,6 @@ static int is_3x3_same(const struct fer_layer *l)
 /* Task i: channel i % C of image i / C. */
 static void forward_task(void *arg, size_t i, int thread)
 {
-    (void)thread;
     struct dw_job *j = arg;
     const struct fer_layer *l = j->l;
     const size_t c = i % (size_t)l->in_c, b = i / (size_t)l->in_c;
@@ -83,18 +88,24 @@ static void forward_task(void *arg, size_t i, int thread)
     const float *plane = j->p->in + b * l->in_size + c * in_plane;
     const float *k = l->w + c * (size_t)(l->size * l->size);
     float *out = l->out + b * l->out_size + c * out_plane;
-    if (is_3x3_same(l))
+    if (is_3x3_same(l)) {
+        float *zero = j->p->scratch[thread]; /* sizes(): a row of zeros */
+        memset(zero, 0, sizeof(float) * (size_t)l->in_w);
         for (int y = 0; y < l->out_h; y++)
-            row_3x3(plane, l->in_h, l->in_w, k, l->b[c], y, out + (size_t)y * (size_t)l->out_w);
-    else
+            row_3x3(plane, l->in_h, l->in_w, k, l->b[c], y, zero, l->act == FER_ACT_RELU,
+                    out + (size_t)y * (size_t)l->out_w);
+    } else {
         plane_generic(l, plane, k, l->b[c], out);
+        if (l->act == FER_ACT_RELU)
+            for (size_t at = 0; at < out_plane; at++)
+                out[at] = out[at] > 0 ? out[at] : 0;
+    }
 }
 
 static void depthwise_forward(struct fer_layer *l, struct fer_pass *p)
 {
     struct dw_job j = {l, p};
     fer_pool_run(p->pool, (size_t)p->batch * (size_t)l->in_c, forward_task, &j);
-    fer_activate(l, p);
 }
 
 /* Task c: channel c over the whole batch, images in order: its weights' and bias's gradients
@@ -163,6 +174,7 @@ static void sizes(const struct fer_layer *l, struct fer_layer_sizes *sz)
 {
     sz->weights = l->n_w;
     sz->biases = (size_t)l->out_c;
+    sz->scratch = (size_t)l->in_w; /* a row of zeros for the 3x3 path's borders */
 }
 
 static double flops(const struct fer_layer *l)
