@@ -518,6 +518,10 @@ contains "  says it is not a detector" "$tmp/err" "not a face detector"
     bad "detect and predict find the same faces"
 expect "a photo without faces in CSV" 0 "$FER" predict --format csv "$photos/coffee.jpg"
 contains "  still gets its row" "$tmp/out" '"tests/data/photos/coffee.jpg",,,,,,,,'
+expect "info on the detector" 0 "$FER" info models/yunet.fer
+contains "  says it detects" "$tmp/out" "task: detect"
+contains "  with its cost at 640x480" "$tmp/out" "mflop_per_640x480: 516"
+contains "  and its copyright" "$tmp/out" "copyright: Copyright (c) 2018-2023, Shiqi Yu"
 # fer import: libfacedetection's weights into a model file
 expect "import needs three arguments" 2 "$FER" import yunet
 expect "import of an unknown format" 2 "$FER" import onnx a b

@@ -5,6 +5,7 @@
  * checkpoint where its run stands.
  */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -15,12 +16,29 @@
 
 static const char *USAGE = "fer info [--json] [--layers] [MODEL]";
 
+/* What one forward pass costs: per face for a classifier, per 640x480 image for a detector
+ * (whose cost grows with the image); the key it is written under. */
+static double mflop(const fer_net *net, const struct fer_meta *meta, const char **key)
+{
+    *key = "mflop_per_face";
+    if (!fer_meta_is_detector(meta))
+        return fer_net_flops(net) / 1e6;
+    *key = "mflop_per_640x480";
+    char err[FER_ERR_LEN];
+    fer_net *big = NULL;
+    double f = fer_net_resized(net, 640, 480, &big, err) == FER_OK ? fer_net_flops(big) / 1e6 : 0;
+    fer_net_free(big);
+    return f;
+}
+
 static void print_text(const char *name, fer_net *net, const struct fer_meta *meta,
                        const struct fer_meta *trainer, int layers)
 {
+    const char *key;
+    double cost = mflop(net, meta, &key);
     printf("model: %s\n", name);
     printf("parameters: %zu\n", fer_net_param_count(net));
-    printf("mflop_per_face: %.1f\n", fer_net_flops(net) / 1e6);
+    printf("%s: %.1f\n", key, cost);
     for (int i = 0; i < meta->n; i++)
         printf("%s: %s\n", meta->key[i], meta->value[i]);
     if (trainer->n) {
@@ -50,7 +68,9 @@ static int print_json(const char *name, fer_net *net, const struct fer_meta *met
     json_t *root = json_object();
     json_object_set_new(root, "model", json_string(name));
     json_object_set_new(root, "parameters", json_integer((json_int_t)fer_net_param_count(net)));
-    json_object_set_new(root, "mflop_per_face", json_real(fer_net_flops(net) / 1e6));
+    const char *key;
+    double cost = mflop(net, meta, &key);
+    json_object_set_new(root, key, json_real(round(cost * 10) / 10));
     json_object_set_new(root, "meta", meta_object(meta));
     if (trainer->n)
         json_object_set_new(root, "checkpoint", meta_object(trainer));
@@ -59,8 +79,8 @@ static int print_json(const char *name, fer_net *net, const struct fer_meta *met
         json_object_set_new(root, "layers", d ? json_string(d) : json_null());
         free(d);
     }
-    int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? FER_EXIT_OK
-                                                                                 : FER_EXIT_FAIL;
+    const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6);
+    int rc = json_dumpf(root, stdout, flags) == 0 ? FER_EXIT_OK : FER_EXIT_FAIL;
     putchar('\n');
     json_decref(root);
     return rc;
@@ -92,7 +112,7 @@ int fer_cmd_info(int argc, char **argv)
     struct fer_checkpoint_extra extra = {&trainer, NULL, 0};
     const char *name = n ? pos[0] : "(built in)";
     enum fer_status st =
-        n ? fer_model_load(pos[0], 1, &net, &meta, &extra, err)
+        n ? fer_model_load_as(pos[0], FER_MODEL_ANY, 1, &net, &meta, &extra, err)
           : fer_model_load_memory(fer_builtin_model_start,
                                   (size_t)(fer_builtin_model_end - fer_builtin_model_start),
                                   "built-in model", 1, &net, &meta, &extra, err);
