@@ -164,6 +164,10 @@ build/bench_detect: bench/bench_detect.c build/libfer.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
 
+build/bench_align: bench/bench_align.c build/libfer.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)
+
 build/bench_pipeline: bench/bench_pipeline.c build/libfer.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(REL_CFLAGS) $< build/libfer.a -o $@ $(LIBS)

@@ -117,6 +117,8 @@ struct fer_engine_options {
     int min_face, max_face;   /* face size limits in pixels, 0 for none (default 30, 0) */
     float margin;             /* context added around each box, as a fraction; < 0: the model's */
     int tta;                  /* 1: average each face with its mirror image (default 1) */
+    int align;                /* 1: turn each face so that its eyes are level before it is
+                                 classified (with the landmarks of YuNet; default 0) */
     int merge_disgust;        /* 1: a 7-class model answers in the 6 classes of the 2016
                                  system, disgust's probability added to angry's (default 0) */
     size_t detect_max_pixels; /* larger images are searched for faces on a copy reduced to this

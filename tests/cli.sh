@@ -516,6 +516,9 @@ contains "  says it is not a detector" "$tmp/err" "not a face detector"
 "$FER" predict --format jsonl "$photos/two_portraits.jpg" | grep -o '"box":{[^}]*}' >"$tmp/p.box"
 [[ -s $tmp/d.box ]] && cmp -s "$tmp/d.box" "$tmp/p.box" && ok "detect and predict find the same faces" ||
     bad "detect and predict find the same faces"
+expect "predict --align" 0 "$FER" predict --align --format csv "$photos/two_portraits.jpg"
+[[ $(grep -c '^"' "$tmp/out") -eq 2 ]] && ok "  reads both faces, turned upright" ||
+    bad "  reads both faces, turned upright"
 expect "a photo without faces in CSV" 0 "$FER" predict --format csv "$photos/coffee.jpg"
 contains "  still gets its row" "$tmp/out" '"tests/data/photos/coffee.jpg",,,,,,,,'
 expect "info on the detector" 0 "$FER" info models/yunet.fer

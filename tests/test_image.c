@@ -9,6 +9,7 @@
  * tests/data/image_reference.txt (written by tests/image_reference.py); the
  * photos it names are checked when the shared data is present.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +280,44 @@ static void check_photo_line(const char *dir, const char *line, char *cur_rel, f
     }
 }
 
+/* A turned window: unturned it is the plain crop; a quarter turn makes a bar stand up; the
+ * eyes' angle of a tilted face comes out level. */
+TEST(test_crop_rotated)
+{
+    char err[FER_ERR_LEN];
+    fer_image g = {0}, a = {0}, b = {0};
+    CHECK(fer_image_new(40, 40, 1, &g, err) == FER_OK);
+    for (int y = 18; y < 22; y++)
+        for (int x = 4; x < 36; x++)
+            g.data[y * 40 + x] = 200; /* a horizontal bar */
+    CHECK(fer_image_crop_rotated(&g, 20, 20, 40, 40, 0, 40, 40, &a, err) == FER_OK);
+    CHECK(a.data && memcmp(a.data, g.data, 1600) == 0);
+    fer_image_free(&a);
+    CHECK(fer_image_crop_rotated(&g, 20, 20, 40, 40, (float)M_PI / 2, 40, 40, &b, err) == FER_OK);
+    if (b.data) { /* the bar now runs down the middle column */
+        CHECK(b.data[5 * 40 + 20] > 150 && b.data[34 * 40 + 20] > 150);
+        CHECK(b.data[20 * 40 + 5] < 50 && b.data[20 * 40 + 34] < 50);
+    }
+    fer_image_free(&b);
+    /* two dots on a line at 20 degrees, turned by that angle, end on one row */
+    fer_image_free(&g);
+    CHECK(fer_image_new(60, 60, 1, &g, err) == FER_OK);
+    float t = 20 * (float)M_PI / 180;
+    int x0 = (int)lroundf(30 - 12 * cosf(t)), y0 = (int)lroundf(30 - 12 * sinf(t));
+    int x1 = (int)lroundf(30 + 12 * cosf(t)), y1 = (int)lroundf(30 + 12 * sinf(t));
+    g.data[y0 * 60 + x0] = g.data[y1 * 60 + x1] = 255;
+    CHECK(fer_image_crop_rotated(&g, 30, 30, 60, 60, t, 60, 60, &a, err) == FER_OK);
+    int rows[2] = {-1, -1}, found = 0;
+    for (int y = 0; y < 60 && a.data; y++)
+        for (int x = 0; x < 60; x++)
+            if (a.data[y * 60 + x] > 60 && found < 2 && (found == 0 || abs(x - 30) > 5))
+                rows[found++] = y;
+    CHECK(found == 2 && abs(rows[0] - rows[1]) <= 1);
+    fer_image_free(&a);
+    fer_image_free(&g);
+    CHECK(fer_image_crop_rotated(&g, 0, 0, 4, 4, 0, 4, 4, &a, err) == FER_ERR_ARG);
+}
+
 TEST(test_shared_photos)
 {
     const char *dir = check_shared_data();
@@ -337,6 +376,7 @@ int main(void)
     RUN(test_orient);
     RUN(test_resize_hand);
     RUN(test_resize_reference);
+    RUN(test_crop_rotated);
     RUN(test_shared_photos);
     return check_report();
 }

@@ -302,6 +302,10 @@ static int read_options(int argc, char **argv, struct predict_opts *o)
         FER_OPTS_DETECT(&o->detect),
         {"margin", FER_OPT_FLOAT, &eo->margin, "context around faces (default: the model's)", NULL},
         {"no-tta", FER_OPT_FLAG, &no_tta, "do not average with the mirrored face", NULL},
+        {"align", FER_OPT_FLAG, &eo->align,
+         "turn each face so that its eyes are level first (YuNet's landmarks; BENCHMARKS.md has "
+         "what it changes)",
+         NULL},
         {"threads", FER_OPT_INT, &o->threads, "images analysed at once (default: all cores)", NULL},
         FER_OPT_NO_PROGRESS(&o->no_progress),
         FER_OPT_END,

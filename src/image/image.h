@@ -75,6 +75,16 @@ int fer_image_exif_orientation(const uint8_t *tiff, size_t n);
 enum fer_status fer_image_crop_resize(const fer_image *src, fer_rect r, int out_w, int out_h,
                                       fer_image *out, char *err);
 /*
+ * The w x h window of a gray image centred on (cx, cy), turned by `angle`
+ * radians (counter-clockwise in image coordinates: a window whose eyes lie on
+ * a line at `angle` comes out with them level), sampled bilinearly with the
+ * border replicated, then resized to out_w x out_h like fer_image_crop_resize.
+ * rotate.c.
+ */
+enum fer_status fer_image_crop_rotated(const fer_image *gray, float cx, float cy, int w, int h,
+                                       float angle, int out_w, int out_h, fer_image *out,
+                                       char *err);
+/*
  * Encodes as PNG or JPEG (quality 1-100, 4:2:0, libjpeg defaults like
  * cv2.imwrite) to a file, atomically: written to "<path>.tmp", then renamed.
  */

@@ -44,7 +44,7 @@ struct fer_engine {
     int merge_disgust;
     char names[FER_MAX_CLASSES][16];
     float mean, std, margin;
-    int tta;
+    int tta, align;
     fer_finder *finder;
     pthread_mutex_t mu;
     fer_net *free_nets[MAX_NETS];
@@ -154,6 +154,7 @@ enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine
     const char *mg = fer_meta_get(&e->meta, "crop_margin");
     e->margin = opt->margin >= 0 ? opt->margin : mg ? (float)atof(mg) : 0.0f;
     e->tta = opt->tta;
+    e->align = opt->align;
     const char *name = fer_meta_get(&e->meta, "name");
     snprintf(e->model_name, sizeof(e->model_name), "%s", name ? name : "unnamed");
     uint8_t digest[32];
@@ -273,6 +274,20 @@ static fer_rect with_margin(fer_rect r, float margin)
     return (fer_rect){r.x - dx, r.y - dy, r.w + 2 * dx, r.h + 2 * dy};
 }
 
+/* The 48x48 face the model reads: the box with the margin, turned upright by the eyes when
+ * aligning and the detector marked them. */
+static enum fer_status crop_face(const fer_engine *e, const fer_image *g, const struct fer_found *f,
+                                 fer_image *crop, char *err)
+{
+    fer_rect m = with_margin(f->box, e->margin);
+    if (!e->align || !f->has_landmarks)
+        return fer_image_crop_resize(g, m, FER_FACE_SIDE, FER_FACE_SIDE, crop, err);
+    /* landmarks 0 and 1: the right eye (on the image's left), 2 and 3: the left eye */
+    float angle = atan2f(f->landmarks[3] - f->landmarks[1], f->landmarks[2] - f->landmarks[0]);
+    return fer_image_crop_rotated(g, (float)m.x + (float)m.w / 2, (float)m.y + (float)m.h / 2,
+                                  m.w, m.h, angle, FER_FACE_SIDE, FER_FACE_SIDE, crop, err);
+}
+
 enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_analysis *out,
                                    char *err)
 {
@@ -309,8 +324,7 @@ enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_anal
     }
     for (size_t i = 0; i < n && st == FER_OK; i++) {
         fer_image crop = {0};
-        st = fer_image_crop_resize(g, with_margin(boxes[i].box, e->margin), FER_FACE_SIDE,
-                                   FER_FACE_SIDE, &crop, err);
+        st = crop_face(e, g, &boxes[i], &crop, err);
         if (st == FER_OK)
             memcpy(crops + i * FER_FACE_PIXELS, crop.data, FER_FACE_PIXELS);
         fer_image_free(&crop);
