@@ -139,6 +139,8 @@ static int read_options(int argc, char **argv, struct serve_options *o)
         FER_OPTS_DETECTOR(&o->detect),
         {"merge-disgust", FER_OPT_FLAG, &o->eo.merge_disgust,
          "answer in 6 classes: a 7-class model's disgust added to angry", NULL},
+        {"align", FER_OPT_FLAG, &o->eo.align,
+         "turn each face so that its eyes are level first (YuNet's landmarks)", NULL},
         {"threads", FER_OPT_INT, &o->sc.threads, "images analysed at once (default: one per core)",
          NULL},
         {"admin-token", FER_OPT_STR, &o->token,
