@@ -58,7 +58,8 @@ static char tmpdir[64];
 #define REPO_PHOTO "tests/data/photos/two_portraits.jpg"
 static const char *photo_path; /* a photo with faces, or NULL */
 static char face_id[64];       /* a face the server stored, for feedback */
-static int n_feedback;         /* feedback rows stored so far */
+static int n_feedback;         /* feedback rows stored so far, negatives included */
+static int n_negatives;        /* of which "not_a_face" */
 static int faces_seen;         /* faces in successful predictions so far */
 
 static uint8_t *read_file(const char *path, size_t *len)
@@ -228,6 +229,69 @@ TEST(test_predict_synthetic)
     free(png);
 }
 
+/*
+ * The faces of an answer on the repository photo are those the library (and so `fer predict`)
+ * finds in the same file: same count, same boxes.
+ */
+static void check_same_faces_as_library(json_t *faces)
+{
+    fer_analysis a = {0};
+    char err[FER_ERR_LEN];
+    CHECK(fer_engine_analyze_file(engine, photo_path, 0, &a, NULL, err) == FER_OK);
+    CHECK(a.n_faces == json_array_size(faces));
+    for (size_t i = 0; i < a.n_faces && i < json_array_size(faces); i++) {
+        json_t *box = json_object_get(json_array_get(faces, i), "box");
+        CHECK(json_integer_value(json_object_get(box, "x")) == a.faces[i].box.x &&
+              json_integer_value(json_object_get(box, "y")) == a.faces[i].box.y &&
+              json_integer_value(json_object_get(box, "w")) == a.faces[i].box.w &&
+              json_integer_value(json_object_get(box, "h")) == a.faces[i].box.h);
+    }
+    fer_analysis_free(&a);
+}
+
+/* The fer binary the tests run (FER in the environment, else the sanitizer build's). */
+static const char *fer_binary(void)
+{
+    const char *env = getenv("FER");
+    if (env && *env)
+        return env;
+    return access("build/asan/fer", X_OK) == 0 ? "build/asan/fer" : "build/fer";
+}
+
+/* One face schema: the API's faces and fer predict's on the same photo have the same fields
+ * (the API adds crop_png when asked) and the same values; only the ids differ (the stored
+ * face's id against the face's index). */
+static void check_same_record_as_cli(json_t *api_faces)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "%s predict --format jsonl --no-progress %s", fer_binary(),
+             photo_path);
+    FILE *p = popen(cmd, "r");
+    json_error_t je;
+    json_t *cli = p ? json_loadf(p, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+    if (p)
+        pclose(p);
+    json_t *cli_faces = json_object_get(cli, "faces");
+    CHECK(cli_faces && json_array_size(cli_faces) == json_array_size(api_faces));
+    for (size_t i = 0; cli_faces && i < json_array_size(cli_faces); i++) {
+        json_t *a = json_deep_copy(json_array_get(api_faces, i));
+        json_t *c = json_array_get(cli_faces, i);
+        json_object_del(a, "crop_png");
+        CHECK(json_is_string(json_object_get(a, "id")) && json_is_string(json_object_get(c, "id")));
+        json_object_set_new(a, "id", json_string(json_string_value(json_object_get(c, "id"))));
+        CHECK(json_object_get(a, "score") && json_object_get(a, "landmarks"));
+        if (!json_equal(a, c)) {
+            char *x = json_dumps(a, JSON_COMPACT), *y = json_dumps(c, JSON_COMPACT);
+            fprintf(stderr, "  API %s\n  CLI %s\n", x, y);
+            free(x);
+            free(y);
+        }
+        CHECK(json_equal(a, c));
+        json_decref(a);
+    }
+    json_decref(cli);
+}
+
 TEST(test_predict_photo)
 {
     if (!photo_path) {
@@ -257,6 +321,8 @@ TEST(test_predict_photo)
     faces_seen += faces > 0 ? faces : 0;
     CHECK(json_equal(first_box,
                      json_object_get(json_array_get(json_object_get(o, "faces"), 0), "box")));
+    check_same_faces_as_library(json_object_get(o, "faces"));
+    check_same_record_as_cli(json_object_get(o, "faces"));
     const char *ann = json_string_value(json_object_get(o, "annotated_png"));
     uint8_t *bytes = NULL;
     size_t bn;
@@ -342,8 +408,18 @@ TEST(test_feedback)
     CHECK(is_json_error(&r, 400));
     resp_free(&r);
     post_json("/v1/feedback", json_pack("{s:s, s:s}", "face_id", face_id, "emotion", "bored"), &r);
-    CHECK(is_json_error(&r, 400));
+    CHECK(is_json_error(&r, 400) && strstr(r.body, "not_a_face"));
     resp_free(&r);
+    /* "not a face": a negative, by face id and by crop */
+    CHECK(post_json("/v1/feedback",
+                    json_pack("{s:s, s:s}", "face_id", face_id, "emotion", "not_a_face"), &r) == 0);
+    CHECK(r.status == 201);
+    o = body_json(&r);
+    CHECK_STR(json_string_value(json_object_get(o, "emotion")), "not_a_face");
+    json_decref(o);
+    resp_free(&r);
+    n_feedback++;
+    n_negatives++;
     post_json("/v1/feedback", json_pack("{s:s}", "emotion", "sad"), &r);
     CHECK(is_json_error(&r, 400));
     resp_free(&r);
@@ -355,8 +431,13 @@ TEST(test_feedback)
     post_json("/v1/feedback", json_pack("{s:s, s:s}", "crop", b64, "emotion", "happy"), &r);
     CHECK(r.status == 201);
     resp_free(&r);
-    fer_free(b64);
     n_feedback++;
+    post_json("/v1/feedback", json_pack("{s:s, s:s}", "crop", b64, "emotion", "not_a_face"), &r);
+    CHECK(r.status == 201);
+    resp_free(&r);
+    n_feedback++;
+    n_negatives++;
+    fer_free(b64);
     size_t n;
     uint8_t *png = synthetic_png(&n);
     b64 = png ? fer_base64_encode(png, n) : NULL;
@@ -387,6 +468,44 @@ TEST(test_feedback)
     CHECK(fer_store_count_feedback(store, &stored, err) == FER_OK && stored == n_feedback);
 }
 
+static int count_lines(const struct resp *r)
+{
+    int lines = 0;
+    for (size_t i = 0; i < r->len; i++)
+        lines += r->body[i] == '\n';
+    return lines;
+}
+
+/* format=negatives: the "not a face" corrections alone, the one by id first. */
+static void check_negatives_export(void)
+{
+    struct resp r;
+    get("/v1/feedback/export?format=negatives", NULL, &r);
+    CHECK(is_json_error(&r, 401));
+    resp_free(&r);
+    CHECK(get("/v1/feedback/export?format=negatives", "Authorization: Bearer test-token\r\n", &r) ==
+          0);
+    CHECK(r.status == 200);
+    char v[128];
+    CHECK(strstr(header(&r, "Content-Type", v, sizeof(v)), "text/csv") != NULL);
+    CHECK(strstr(header(&r, "Content-Disposition", v, sizeof(v)), "fer-negatives.csv") != NULL);
+    CHECK(atoi(header(&r, "X-Fer-Rows", v, sizeof(v))) == n_negatives);
+    const char *head = "id,created,face_id,model_version,pixels\n";
+    CHECK(r.body && strncmp(r.body, head, strlen(head)) == 0);
+    CHECK(count_lines(&r) == n_negatives + 1);
+    /* "<id>,<time>,<face id>,<model version>,<2304 pixels>" (the version holds no comma) */
+    char want[160];
+    snprintf(want, sizeof(want), ",%s,%s,", face_id, fer_engine_model_version(engine));
+    const char *row = r.body ? strchr(r.body, '\n') : NULL;
+    const char *pixels = row ? strstr(row, want) : NULL;
+    CHECK(pixels != NULL);
+    int spaces = 0;
+    for (const char *p = pixels ? pixels + strlen(want) : ""; *p && *p != '\n'; p++)
+        spaces += *p == ' ';
+    CHECK(spaces == 2303);
+    resp_free(&r);
+}
+
 TEST(test_export_and_finetune)
 {
     struct resp r;
@@ -408,19 +527,19 @@ TEST(test_export_and_finetune)
     CHECK(is_json_error(&r, 400)); /* past the token check: the format is wrong */
     resp_free(&r);
     get("/v1/feedback/export?format=xlsx", "Authorization: Bearer test-token\r\n", &r);
-    CHECK(is_json_error(&r, 400));
+    CHECK(is_json_error(&r, 400) && strstr(r.body, "format=negatives"));
     resp_free(&r);
+    check_negatives_export();
     CHECK(get("/v1/feedback/export?format=fer2013", "Authorization: Bearer test-token\r\n", &r) ==
           0);
     CHECK(r.status == 200);
     char v[128];
     CHECK(strstr(header(&r, "Content-Type", v, sizeof(v)), "text/csv") != NULL);
-    CHECK(atoi(header(&r, "X-Fer-Rows", v, sizeof(v))) == n_feedback);
+    /* the negatives are left out of the FER2013 CSV, and not counted as skipped */
+    CHECK(atoi(header(&r, "X-Fer-Rows", v, sizeof(v))) == n_feedback - n_negatives);
+    CHECK(atoi(header(&r, "X-Fer-Skipped", v, sizeof(v))) == 0);
     CHECK(r.body && strncmp(r.body, "emotion,pixels,Usage\n", 21) == 0);
-    int lines = 0;
-    for (size_t i = 0; i < r.len; i++)
-        lines += r.body[i] == '\n';
-    CHECK(lines == n_feedback + 1);
+    CHECK(count_lines(&r) == n_feedback - n_negatives + 1);
     /* the first row is the "surprise" (5) correction, with 2304 pixels */
     const char *row = r.body ? strchr(r.body, '\n') : NULL;
     CHECK(row && strncmp(row + 1, "5,", 2) == 0);
@@ -921,6 +1040,7 @@ static int start(const char *url)
     char err[FER_ERR_LEN];
     face_id[0] = '\0';
     n_feedback = 0;
+    n_negatives = 0;
     faces_seen = 0;
     struct fer_server_config c;
     fer_server_config_default(&c);

@@ -575,6 +575,99 @@ TEST(bad_urls_and_files)
     CHECK(strstr(err, "corrupt.db: file is not a database"));
 }
 
+/* Checks that a negatives export line is "<id>,<time>,<face_id>,<version>,<crop's pixels>". */
+static void check_negative_line(const char *line, int64_t id, double created, const char *face_id,
+                                const char *version, const unsigned char *crop)
+{
+    char head[256];
+    snprintf(head, sizeof(head), "%lld,%.3f,%s,%s,", (long long)id, created, face_id, version);
+    CHECK(strncmp(line, head, strlen(head)) == 0);
+    if (strncmp(line, head, strlen(head)) != 0)
+        fprintf(stderr, "  line starts \"%.80s\", want \"%s\"\n", line, head);
+    const char *p = line + strlen(head);
+    char *end;
+    int count = 0, same = 1;
+    for (;;) {
+        long v = strtol(p, &end, 10);
+        if (end == p)
+            break;
+        same &= count < FER_STORE_CROP_BYTES && v == crop[count];
+        count++;
+        p = end;
+    }
+    CHECK(count == FER_STORE_CROP_BYTES && same && strcmp(p, "\n") == 0);
+}
+
+/* "Not a face" corrections: stored, left out of the FER2013 export, alone in their own. */
+TEST(negatives_exported_apart)
+{
+    char url[256], err[FER_ERR_LEN];
+    fresh_url(url, sizeof(url));
+    fer_store *s = open_store(url);
+    if (!s)
+        return;
+    struct fer_face_record f;
+    struct fer_feedback_record fb;
+    make_face(&f, 11);
+    CHECK(fer_store_add_face(s, &f, err) == FER_OK);
+    int64_t ids[4] = {0};
+    make_feedback(&fb, NULL, "happy", 1);
+    CHECK(fer_store_add_feedback(s, &fb, &ids[0], err) == FER_OK);
+    make_feedback(&fb, f.face_id, FER_STORE_NOT_A_FACE, 2); /* the face's crop is kept */
+    CHECK(fer_store_add_feedback(s, &fb, &ids[1], err) == FER_OK);
+    make_feedback(&fb, NULL, FER_STORE_NOT_A_FACE, 3); /* a crop without a face id */
+    strcpy(fb.model_version, "v2, \"beta\"");
+    fb.created = 1700000000.25;
+    CHECK(fer_store_add_feedback(s, &fb, &ids[2], err) == FER_OK);
+    static unsigned char crop3[FER_STORE_CROP_BYTES];
+    memcpy(crop3, fb.crop, sizeof(crop3));
+    make_feedback(&fb, NULL, "neutral", 4);
+    CHECK(fer_store_add_feedback(s, &fb, &ids[3], err) == FER_OK);
+    int64_t n = 0;
+    CHECK(fer_store_count_feedback(s, &n, err) == FER_OK && n == 4);
+    static struct collected c;
+    memset(&c, 0, sizeof(c));
+    c.stop_at = -1;
+    CHECK(fer_store_each_feedback(s, collect, &c, err) == FER_OK && c.n == 4);
+    CHECK_STR(c.rows[1].label, "not_a_face");
+    CHECK_STR(c.rows[1].face_id, f.face_id);
+
+    /* FER2013: the two emotions only, and the negatives are not counted as skipped */
+    FILE *out = tmpfile();
+    size_t rows = 0, skipped = 9;
+    CHECK(fer_store_export_fer2013(s, out, NULL, &rows, &skipped, err) == FER_OK);
+    CHECK(rows == 2 && skipped == 0);
+    static char line[16384];
+    rewind(out);
+    CHECK(fgets(line, sizeof(line), out) && strcmp(line, "emotion,pixels,Usage\n") == 0);
+    CHECK(fgets(line, sizeof(line), out) && strncmp(line, "3,1 2 3 ", 8) == 0);
+    CHECK(fgets(line, sizeof(line), out) && strncmp(line, "6,4 5 6 ", 8) == 0);
+    CHECK(fgets(line, sizeof(line), out) == NULL);
+    fclose(out);
+
+    /* negatives: the two of them, with their ids, times, face ids and versions */
+    out = tmpfile();
+    rows = 0;
+    CHECK(fer_store_export_negatives(s, out, &rows, err) == FER_OK && rows == 2);
+    rewind(out);
+    CHECK(fgets(line, sizeof(line), out) &&
+          strcmp(line, "id,created,face_id,model_version,pixels\n") == 0);
+    CHECK(fgets(line, sizeof(line), out) != NULL);
+    check_negative_line(line, ids[1], c.rows[1].created, f.face_id, f.model_version, f.crop);
+    CHECK(fgets(line, sizeof(line), out) != NULL);
+    check_negative_line(line, ids[2], 1700000000.25, "", "\"v2, \"\"beta\"\"\"", crop3);
+    CHECK(fgets(line, sizeof(line), out) == NULL);
+    fclose(out);
+    out = fopen("/dev/full", "w");
+    if (out) {
+        CHECK(fer_store_export_negatives(s, out, NULL, err) == FER_ERR_IO);
+        CHECK(strstr(err, "cannot write"));
+        fclose(out);
+    }
+    CHECK(fer_store_export_negatives(NULL, stdout, NULL, err) == FER_ERR_ARG);
+    fer_store_close(s);
+}
+
 static void run_shared(void)
 {
     RUN(schema_created_and_migrated);
@@ -582,6 +675,7 @@ static void run_shared(void)
     RUN(feedback_copies_face_and_checks_ids);
     RUN(count_and_walk_in_id_order);
     RUN(export_fer2013_csv);
+    RUN(negatives_exported_apart);
     RUN(prune_old_faces_without_feedback);
     RUN(concurrent_feedback);
     RUN(feedback_survives_kill_9);

@@ -1,20 +1,24 @@
 /*
- * app.js - fer's web app. A photo (file picker, drag and drop, paste) or webcam frames go to
- * POST /v1/predict; each face comes back with a box, an emotion and its probabilities, drawn
- * over the picture with an emoji and listed with bars; "Wrong? Pick the right one" sends
- * POST /v1/feedback with the face's id. Plain browser JavaScript, nothing from elsewhere.
+ * app.js - fer's web app. A photo (file picker, drag and drop, paste) goes to POST /v1/predict
+ * as the file's own bytes, so the server finds the same faces as `fer predict` on that file;
+ * webcam frames go as JPEG. Each face comes back with a box, an emotion and its
+ * probabilities, drawn over the picture (scaled down for display only) with an emoji and
+ * listed with bars; "Wrong? Pick the right one" sends POST /v1/feedback with the face's id and
+ * the right emotion, or "not_a_face" when the box holds no face. Plain browser JavaScript,
+ * nothing from elsewhere.
  */
 'use strict';
 
 const EMOJI = {
   angry: '\u{1F620}', disgust: '\u{1F922}', fear: '\u{1F628}', happy: '\u{1F604}',
-  sad: '\u{1F622}', surprise: '\u{1F62E}', neutral: '\u{1F610}',
+  sad: '\u{1F622}', surprise: '\u{1F62E}', neutral: '\u{1F610}', not_a_face: '\u{1F6AB}',
 };
 const COLOR = {
   angry: '#e53935', disgust: '#7cb342', fear: '#8e24aa', happy: '#fdd835',
   sad: '#1e88e5', surprise: '#fb8c00', neutral: '#90a4ae',
 };
-const MAX_SIDE = 1600;      /* photos are scaled down to this before upload */
+const MAX_SIDE = 1600;      /* pictures are shown at most this large (photos upload as they are) */
+const NOT_A_FACE = 'not_a_face';  /* the feedback for a box that holds no face */
 const LIVE_INTERVAL = 200;  /* ms between webcam frames at most: up to 5 per second */
 
 const $ = (id) => document.getElementById(id);
@@ -23,30 +27,56 @@ const ctx = view.getContext('2d');
 const statusLine = $('status');
 let live = null;   /* the webcam loop's state while it runs */
 let classes = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
+let limits = null; /* the server's {max_upload_bytes, max_pixels}, from /v1/health */
 
 function emojiFor(name) { return EMOJI[name] || '\u{1F642}'; }
 function colorFor(name) { return COLOR[name] || '#26a69a'; }
+function nameFor(label) { return label === NOT_A_FACE ? 'not a face' : label; }
+function megabytes(n) { return `${(n / 1048576).toFixed(1)} MB`; }
 
 function setStatus(text, isError) {
   statusLine.textContent = text;
   statusLine.classList.toggle('error', !!isError);
 }
 
-/* The JSON body of a response, or an Error carrying the server's {"error"} message. */
+/* The JSON body of a response, or an Error carrying the server's {"error"} message and status. */
 async function readJson(res) {
   let body = null;
   try { body = await res.json(); } catch (e) { /* not JSON */ }
   if (!res.ok) {
-    throw new Error((body && body.error) || `${res.status} ${res.statusText}`);
+    const err = new Error((body && body.error) || `${res.status} ${res.statusText}`);
+    err.status = res.status;
+    throw err;
   }
   return body;
 }
 
+/* Sends the picture's bytes unchanged, as the raw body with its own type (JPEG, PNG or WebP). */
 async function predict(blob) {
-  const form = new FormData();
-  form.append('image', blob, 'photo.jpg');
-  const res = await fetch('/v1/predict', { method: 'POST', body: form });
+  let res;
+  try {
+    res = await fetch('/v1/predict', {
+      method: 'POST', headers: { 'Content-Type': blob.type || 'image/jpeg' }, body: blob,
+    });
+  } catch (e) {
+    /* a server refusing a body too large may close the connection before it is all sent */
+    const limit = limits ? `; this server takes up to ${megabytes(limits.max_upload_bytes)}` : '';
+    throw new Error(`the upload of ${megabytes(blob.size)} failed (${e.message})${limit}`);
+  }
   return readJson(res);
+}
+
+/* The faces with their boxes scaled from the server's picture to the one shown. */
+function scaleFaces(result, picture) {
+  const sent = result.image && result.image.width ? result.image.width : picture.width;
+  const k = picture.width / sent;
+  if (k === 1) return result;
+  const faces = (result.faces || []).map((f) => ({
+    ...f,
+    box: { x: Math.round(f.box.x * k), y: Math.round(f.box.y * k),
+           w: Math.round(f.box.w * k), h: Math.round(f.box.h * k) },
+  }));
+  return { ...result, faces };
 }
 
 /* A canvas holding the picture upright, scaled so that its longer side is at most MAX_SIDE. */
@@ -111,9 +141,10 @@ async function sendFeedback(card, face, emotion, buttons) {
       body: JSON.stringify({ face_id: face.id, emotion }),
     });
     await readJson(res);
-    status.textContent = `Thank you: saved as ${emojiFor(emotion)} ${emotion}.`;
+    status.textContent = `Thank you: saved as ${emojiFor(emotion)} ${nameFor(emotion)}.`;
     card.querySelector('details').open = false;
     card.dataset.feedback = emotion;
+    card.classList.toggle('not-face', emotion === NOT_A_FACE);
   } catch (e) {
     status.classList.add('error');
     status.textContent = `Not saved: ${e.message}`;
@@ -166,14 +197,15 @@ function renderFaces(picture, result) {
     });
     const choices = card.querySelector('.choices');
     const buttons = [];
-    (names.length ? names : classes).forEach((name) => {
+    [...(names.length ? names : classes), NOT_A_FACE].forEach((name) => {
       const b = document.createElement('button');
       b.type = 'button';
       b.dataset.emotion = name;
+      if (name === NOT_A_FACE) b.className = 'not-face';
       const e = document.createElement('span');
       e.className = 'emoji';
       e.textContent = emojiFor(name);
-      b.append(e, ` ${name}`);
+      b.append(e, ` ${nameFor(name)}`);
       b.addEventListener('click', () => sendFeedback(card, f, name, buttons));
       buttons.push(b);
       choices.appendChild(b);
@@ -196,6 +228,36 @@ function showModel(result) {
   }
 }
 
+/* The picture upright, for display only: the server reads the file itself. */
+async function displayCopy(file) {
+  const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
+  try {
+    return await toCanvas(bitmap, bitmap.width, bitmap.height);
+  } finally {
+    bitmap.close();
+  }
+}
+
+/* Clears the last result, so that an error is not shown beside another picture's faces. */
+function clearResult(text) {
+  $('faces').replaceChildren();
+  view.width = 640;
+  view.height = 360;
+  ctx.fillStyle = '#11151c';
+  ctx.fillRect(0, 0, view.width, view.height);
+  ctx.fillStyle = '#8b95a5';
+  ctx.font = '20px system-ui, sans-serif';
+  ctx.textAlign = 'center';
+  ctx.fillText(text, view.width / 2, view.height / 2);
+  ctx.textAlign = 'start';
+}
+
+function uploadError(file, e) {
+  const what = file.name ? `${file.name} (${megabytes(file.size)})` : 'The picture';
+  if (e.status === 413) return `${what} is too large for this server: ${e.message}.`;
+  return `Could not analyse ${file.name || 'the picture'}: ${e.message}`;
+}
+
 async function analyzeFile(file) {
   if (!file) return;
   if (!/^image\/(jpeg|png|webp)$/.test(file.type)) {
@@ -203,19 +265,32 @@ async function analyzeFile(file) {
     return;
   }
   stopCamera();
-  setStatus('Analysing...');
-  try {
-    const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
-    const picture = await toCanvas(bitmap, bitmap.width, bitmap.height);
-    bitmap.close();
-    const result = await predict(await canvasBlob(picture, 0.92));
-    drawResult(picture, result);
-    renderFaces(picture, result);
-    showModel(result);
-    setStatus(describe(result));
-  } catch (e) {
-    setStatus(`Could not analyse the picture: ${e.message}`, true);
+  if (limits && file.size > limits.max_upload_bytes) {
+    clearResult('Not analysed: the file is too large');
+    setStatus(`${file.name || 'The picture'} is ${megabytes(file.size)}: this server takes ` +
+              `pictures up to ${megabytes(limits.max_upload_bytes)} (fer serve ` +
+              '--max-upload-mb). Send a smaller copy.', true);
+    return;
   }
+  setStatus('Analysing...');
+  /* the server answers first: its error says more than the browser's about a bad file */
+  const [sent, shown] = await Promise.allSettled([predict(file), displayCopy(file)]);
+  if (sent.status === 'rejected') {
+    clearResult('Not analysed');
+    setStatus(uploadError(file, sent.reason), true);
+    return;
+  }
+  if (shown.status === 'rejected') {
+    clearResult('This browser cannot show the picture');
+    setStatus(`${describe(sent.value)} This browser cannot show the picture ` +
+              `(${shown.reason.message}).`, true);
+    return;
+  }
+  const result = scaleFaces(sent.value, shown.value);
+  drawResult(shown.value, result);
+  renderFaces(shown.value, result);
+  showModel(result);
+  setStatus(describe(result));
 }
 
 /* ---- webcam: frames go out one at a time, at most every LIVE_INTERVAL ms ---------------- */
@@ -315,13 +390,8 @@ $('freeze').addEventListener('click', () => {
 });
 
 /* An empty stage until the first picture. */
-ctx.fillStyle = '#11151c';
-ctx.fillRect(0, 0, view.width, view.height);
-ctx.fillStyle = '#8b95a5';
-ctx.font = '20px system-ui, sans-serif';
-ctx.textAlign = 'center';
-ctx.fillText('Your picture appears here', view.width / 2, view.height / 2);
-ctx.textAlign = 'start';
+clearResult('Your picture appears here');
 fetch('/v1/health').then(readJson).then((h) => {
   $('model').textContent = `Model ${h.model.name}, version ${h.model.version}`;
+  limits = h.limits || null;
 }).catch(() => {});

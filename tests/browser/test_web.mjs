@@ -1,13 +1,17 @@
 /*
  * test_web.mjs - the web app driven in Debian's chromium (headless) through playwright-core:
  * starts `fer serve` on a free port with a fresh SQLite store, uploads a photo with the file
- * picker, waits for the boxes and bars, corrects a face with "Wrong? Pick the right one",
- * and finds the correction in the store (the admin export, and sqlite3 when installed). Also:
- * drag and drop on a phone-sized screen, the webcam mode on Chromium's fake camera, Swagger
- * UI at /docs, and that the page loads nothing from outside the server. Screenshots go to
- * build/test-artifacts/. Run by tests/browser.sh; prints "N passed, N failed".
+ * picker (the server must get the file's own bytes and find the faces `fer predict` finds),
+ * waits for the boxes and bars, corrects a face with "Wrong? Pick the right one" and marks
+ * the other "not a face", and finds both in the store (the admin exports, FER2013 and
+ * negatives, and sqlite3 when installed). Also: a photo larger than the display, drag and
+ * drop on a phone-sized screen, the webcam mode on Chromium's fake camera, a second server
+ * with small limits (a photo over them gives a clear error), Swagger UI at /docs, and that
+ * the page loads nothing from outside the server. Screenshots go to build/test-artifacts/.
+ * Run by tests/browser.sh; prints "N passed, N failed".
  */
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,14 +41,17 @@ function check(name, ok, detail) {
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fer_web_'));
-const db = path.join(tmp, 'fer.db');
+const db = path.join(tmp, 'web.db');
+const servers = []; /* every server started, stopped at the end */
 
-/* Starts the server on an ephemeral port; resolves with its base URL. */
-function startServer() {
-  const log = fs.openSync(path.join(ARTIFACTS, 'web-server.log'), 'w');
-  const proc = spawn(FER, ['serve', '--port', '0', '--db', `sqlite:${db}`, '--admin-token', TOKEN,
-                           '--web', path.join(root, 'web'), '--threads', '2'],
+/* Starts a server on an ephemeral port with its own store; resolves with its base URL. */
+function startServer(name, extra = []) {
+  const log = fs.openSync(path.join(ARTIFACTS, `${name}-server.log`), 'w');
+  const proc = spawn(FER, ['serve', '--port', '0', '--db', `sqlite:${path.join(tmp, `${name}.db`)}`,
+                           '--admin-token', TOKEN, '--web', path.join(root, 'web'),
+                           '--threads', '2', ...extra],
                      { cwd: root, stdio: ['ignore', 'pipe', log] });
+  servers.push(proc);
   return new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('the server did not start in 60 s')), 60000);
@@ -60,14 +67,86 @@ function startServer() {
   });
 }
 
-async function exportRows(base) {
-  const res = await fetch(`${base}/v1/feedback/export?format=fer2013`,
+async function exportRows(base, format = 'fer2013') {
+  const res = await fetch(`${base}/v1/feedback/export?format=${format}`,
                           { headers: { Authorization: `Bearer ${TOKEN}` } });
   const text = await res.text();
   return { status: res.status, rows: text.trim().split('\n').slice(1) };
 }
 
-let server = null;
+const sha256 = (bytes) => crypto.createHash('sha256').update(bytes).digest('hex');
+const boxKey = (b) => `${b.x},${b.y},${b.w},${b.h}`;
+
+/* The boxes `fer predict` finds in a file, as "x,y,w,h" strings. */
+function cliBoxes(file) {
+  const r = spawnSync(FER, ['predict', file], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`fer predict ${file}: ${r.stderr}`);
+  const out = JSON.parse(r.stdout);
+  return (Array.isArray(out) ? out[0] : out).faces.map((f) => boxKey(f.box));
+}
+
+/*
+ * Runs in every page before its scripts: records each POST /v1/predict the page makes, as
+ * window.__predict[i] = {type, size, sha256} of the body it gave fetch, and {status, answer}.
+ * (Playwright's own request and response bodies are not kept for uploads of blobs.)
+ */
+function recordPredictions() {
+  const realFetch = window.fetch;
+  window.__predict = [];
+  window.fetch = async (url, init) => {
+    const res = await realFetch(url, init);
+    if (String(url).endsWith('/v1/predict') && init && init.method === 'POST') {
+      const rec = { type: (init.headers || {})['Content-Type'], size: -1, sha256: '' };
+      if (init.body instanceof Blob) {
+        const bytes = new Uint8Array(await init.body.arrayBuffer());
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+        rec.size = bytes.length;
+        rec.sha256 = [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+      }
+      rec.status = res.status;
+      rec.answer = await res.clone().json().catch(() => null);
+      window.__predict.push(rec);
+    }
+    return res;
+  };
+}
+
+/* Chooses file with the picker; resolves with the record of the POST /v1/predict it made. */
+async function upload(page, file) {
+  const before = await page.evaluate(() => window.__predict.length);
+  await page.setInputFiles('#file', file);
+  await page.waitForFunction((n) => window.__predict.length > n, before, { timeout: 60000 });
+  return page.evaluate((n) => window.__predict[n], before);
+}
+
+/* A JPEG made in the page: the photo scaled to width w, or noise (incompressible) when noise. */
+async function makeJpeg(page, photo, w, noise, quality) {
+  const b64 = await page.evaluate(async ([src, width, rnd, q]) => {
+    const bytes = Uint8Array.from(atob(src), (c) => c.charCodeAt(0));
+    const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }));
+    const c = document.createElement('canvas');
+    c.width = width;
+    c.height = Math.round(bitmap.height * width / bitmap.width);
+    const g = c.getContext('2d');
+    g.drawImage(bitmap, 0, 0, c.width, c.height);
+    if (rnd) {
+      const d = g.getImageData(0, 0, c.width, c.height);
+      for (let i = 0; i < d.data.length; i++) d.data[i] = (Math.random() * 256) | 0;
+      g.putImageData(d, 0, 0);
+    }
+    const blob = await new Promise((r) => c.toBlob(r, 'image/jpeg', q));
+    const buf = new Uint8Array(await blob.arrayBuffer());
+    let s = '';
+    for (let i = 0; i < buf.length; i += 0x8000) {
+      s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+    }
+    return btoa(s);
+  }, [fs.readFileSync(photo).toString('base64'), w, noise, quality]);
+  const file = path.join(tmp, `${noise ? 'noise' : 'photo'}-${w}.jpg`);
+  fs.writeFileSync(file, Buffer.from(b64, 'base64'));
+  return file;
+}
+
 let context = null;
 try {
   if (!fs.existsSync(PHOTO)) {
@@ -75,9 +154,9 @@ try {
     console.log('0 passed, 1 failed, 0 skipped');
     process.exit(1);
   }
-  server = await startServer();
-  const { base } = server;
+  const { base } = await startServer('web');
   const origin = new URL(base).origin;
+  const origins = [origin]; /* the servers this test started */
   context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -87,11 +166,14 @@ try {
            '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
   });
   await context.grantPermissions(['camera'], { origin });
+  await context.addInitScript(recordPredictions);
   const outside = [];
   const pageErrors = [];
   context.on('request', (r) => {
     const u = r.url();
-    if (!u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')) outside.push(u);
+    if (!origins.some((o) => u.startsWith(o)) && !u.startsWith('data:') && !u.startsWith('blob:')) {
+      outside.push(u);
+    }
   });
 
   /* ---- desktop: upload with the file picker, see boxes and bars, correct a face ---- */
@@ -100,8 +182,17 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
   await page.goto(`${base}/`);
   check('page loads', (await page.title()).includes('fer'));
-  await page.setInputFiles('#file', PHOTO);
+  const first = await upload(page, PHOTO);
   await page.waitForSelector('#faces li.face', { timeout: 60000 });
+  /* the server gets the file's bytes, and so finds the faces the command line finds */
+  const photoBytes = fs.readFileSync(PHOTO);
+  check('the upload is the file itself', first.type === 'image/jpeg' &&
+        first.size === photoBytes.length && first.sha256 === sha256(photoBytes),
+        `${first.type}, ${first.size} bytes sent of ${photoBytes.length}`);
+  const apiBoxes = (first.answer.faces || []).map((f) => boxKey(f.box)).join(' ');
+  const cli = cliBoxes(PHOTO).join(' ');
+  check('the same faces as fer predict', first.status === 200 && apiBoxes === cli,
+        `web app ${apiBoxes}, fer predict ${cli}`);
   const nFaces = await page.locator('#faces li.face').count();
   check('both faces listed after upload', nFaces === 2, `${nFaces} faces`);
   const nBars = await page.locator('#faces li.face').first().locator('.bar').count();
@@ -124,6 +215,15 @@ try {
   await card.locator(`.choices button[data-emotion="${wrong}"]`).click();
   await card.locator('.feedback-status', { hasText: 'Thank you' }).waitFor({ timeout: 20000 });
   check('feedback acknowledged', (await card.getAttribute('data-feedback')) === wrong);
+  /* the other face: "not a face", kept as a negative */
+  const other = page.locator('#faces li.face').nth(1);
+  const otherId = await other.getAttribute('data-face-id');
+  await other.locator('summary').click();
+  await other.locator('.choices button[data-emotion="not_a_face"]').click();
+  await other.locator('.feedback-status', { hasText: 'Thank you' }).waitFor({ timeout: 20000 });
+  const saidNo = await other.locator('.feedback-status').textContent();
+  check('"not a face" acknowledged', (await other.getAttribute('data-feedback')) === 'not_a_face' &&
+        /not a face/.test(saidNo), saidNo);
   await page.screenshot({ path: path.join(ARTIFACTS, 'web.png'), fullPage: true });
 
   const exp = await exportRows(base);
@@ -131,12 +231,38 @@ try {
   check('feedback in the store (export)', exp.status === 200 && exp.rows.length === 1 &&
         exp.rows[0].startsWith(`${label},`) && exp.rows[0].split(',')[1].split(' ').length === 2304,
         `status ${exp.status}, ${exp.rows.length} rows`);
-  const sq = spawnSync('sqlite3', [db, 'SELECT face_id, label FROM feedback;'], { encoding: 'utf8' });
+  const neg = await exportRows(base, 'negatives');
+  const negFields = neg.rows.length ? neg.rows[0].split(',') : [];
+  check('"not a face" in the negatives export only', neg.status === 200 &&
+        neg.rows.length === 1 && negFields[2] === otherId &&
+        negFields[negFields.length - 1].split(' ').length === 2304,
+        `status ${neg.status}, ${neg.rows.length} rows`);
+  const sq = spawnSync('sqlite3', [db, 'SELECT face_id, label FROM feedback ORDER BY id;'],
+                       { encoding: 'utf8' });
   if (sq.status === 0) {
-    check('feedback in the store (sqlite3)', sq.stdout.trim() === `${drawn.id}|${wrong}`, sq.stdout);
+    check('feedback in the store (sqlite3)',
+          sq.stdout.trim() === `${drawn.id}|${wrong}\n${otherId}|not_a_face`, sq.stdout);
   } else {
     console.log('  (sqlite3 not installed: checked through the export only)');
   }
+
+  /* ---- a photo larger than the display: sent whole, shown scaled down ---- */
+  const big = await makeJpeg(page, PHOTO, 2400, false, 0.85);
+  const large = await upload(page, big);
+  await page.waitForFunction(() =>
+    !/Analysing/.test(document.getElementById('status').textContent));
+  const bigBoxes = (large.answer.faces || []).map((f) => boxKey(f.box)).join(' ');
+  const bigCli = cliBoxes(big).join(' ');
+  const shown = await page.evaluate(() => ({
+    w: document.getElementById('view').width,
+    cards: document.querySelectorAll('#faces li.face').length,
+  }));
+  check('a large photo is sent at its size', large.status === 200 && large.answer.image &&
+        large.answer.image.width === 2400 && bigBoxes === bigCli,
+        `${JSON.stringify(large.answer.image)}: web app ${bigBoxes}, fer predict ${bigCli}`);
+  check('and shown scaled down',
+        shown.w === 1600 && shown.cards === (large.answer.faces || []).length,
+        JSON.stringify(shown));
 
   /* ---- phone-sized screen: drag and drop, no sideways scrolling ---- */
   const phone = await context.newPage();
@@ -178,6 +304,40 @@ try {
   check('webcam frames reach the server', frames >= 4, `${frames} frames in 60 s`);
   await page.screenshot({ path: path.join(ARTIFACTS, 'web-webcam.png') });
 
+  /* ---- a server with small limits: a photo over them gives a clear error ---- */
+  const small = await startServer('limits', ['--max-upload-mb', '1', '--max-megapixels', '2']);
+  origins.push(new URL(small.base).origin);
+  const lp = await context.newPage();
+  lp.on('pageerror', (e) => pageErrors.push(String(e)));
+  await lp.goto(`${small.base}/`);
+  await lp.waitForFunction(() => /Model/.test(document.getElementById('model').textContent));
+  const statusOf = () => lp.evaluate(() => {
+    const st = document.getElementById('status');
+    return { text: st.textContent, error: st.classList.contains('error'),
+             cards: document.querySelectorAll('#faces li.face').length };
+  });
+  /* 2400 x 1387 is over 2 megapixels: the server decodes the header and answers 413 */
+  const over = await upload(lp, big);
+  await lp.waitForFunction(() => document.getElementById('status').classList.contains('error'));
+  const tooMany = await statusOf();
+  check('over the pixel limit: the server\'s 413, shown', fs.statSync(big).size < 1 << 20 &&
+        over.status === 413 && tooMany.error && tooMany.cards === 0 &&
+        /too large for this server: .*2400x1387.* limit of 2000000 pixels/.test(tooMany.text),
+        `${over.status}: ${tooMany.text}`);
+  /* over 1 MB: the page says so before sending anything */
+  const noisy = await makeJpeg(lp, PHOTO, 2400, true, 0.95);
+  let posted = 0;
+  lp.on('request', (r) => { if (r.url().endsWith('/v1/predict')) posted++; });
+  await lp.setInputFiles('#file', noisy);
+  await lp.waitForFunction(() =>
+    /takes pictures up to/.test(document.getElementById('status').textContent));
+  const tooBig = await statusOf();
+  check('over the upload limit: refused before sending, with the limit',
+        fs.statSync(noisy).size > 1 << 20 && posted === 0 && tooBig.error &&
+        /is [\d.]+ MB: this server takes pictures up to 1\.0 MB/.test(tooBig.text), tooBig.text);
+  await lp.screenshot({ path: path.join(ARTIFACTS, 'web-too-large.png') });
+  await lp.close();
+
   /* ---- Swagger UI from local files, on our OpenAPI document ---- */
   const docs = await context.newPage();
   await docs.goto(`${base}/docs`);
@@ -192,9 +352,9 @@ try {
   check('browser test ran to the end', false, e.stack || String(e));
 } finally {
   if (context) await context.close().catch(() => {});
-  if (server) {
-    server.proc.kill('SIGTERM');
-    await new Promise((r) => { server.proc.on('exit', r); setTimeout(r, 5000); });
+  for (const proc of servers) {
+    proc.kill('SIGTERM');
+    await new Promise((r) => { proc.on('exit', r); setTimeout(r, 5000); });
   }
   fs.rmSync(tmp, { recursive: true, force: true });
 }
