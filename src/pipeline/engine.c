@@ -306,7 +306,9 @@ enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_anal
     double t0 = fer_now();
     struct fer_found *boxes = NULL;
     size_t n = 0;
-    st = fer_finder_find(e->finder, img, NULL, &boxes, &n, err);
+    /* YuNet reads colour; the cascades read the gray image made above, not one of their own */
+    const fer_image *seen = fer_finder_detector(e->finder) == FER_DETECTOR_YUNET ? img : g;
+    st = fer_finder_find(e->finder, seen, NULL, &boxes, &n, err);
     double t1 = fer_now();
     if (st != FER_OK)
         goto end;
