@@ -10,7 +10,8 @@
 
 CC      ?= cc
 ARCH    ?= -march=native
-PKGS    := openblas zlib libpng libjpeg libwebp expat sqlite3 libpq cairo jansson libmicrohttpd
+PKGS    := openblas zlib libpng libjpeg libwebp expat sqlite3 libpq cairo jansson libmicrohttpd \
+           libavformat libavcodec libavdevice libswscale libavutil sdl2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)
@@ -35,7 +36,7 @@ REL_CFLAGS  := $(BASE_CFLAGS) -O3 $(ARCH) -fno-math-errno $(CFLAGS)
 TEST_CFLAGS := $(BASE_CFLAGS) -O1 -g -Werror -fsanitize=address,undefined \
                -fno-sanitize-recover=undefined -fno-omit-frame-pointer $(CFLAGS)
 
-MODULES := core nn image storage data detect train report pipeline server
+MODULES := core nn image storage data detect train report pipeline server video
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard src/$(m)/*.c) $(wildcard src/$(m)/*.S))
 CLI_SRC := $(wildcard src/cli/*.c)
 TESTS   := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))

@@ -190,6 +190,80 @@ const char *fer_engine_detector(const fer_engine *e);
 /* Any metadata key of the model file (e.g. "val_accuracy"), or NULL. Borrowed. */
 const char *fer_engine_model_info(const fer_engine *e, const char *key);
 
+/* ---- video: faces followed from frame to frame ----------------------------------------- */
+
+/*
+ * A tracker follows the faces of a video through its frames, for frames from any source (the
+ * user's own capture, or fer video's decoder). Feed it the frames in order with their times;
+ * it gives back the faces it follows, each with an id that stays the same while the face is
+ * followed, and probabilities smoothed over time.
+ *
+ *     struct fer_tracker_options to;
+ *     fer_tracker_options_default(&to);
+ *     fer_tracker *tracker;
+ *     fer_tracker_new(engine, &to, &tracker, err);
+ *     for (each frame, at t seconds) {
+ *         fer_tracks tracks;
+ *         if (fer_tracker_feed(tracker, &frame, t, &tracks, err) != FER_OK) break;
+ *         for (size_t i = 0; i < tracks.n; i++)
+ *             printf("%d %s\n", tracks.tracks[i].id,
+ *                    fer_engine_class_name(engine, tracks.tracks[i].face.emotion));
+ *         fer_tracks_free(&tracks);
+ *     }
+ *     fer_tracker_free(tracker);
+ *
+ * The detector runs on every detect_every-th frame, on a copy reduced to detect_width pixels
+ * across; between detections each face is followed by matching its look (normalised
+ * cross-correlation) near where it was. Every followed face is classified on every frame.
+ * A face that leaves the picture (or hides) for longer than forget_seconds ends its track; if
+ * it comes back it gets a new id. A tracker is used by one thread at a time; the engine it
+ * reads may serve others.
+ */
+typedef struct fer_tracker fer_tracker;
+
+struct fer_tracker_options {
+    int detect_every;      /* run the detector on every Nth frame, >= 1 (default 2) */
+    int detect_width;      /* frames wider than this are reduced to it for detection (area
+                              averaging); faces are still cropped from the full frame. 0: never
+                              reduce (default 640) */
+    double smooth_seconds; /* the time constant of the exponential smoothing of each track's
+                              probabilities; 0: none (default 0.5) */
+    double forget_seconds; /* a face the detector has not seen for longer ends (default 0.5) */
+    float match_iou;       /* a detection continues the track it overlaps by at least this IoU
+                              (default 0.3) */
+};
+
+typedef struct fer_track {
+    int id;         /* 1, 2, ...: stable while the face is followed, never reused */
+    fer_face face;  /* where the face is in this frame; emotion and probabilities smoothed;
+                       score and landmarks as the detector last gave them (landmarks moved
+                       with the box between detections) */
+    float raw_probabilities[FER_MAX_CLASSES]; /* this frame's, before smoothing */
+    int detected;   /* 1 when the detector found the face in this frame, 0 when followed */
+    long frames;    /* frames since the track began, this one included */
+    double first_seen; /* the time of the track's first frame, seconds */
+} fer_track;
+
+typedef struct fer_tracks {
+    size_t n;
+    fer_track *tracks; /* owned; release with fer_tracks_free */
+    int detected;      /* 1 when the detector ran on this frame */
+    double detect_ms, track_ms, classify_ms;
+} fer_tracks;
+
+void fer_tracker_options_default(struct fer_tracker_options *o);
+/* A tracker reading faces with engine (which must outlive it); opt NULL for the defaults. */
+enum fer_status fer_tracker_new(fer_engine *engine, const struct fer_tracker_options *opt,
+                                fer_tracker **out, char *err);
+/*
+ * The faces in the next frame (RGB or gray, all frames the same size) at time_s seconds
+ * (increasing). A frame of another size than the first fails with FER_ERR_ARG.
+ */
+enum fer_status fer_tracker_feed(fer_tracker *t, const fer_image *frame, double time_s,
+                                 fer_tracks *out, char *err);
+void fer_tracks_free(fer_tracks *tracks);
+void fer_tracker_free(fer_tracker *t);
+
 #ifdef __cplusplus
 }
 #endif

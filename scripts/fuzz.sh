@@ -11,7 +11,7 @@ set -u
 cd "$(dirname "$0")/.."
 seconds=${1:-60} runs=${2:-0}
 shift 2
-out=build/fuzz-out
+out=${FUZZ_OUT:-build/fuzz-out}
 mkdir -p "$out"
 table="| parser | executions | per second | corpus | crashes |\n| --- | ---: | ---: | ---: | ---: |\n"
 failed=0

@@ -13,6 +13,7 @@ int fer_cmd_calibrate(int argc, char **argv);
 int fer_cmd_report(int argc, char **argv);
 int fer_cmd_detect(int argc, char **argv);
 int fer_cmd_predict(int argc, char **argv);
+int fer_cmd_video(int argc, char **argv);
 int fer_cmd_serve(int argc, char **argv);
 int fer_cmd_info(int argc, char **argv);
 int fer_cmd_import(int argc, char **argv);

@@ -22,6 +22,7 @@ static void usage(FILE *out)
         "  report    figures of how a model behaves: confusion, classes, calibration, mistakes\n"
         "  detect    face boxes in photos (OpenCV cascades), as JSON\n"
         "  predict   the emotion of every face in photos and folders\n"
+        "  video     faces tracked and their emotions in videos, webcams and streams, live\n"
         "  serve     the REST API, the web app and the feedback store over HTTP\n"
         "  info      what a model file (or the built-in model) is: metadata, cost, layers\n"
         "  import    a model file from another project's weights (yunet: the face detector)\n"
@@ -59,6 +60,8 @@ int main(int argc, char **argv)
         return fer_cmd_detect(argc, argv);
     if (strcmp(cmd, "predict") == 0)
         return fer_cmd_predict(argc, argv);
+    if (strcmp(cmd, "video") == 0)
+        return fer_cmd_video(argc, argv);
     if (strcmp(cmd, "serve") == 0)
         return fer_cmd_serve(argc, argv);
     if (strcmp(cmd, "info") == 0)

@@ -48,6 +48,15 @@ static void draw(fer_progress *p, int final)
     if (frac > 1)
         frac = 1;
     char tbuf[32];
+    if (p->total == 0) { /* an open-ended count (a live stream): no bar, no time left */
+        fer_format_duration(elapsed, tbuf, sizeof(tbuf));
+        fprintf(p->out, "%s%s  %zu %s  %.1f %s/s  %s  %s%s", p->is_tty ? "\r" : "", p->label,
+                p->done, p->unit, rate, p->unit, tbuf, p->extra,
+                p->is_tty && !final ? "\033[K" : "\n");
+        fflush(p->out);
+        p->last_draw = now;
+        return;
+    }
     if (final)
         fer_format_duration(elapsed, tbuf, sizeof(tbuf));
     else

@@ -5,7 +5,8 @@
  *
  * On a terminal the bar redraws in place at most 10 times a second; when
  * stderr is not a terminal (a log file, CI) it prints a plain line every
- * `quiet_interval` seconds instead, so logs stay readable.
+ * `quiet_interval` seconds instead, so logs stay readable. A total of 0 counts without an
+ * end (a live stream): the count, the rate and the time so far.
  */
 #ifndef FER_CORE_PROGRESS_H
 #define FER_CORE_PROGRESS_H

@@ -49,13 +49,13 @@ unsigned fer_emotion_color(const char *emotion)
     return i >= 0 ? LOOK[i].color : 0x26A69A;
 }
 
-static void set_rgb(cairo_t *cr, unsigned rgb, double alpha)
+void fer_cairo_set_rgb(cairo_t *cr, unsigned rgb, double alpha)
 {
     cairo_set_source_rgba(cr, ((rgb >> 16) & 255) / 255.0, ((rgb >> 8) & 255) / 255.0,
                           (rgb & 255) / 255.0, alpha);
 }
 
-static void rounded_rect(cairo_t *cr, double x, double y, double w, double h, double r)
+void fer_cairo_rounded_rect(cairo_t *cr, double x, double y, double w, double h, double r)
 {
     cairo_new_sub_path(cr);
     cairo_arc(cr, x + w - r, y + r, r, -M_PI / 2, 0);
@@ -65,8 +65,7 @@ static void rounded_rect(cairo_t *cr, double x, double y, double w, double h, do
     cairo_close_path(cr);
 }
 
-/* Dark text on light colours, white on dark ones. */
-static unsigned text_color_for(unsigned bg)
+unsigned fer_text_color_for(unsigned bg)
 {
     double lum = 0.299 * ((bg >> 16) & 255) + 0.587 * ((bg >> 8) & 255) + 0.114 * (bg & 255);
     return lum > 150 ? 0x202020 : 0xFFFFFF;
@@ -149,9 +148,9 @@ static struct rect draw_box_and_tag(cairo_t *cr, const struct fer_annotation *a,
 {
     const double x = a->box.x, y = a->box.y, w = a->box.w, h = a->box.h;
     const double line = fmax(2.0, unit / 6.0);
-    set_rgb(cr, a->color, 1.0);
+    fer_cairo_set_rgb(cr, a->color, 1.0);
     cairo_set_line_width(cr, line);
-    rounded_rect(cr, x, y, w, h, fmin(w, h) / 12.0);
+    fer_cairo_rounded_rect(cr, x, y, w, h, fmin(w, h) / 12.0);
     cairo_stroke(cr);
 
     char tag[64];
@@ -163,10 +162,10 @@ static struct rect draw_box_and_tag(cairo_t *cr, const struct fer_annotation *a,
     cairo_text_extents(cr, tag, &te);
     double pad = unit * 0.3, tag_h = unit * 1.4, tag_w = te.x_advance + 2 * pad;
     double ty = y - tag_h - line / 2 >= 0 ? y - tag_h - line / 2 : y + line / 2;
-    set_rgb(cr, a->color, 0.9);
-    rounded_rect(cr, x - line / 2, ty, tag_w, tag_h, unit * 0.25);
+    fer_cairo_set_rgb(cr, a->color, 0.9);
+    fer_cairo_rounded_rect(cr, x - line / 2, ty, tag_w, tag_h, unit * 0.25);
     cairo_fill(cr);
-    set_rgb(cr, text_color_for(a->color), 1.0);
+    fer_cairo_set_rgb(cr, fer_text_color_for(a->color), 1.0);
     cairo_move_to(cr, x - line / 2 + pad, ty + tag_h / 2 - (te.y_bearing + te.height / 2));
     cairo_show_text(cr, tag);
     return (struct rect){x - line / 2, ty, tag_w, tag_h};
@@ -193,7 +192,7 @@ static void draw_panel(cairo_t *cr, const struct fer_annotation *a, struct rect 
 {
     double gap = bar_h * 0.35, label_w = bar_h * 5.0, bar_w = r.w - label_w - 2 * gap;
     cairo_set_source_rgba(cr, 0, 0, 0, 0.55);
-    rounded_rect(cr, r.x, r.y, r.w, r.h, bar_h * 0.3);
+    fer_cairo_rounded_rect(cr, r.x, r.y, r.w, r.h, bar_h * 0.3);
     cairo_fill(cr);
     cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, bar_h * 0.85);
@@ -207,7 +206,7 @@ static void draw_panel(cairo_t *cr, const struct fer_annotation *a, struct rect 
         cairo_set_source_rgba(cr, 1, 1, 1, 0.2);
         cairo_rectangle(cr, r.x + gap + label_w, ry, bar_w, bar_h);
         cairo_fill(cr);
-        set_rgb(cr, fer_emotion_color(a->bar_names[i]), 1.0);
+        fer_cairo_set_rgb(cr, fer_emotion_color(a->bar_names[i]), 1.0);
         cairo_rectangle(cr, r.x + gap + label_w, ry, bar_w * v, bar_h);
         cairo_fill(cr);
     }
@@ -266,11 +265,29 @@ enum fer_status fer_image_annotate(fer_image *rgb, const struct fer_annotation *
     return fer_image_annotate_style(rgb, a, n, FER_ANNOTATE_AUTO, err);
 }
 
+struct annotate_job {
+    const struct fer_annotation *a;
+    size_t n;
+    enum fer_annotate_style style;
+};
+
+static enum fer_status annotate_on(cairo_t *cr, void *arg, int w, int h, char *err)
+{
+    const struct annotate_job *j = arg;
+    return draw_all(cr, j->a, j->n, j->style, w, h, err);
+}
+
 enum fer_status fer_image_annotate_style(fer_image *rgb, const struct fer_annotation *a, size_t n,
                                          enum fer_annotate_style style, char *err)
 {
+    struct annotate_job job = {a, n, style};
+    return fer_image_draw_cairo(rgb, annotate_on, &job, err);
+}
+
+enum fer_status fer_image_draw_cairo(fer_image *rgb, fer_cairo_fn fn, void *arg, char *err)
+{
     if (rgb->channels != 3)
-        return fer_errorf(err, FER_ERR_ARG, "annotation needs an RGB image");
+        return fer_errorf(err, FER_ERR_ARG, "drawing needs an RGB image");
     cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, rgb->width, rgb->height);
     if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(s);
@@ -288,7 +305,7 @@ enum fer_status fer_image_annotate_style(fer_image *rgb, const struct fer_annota
     }
     cairo_surface_mark_dirty(s);
     cairo_t *cr = cairo_create(s);
-    enum fer_status st = draw_all(cr, a, n, style, rgb->width, rgb->height, err);
+    enum fer_status st = fn(cr, arg, rgb->width, rgb->height, err);
     if (st == FER_OK && cairo_status(cr) != CAIRO_STATUS_SUCCESS)
         st = fer_errorf(err, FER_ERR_STATE, "cairo: %s", cairo_status_to_string(cairo_status(cr)));
     cairo_destroy(cr);

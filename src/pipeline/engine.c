@@ -26,6 +26,7 @@
 #include "nn/model_file.h"
 #include "nn/net.h"
 #include "pipeline/builtin_model.h"
+#include "pipeline/engine_parts.h"
 
 #define MAX_NETS 32
 /* faces per forward pass: bigger batches cost start-up memory for little gain */
@@ -288,45 +289,28 @@ static enum fer_status crop_face(const fer_engine *e, const fer_image *g, const 
                                   m.w, m.h, angle, FER_FACE_SIDE, FER_FACE_SIDE, crop, err);
 }
 
-enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_analysis *out,
-                                   char *err)
+enum fer_status fer_engine_find_faces(fer_engine *e, const fer_image *img, const fer_image *gray,
+                                      struct fer_found **found, size_t *n, char *err)
 {
-    memset(out, 0, sizeof(*out));
-    fer_image gray = {0};
-    const fer_image *g = img;
-    enum fer_status st;
-    if (img->channels == 3) {
-        if ((st = fer_image_to_gray(img, &gray, err)) != FER_OK)
-            return st;
-        g = &gray;
-    } else if (img->channels != 1) {
-        return fer_errorf(err, FER_ERR_ARG, "images must be gray or RGB, not %d channels",
-                          img->channels);
-    }
-    double t0 = fer_now();
-    struct fer_found *boxes = NULL;
-    size_t n = 0;
-    /* YuNet reads colour; the cascades read the gray image made above, not one of their own */
-    const fer_image *seen = fer_finder_detector(e->finder) == FER_DETECTOR_YUNET ? img : g;
-    st = fer_finder_find(e->finder, seen, NULL, &boxes, &n, err);
-    double t1 = fer_now();
-    if (st != FER_OK)
-        goto end;
-    out->detect_ms = (t1 - t0) * 1e3;
+    /* YuNet reads colour; the cascades read the gray image, not one of their own */
+    const fer_image *seen = fer_finder_detector(e->finder) == FER_DETECTOR_YUNET ? img : gray;
+    return fer_finder_find(e->finder, seen, NULL, found, n, err);
+}
+
+enum fer_status fer_engine_classify_found(fer_engine *e, const fer_image *gray,
+                                          const struct fer_found *found, size_t n, fer_face *out,
+                                          char *err)
+{
     if (n == 0)
-        goto end;
-    out->faces = fer_calloc(n, sizeof(fer_face));
+        return FER_OK;
     uint8_t *crops = fer_malloc(n * FER_FACE_PIXELS);
     float *probs = fer_calloc(n * FER_MAX_CLASSES, sizeof(float));
-    if (!out->faces || !crops || !probs) {
-        fer_free(crops);
-        fer_free(probs);
+    enum fer_status st = FER_OK;
+    if (!crops || !probs)
         st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for %zu faces", n);
-        goto end;
-    }
     for (size_t i = 0; i < n && st == FER_OK; i++) {
         fer_image crop = {0};
-        st = crop_face(e, g, &boxes[i], &crop, err);
+        st = crop_face(e, gray, &found[i], &crop, err);
         if (st == FER_OK)
             memcpy(crops + i * FER_FACE_PIXELS, crop.data, FER_FACE_PIXELS);
         fer_image_free(&crop);
@@ -334,26 +318,69 @@ enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_anal
     if (st == FER_OK)
         st = fer_engine_classify_crops(e, crops, n, probs, err);
     for (size_t i = 0; st == FER_OK && i < n; i++) {
-        fer_face *f = &out->faces[i];
-        f->box = boxes[i].box;
-        f->score = boxes[i].score;
-        f->has_landmarks = boxes[i].has_landmarks;
-        memcpy(f->landmarks, boxes[i].landmarks, sizeof(f->landmarks));
+        fer_face *f = &out[i];
+        f->box = found[i].box;
+        f->score = found[i].score;
+        f->has_landmarks = found[i].has_landmarks;
+        memcpy(f->landmarks, found[i].landmarks, sizeof(f->landmarks));
         memcpy(f->crop, crops + i * FER_FACE_PIXELS, FER_FACE_PIXELS);
         memcpy(f->probabilities, probs + i * FER_MAX_CLASSES, sizeof(float) * FER_MAX_CLASSES);
-        f->emotion = 0;
-        for (int c = 1; c < e->n_classes; c++)
-            if (f->probabilities[c] > f->probabilities[f->emotion])
-                f->emotion = c;
+        f->emotion = fer_engine_top_class(e, f->probabilities);
+    }
+    fer_free(crops);
+    fer_free(probs);
+    return st;
+}
+
+int fer_engine_top_class(const fer_engine *e, const float *probabilities)
+{
+    int best = 0;
+    for (int c = 1; c < e->n_classes; c++)
+        if (probabilities[c] > probabilities[best])
+            best = c;
+    return best;
+}
+
+/* The gray copy of an RGB image into *gray (left empty for a gray one); *g the gray to read. */
+enum fer_status fer_engine_gray_of(const fer_image *img, fer_image *gray, const fer_image **g,
+                                   char *err)
+{
+    *g = img;
+    if (img->channels == 3) {
+        *g = gray;
+        return fer_image_to_gray(img, gray, err);
+    }
+    if (img->channels != 1)
+        return fer_errorf(err, FER_ERR_ARG, "images must be gray or RGB, not %d channels",
+                          img->channels);
+    return FER_OK;
+}
+
+enum fer_status fer_engine_analyze(fer_engine *e, const fer_image *img, fer_analysis *out,
+                                   char *err)
+{
+    memset(out, 0, sizeof(*out));
+    fer_image gray = {0};
+    const fer_image *g;
+    enum fer_status st = fer_engine_gray_of(img, &gray, &g, err);
+    if (st != FER_OK)
+        return st;
+    double t0 = fer_now();
+    struct fer_found *found = NULL;
+    size_t n = 0;
+    st = fer_engine_find_faces(e, img, g, &found, &n, err);
+    double t1 = fer_now();
+    out->detect_ms = (t1 - t0) * 1e3;
+    if (st == FER_OK && n > 0) {
+        out->faces = fer_calloc(n, sizeof(fer_face));
+        st = out->faces ? fer_engine_classify_found(e, g, found, n, out->faces, err)
+                        : fer_errorf(err, FER_ERR_NOMEM, "out of memory for %zu faces", n);
     }
     out->n_faces = st == FER_OK ? n : 0;
     out->classify_ms = (fer_now() - t1) * 1e3;
-    fer_free(crops);
-    fer_free(probs);
-end:
     if (st != FER_OK)
         fer_analysis_free(out);
-    fer_free(boxes);
+    fer_free(found);
     fer_image_free(&gray);
     return st;
 }

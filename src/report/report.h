@@ -2,7 +2,8 @@
  * report.h - figures that show how a model behaves, as PNG files: the
  * confusion matrix, per-class precision/recall/F1 with true and predicted
  * class counts, a reliability diagram (calibration), a grid of the most
- * confident mistakes, and training curves from `fer train` logs.
+ * confident mistakes, training curves from `fer train` logs, and the emotion timeline of
+ * a video's faces.
  *
  * The figures take plain arrays (labels, probabilities, counts), so any
  * evaluator can feed them; `fer report` runs the model and draws them all.
@@ -67,5 +68,26 @@ enum fer_status fer_log_read(const char *path, struct fer_log_epoch **epochs, si
 enum fer_status fer_figure_curves(const struct fer_log_epoch *epochs, size_t n,
                                   const size_t *stage_starts, int n_stages, const char *path,
                                   char *err);
+
+/* One face's course through a video (fer video's tracks): n samples of its time and its k
+ * smoothed probabilities (row stride FER_MAX_CLASSES), and the frames it spent in each top
+ * emotion. */
+struct fer_track_history {
+    int id;
+    size_t n;
+    double *times;
+    float *probs;
+    long top_frames[FER_MAX_CLASSES];
+};
+
+/*
+ * The emotion timeline of a video: for each track (the longest max_tracks), its
+ * probabilities over time as stacked bands, beside a bar of the share of its frames per top
+ * emotion with the dominant one named. duration: the video's length in seconds (the common
+ * time axis).
+ */
+enum fer_status fer_figure_timeline(const struct fer_track_history *tracks, size_t n, int k,
+                                    const char *const *names, double duration, int max_tracks,
+                                    const char *title, const char *path, char *err);
 
 #endif
