@@ -125,8 +125,7 @@ static enum fer_status draw_on(cairo_t *cr, void *arg, int w, int h, char *err)
     cairo_paint(cr);
     char status[160];
     snprintf(status, sizeof(status),
-             "%.1f fps   frame %ld   %ld dropped   %.0f ms from arrival to display   "
-             "%d face%s   last %.0f s",
+             "%.1f fps   frame %ld   %ld dropped   %.0f ms to display   %d face%s   last %.0f s",
              j->s->fps, j->s->frame, j->s->dropped, j->s->latency_ms, p->n_ids,
              p->n_ids == 1 ? "" : "s", p->seconds);
     cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
@@ -134,23 +133,24 @@ static enum fer_status draw_on(cairo_t *cr, void *arg, int w, int h, char *err)
     cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
     cairo_move_to(cr, 8, 17);
     cairo_show_text(cr, status);
-    double x = 8; /* the legend, right-aligned */
-    for (int c = p->k - 1; c >= 0; c--) {
+    double x = 8; /* the legend, on the second line */
+    cairo_set_font_size(cr, 11);
+    for (int c = 0; c < p->k; c++) {
         const char *name = fer_engine_class_name(p->e, c);
         cairo_text_extents_t te;
         cairo_text_extents(cr, name, &te);
-        x += te.x_advance + 22;
         fer_cairo_set_rgb(cr, fer_emotion_color(name), 1.0);
-        cairo_rectangle(cr, w - x, 7, 11, 11);
+        cairo_rectangle(cr, x, 25, 10, 10);
         cairo_fill(cr);
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
-        cairo_move_to(cr, w - x + 14, 17);
+        cairo_move_to(cr, x + 13, 34);
         cairo_show_text(cr, name);
+        x += te.x_advance + 24;
     }
     int n = p->n_ids ? p->n_ids : 1;
     double cw = (w - 8.0 * (n + 1)) / n;
     for (int i = 0; i < p->n_ids; i++)
-        chart(cr, p, p->ids[i], 8 + i * (cw + 8), 26, cw, h - 32);
+        chart(cr, p, p->ids[i], 8 + i * (cw + 8), 42, cw, h - 48);
     if (!p->n_ids) {
         cairo_set_source_rgb(cr, 0.6, 0.6, 0.6);
         cairo_move_to(cr, 8, h / 2.0 + 10);

@@ -29,11 +29,13 @@ struct fer_video_item {
 /* Frees what the item owns and zeroes it. */
 void fer_video_item_clear(struct fer_video_item *it);
 
+/* cap bounds the frames waiting; audio packets (small, and never dropped) have room for three
+ * times as many beside them, so that they do not take the frames' places. */
 struct fer_video_queue {
     pthread_mutex_t mu;
     pthread_cond_t not_empty, not_full;
     struct fer_video_item *items;
-    size_t cap, head, count;
+    size_t cap, size, head, count, frames; /* size: the ring's, 4 * cap */
     int closed; /* the consumer stopped: pushes fail and free their item */
 };
 
@@ -45,6 +47,8 @@ int fer_video_queue_push(struct fer_video_queue *q, struct fer_video_item *it);
 int fer_video_queue_try_push(struct fer_video_queue *q, struct fer_video_item *it);
 /* Takes the oldest item, waiting for one. */
 void fer_video_queue_pop(struct fer_video_queue *q, struct fer_video_item *it);
+/* How many frames wait. */
+size_t fer_video_queue_frames(struct fer_video_queue *q);
 /* The consumer gives up: waiting producers return -1 and the items held are freed. */
 void fer_video_queue_close(struct fer_video_queue *q);
 

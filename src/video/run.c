@@ -19,8 +19,10 @@
 #include "video/source.h"
 #include "video/window.h"
 
-#define QUEUE_FILE  8 /* frames in flight between two threads, for files */
-#define QUEUE_LIVE  2 /* for live input: a short queue keeps the delay short */
+#define QUEUE_FILE  8  /* frames in flight between two threads, for files */
+#define QUEUE_LIVE  32 /* live input: about a second, for streams that come in bursts */
+#define QUEUE_SHOW  8  /* live input shown in the window: the delay counts more */
+#define STALE_SHOW  0.1 /* with --show, a frame that waited longer is skipped for a newer one */
 #define PANEL       200
 #define PLOT_SECONDS 10.0
 
@@ -37,6 +39,7 @@ struct run {
     struct fer_video_queue to_analyse, to_write;
     pthread_mutex_t mu; /* the first error, and the stats the threads share */
     enum fer_status status;
+    int halt; /* an error in the analyser, the writer or the window: drop what waits */
     char err[FER_ERR_LEN];
     fer_progress progress;
     /* the window's slot: the latest analysed frame, replaced if not shown in time */
@@ -45,22 +48,25 @@ struct run {
     int slot_full, analysis_done;
 };
 
-/* Keeps the first error and stops the reader. */
-static void fail(struct run *r, enum fer_status st, const char *msg)
+/* Keeps the first error. The input's errors end the input, and the frames read before are
+ * still analysed and written; the others (halt) stop everything at once. */
+static void fail(struct run *r, enum fer_status st, const char *msg, int halt)
 {
     pthread_mutex_lock(&r->mu);
     if (r->status == FER_OK) {
         r->status = st;
         snprintf(r->err, sizeof(r->err), "%s", msg);
     }
+    r->halt |= halt;
     pthread_mutex_unlock(&r->mu);
-    *r->o->stop = 1;
+    if (halt)
+        *r->o->stop = 1;
 }
 
-static int failed(struct run *r)
+static int halted(struct run *r)
 {
     pthread_mutex_lock(&r->mu);
-    int f = r->status != FER_OK;
+    int f = r->halt;
     pthread_mutex_unlock(&r->mu);
     return f;
 }
@@ -94,6 +100,22 @@ static int hand_on(struct run *r, struct fer_video_item *it)
     return got;
 }
 
+/* A file that ends well before the frames its header announces was cut short: say so (what
+ * was read is still analysed and written). */
+static void check_complete(struct run *r)
+{
+    long expected = r->info.frames_expected;
+    if (r->info.live || expected <= 0 || r->o->max_frames || *r->o->stop ||
+        (double)r->stats->read >= 0.9 * (double)expected)
+        return;
+    char msg[FER_ERR_LEN];
+    snprintf(msg, sizeof(msg),
+             "%s ends after %ld of the %ld frames its header announces: the file is truncated "
+             "or damaged (the frames read are in the outputs)",
+             r->o->input, r->stats->read, expected);
+    fail(r, FER_ERR_FORMAT, msg, 0);
+}
+
 static void *reader(void *arg)
 {
     struct run *r = arg;
@@ -103,7 +125,7 @@ static void *reader(void *arg)
         struct fer_video_item it;
         enum fer_status st = fer_video_source_read(r->src, &it, err);
         if (st != FER_OK) {
-            fail(r, st, err);
+            fail(r, st, err, 0);
             break;
         }
         if (it.kind == FER_ITEM_END)
@@ -127,6 +149,7 @@ static void *reader(void *arg)
         if (hand_on(r, &it) < 0)
             break;
     }
+    check_complete(r);
     struct fer_video_item end = {.kind = FER_ITEM_END};
     fer_video_queue_push(&r->to_analyse, &end);
     return NULL;
@@ -191,6 +214,19 @@ static enum fer_status analyse(struct run *r, struct fer_video_item *it, char *e
     return FER_OK;
 }
 
+/* Live input in the window: a frame that waited too long is skipped when a newer one waits,
+ * so that what is shown stays close to now. */
+static int stale(struct run *r, const struct fer_video_item *it)
+{
+    if (!r->o->show || !r->drop || fer_now() - it->arrived <= STALE_SHOW ||
+        fer_video_queue_frames(&r->to_analyse) == 0)
+        return 0;
+    pthread_mutex_lock(&r->mu);
+    r->stats->dropped++;
+    pthread_mutex_unlock(&r->mu);
+    return 1;
+}
+
 static void *analyser(void *arg)
 {
     struct run *r = arg;
@@ -200,7 +236,7 @@ static void *analyser(void *arg)
         fer_video_queue_pop(&r->to_analyse, &it);
         if (it.kind == FER_ITEM_END)
             break;
-        if (failed(r)) { /* stop taking frames: the reader's pushes fail from here on */
+        if (halted(r)) { /* stop taking frames: the reader's pushes fail from here on */
             fer_video_item_clear(&it);
             fer_video_queue_close(&r->to_analyse);
             break;
@@ -209,10 +245,14 @@ static void *analyser(void *arg)
             fer_video_queue_push(&r->to_write, &it);
             continue;
         }
+        if (stale(r, &it)) {
+            fer_video_item_clear(&it);
+            continue;
+        }
         enum fer_status st = analyse(r, &it, err);
         if (st != FER_OK) {
             fer_video_item_clear(&it);
-            fail(r, st, err);
+            fail(r, st, err, 1);
         }
     }
     if (r->sink) {
@@ -243,7 +283,7 @@ static void *writer(void *arg)
                 : fer_video_sink_write_audio(r->sink, it.packet, err);
         fer_video_item_clear(&it);
         if (st != FER_OK) {
-            fail(r, st, err);
+            fail(r, st, err, 1);
             fer_video_queue_close(&r->to_write);
             break;
         }
@@ -327,7 +367,7 @@ static void run_window(struct run *r, struct screen *s)
             enum fer_status st = show(r, s, &it, err);
             fer_video_item_clear(&it);
             if (st != FER_OK)
-                fail(r, st, err);
+                fail(r, st, err, 1);
         } else if (done) {
             return;
         }
@@ -425,7 +465,7 @@ static void run_threads(struct run *r)
     struct screen s = {0};
     enum fer_status st = r->o->show ? open_screen(r, &s, err) : FER_OK;
     if (st != FER_OK) {
-        fail(r, st, err);
+        fail(r, st, err, 1);
         close_screen(&s);
         return;
     }
@@ -465,7 +505,7 @@ enum fer_status fer_video_run(fer_engine *e, const struct fer_video_options *o,
     enum fer_status st = open_all(&r, err);
     int queues = st == FER_OK;
     if (queues) {
-        size_t cap = r.drop ? QUEUE_LIVE : QUEUE_FILE;
+        size_t cap = !r.drop ? QUEUE_FILE : o->show ? QUEUE_SHOW : QUEUE_LIVE;
         if (fer_video_queue_init(&r.to_analyse, cap) || fer_video_queue_init(&r.to_write, cap))
             st = fer_errorf(err, FER_ERR_NOMEM, "out of memory for the frame queues");
     }

@@ -8,9 +8,11 @@
  *             ──queue──►  writer: encode + mux (with the audio copied)
  *
  * and the calling thread runs the window. Files are read as fast as fer goes, every frame
- * analysed; live input (a camera, a stream, or a file played with --show) drops the frames
- * that arrive while the analyser is busy, and counts them. Ctrl-C (o->stop) and errors end
- * the run with the output finished, so what was written plays.
+ * analysed. Live input (a camera, a stream, or a file played with --show) never waits: a frame
+ * that finds the analyser's queue full (about a second of frames, for streams that come in
+ * bursts) is dropped, and in the window a frame that waited over 100 ms is skipped when a
+ * newer one is there, so the picture stays close to now; drops are counted. Ctrl-C
+ * (o->stop) and errors end the run with the output finished, so what was written plays.
  */
 #ifndef FER_VIDEO_RUN_H
 #define FER_VIDEO_RUN_H

@@ -12,11 +12,14 @@
 #include <libswscale/swscale.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/progress.h"
 #include "image/image.h"
+
+#define MAX_DAMAGED 100 /* more damaged frames in a row end the reading */
 
 struct fer_video_source {
     char name[256];
@@ -27,6 +30,7 @@ struct fer_video_source {
     AVFrame *frame;
     int video, audio; /* stream indices; audio -1 when there is none */
     int flushing, finished;
+    int damaged_in_a_row; /* frames the decoder could not make, since the last good one */
     long frames; /* frames decoded so far */
     int64_t start_pts;
     int live;
@@ -94,7 +98,10 @@ static enum fer_status open_input(fer_video_source *s, const char *input, double
     av_dict_free(&opts);
     if (r < 0)
         return fer_errorf(err, r == AVERROR(ENOENT) ? FER_ERR_IO : FER_ERR_FORMAT,
-                          "cannot open the video %s: %s", input, av_message(r, why, sizeof(why)));
+                          "cannot open the video %s: %s%s", input, av_message(r, why, sizeof(why)),
+                          r == AVERROR_INVALIDDATA ? " (not a video, or one cut short: an MP4 "
+                                                     "keeps its index at the end)"
+                                                   : "");
     if ((r = avformat_find_stream_info(s->fmt, NULL)) < 0)
         return fer_errorf(err, FER_ERR_FORMAT, "%s: cannot read its streams: %s", input,
                           av_message(r, why, sizeof(why)));
@@ -240,12 +247,16 @@ enum fer_status fer_video_source_read(fer_video_source *s, struct fer_video_item
             return FER_OK;
         }
         int r = avcodec_receive_frame(s->dec, s->frame);
-        if (r == 0)
+        if (r == 0) {
+            s->damaged_in_a_row = 0;
             return take_frame(s, it, err);
+        }
         if (r == AVERROR_EOF) {
             s->finished = 1;
             continue;
         }
+        if (r == AVERROR_INVALIDDATA && ++s->damaged_in_a_row < MAX_DAMAGED)
+            continue; /* a damaged frame is skipped, as players do */
         if (r != AVERROR(EAGAIN))
             return fer_errorf(err, FER_ERR_FORMAT, "%s: cannot decode frame %ld: %s", s->name,
                               s->frames, av_message(r, why, sizeof(why)));
