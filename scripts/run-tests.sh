@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # run-tests.sh - what `make test` runs once everything is built: every test program
-# (build/asan/test_*), then tests/cli.sh, tests/serve_options.sh, tests/install.sh and
-# tests/browser.sh. Each one's
-# output is shown as it comes; each ends with "N passed, N failed[, N skipped]", and the last
+# (build/asan/test_*), then tests/cli.sh, tests/serve_options.sh, tests/video.sh,
+# tests/install.sh and tests/browser.sh. Each one's output is shown as it comes; each ends with "N passed, N failed[, N skipped]", and the last
 # line printed here is the total of them all:
 #
 #   N passed, N failed, N skipped
@@ -49,6 +48,7 @@ done
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp FER=./build/asan/fer run tests/cli.sh bash tests/cli.sh
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp FER=./build/asan/fer run tests/serve_options.sh \
     bash tests/serve_options.sh
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp FER=./build/asan/fer run tests/video.sh bash tests/video.sh
 run tests/install.sh bash tests/install.sh
 run tests/browser.sh bash tests/browser.sh
 

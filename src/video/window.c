@@ -94,6 +94,8 @@ void fer_video_window_free(fer_video_window *w)
         SDL_DestroyRenderer(w->renderer);
     if (w->window)
         SDL_DestroyWindow(w->window);
-    SDL_QuitSubSystem(SDL_INIT_VIDEO);
+    /* SDL's video subsystem stays up until the process ends: quitting it unloads the
+     * libraries it opened (D-Bus, GL drivers) with their caches still allocated, which leak
+     * checkers can then no longer attribute. A second window reuses it. */
     fer_free(w);
 }
