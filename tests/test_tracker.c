@@ -115,7 +115,8 @@ TEST(smoothing_follows_the_time_constant)
                 if (i == 0)
                     first[c] = b.tracks[0].face.probabilities[c];
                 double d_raw = fabs((double)a.tracks[0].raw_probabilities[c] - (double)first[c]);
-                double d_smooth = fabs((double)b.tracks[0].face.probabilities[c] - (double)first[c]);
+                double d_smooth =
+                    fabs((double)b.tracks[0].face.probabilities[c] - (double)first[c]);
                 worst_raw = d_raw > worst_raw ? d_raw : worst_raw;
                 worst_smooth = d_smooth > worst_smooth ? d_smooth : worst_smooth;
             }
@@ -169,7 +170,8 @@ TEST(bad_options_and_frames_are_refused)
     CHECK(fer_tracker_new(NULL, NULL, &t, err) == FER_ERR_ARG);
     CHECK(fer_tracker_new(engine, NULL, &t, err) == FER_OK);
     fer_image a = {0}, b = {0};
-    CHECK(fer_image_new(64, 48, 3, &a, err) == FER_OK && fer_image_new(80, 48, 3, &b, err) == FER_OK);
+    CHECK(fer_image_new(64, 48, 3, &a, err) == FER_OK &&
+          fer_image_new(80, 48, 3, &b, err) == FER_OK);
     fer_tracks tr;
     CHECK(fer_tracker_feed(t, &a, 0, &tr, err) == FER_OK && tr.n == 0);
     CHECK(fer_tracker_feed(t, &b, 0.04, &tr, err) == FER_ERR_ARG);

@@ -17,11 +17,11 @@
 #include "video/run.h"
 
 #define USAGE                                                                                      \
-    "fer video --input FILE|/dev/videoN|URL [--output OUT.mp4] [--jsonl OUT]\n"              \
-    "           [--csv OUT] [--timeline OUT.png] [--show] [--overlay boxes|bars|emoji|meme]\n" \
-    "           [--detect-every N] [--smooth SECONDS] [--model FILE] [--detector NAME]\n\n"   \
-    "Reads a video file, a V4L2 camera or a stream (rtsp://, http://, udp://...), follows each\n" \
-    "face with a stable id and reads its emotion frame by frame. Prints a summary of the faces\n" \
+    "fer video --input FILE|/dev/videoN|URL [--output OUT.mp4] [--jsonl OUT]\n"                    \
+    "           [--csv OUT] [--timeline OUT.png] [--show] [--overlay boxes|bars|emoji|meme]\n"     \
+    "           [--detect-every N] [--smooth SECONDS] [--model FILE] [--detector NAME]\n\n"        \
+    "Reads a video file, a V4L2 camera or a stream (rtsp://, http://, udp://...), follows each\n"  \
+    "face with a stable id and reads its emotion frame by frame. Prints a summary of the faces\n"  \
     "as JSON when it ends (Ctrl-C ends it cleanly: the outputs are finished and play).\n"
 
 static volatile sig_atomic_t interrupted;
@@ -75,12 +75,10 @@ static int read_options(int argc, char **argv, struct video_opts *o)
         {"detect-width", FER_OPT_INT, &o->detect_width,
          "detect on frames reduced to this width (default 640; 0: full size)", NULL},
         {"smooth", FER_OPT_FLOAT, &o->smooth,
-         "seconds over which each face's probabilities are smoothed (default 0.5; 0: none)",
-         NULL},
+         "seconds over which each face's probabilities are smoothed (default 0.5; 0: none)", NULL},
         {"forget", FER_OPT_FLOAT, &o->forget,
          "a face unseen for this many seconds ends its track (default 0.5)", NULL},
-        {"model", FER_OPT_STR, &o->eo.model_path, "model file (default: the built-in model)",
-         NULL},
+        {"model", FER_OPT_STR, &o->eo.model_path, "model file (default: the built-in model)", NULL},
         {"merge-disgust", FER_OPT_FLAG, &o->eo.merge_disgust,
          "answer in 6 classes: a 7-class model's disgust added to angry", NULL},
         FER_OPTS_DETECTOR(&o->detect),
@@ -96,8 +94,7 @@ static int read_options(int argc, char **argv, struct video_opts *o)
         {"quiet", FER_OPT_FLAG, &o->quiet, "no progress line", NULL},
         FER_OPT_END,
     };
-    struct fer_args args = {.command = "video", .usage = USAGE, .opts = opts,
-                            .required = "input"};
+    struct fer_args args = {.command = "video", .usage = USAGE, .opts = opts, .required = "input"};
     int status = fer_args_read(argc, argv, &args);
     if (status != FER_ARGS_GO)
         return status;
@@ -108,15 +105,16 @@ static int read_options(int argc, char **argv, struct video_opts *o)
                              o->overlay);
     if (o->detect_every < 1 || o->detect_width < 0 || o->smooth < 0 || o->forget < 0 ||
         o->timeout <= 0 || o->max_frames < 0 || o->v.threads < 0)
-        return fer_args_fail(&args, "--detect-every must be 1 or more; --detect-width, --smooth, "
+        return fer_args_fail(&args,
+                             "--detect-every must be 1 or more; --detect-width, --smooth, "
                              "--forget, --frames and --threads 0 or more; --timeout above 0");
     if (o->v.jsonl && o->v.csv && !strcmp(o->v.jsonl, "-") && !strcmp(o->v.csv, "-"))
         return fer_args_fail(&args, "--jsonl - and --csv - would mix on stdout: send one to a "
-                             "file");
+                                    "file");
     fer_detect_opts_to_engine(&o->detect, &o->eo);
     o->eo.tta = o->tta;
-    o->v.tracker = (struct fer_tracker_options){o->detect_every, o->detect_width, o->smooth,
-                                                o->forget, 0.3f};
+    o->v.tracker =
+        (struct fer_tracker_options){o->detect_every, o->detect_width, o->smooth, o->forget, 0.3f};
     o->v.timeout = o->timeout;
     o->v.max_frames = o->max_frames;
     o->v.progress = !o->quiet;
@@ -132,13 +130,13 @@ static void print_summary(const struct video_opts *o, const struct fer_video_sta
         json_decref(tracks);
         return;
     }
-    json_t *j = json_pack(
-        "{s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:b, s:o}", "input",
-        o->v.input, "width", s->width, "height", s->height, "input_fps", s->input_fps, "frames",
-        (json_int_t)s->read, "analysed", (json_int_t)s->analysed, "dropped",
-        (json_int_t)s->dropped, "written", (json_int_t)s->written, "duration", s->duration,
-        "seconds", s->seconds, "fps", s->seconds > 0 ? (double)s->analysed / s->seconds : 0.0,
-        "interrupted", s->interrupted, "tracks", tracks ? tracks : json_array());
+    json_t *j = json_pack("{s:s, s:i, s:i, s:f, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:b, s:o}",
+                          "input", o->v.input, "width", s->width, "height", s->height, "input_fps",
+                          s->input_fps, "frames", (json_int_t)s->read, "analysed",
+                          (json_int_t)s->analysed, "dropped", (json_int_t)s->dropped, "written",
+                          (json_int_t)s->written, "duration", s->duration, "seconds", s->seconds,
+                          "fps", s->seconds > 0 ? (double)s->analysed / s->seconds : 0.0,
+                          "interrupted", s->interrupted, "tracks", tracks ? tracks : json_array());
     if (o->v.show) {
         json_object_set_new(j, "shown", json_integer(s->shown));
         json_object_set_new(j, "latency_mean_ms", json_real(s->latency_mean_ms));
@@ -178,8 +176,10 @@ int fer_cmd_video(int argc, char **argv)
         fprintf(stderr, "fer video: the input's audio is in a codec MP4 does not hold: the "
                         "output has no sound\n");
     if (interrupted)
-        fprintf(stderr, "fer video: interrupted after %ld frames; the outputs are complete up "
-                        "to there\n", stats.read);
+        fprintf(stderr,
+                "fer video: interrupted after %ld frames; the outputs are complete up "
+                "to there\n",
+                stats.read);
     if (stats.read > 0 || st == FER_OK)
         print_summary(&o, &stats, tracks);
     else

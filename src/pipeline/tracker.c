@@ -21,10 +21,10 @@
 #include "image/image.h"
 #include "pipeline/engine_parts.h"
 
-#define TEMPLATE 24    /* the template's side in pixels */
-#define SEARCH   6     /* the search reaches TEMPLATE / 4 template pixels each way */
-#define MIN_NCC  0.5f  /* a weaker best match leaves the track where it was */
-#define MAX_TRACKS 64  /* more faces than this in one frame: the least sure are not followed */
+#define TEMPLATE   24   /* the template's side in pixels */
+#define SEARCH     6    /* the search reaches TEMPLATE / 4 template pixels each way */
+#define MIN_NCC    0.5f /* a weaker best match leaves the track where it was */
+#define MAX_TRACKS 64   /* more faces than this in one frame: the least sure are not followed */
 
 struct track {
     fer_track pub;
@@ -219,15 +219,16 @@ static enum fer_status detect(fer_tracker *t, const fer_image *frame, const fer_
     fer_image small = {0}, small_gray = {0};
     const fer_image *sg;
     fer_rect all = {0, 0, frame->width, frame->height};
-    enum fer_status st = fer_image_crop_resize(frame, all, t->o.detect_width, h > 0 ? h : 1,
-                                               &small, err);
+    enum fer_status st =
+        fer_image_crop_resize(frame, all, t->o.detect_width, h > 0 ? h : 1, &small, err);
     if (st == FER_OK)
         st = fer_engine_gray_of(&small, &small_gray, &sg, err);
     if (st == FER_OK)
         st = fer_engine_find_faces(t->engine, &small, sg, found, n, err);
     for (size_t i = 0; st == FER_OK && i < *n; i++) {
         struct fer_found *f = &(*found)[i];
-        int x1 = (int)lround((f->box.x + f->box.w) * s), y1 = (int)lround((f->box.y + f->box.h) * s);
+        int x1 = (int)lround((f->box.x + f->box.w) * s),
+            y1 = (int)lround((f->box.y + f->box.h) * s);
         f->box.x = (int)lround(f->box.x * s);
         f->box.y = (int)lround(f->box.y * s);
         f->box.w = (x1 < frame->width ? x1 : frame->width) - f->box.x;

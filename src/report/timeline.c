@@ -19,8 +19,8 @@
 #define SHARES 260 /* the column of shares */
 
 /* The band of class c: between the sums of classes before it and up to it. */
-static void band(fer_canvas *cv, const struct fer_plot *p, const struct fer_track_history *t,
-                 int c, unsigned color)
+static void band(fer_canvas *cv, const struct fer_plot *p, const struct fer_track_history *t, int c,
+                 unsigned color)
 {
     cairo_t *cr = cv->cr;
     cairo_new_path(cr);
@@ -58,16 +58,19 @@ static void track_row(fer_canvas *cv, const struct fer_track_history *t, int k,
     fer_canvas_text(cv, 14, y + 58, 13, FER_LEFT, 0, 0x404040, "%s", names[dominant]);
     fer_canvas_text(cv, 14, y + 78, 12, FER_LEFT, 0, 0x707070, "%.1f-%.1f s", t->times[0],
                     t->times[t->n - 1]);
-    struct fer_plot p = {LABELS, y + 10, WIDTH - LABELS - SHARES - 30, ROW - 34,
-                         0, duration > 0 ? duration : 1, 0, 1};
+    struct fer_plot p = {LABELS,   y + 10, WIDTH - LABELS - SHARES - 30,
+                         ROW - 34, 0,      duration > 0 ? duration : 1,
+                         0,        1};
     fer_canvas_fill_rect(cv, p.left, p.top, p.width, p.height, 0xF4F4F4, 1);
     for (int c = 0; c < k && t->n > 1; c++)
         band(cv, &p, t, c, fer_emotion_color(names[c]));
     for (int s = 0; s <= 4; s++) { /* time ticks */
         double sec = p.x1 * s / 4;
         fer_canvas_text(cv, fer_plot_x(&p, sec), p.top + p.height + 14, 11,
-                        s == 0 ? FER_LEFT : s == 4 ? FER_RIGHT : FER_CENTER, 0, 0x707070, "%.1f s",
-                        sec);
+                        s == 0   ? FER_LEFT
+                        : s == 4 ? FER_RIGHT
+                                 : FER_CENTER,
+                        0, 0x707070, "%.1f s", sec);
     }
     double bx = WIDTH - SHARES, bar_h = (ROW - 24.0) / k, bar_w = SHARES - 110;
     for (int c = 0; c < k; c++) {
@@ -78,8 +81,8 @@ static void track_row(fer_canvas *cv, const struct fer_track_history *t, int k,
         fer_canvas_fill_rect(cv, bx + 62, by + 1, bar_w, bar_h - 3, 0xEEEEEE, 1);
         fer_canvas_fill_rect(cv, bx + 62, by + 1, bar_w * share, bar_h - 3,
                              fer_emotion_color(names[c]), 1);
-        fer_canvas_text(cv, bx + 66 + bar_w, by + bar_h * 0.75, 11, FER_LEFT, 0, 0x303030,
-                        "%.0f%%", 100 * share);
+        fer_canvas_text(cv, bx + 66 + bar_w, by + bar_h * 0.75, 11, FER_LEFT, 0, 0x303030, "%.0f%%",
+                        100 * share);
     }
     fer_canvas_line(cv, 10, y + ROW - 2, WIDTH - 10, y + ROW - 2, 1, 0xDDDDDD, 0);
 }
@@ -126,8 +129,7 @@ enum fer_status fer_figure_timeline(const struct fer_track_history *tracks, size
     fer_canvas_text(&cv, 14, 50, 13, FER_LEFT, 0, 0x505050,
                     "%zu face%s followed over %.1f s%s; bands: smoothed probabilities; bars: "
                     "share of frames per emotion",
-                    n, n == 1 ? "" : "s", duration,
-                    shown < n ? " (the longest shown)" : "");
+                    n, n == 1 ? "" : "s", duration, shown < n ? " (the longest shown)" : "");
     for (int c = 0; c < k; c++) {
         double x = LABELS + c * 92.0;
         fer_canvas_fill_rect(&cv, x, 64, 12, 12, fer_emotion_color(names[c]), 1);

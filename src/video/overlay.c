@@ -24,8 +24,8 @@ int fer_overlay_parse(const char *name, enum fer_overlay *o)
 static const char *adjective(const char *emotion)
 {
     static const char *const pairs[][2] = {
-        {"angry", "ANGRY"}, {"disgust", "DISGUSTED"}, {"fear", "SCARED"},
-        {"happy", "HAPPY"}, {"sad", "SAD"},           {"surprise", "SURPRISED"},
+        {"angry", "ANGRY"},        {"disgust", "DISGUSTED"}, {"fear", "SCARED"},
+        {"happy", "HAPPY"},        {"sad", "SAD"},           {"surprise", "SURPRISED"},
         {"neutral", "UNIMPRESSED"}};
     for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
         if (strcmp(pairs[i][0], emotion) == 0)
@@ -97,9 +97,14 @@ static enum fer_status draw_boxes(fer_image *rgb, const fer_engine *e, const fer
         const fer_face *f = &t->tracks[i].face;
         const char *name = names[f->emotion];
         snprintf(labels[i], sizeof(labels[i]), "#%d %s", t->tracks[i].id, name);
-        a[i] = (struct fer_annotation){f->box,  labels[i],          f->probabilities[f->emotion],
-                                       fer_emotion_emoji(name), fer_emotion_color(name), k,
-                                       names,   f->probabilities};
+        a[i] = (struct fer_annotation){f->box,
+                                       labels[i],
+                                       f->probabilities[f->emotion],
+                                       fer_emotion_emoji(name),
+                                       fer_emotion_color(name),
+                                       k,
+                                       names,
+                                       f->probabilities};
     }
     enum fer_status st = fer_image_annotate_style(rgb, a, t->n, style, err);
     fer_free(a);

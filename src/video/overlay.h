@@ -13,8 +13,13 @@
 #include "core/status.h"
 #include "fer.h"
 
-enum fer_overlay { FER_OVERLAY_BOXES, FER_OVERLAY_BARS, FER_OVERLAY_EMOJI, FER_OVERLAY_MEME,
-                   FER_OVERLAY_NONE };
+enum fer_overlay {
+    FER_OVERLAY_BOXES,
+    FER_OVERLAY_BARS,
+    FER_OVERLAY_EMOJI,
+    FER_OVERLAY_MEME,
+    FER_OVERLAY_NONE
+};
 
 /* The overlay named `name` into *o: 0, or -1 for an unknown name. */
 int fer_overlay_parse(const char *name, enum fer_overlay *o);

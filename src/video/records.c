@@ -79,8 +79,8 @@ static enum fer_status write_jsonl(fer_video_records *r, long frame, double time
     return FER_OK;
 }
 
-static enum fer_status write_csv(fer_video_records *r, long frame, double time,
-                                 const fer_tracks *t, char *err)
+static enum fer_status write_csv(fer_video_records *r, long frame, double time, const fer_tracks *t,
+                                 char *err)
 {
     for (size_t i = 0; i < t->n; i++) {
         const fer_face *f = &t->tracks[i].face;
@@ -90,8 +90,7 @@ static enum fer_status write_csv(fer_video_records *r, long frame, double time,
         for (int c = 0; c < r->k; c++)
             fprintf(r->csv, ",%.4f", (double)f->probabilities[c]);
         if (fputc('\n', r->csv) < 0)
-            return fer_errorf(err, FER_ERR_IO, "cannot write %s: %s", r->csv_path,
-                              strerror(errno));
+            return fer_errorf(err, FER_ERR_IO, "cannot write %s: %s", r->csv_path, strerror(errno));
     }
     return FER_OK;
 }
@@ -204,9 +203,9 @@ json_t *fer_video_records_summary(const fer_video_records *r)
                 dominant = c;
         json_t *share = json_object();
         for (int c = 0; c < r->k; c++)
-            json_object_set_new(share, fer_engine_class_name(r->e, c),
-                                json_real(round(1e4 * (double)h->top_frames[c] / (double)h->n) /
-                                          1e4));
+            json_object_set_new(
+                share, fer_engine_class_name(r->e, c),
+                json_real(round(1e4 * (double)h->top_frames[c] / (double)h->n) / 1e4));
         json_array_append_new(
             all, json_pack("{s:i, s:f, s:f, s:I, s:s, s:o}", "id", h->id, "first_seen",
                            round(h->times[0] * 1e3) / 1e3, "last_seen",

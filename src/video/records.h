@@ -21,7 +21,6 @@
 
 typedef struct fer_video_records fer_video_records;
 
-
 /* Opens the writers: jsonl and csv are paths, "-" for standard output, or NULL for none. */
 enum fer_status fer_video_records_open(const fer_engine *e, const char *jsonl, const char *csv,
                                        fer_video_records **out, char *err);

@@ -5,12 +5,14 @@
 #include <libavformat/avformat.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/alloc.h"
 #include "core/progress.h"
 #include "image/image.h"
+#include "pipeline/engine_parts.h"
 #include "report/report.h"
 #include "video/plot.h"
 #include "video/queue.h"
@@ -19,11 +21,11 @@
 #include "video/source.h"
 #include "video/window.h"
 
-#define QUEUE_FILE  8  /* frames in flight between two threads, for files */
-#define QUEUE_LIVE  32 /* live input: about a second, for streams that come in bursts */
-#define QUEUE_SHOW  8  /* live input shown in the window: the delay counts more */
-#define STALE_SHOW  0.1 /* with --show, a frame that waited longer is skipped for a newer one */
-#define PANEL       200
+#define QUEUE_FILE   8   /* frames in flight between two threads, for files */
+#define QUEUE_LIVE   32  /* live input: about a second, for streams that come in bursts */
+#define QUEUE_SHOW   8   /* live input shown in the window: the delay counts more */
+#define STALE_SHOW   0.1 /* with --show, a frame that waited longer is skipped for a newer one */
+#define PANEL        200
 #define PLOT_SECONDS 10.0
 
 struct run {
@@ -144,8 +146,10 @@ static void *reader(void *arg)
         pthread_mutex_lock(&r->mu);
         r->stats->read++;
         pthread_mutex_unlock(&r->mu);
-        if (r->paced)
+        if (r->paced) { /* a file played at its own speed: its frames arrive on time */
             pace(start, it.time);
+            it.arrived = fer_now();
+        }
         if (hand_on(r, &it) < 0)
             break;
     }
@@ -161,8 +165,8 @@ static void *reader(void *arg)
  * the window shows the latest). */
 static enum fer_status post_to_window(struct run *r, const struct fer_video_item *it, char *err)
 {
-    struct fer_video_item copy = {.kind = FER_ITEM_FRAME, .index = it->index, .time = it->time,
-                                  .arrived = it->arrived};
+    struct fer_video_item copy = {
+        .kind = FER_ITEM_FRAME, .index = it->index, .time = it->time, .arrived = it->arrived};
     enum fer_status st = fer_image_new(it->rgb.width, it->rgb.height, 3, &copy.rgb, err);
     if (st != FER_OK)
         return st;
@@ -277,10 +281,9 @@ static void *writer(void *arg)
         fer_video_queue_pop(&r->to_write, &it);
         if (it.kind == FER_ITEM_END)
             break;
-        enum fer_status st =
-            it.kind == FER_ITEM_FRAME
-                ? fer_video_sink_write_frame(r->sink, &it.rgb, it.time, err)
-                : fer_video_sink_write_audio(r->sink, it.packet, err);
+        enum fer_status st = it.kind == FER_ITEM_FRAME
+                                 ? fer_video_sink_write_frame(r->sink, &it.rgb, it.time, err)
+                                 : fer_video_sink_write_audio(r->sink, it.packet, err);
         fer_video_item_clear(&it);
         if (st != FER_OK) {
             fail(r, st, err, 1);
@@ -301,8 +304,7 @@ struct screen {
 };
 
 /* Stacks the frame and the plot into the picture and shows it. */
-static enum fer_status show(struct run *r, struct screen *s, struct fer_video_item *it,
-                            char *err)
+static enum fer_status show(struct run *r, struct screen *s, struct fer_video_item *it, char *err)
 {
     size_t frame_bytes = (size_t)it->rgb.width * (size_t)it->rgb.height * 3;
     memcpy(s->picture.data, it->rgb.data, frame_bytes);
@@ -312,8 +314,7 @@ static enum fer_status show(struct run *r, struct screen *s, struct fer_video_it
     s->last_shown = now;
     pthread_mutex_lock(&r->mu);
     struct fer_live_status status = {s->fps, r->stats->dropped,
-                                     r->stats->shown ? s->latency_sum / (double)r->stats->shown
-                                                     : 0,
+                                     r->stats->shown ? s->latency_sum / (double)r->stats->shown : 0,
                                      it->index};
     pthread_mutex_unlock(&r->mu);
     enum fer_status st = fer_live_plot_add(s->plot, it->time, &it->tracks, err);
@@ -378,8 +379,8 @@ static enum fer_status open_screen(struct run *r, struct screen *s, char *err)
 {
     char title[300];
     snprintf(title, sizeof(title), "fer video - %s", r->o->input);
-    enum fer_status st = fer_video_window_open(title, r->info.width, r->info.height, PANEL,
-                                               &s->window, err);
+    enum fer_status st =
+        fer_video_window_open(title, r->info.width, r->info.height, PANEL, &s->window, err);
     if (st == FER_OK)
         st = fer_live_plot_new(r->e, PLOT_SECONDS, &s->plot, err);
     if (st == FER_OK)
@@ -459,23 +460,61 @@ static enum fer_status finish_all(struct run *r, json_t **summary, char *err)
     return st;
 }
 
+/* Runs the detector and the classifier once on a blank frame, so that their networks exist
+ * before the first real frame, and draws a face on it so that fontconfig has loaded its
+ * fonts (half a second): otherwise the first frames wait for them (live input would drop
+ * frames and the window would start late). */
+static enum fer_status warm_up(struct run *r, char *err)
+{
+    fer_image blank = {0}, gray = {0};
+    struct fer_found *found = NULL;
+    size_t n = 0;
+    uint8_t crop[FER_FACE_SIDE * FER_FACE_SIDE] = {0};
+    float probs[FER_MAX_CLASSES];
+    int w = r->o->tracker.detect_width && r->info.width > r->o->tracker.detect_width
+                ? r->o->tracker.detect_width
+                : r->info.width;
+    int h = (int)((double)r->info.height * w / r->info.width + 0.5);
+    enum fer_status st = fer_image_new(w, h > 0 ? h : 1, 3, &blank, err);
+    if (st == FER_OK)
+        st = fer_image_new(blank.width, blank.height, 1, &gray, err);
+    if (st == FER_OK)
+        st = fer_engine_find_faces(r->e, &blank, &gray, &found, &n, err);
+    if (st == FER_OK)
+        st = fer_engine_classify_crops(r->e, crop, 1, probs, err);
+    if (st == FER_OK && (r->sink || r->o->show)) {
+        fer_track track = {.id = 1, .face = {.box = {0, 0, w / 2, h / 2}}};
+        fer_tracks tracks = {.n = 1, .tracks = &track};
+        track.face.probabilities[0] = 1;
+        st = fer_overlay_draw(&blank, r->e, &tracks, r->o->overlay, err);
+    }
+    fer_free(found);
+    fer_image_free(&blank);
+    fer_image_free(&gray);
+    return st;
+}
+
 static void run_threads(struct run *r)
 {
     char err[FER_ERR_LEN];
     struct screen s = {0};
+    /* the window first: the warm-up then also covers what opening it costs the first frames */
     enum fer_status st = r->o->show ? open_screen(r, &s, err) : FER_OK;
+    if (st == FER_OK)
+        st = warm_up(r, err);
     if (st != FER_OK) {
         fail(r, st, err, 1);
         close_screen(&s);
         return;
     }
     if (r->o->progress)
-        fer_progress_start(&r->progress, "video", "frames",
-                           r->drop ? 0 : (size_t)(r->o->max_frames && r->o->max_frames <
-                                                                          r->info.frames_expected
-                                                      ? r->o->max_frames
-                                                      : r->info.frames_expected),
-                           1);
+        fer_progress_start(
+            &r->progress, "video", "frames",
+            r->drop ? 0
+                    : (size_t)(r->o->max_frames && r->o->max_frames < r->info.frames_expected
+                                   ? r->o->max_frames
+                                   : r->info.frames_expected),
+            1);
     pthread_t rt, at, wt;
     pthread_create(&rt, NULL, reader, r);
     pthread_create(&at, NULL, analyser, r);

@@ -29,22 +29,22 @@ struct fer_video_options {
     int show;                                    /* the live window */
     enum fer_overlay overlay;
     struct fer_tracker_options tracker;
-    int threads;          /* decoder and encoder threads, 0: FFmpeg's choice */
-    double timeout;       /* seconds a network read may wait */
-    long max_frames;      /* stop after this many frames of the input (0: all) */
-    int progress;         /* a progress line on stderr */
-    volatile int *stop;   /* set (by a signal handler, say) to end the run cleanly */
+    int threads;        /* decoder and encoder threads, 0: FFmpeg's choice */
+    double timeout;     /* seconds a network read may wait */
+    long max_frames;    /* stop after this many frames of the input (0: all) */
+    int progress;       /* a progress line on stderr */
+    volatile int *stop; /* set (by a signal handler, say) to end the run cleanly */
 };
 
 struct fer_video_stats {
     int width, height;
     double input_fps;
-    long read;     /* frames decoded */
-    long analysed; /* frames analysed: read minus dropped */
-    long dropped;  /* live input: frames skipped to keep up */
-    long written;  /* frames in the output video */
-    long shown;    /* frames shown in the window */
-    long tracks;   /* faces followed */
+    long read;                              /* frames decoded */
+    long analysed;                          /* frames analysed: read minus dropped */
+    long dropped;                           /* live input: frames skipped to keep up */
+    long written;                           /* frames in the output video */
+    long shown;                             /* frames shown in the window */
+    long tracks;                            /* faces followed */
     double seconds;                         /* wall time of the run */
     double duration;                        /* the input's time covered, seconds */
     double latency_mean_ms, latency_max_ms; /* --show: arrival to display */

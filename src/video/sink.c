@@ -63,8 +63,8 @@ static enum fer_status open_encoder(fer_video_sink *s, int width, int height, do
     av_opt_set(s->enc->priv_data, "crf", "23", 0);
     int r = avcodec_open2(s->enc, codec, NULL);
     if (r < 0)
-        return fer_errorf(err, FER_ERR_STATE, "cannot open the H.264 encoder for %dx%d: %s",
-                          width, height, av_message(r, why, sizeof(why)));
+        return fer_errorf(err, FER_ERR_STATE, "cannot open the H.264 encoder for %dx%d: %s", width,
+                          height, av_message(r, why, sizeof(why)));
     s->video = avformat_new_stream(s->fmt, NULL);
     if (!s->video || avcodec_parameters_from_context(s->video->codecpar, s->enc) < 0)
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory for the output's video stream");
@@ -107,8 +107,8 @@ static enum fer_status add_audio(fer_video_sink *s, const AVStream *in, int *dro
 }
 
 enum fer_status fer_video_sink_open(const char *path, int width, int height, double fps,
-                                    const struct AVStream *audio, int threads,
-                                    int *audio_dropped, fer_video_sink **out, char *err)
+                                    const struct AVStream *audio, int threads, int *audio_dropped,
+                                    fer_video_sink **out, char *err)
 {
     char why[128];
     *out = NULL;

@@ -21,8 +21,8 @@ typedef struct fer_video_sink fer_video_sink;
  * audio MP4 cannot hold.
  */
 enum fer_status fer_video_sink_open(const char *path, int width, int height, double fps,
-                                    const struct AVStream *audio, int threads,
-                                    int *audio_dropped, fer_video_sink **out, char *err);
+                                    const struct AVStream *audio, int threads, int *audio_dropped,
+                                    fer_video_sink **out, char *err);
 /* Encodes one RGB frame shown at `time` seconds from the start (increasing). */
 enum fer_status fer_video_sink_write_frame(fer_video_sink *s, const fer_image *rgb, double time,
                                            char *err);

@@ -31,7 +31,7 @@ struct fer_video_source {
     int video, audio; /* stream indices; audio -1 when there is none */
     int flushing, finished;
     int damaged_in_a_row; /* frames the decoder could not make, since the last good one */
-    long frames; /* frames decoded so far */
+    long frames;          /* frames decoded so far */
     int64_t start_pts;
     int live;
     volatile int *stop;
@@ -81,8 +81,10 @@ static enum fer_status open_input(fer_video_source *s, const char *input, double
         format = av_find_input_format("video4linux2");
         FILE *f = fopen(input, "rb");
         if (!f)
-            return fer_errorf(err, FER_ERR_IO, "cannot open the camera %s: %s (is it connected? "
-                              "ls /dev/video* lists the cameras)", input, strerror(errno));
+            return fer_errorf(err, FER_ERR_IO,
+                              "cannot open the camera %s: %s (is it connected? "
+                              "ls /dev/video* lists the cameras)",
+                              input, strerror(errno));
         fclose(f);
     }
     if (is_url(input)) {
@@ -115,8 +117,8 @@ static enum fer_status open_decoder(fer_video_source *s, int threads, char *err)
     const AVCodec *codec = NULL;
     s->video = av_find_best_stream(s->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     if (s->video < 0)
-        return fer_errorf(err, FER_ERR_FORMAT, "%s has no video stream fer can decode%s",
-                          s->name, s->video == AVERROR_DECODER_NOT_FOUND ? " (no decoder)" : "");
+        return fer_errorf(err, FER_ERR_FORMAT, "%s has no video stream fer can decode%s", s->name,
+                          s->video == AVERROR_DECODER_NOT_FOUND ? " (no decoder)" : "");
     s->audio = av_find_best_stream(s->fmt, AVMEDIA_TYPE_AUDIO, -1, s->video, NULL, 0);
     if (s->audio < 0)
         s->audio = -1;
@@ -135,9 +137,10 @@ static enum fer_status open_decoder(fer_video_source *s, int threads, char *err)
                           codec->name, av_message(r, why, sizeof(why)));
     if (s->dec->width <= 0 || s->dec->height <= 0 ||
         (size_t)s->dec->width * (size_t)s->dec->height > FER_IMAGE_MAX_PIXELS)
-        return fer_errorf(err, FER_ERR_LIMIT, "%s: frames of %dx%d are not something fer reads "
-                          "(at most %zu pixels)", s->name, s->dec->width, s->dec->height,
-                          (size_t)FER_IMAGE_MAX_PIXELS);
+        return fer_errorf(err, FER_ERR_LIMIT,
+                          "%s: frames of %dx%d are not something fer reads "
+                          "(at most %zu pixels)",
+                          s->name, s->dec->width, s->dec->height, (size_t)FER_IMAGE_MAX_PIXELS);
     return FER_OK;
 }
 
@@ -182,8 +185,8 @@ void fer_video_source_info(const fer_video_source *s, struct fer_video_source_in
     info->has_audio = s->audio >= 0;
     info->codec = s->dec->codec->name;
     info->duration = s->fmt->duration > 0 ? (double)s->fmt->duration / AV_TIME_BASE : 0;
-    info->frames_expected = st->nb_frames > 0 ? (long)st->nb_frames
-                                              : (long)(info->duration * info->fps + 0.5);
+    info->frames_expected =
+        st->nb_frames > 0 ? (long)st->nb_frames : (long)(info->duration * info->fps + 0.5);
 }
 
 const struct AVStream *fer_video_source_audio(const fer_video_source *s)
@@ -208,9 +211,10 @@ static enum fer_status take_frame(fer_video_source *s, struct fer_video_item *it
 {
     AVFrame *f = s->frame;
     if (f->width != s->dec->width || f->height != s->dec->height)
-        return fer_errorf(err, FER_ERR_FORMAT, "%s: frame %ld is %dx%d, the video's are %dx%d: "
-                          "fer reads videos whose size stays the same", s->name, s->frames,
-                          f->width, f->height, s->dec->width, s->dec->height);
+        return fer_errorf(err, FER_ERR_FORMAT,
+                          "%s: frame %ld is %dx%d, the video's are %dx%d: "
+                          "fer reads videos whose size stays the same",
+                          s->name, s->frames, f->width, f->height, s->dec->width, s->dec->height);
     s->sws = sws_getCachedContext(s->sws, f->width, f->height, f->format, f->width, f->height,
                                   AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
     if (!s->sws)
@@ -222,8 +226,7 @@ static enum fer_status take_frame(fer_video_source *s, struct fer_video_item *it
         return st;
     uint8_t *dst[4] = {it->rgb.data};
     int dst_stride[4] = {f->width * 3};
-    sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst,
-              dst_stride);
+    sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dst_stride);
     int64_t pts = f->best_effort_timestamp;
     AVRational tb = s->fmt->streams[s->video]->time_base;
     if (pts != AV_NOPTS_VALUE && s->start_pts == AV_NOPTS_VALUE)

@@ -14,12 +14,12 @@ typedef struct fer_video_source fer_video_source;
 
 struct fer_video_source_info {
     int width, height;
-    double fps;       /* the frame rate the input states (or guesses), > 0 */
-    int live;         /* a device or a network stream: frames come at their own pace */
+    double fps; /* the frame rate the input states (or guesses), > 0 */
+    int live;   /* a device or a network stream: frames come at their own pace */
     int has_audio;
     double duration;      /* seconds, 0 when unknown (live) */
     long frames_expected; /* what the container says or its duration implies; 0 unknown */
-    const char *codec; /* the video codec's name, e.g. "h264" (borrowed) */
+    const char *codec;    /* the video codec's name, e.g. "h264" (borrowed) */
 };
 
 /*

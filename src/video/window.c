@@ -19,7 +19,8 @@ enum fer_status fer_video_window_open(const char *title, int width, int height, 
 {
     *out = NULL;
     if (!getenv("DISPLAY") && !getenv("WAYLAND_DISPLAY"))
-        return fer_errorf(err, FER_ERR_STATE, "--show needs a display, and there is none "
+        return fer_errorf(err, FER_ERR_STATE,
+                          "--show needs a display, and there is none "
                           "(DISPLAY is not set): run fer video without --show, or under "
                           "a desktop or xvfb-run");
     if (SDL_InitSubSystem(SDL_INIT_VIDEO) != 0)
@@ -48,11 +49,17 @@ enum fer_status fer_video_window_open(const char *title, int width, int height, 
                                        SDL_TEXTUREACCESS_STREAMING, w->width, w->height);
     }
     if (!w->texture) {
-        enum fer_status st = fer_errorf(err, FER_ERR_STATE, "cannot open a window: %s",
-                                        SDL_GetError());
+        enum fer_status st =
+            fer_errorf(err, FER_ERR_STATE, "cannot open a window: %s", SDL_GetError());
         fer_video_window_free(w);
         return st;
     }
+    /* the first drawing is slow (a software GL driver compiles its shaders then): do it now,
+     * before frames arrive, rather than on the first frame */
+    SDL_SetRenderDrawColor(w->renderer, 0, 0, 0, 255);
+    SDL_RenderClear(w->renderer);
+    SDL_RenderCopy(w->renderer, w->texture, NULL, NULL);
+    SDL_RenderPresent(w->renderer);
     *out = w;
     return FER_OK;
 }
