@@ -7,6 +7,7 @@
 # timeout-*): copy each into tests/corpus/<parser>/ once fixed, so the tests replay it.
 #
 #   scripts/fuzz.sh SECONDS RUNS PARSER...
+#   FUZZ_OUT=build/fuzz-out-b scripts/fuzz.sh ...   (a second campaign beside the first)
 set -u
 cd "$(dirname "$0")/.."
 seconds=${1:-60} runs=${2:-0}
