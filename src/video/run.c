@@ -85,6 +85,15 @@ static void pace(double start, double frame_time)
     nanosleep(&ts, NULL);
 }
 
+/* Lets a frame go unanalysed, and counts it. */
+static void drop(struct run *r, struct fer_video_item *it)
+{
+    fer_video_item_clear(it);
+    pthread_mutex_lock(&r->mu);
+    r->stats->dropped++;
+    pthread_mutex_unlock(&r->mu);
+}
+
 /* Hands a frame on: waits for room, or (live) drops it when the analyser is busy. 0 goes on,
  * -1 when the analyser has stopped. */
 static int hand_on(struct run *r, struct fer_video_item *it)
@@ -93,10 +102,7 @@ static int hand_on(struct run *r, struct fer_video_item *it)
         return fer_video_queue_push(&r->to_analyse, it);
     int got = fer_video_queue_try_push(&r->to_analyse, it);
     if (got == 1) {
-        fer_video_item_clear(it);
-        pthread_mutex_lock(&r->mu);
-        r->stats->dropped++;
-        pthread_mutex_unlock(&r->mu);
+        drop(r, it);
         return 0;
     }
     return got;
@@ -161,24 +167,30 @@ static void *reader(void *arg)
 
 /* ---- analyser ----------------------------------------------------------------------------- */
 
-/* Puts a copy of the analysed frame in the window's slot (the one waiting there is dropped:
- * the window shows the latest). */
-static enum fer_status post_to_window(struct run *r, const struct fer_video_item *it, char *err)
+/* Puts the analysed frame in the window's slot (the one waiting there is dropped: the window
+ * shows the latest): the frame itself when nothing else needs it (*it is emptied), else a
+ * copy, for the writer keeps the original. */
+static enum fer_status post_to_window(struct run *r, struct fer_video_item *it, int take, char *err)
 {
     struct fer_video_item copy = {
         .kind = FER_ITEM_FRAME, .index = it->index, .time = it->time, .arrived = it->arrived};
-    enum fer_status st = fer_image_new(it->rgb.width, it->rgb.height, 3, &copy.rgb, err);
-    if (st != FER_OK)
-        return st;
-    memcpy(copy.rgb.data, it->rgb.data, (size_t)it->rgb.width * (size_t)it->rgb.height * 3);
-    if (it->tracks.n) {
-        copy.tracks.tracks = fer_calloc(it->tracks.n, sizeof(fer_track));
-        if (!copy.tracks.tracks) {
-            fer_video_item_clear(&copy);
-            return fer_errorf(err, FER_ERR_NOMEM, "out of memory showing frame %ld", it->index);
+    if (take) {
+        copy = *it;
+        memset(it, 0, sizeof(*it));
+    } else {
+        enum fer_status st = fer_image_new(it->rgb.width, it->rgb.height, 3, &copy.rgb, err);
+        if (st != FER_OK)
+            return st;
+        memcpy(copy.rgb.data, it->rgb.data, (size_t)it->rgb.width * (size_t)it->rgb.height * 3);
+        if (it->tracks.n) {
+            copy.tracks.tracks = fer_calloc(it->tracks.n, sizeof(fer_track));
+            if (!copy.tracks.tracks) {
+                fer_video_item_clear(&copy);
+                return fer_errorf(err, FER_ERR_NOMEM, "out of memory showing frame %ld", it->index);
+            }
+            memcpy(copy.tracks.tracks, it->tracks.tracks, it->tracks.n * sizeof(fer_track));
+            copy.tracks.n = it->tracks.n;
         }
-        memcpy(copy.tracks.tracks, it->tracks.tracks, it->tracks.n * sizeof(fer_track));
-        copy.tracks.n = it->tracks.n;
     }
     pthread_mutex_lock(&r->mu);
     fer_video_item_clear(&r->slot);
@@ -197,18 +209,20 @@ static enum fer_status analyse(struct run *r, struct fer_video_item *it, char *e
         st = fer_video_records_add(r->records, it->index, it->time, &it->tracks, err);
     if (st == FER_OK && (r->sink || r->o->show))
         st = fer_overlay_draw(&it->rgb, r->e, &it->tracks, r->o->overlay, err);
+    size_t faces = it->tracks.n;
+    double time = it->time;
     if (st == FER_OK && r->o->show)
-        st = post_to_window(r, it, err);
+        st = post_to_window(r, it, !r->sink, err);
     if (st != FER_OK)
         return st;
     pthread_mutex_lock(&r->mu);
     r->stats->analysed++;
-    r->stats->duration = it->time;
+    r->stats->duration = time;
     pthread_mutex_unlock(&r->mu);
     if (r->o->progress) {
         char extra[64];
-        snprintf(extra, sizeof(extra), "%zu face%s  %ld dropped", it->tracks.n,
-                 it->tracks.n == 1 ? "" : "s", r->stats->dropped);
+        snprintf(extra, sizeof(extra), "%zu face%s  %ld dropped", faces, faces == 1 ? "" : "s",
+                 r->stats->dropped);
         fer_progress_add(&r->progress, 1, extra);
     }
     if (r->sink)
@@ -220,14 +234,12 @@ static enum fer_status analyse(struct run *r, struct fer_video_item *it, char *e
 
 /* Live input in the window: a frame that waited too long is skipped when a newer one waits,
  * so that what is shown stays close to now. */
-static int stale(struct run *r, const struct fer_video_item *it)
+static int stale(struct run *r, struct fer_video_item *it)
 {
     if (!r->o->show || !r->drop || fer_now() - it->arrived <= STALE_SHOW ||
         fer_video_queue_frames(&r->to_analyse) == 0)
         return 0;
-    pthread_mutex_lock(&r->mu);
-    r->stats->dropped++;
-    pthread_mutex_unlock(&r->mu);
+    drop(r, it);
     return 1;
 }
 
@@ -249,10 +261,8 @@ static void *analyser(void *arg)
             fer_video_queue_push(&r->to_write, &it);
             continue;
         }
-        if (stale(r, &it)) {
-            fer_video_item_clear(&it);
+        if (stale(r, &it))
             continue;
-        }
         enum fer_status st = analyse(r, &it, err);
         if (st != FER_OK) {
             fer_video_item_clear(&it);
@@ -494,6 +504,15 @@ static enum fer_status warm_up(struct run *r, char *err)
     return st;
 }
 
+/* The frames the progress line counts towards: 0 (open-ended) for live input. */
+static size_t frames_to_come(const struct run *r)
+{
+    long n = r->info.frames_expected;
+    if (r->o->max_frames && r->o->max_frames < n)
+        n = r->o->max_frames;
+    return r->drop || n < 0 ? 0 : (size_t)n;
+}
+
 static void run_threads(struct run *r)
 {
     char err[FER_ERR_LEN];
@@ -508,13 +527,7 @@ static void run_threads(struct run *r)
         return;
     }
     if (r->o->progress)
-        fer_progress_start(
-            &r->progress, "video", "frames",
-            r->drop ? 0
-                    : (size_t)(r->o->max_frames && r->o->max_frames < r->info.frames_expected
-                                   ? r->o->max_frames
-                                   : r->info.frames_expected),
-            1);
+        fer_progress_start(&r->progress, "video", "frames", frames_to_come(r), 1);
     pthread_t rt, at, wt;
     pthread_create(&rt, NULL, reader, r);
     pthread_create(&at, NULL, analyser, r);
