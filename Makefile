@@ -11,7 +11,7 @@
 
 CC      ?= cc
 ARCH    ?= -march=native
-PKGS    := openblas zlib libpng libjpeg libwebp expat sqlite3 libpq cairo jansson libmicrohttpd \
+PKGS    := openblas zlib libpng libjpeg libwebp expat sqlite3 libpq cairo jansson libmicrohttpd gnutls \
            libavformat libavcodec libavdevice libswscale libavutil sdl2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

@@ -115,7 +115,7 @@ struct serve_options {
     struct fer_engine_options eo;
     struct fer_detect_opts detect;
     const char *db, *web, *swagger, *token;
-    int max_upload_mb, max_mpix, timeout, quiet, keep_days, rate_limit;
+    int max_upload_mb, max_mpix, timeout, quiet, keep_days, rate_limit, max_streams;
     char web_buf[PATH_MAX], swagger_buf[PATH_MAX];
 };
 
@@ -130,6 +130,7 @@ static int read_options(int argc, char **argv, struct serve_options *o)
     o->max_mpix = FER_DEFAULT_MAX_MEGAPIXELS;
     o->timeout = 30;
     o->keep_days = 30;
+    o->max_streams = FER_SERVER_DEFAULT_STREAMS;
     struct fer_opt opts[] = {
         {"host", FER_OPT_STR, &o->sc.host, "address to listen on (default 127.0.0.1)", NULL},
         {"port", FER_OPT_INT, &o->sc.port, "port (default 8080; 0 picks a free one)", NULL},
@@ -164,6 +165,10 @@ static int read_options(int argc, char **argv, struct serve_options *o)
          "predict and feedback requests a minute per client address; more get 429 "
          "(default 0: no limit)",
          NULL},
+        {"max-streams", FER_OPT_INT, &o->max_streams,
+         "live video streams (GET /v1/stream, the web app's webcam) open at once; more get "
+         "503 (default 8)",
+         NULL},
         {"quiet", FER_OPT_FLAG, &o->quiet, "no access log on stderr", NULL},
         FER_OPT_END,
     };
@@ -173,10 +178,11 @@ static int read_options(int argc, char **argv, struct serve_options *o)
         return status;
     if (o->sc.port < 0 || o->sc.port > 65535 || o->max_upload_mb < 1 || o->max_upload_mb > 1024 ||
         o->max_mpix < 1 || o->max_mpix > 50 || o->timeout < 1 || o->sc.threads < 0 ||
-        o->sc.threads > 1024 || o->keep_days < 0 || o->rate_limit < 0 || o->rate_limit > 1000000) {
+        o->sc.threads > 1024 || o->keep_days < 0 || o->rate_limit < 0 || o->rate_limit > 1000000 ||
+        o->max_streams < 1 || o->max_streams > 1024) {
         fprintf(stderr, "fer serve: out of range: --port 0-65535, --max-upload-mb 1-1024, "
                         "--max-megapixels 1-50, --timeout >= 1, --threads 0-1024, "
-                        "--rate-limit 0-1000000\n");
+                        "--rate-limit 0-1000000, --max-streams 1-1024\n");
         return FER_EXIT_USAGE;
     }
     if ((status = fer_detect_opts_check(&args, &o->detect)) != FER_ARGS_GO)
@@ -194,6 +200,7 @@ static void configure(struct serve_options *o)
     sc->max_pixels = (size_t)o->max_mpix * 1000 * 1000;
     sc->timeout_s = (unsigned)o->timeout;
     sc->rate_limit = (unsigned)o->rate_limit;
+    sc->max_streams = (unsigned)o->max_streams;
     sc->log_requests = !o->quiet;
     sc->web_dir = o->web ? o->web : find_dir("web", o->web_buf, sizeof(o->web_buf));
     sc->swagger_dir =

@@ -230,7 +230,7 @@ static json_t *annotated_json(fer_server *s, fer_image *rgb, const fer_analysis 
     return out;
 }
 
-static json_t *model_json(fer_server *s)
+json_t *fer_api_model_json(fer_server *s)
 {
     json_t *classes = json_array();
     for (int c = 0; c < fer_engine_class_count(s->engine); c++)
@@ -293,7 +293,7 @@ void fer_api_predict(struct fer_request *rq)
     }
     double t2 = fer_now();
     json_t *o = json_pack("{s:o, s:o, s:{s:i, s:i}, s:f, s:{s:f, s:f, s:f}}", "faces", faces,
-                          "model", model_json(s), "image", "width", img.width, "height", img.height,
+                          "model", fer_api_model_json(s), "image", "width", img.width, "height", img.height,
                           "elapsed_ms", (t2 - t0) * 1e3, "timing", "decode_ms", (t1 - t0) * 1e3,
                           "detect_ms", a.detect_ms, "classify_ms", a.classify_ms);
     faces = NULL; /* the pack took it */

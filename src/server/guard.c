@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "core/alloc.h"
@@ -122,7 +123,8 @@ int fer_guard_rate_limited(struct fer_request *rq)
 {
     fer_server *s = rq->srv;
     if (!s->cfg.rate_limit || !rq->route ||
-        (rq->route_id != FER_ROUTE_PREDICT && rq->route_id != FER_ROUTE_FEEDBACK))
+        (rq->route_id != FER_ROUTE_PREDICT && rq->route_id != FER_ROUTE_FEEDBACK &&
+         rq->route_id != FER_ROUTE_STREAM))
         return 0;
     int retry = 1;
     if (fer_rate_take(s->rate, s->cfg.rate_limit, rq->client_set ? &rq->client.sa : NULL, fer_now(),
@@ -142,6 +144,14 @@ static int origin_allowed(const struct fer_request *rq)
 {
     const char *allowed = rq->srv->cfg.cors_origin;
     return allowed && rq->origin[0] && (!strcmp(allowed, "*") || !strcmp(allowed, rq->origin));
+}
+
+int fer_guard_origin_may_connect(const struct fer_request *rq)
+{
+    if (!rq->origin[0] || origin_allowed(rq))
+        return 1;
+    const char *host = strstr(rq->origin, "://");
+    return host && rq->host[0] && !strcasecmp(host + 3, rq->host);
 }
 
 int fer_guard_preflight(struct fer_request *rq)

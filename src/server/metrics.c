@@ -32,11 +32,12 @@ struct fer_metrics {
     double started;
     struct route_stats routes[FER_ROUTE_COUNT];
     uint64_t in_flight, images, faces, feedback;
+    uint64_t stream_frames, streams_open;
 };
 
 static const char *const LABELS[FER_ROUTE_COUNT] = {
-    "/v1/health",    "/v1/predict", "/v1/feedback", "/v1/feedback/export", "/metrics",
-    "/openapi.json", "/docs",       "static",       "unmatched",
+    "/v1/health", "/v1/predict", "/v1/feedback", "/v1/feedback/export", "/v1/stream",
+    "/metrics",   "/openapi.json", "/docs",      "static",              "unmatched",
 };
 
 const char *fer_route_label(enum fer_route_id r)
@@ -95,6 +96,22 @@ void fer_metrics_add_image(fer_metrics *m, size_t n_faces)
     pthread_mutex_lock(&m->mu);
     m->images++;
     m->faces += n_faces;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void fer_metrics_add_stream_frame(fer_metrics *m, size_t n_faces)
+{
+    pthread_mutex_lock(&m->mu);
+    m->images++;
+    m->faces += n_faces;
+    m->stream_frames++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void fer_metrics_streams_open(fer_metrics *m, int delta)
+{
+    pthread_mutex_lock(&m->mu);
+    m->streams_open += (uint64_t)(int64_t)delta;
     pthread_mutex_unlock(&m->mu);
 }
 
@@ -202,6 +219,15 @@ char *fer_metrics_render(fer_metrics *m, const char *extra, size_t *len)
         "# HELP fer_faces_seen_total Faces found and classified.\n"
         "# TYPE fer_faces_seen_total counter\nfer_faces_seen_total %llu\n",
         (unsigned long long)snap->faces);
+    put(&t,
+        "# HELP fer_stream_frames_total Frames analysed on WebSocket streams (also counted in "
+        "fer_images_analyzed_total).\n"
+        "# TYPE fer_stream_frames_total counter\nfer_stream_frames_total %llu\n",
+        (unsigned long long)snap->stream_frames);
+    put(&t,
+        "# HELP fer_streams_open WebSocket streams open now.\n"
+        "# TYPE fer_streams_open gauge\nfer_streams_open %llu\n",
+        (unsigned long long)snap->streams_open);
     put(&t,
         "# HELP fer_feedback_total Corrections stored.\n"
         "# TYPE fer_feedback_total counter\nfer_feedback_total %llu\n",

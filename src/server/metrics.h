@@ -17,6 +17,7 @@ enum fer_route_id {
     FER_ROUTE_PREDICT,
     FER_ROUTE_FEEDBACK,
     FER_ROUTE_EXPORT,
+    FER_ROUTE_STREAM,
     FER_ROUTE_METRICS,
     FER_ROUTE_OPENAPI,
     FER_ROUTE_DOCS,
@@ -40,6 +41,10 @@ void fer_metrics_request_done(fer_metrics *m, enum fer_route_id r, unsigned stat
 /* One image was analysed and held n_faces faces. */
 void fer_metrics_add_image(fer_metrics *m, size_t n_faces);
 void fer_metrics_add_feedback(fer_metrics *m);
+/* One frame of a WebSocket stream was analysed (counted as an image too). */
+void fer_metrics_add_stream_frame(fer_metrics *m, size_t n_faces);
+/* A stream opened (+1) or ended (-1). */
+void fer_metrics_streams_open(fer_metrics *m, int delta);
 
 /*
  * The exposition text, fer_malloc'd and NUL-terminated (*len without the NUL); NULL when out

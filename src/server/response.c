@@ -4,6 +4,7 @@
  * parts of a request that handlers need.
  */
 #include <ctype.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/utf8.h"
 #include "server/server_internal.h"
 
 void fer_reply_clear(struct fer_reply *r)
@@ -55,39 +57,6 @@ void fer_reply_json(struct fer_request *rq, unsigned status, json_t *o)
     fer_reply_header(rq, "Cache-Control", "no-store");
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4 bytes), or 0 when the bytes there are not one. */
-static int utf8_length(const unsigned char *s)
-{
-    int n = s[0] < 0x80             ? 1
-            : (s[0] & 0xE0) == 0xC0 ? 2
-            : (s[0] & 0xF0) == 0xE0 ? 3
-            : (s[0] & 0xF8) == 0xF0 ? 4
-                                    : 0;
-    if (n == 2 && s[0] < 0xC2)
-        return 0; /* overlong */
-    for (int i = 1; i < n; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    if ((n == 3 && s[0] == 0xE0 && s[1] < 0xA0) || (n == 3 && s[0] == 0xED && s[1] >= 0xA0) ||
-        (n == 4 && s[0] == 0xF0 && s[1] < 0x90) ||
-        (n == 4 && (s[0] > 0xF4 || (s[0] == 0xF4 && s[1] >= 0x90))))
-        return 0; /* overlong, a surrogate, or past U+10FFFF */
-    return n;
-}
-
-/* Replaces every byte that is not part of valid UTF-8 with '?', in place: messages quote what
-   clients sent, and JSON strings must be UTF-8 (jansson refuses anything else). */
-static void make_utf8(char *msg)
-{
-    for (unsigned char *s = (unsigned char *)msg; *s;) {
-        int n = utf8_length(s);
-        if (n == 0)
-            *s++ = '?';
-        else
-            s += n;
-    }
-}
-
 void fer_reply_error(struct fer_request *rq, unsigned status, const char *fmt, ...)
 {
     char msg[FER_ERR_LEN];
@@ -95,7 +64,7 @@ void fer_reply_error(struct fer_request *rq, unsigned status, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    make_utf8(msg);
+    fer_utf8_sanitize(msg); /* messages quote what clients sent; JSON strings are UTF-8 */
     if (rq->srv->cfg.log_requests && status >= 500)
         fprintf(stderr, "fer serve: %s %s: %u %s\n", rq->method, rq->url, status, msg);
     fer_reply_json(rq, status, json_pack("{s:s}", "error", msg));
@@ -115,7 +84,9 @@ enum MHD_Result fer_reply_send(struct fer_request *rq, struct MHD_Connection *c)
 {
     struct fer_reply *r = &rq->reply;
     struct MHD_Response *resp = NULL;
-    if (r->status && r->fd >= 0) {
+    if (r->status && r->upgrade) {
+        resp = MHD_create_response_for_upgrade(fer_stream_upgraded, rq->srv);
+    } else if (r->status && r->fd >= 0) {
         resp = MHD_create_response_from_fd(r->fd_size, r->fd);
         if (resp)
             r->fd = -1; /* MHD closes it */
@@ -171,6 +142,15 @@ void fer_request_media_type(const struct fer_request *rq, char *out, size_t cap)
     for (; ct[n] && ct[n] != ';' && ct[n] != ' ' && ct[n] != '\t' && n + 1 < cap; n++)
         out[n] = (char)tolower((unsigned char)ct[n]);
     out[n] = 0;
+}
+
+void fer_request_client_text(const struct fer_request *rq, char *out, size_t cap)
+{
+    socklen_t len = rq->client.sa.sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                        : sizeof(struct sockaddr_in);
+    if (!rq->client_set ||
+        getnameinfo(&rq->client.sa, len, out, (socklen_t)cap, NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(out, cap, "unknown");
 }
 
 const char *fer_request_arg(const struct fer_request *rq, const char *key)

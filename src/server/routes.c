@@ -58,6 +58,7 @@ static const struct fer_route ROUTES[] = {
     {"/v1/predict", "POST", FER_ROUTE_PREDICT, fer_api_predict, 0, 1},
     {"/v1/feedback", "POST", FER_ROUTE_FEEDBACK, fer_api_feedback, 0, 1},
     {"/v1/feedback/export", "GET", FER_ROUTE_EXPORT, fer_api_export, 0, 1},
+    {"/v1/stream", "GET", FER_ROUTE_STREAM, fer_api_stream, 0, 0},
     {"/metrics", "GET", FER_ROUTE_METRICS, fer_api_metrics, 0, 0},
     {"/openapi.json", "GET", FER_ROUTE_OPENAPI, fer_api_openapi, 0, 0},
     {"/docs", "GET", FER_ROUTE_DOCS, fer_static_docs, 0, 0},
@@ -111,6 +112,13 @@ static enum MHD_Result copy_arg(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
+/* A header's value, truncated to fit; "" when absent. */
+static void copy_header(struct MHD_Connection *c, const char *name, char *out, size_t cap)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    snprintf(out, cap, "%s", h ? h : "");
+}
+
 /* The first call for a request: set up its state; refuse a declared oversize body at once. */
 static enum MHD_Result begin(fer_server *s, struct MHD_Connection *c, const char *url,
                              const char *method, void **con_cls)
@@ -132,6 +140,11 @@ static enum MHD_Result begin(fer_server *s, struct MHD_Connection *c, const char
     rq->authorization_truncated = w < 0 || (size_t)w >= sizeof(rq->authorization);
     h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
     snprintf(rq->origin, sizeof(rq->origin), "%s", h ? h : "");
+    copy_header(c, "Host", rq->host, sizeof(rq->host));
+    copy_header(c, "Upgrade", rq->upgrade, sizeof(rq->upgrade));
+    copy_header(c, "Connection", rq->connection_header, sizeof(rq->connection_header));
+    copy_header(c, "Sec-WebSocket-Key", rq->ws_key, sizeof(rq->ws_key));
+    copy_header(c, "Sec-WebSocket-Version", rq->ws_version, sizeof(rq->ws_version));
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr) {
@@ -313,6 +326,7 @@ void fer_server_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (s->cfg.log_requests)
         fprintf(stderr, "fer serve: %s %s %u %.1f ms\n", rq->method, rq->url, rq->status,
                 seconds * 1e3);
+    fer_stream_abandon(s, rq);
     fer_reply_clear(&rq->reply);
     atomic_fetch_sub(&s->buffered, rq->cap);
     fer_free(rq->body);

@@ -28,6 +28,7 @@ void fer_server_config_default(struct fer_server_config *c)
     c->max_pixels = FER_SERVER_DEFAULT_PIXELS;
     c->timeout_s = 30;
     c->max_connections = 1000;
+    c->max_streams = FER_SERVER_DEFAULT_STREAMS;
     c->web_dir = "web";
     c->swagger_dir = FER_SERVER_SWAGGER_DIR;
 }
@@ -67,6 +68,8 @@ static enum fer_status copy_config(fer_server *s, const struct fer_server_config
         s->cfg.timeout_s = 30;
     if (!s->cfg.max_connections)
         s->cfg.max_connections = 1000;
+    if (!s->cfg.max_streams)
+        s->cfg.max_streams = FER_SERVER_DEFAULT_STREAMS;
     if (s->cfg.threads <= 0)
         s->cfg.threads = fer_cpu_count();
     /* room for many full-size uploads at once, not for a thousand */
@@ -173,7 +176,7 @@ static enum fer_status start_daemon(fer_server *s, char *err)
         return fer_errorf(err, FER_ERR_ARG, "cannot resolve host '%s': %s", s->cfg.host,
                           gai_strerror(gai));
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
-                     MHD_ALLOW_SUSPEND_RESUME;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem tls_opt[] = {
@@ -226,6 +229,8 @@ enum fer_status fer_server_start(const struct fer_server_config *c, fer_engine *
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory for the server");
     s->engine = engine;
     s->store = store;
+    pthread_mutex_init(&s->streams.mu, NULL);
+    pthread_cond_init(&s->streams.cv, NULL);
     s->started = fer_now();
     enum fer_status st = copy_config(s, c, err);
     if (st == FER_OK)
@@ -263,6 +268,8 @@ void fer_server_stop(fer_server *s)
     MHD_socket listener = s->daemon ? MHD_quiesce_daemon(s->daemon) : MHD_INVALID_SOCKET;
     fer_workers_stop(s);
     if (s->daemon)
+        fer_streams_stop(s); /* upgraded connections are the application's to close first */
+    if (s->daemon)
         MHD_stop_daemon(s->daemon);
     if (listener != MHD_INVALID_SOCKET)
         close(listener); /* a quiesced daemon leaves its socket to the caller */
@@ -277,5 +284,7 @@ void fer_server_stop(fer_server *s)
     fer_free(s->tls_cert_pem);
     fer_free(s->tls_key_pem);
     fer_rate_table_free(s->rate);
+    pthread_mutex_destroy(&s->streams.mu);
+    pthread_cond_destroy(&s->streams.cv);
     fer_free(s);
 }

@@ -8,6 +8,8 @@
  *                                        "not_a_face"
  *   GET  /v1/feedback/export             stored feedback as FER2013 CSV, or with
  *                                        format=negatives the "not a face" rows (admin token)
+ *   GET  /v1/stream                      live video: a WebSocket, one frame a binary message,
+ *                                        one text message of tracked faces back (stream.c)
  *   GET  /metrics                        Prometheus text
  *   GET  /openapi.json, /docs            the API description and Swagger UI
  *   GET  /, /app.js, ...                 the web app (files of web_dir)
@@ -30,6 +32,7 @@
 
 #define FER_SERVER_DEFAULT_UPLOAD (10u * 1024 * 1024)
 #define FER_SERVER_DEFAULT_PIXELS ((size_t)FER_DEFAULT_MAX_MEGAPIXELS * 1000 * 1000)
+#define FER_SERVER_DEFAULT_STREAMS 8
 #define FER_SERVER_SWAGGER_DIR    "build/npm/node_modules/swagger-ui-dist"
 /* The longest admin token accepted at start; longer ones are refused with a message. */
 #define FER_MAX_ADMIN_TOKEN 256
@@ -52,6 +55,8 @@ struct fer_server_config {
                                  from a browser; NULL: no CORS headers (the default) */
     unsigned rate_limit;      /* predict and feedback requests a minute per client address;
                                  over it: 429 with Retry-After. 0: no limit */
+    unsigned max_streams;     /* WebSocket streams (GET /v1/stream) open at once (default 8);
+                                 more: 503 */
 };
 
 typedef struct fer_server fer_server;

@@ -36,6 +36,16 @@ struct fer_workers {
     int stopping;
 };
 
+/* stream.c: the open WebSocket streams, each served by its own thread. */
+struct fer_stream;
+struct fer_streams {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;          /* signalled when a stream ends */
+    struct fer_stream *open;    /* a list of the streams whose threads run */
+    unsigned n_open, n_reserved; /* reserved: upgrade answered, the socket not yet handed over */
+    atomic_int stopping;
+};
+
 /* guard.c: the per-client rate limit's buckets (a fixed table). */
 #define FER_RATE_SLOTS 4096
 struct fer_rate_table;
@@ -46,6 +56,7 @@ struct fer_server {
     fer_store *store;   /* borrowed */
     fer_metrics *metrics;
     struct fer_workers workers;
+    struct fer_streams streams;
     struct fer_server_config cfg; /* strings point into the copies below */
     char *host, *admin_token, *web_dir, *swagger_dir, *cors_origin;
     char *tls_cert_pem, *tls_key_pem; /* the files' contents, NUL-terminated; NULL: plain HTTP */
@@ -69,6 +80,7 @@ struct fer_reply {
     char *body;               /* fer_malloc'd, or static when body_static */
     size_t len;
     int body_static;
+    int upgrade; /* 1: a 101 that hands the connection to a WebSocket stream (stream.c) */
     int fd; /* >= 0: send fd_size bytes of this file instead of body */
     size_t fd_size;
     int n_headers;
@@ -90,6 +102,9 @@ struct fer_request {
     char content_type[256]; /* the Content-Type header, "" when none */
     char authorization[FER_MAX_ADMIN_TOKEN + 64];
     char origin[256]; /* the Origin header, "" when none */
+    char host[256];   /* the Host header, "" when none */
+    /* a WebSocket upgrade's headers, "" when absent */
+    char upgrade[64], connection_header[128], ws_key[64], ws_version[16];
     union {
         struct sockaddr sa;
         struct sockaddr_in6 in6; /* room for either family */
@@ -113,6 +128,7 @@ struct fer_request {
     struct MHD_Connection *connection;
     struct fer_request *next_job;
     int job; /* 0 none, 1 queued or running, 2 done */
+    struct fer_stream *stream; /* an upgrade answered but not yet handed over (stream.c) */
     struct fer_reply reply;
 };
 
@@ -147,6 +163,9 @@ int fer_rate_take(struct fer_rate_table *t, unsigned per_minute, const struct so
                   double now, int *retry_after_s);
 /* 1 when the request is over the client's rate limit: a 429 reply is set. */
 int fer_guard_rate_limited(struct fer_request *rq);
+/* 1 when a page of the request's Origin may open a WebSocket: no Origin (not a browser), the
+   server's own origin (Origin's host equals Host), or one --cors-origin allows. */
+int fer_guard_origin_may_connect(const struct fer_request *rq);
 /* 1 when the request is a CORS preflight (OPTIONS with --cors-origin): the reply is set. */
 int fer_guard_preflight(struct fer_request *rq);
 /* Access-Control-Allow-Origin and Vary when the request's origin is allowed. */
@@ -183,6 +202,8 @@ void fer_request_media_type(const struct fer_request *rq, char *out, size_t cap)
 const char *fer_request_arg(const struct fer_request *rq, const char *key);
 /* The body as a JSON object (caller decrefs), or NULL with msg (FER_ERR_LEN) saying why. */
 json_t *fer_request_json_object(const struct fer_request *rq, char *msg);
+/* The client's address as text ("127.0.0.1", "::1"; "unknown"). */
+void fer_request_client_text(const struct fer_request *rq, char *out, size_t cap);
 /* 1 when a query argument is "1", "true", "yes" or "on" (or empty: "?crops"). */
 int fer_request_flag(const struct fer_request *rq, const char *key);
 
@@ -195,6 +216,21 @@ void fer_api_metrics(struct fer_request *rq);
 void fer_api_openapi(struct fer_request *rq);
 void fer_static_docs(struct fer_request *rq);
 void fer_static_web(struct fer_request *rq);
+void fer_api_stream(struct fer_request *rq);
+/* {"name", "version", "classes"} of the server's model (api_predict.c). */
+json_t *fer_api_model_json(fer_server *s);
+
+/* stream.c: the life of a stream after fer_api_stream answered 101. */
+/* MHD's upgrade handler: takes the socket and starts the stream's thread. */
+void fer_stream_upgraded(void *cls, struct MHD_Connection *c, void *con_cls, const char *extra_in,
+                         size_t extra_in_size, MHD_socket sock,
+                         struct MHD_UpgradeResponseHandle *urh);
+/* Gives back a stream's place: st NULL for one reserved and never opened. */
+void fer_stream_release(fer_server *s, struct fer_stream *st);
+/* Frees the stream of a request whose upgrade never happened (the client left first). */
+void fer_stream_abandon(fer_server *s, struct fer_request *rq);
+/* Closes every open stream (1001) and waits for their threads. */
+void fer_streams_stop(fer_server *s);
 
 /* openapi.c: the OpenAPI 3 document as one JSON text, fer_malloc'd (NUL-terminated). */
 enum fer_status fer_openapi_build(char **out, size_t *len, char *err);
