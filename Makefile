@@ -192,7 +192,7 @@ bench-video-now: build/fer
 # (scripts/fuzz.sh); crashes go to build/fuzz-out/<parser>/.
 FUZZ_FLAGS := $(BASE_CFLAGS) -DFER_FUZZ -O1 -g -Wno-double-promotion -Wno-format-nonliteral \
               -fno-sanitize-recover=undefined
-FUZZ_PARSERS := cascade multipart base64 model spec image ferplus json yunet
+FUZZ_PARSERS := cascade multipart base64 model spec image ferplus json yunet websocket
 FUZZ_TARGETS := $(FUZZ_PARSERS) csv
 # the library once, instrumented for coverage; each target links it with libFuzzer's main
 FUZZ_OBJ := $(patsubst %,build/fuzz/%.o,$(basename $(LIB_SRC)))

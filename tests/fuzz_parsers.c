@@ -14,6 +14,7 @@
  *   7 json       JSON bodies of POST /v1/feedback and /v1/predict, through the real handlers
  *                of a server with the built-in model and an in-memory SQLite store
  *   8 yunet      libfacedetection weights files (fer_yunet_import, what `fer import` reads)
+ *   9 websocket  bytes a WebSocket client sends to GET /v1/stream (fer_ws_reader), in chunks
  *
  * tests/fuzz_csv.c is the FER2013 CSV reader's. Seeds, and every input that once crashed,
  * are in tests/corpus/<name>/; tests/test_fuzz_corpus.c replays them all through
@@ -28,10 +29,12 @@
 
 #include "core/alloc.h"
 #include "core/sha256.h"
+#include "core/utf8.h"
 #include "data/dataset.h"
 #include "detect/cascade.h"
 #include "detect/yunet.h"
 #include "fer.h"
+#include "fuzz_parsers.h"
 #include "image/image.h"
 #include "nn/model_file.h"
 #include "nn/net.h"
@@ -39,6 +42,7 @@
 #include "server/base64.h"
 #include "server/multipart.h"
 #include "server/server_internal.h"
+#include "server/websocket.h"
 #include "storage/store.h"
 
 #include <stdio.h>
@@ -315,8 +319,49 @@ static void fuzz_yunet(const uint8_t *d, size_t n)
     fer_net_free(net);
 }
 
-/* One input to parser `which` (9: a model file with its checksum sealed again). */
-void fuzz_run_parser(int which, const uint8_t *d, size_t n);
+/*
+ * WebSocket bytes: the first byte chooses masking required or not (bit 0) and the size of
+ * the chunks fed (the rest); every message must respect the limits, every error be one of
+ * the codes the reader sends, with a reason.
+ */
+static void fuzz_websocket(const uint8_t *d, size_t n)
+{
+    if (n == 0)
+        return;
+    enum { MAX = 4096 };
+    fer_ws_reader *r = fer_ws_reader_new(MAX, d[0] & 1);
+    if (!r)
+        abort();
+    size_t chunk = 1 + (d[0] >> 1);
+    enum fer_ws_read k = FER_WS_READ_MORE;
+    for (size_t i = 1; i < n && k != FER_WS_READ_ERROR; i += chunk) {
+        if (fer_ws_reader_feed(r, d + i, chunk < n - i ? chunk : n - i) != 0)
+            abort();
+        struct fer_ws_message m;
+        unsigned code;
+        char reason[FER_WS_MAX_CONTROL - 1];
+        while ((k = fer_ws_reader_next(r, &m, &code, reason)) == FER_WS_READ_MESSAGE) {
+            if (m.len > MAX || (m.opcode == FER_WS_TEXT && !fer_utf8_valid(m.data, m.len)))
+                abort();
+            if (m.opcode == FER_WS_PING && m.len > FER_WS_MAX_CONTROL)
+                abort();
+            if (m.opcode != FER_WS_TEXT && m.opcode != FER_WS_BINARY &&
+                m.opcode != FER_WS_PING && m.opcode != FER_WS_CLOSE)
+                abort();
+            volatile uint8_t sum = 0; /* every byte of the message is readable */
+            for (size_t j = 0; j < m.len; j++)
+                sum ^= m.data[j];
+            (void)sum;
+        }
+        if (k == FER_WS_READ_ERROR &&
+            ((code != FER_WS_CLOSE_PROTOCOL && code != FER_WS_CLOSE_INVALID_DATA &&
+              code != FER_WS_CLOSE_TOO_BIG && code != FER_WS_CLOSE_INTERNAL) ||
+             !reason[0]))
+            abort();
+    }
+    fer_ws_reader_free(r);
+}
+
 void fuzz_run_parser(int which, const uint8_t *d, size_t n)
 {
     switch (which) {
@@ -332,8 +377,11 @@ void fuzz_run_parser(int which, const uint8_t *d, size_t n)
     case 3:
         fuzz_model(d, n, 0);
         break;
-    case 9:
+    case FUZZ_MODEL_SEALED:
         fuzz_model(d, n, 1);
+        break;
+    case 9:
+        fuzz_websocket(d, n);
         break;
     case 4:
         fuzz_spec(d, n);
@@ -358,7 +406,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* the model target reseals the checksum on every other input, by its length */
-    fuzz_run_parser(FER_FUZZ_ONLY == 3 && size % 2 ? 9 : FER_FUZZ_ONLY, data, size);
+    fuzz_run_parser(FER_FUZZ_ONLY == 3 && size % 2 ? FUZZ_MODEL_SEALED : FER_FUZZ_ONLY, data,
+                    size);
     return 0;
 }
 #endif

@@ -10,8 +10,7 @@
 
 #include "check.h"
 
-static const char *const PARSERS[] = {"cascade", "multipart", "base64",  "model",
-                                      "spec",    "image",     "ferplus", "json", "yunet"};
+static const char *const PARSERS[] = {FUZZ_PARSER_NAMES};
 
 /* Runs each file of tests/corpus/<name>/ through parser `which`; the number of files. */
 static int replay(int which, const char *name)
@@ -37,7 +36,7 @@ static int replay(int which, const char *name)
             /* models both ways: as stored, and with the checksum sealed again */
             fuzz_run_parser(which, buf, n);
             if (which == 3)
-                fuzz_run_parser(9, buf, n);
+                fuzz_run_parser(FUZZ_MODEL_SEALED, buf, n);
         }
         free(buf);
         files++;

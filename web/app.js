@@ -1,7 +1,7 @@
 /*
  * app.js - fer's web app. A photo (file picker, drag and drop, paste) goes to POST /v1/predict
  * as the file's own bytes, so the server finds the same faces as `fer predict` on that file;
- * webcam frames go as JPEG. Each face comes back with a box, an emotion and its
+ * webcam frames go as JPEG over a WebSocket stream (GET /v1/stream). Each face comes back with a box, an emotion and its
  * probabilities, drawn over the picture (scaled down for display only) with an emoji and
  * listed with bars; "Wrong? Pick the right one" sends POST /v1/feedback with the face's id and
  * the right emotion, or "not_a_face" when the box holds no face. Plain browser JavaScript,
@@ -116,7 +116,8 @@ function drawResult(picture, result) {
     /* above the box, or inside its top when the face touches the picture's top */
     ctx.textBaseline = y - unit >= size ? 'bottom' : 'top';
     ctx.fillText(emojiFor(f.emotion), x + unit, y - unit >= size ? y - unit : y + unit);
-    const label = `${i + 1}. ${f.emotion} ${Math.round(f.confidence * 100)}%`;
+    const no = result.frame !== undefined ? f.id : i + 1; /* a stream's faces: their track ids */
+    const label = `${no}. ${f.emotion} ${Math.round(f.confidence * 100)}%`;
     const fs = Math.max(12, Math.round(size * 0.45));
     ctx.font = `600 ${fs}px system-ui, sans-serif`;
     const tw = ctx.measureText(label).width + 2 * unit;
@@ -152,14 +153,21 @@ async function sendFeedback(card, face, emotion, buttons) {
   }
 }
 
-/* One card per face: its crop, the emotion, a bar per class and the feedback control. */
-function renderFaces(picture, result) {
+/*
+ * One card per face: its crop, the emotion, a bar per class and the feedback control (not
+ * while streaming: streamed faces are not stored; pausing stores the frame shown).
+ */
+function renderFaces(picture, result, streaming) {
   const list = $('faces');
   list.replaceChildren();
   const tpl = $('face-card');
   (result.faces || []).forEach((f, i) => {
     const card = tpl.content.firstElementChild.cloneNode(true);
     card.dataset.faceId = f.id;
+    if (streaming) {
+      card.querySelector('.feedback').hidden = true;
+      card.querySelector('.feedback-status').textContent = 'Pause to correct this face.';
+    }
     card.style.setProperty('--face-color', colorFor(f.emotion));
     const crop = card.querySelector('.crop');
     crop.getContext('2d').drawImage(picture, f.box.x, f.box.y, f.box.w, f.box.h, 0, 0,
@@ -167,7 +175,7 @@ function renderFaces(picture, result) {
     card.querySelector('.emoji').textContent = emojiFor(f.emotion);
     card.querySelector('.label').textContent = f.emotion;
     card.querySelector('.confidence').textContent = `${Math.round(f.confidence * 100)}%`;
-    card.querySelector('.face-no').textContent = `Face ${i + 1}`;
+    card.querySelector('.face-no').textContent = `Face ${result.frame !== undefined ? f.id : i + 1}`;
     const bars = card.querySelector('.bars');
     const names = Object.keys(f.probabilities);
     names.forEach((name) => {
@@ -293,7 +301,43 @@ async function analyzeFile(file) {
   setStatus(describe(result));
 }
 
-/* ---- webcam: frames go out one at a time, at most every LIVE_INTERVAL ms ---------------- */
+/* ---- webcam -------------------------------------------------------------------------------
+ * Frames stream over a WebSocket (GET /v1/stream): each goes as a JPEG binary message, at most
+ * STREAM_IN_FLIGHT at once, and each answer (faces tracked across frames, with stable ids) is
+ * drawn over the frame it belongs to. Where no stream opens (a proxy without WebSocket, an old
+ * server), frames go one POST /v1/predict at a time, at most every LIVE_INTERVAL ms. Pause
+ * sends the frame on screen to POST /v1/predict, whose faces feedback can name.
+ */
+
+const STREAM_IN_FLIGHT = 2; /* frames sent and not yet answered, at most */
+const STREAM_OPEN_TIMEOUT = 5000;
+const CARDS_INTERVAL = 250; /* ms between redraws of the face cards while live */
+
+/* A stream that answered its hello, or an Error. */
+function openStream() {
+  return new Promise((resolve, reject) => {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    let ws;
+    try {
+      ws = new WebSocket(`${scheme}://${location.host}/v1/stream`);
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    const timer = setTimeout(() => { ws.close(); reject(new Error('no answer')); }, STREAM_OPEN_TIMEOUT);
+    const fail = (e) => {
+      clearTimeout(timer);
+      reject(new Error(e && e.reason ? e.reason : 'the server opened no stream'));
+    };
+    ws.onerror = fail;
+    ws.onclose = fail;
+    ws.onmessage = (e) => {
+      clearTimeout(timer);
+      ws.onerror = ws.onclose = ws.onmessage = null;
+      resolve({ ws, hello: JSON.parse(e.data) });
+    };
+  });
+}
 
 async function startCamera() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
@@ -301,35 +345,119 @@ async function startCamera() {
     return;
   }
   const video = $('video');
+  let stream;
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({
+    stream = await navigator.mediaDevices.getUserMedia({
       video: { facingMode: 'user', width: { ideal: 640 }, height: { ideal: 480 } },
       audio: false,
     });
     video.srcObject = stream;
     await video.play();
-    live = { stream, paused: false, frames: 0, started: performance.now() };
-    $('camera').textContent = 'Stop the webcam';
-    $('freeze').hidden = false;
-    $('freeze').textContent = 'Pause';
-    setStatus('Live: looking for faces...');
-    liveLoop(live);
   } catch (e) {
     setStatus(`No webcam: ${e.message}`, true);
+    return;
+  }
+  const state = { stream, paused: false, frames: 0, started: performance.now(), times: [],
+                  ws: null, transport: 'post' };
+  live = state;
+  $('camera').textContent = 'Stop the webcam';
+  $('freeze').hidden = false;
+  $('freeze').textContent = 'Pause';
+  setStatus('Live: looking for faces...');
+  try {
+    const { ws, hello } = await openStream();
+    if (live !== state) { ws.close(1000); return; }
+    state.ws = ws;
+    state.transport = 'stream';
+    showModel(hello);
+    streamLoop(state);
+  } catch (e) {
+    if (live === state) liveLoop(state);
   }
 }
 
 function stopCamera() {
   if (!live) return;
   live.stream.getTracks().forEach((t) => t.stop());
+  if (live.ws) live.ws.close(1000);
   live = null;
   $('video').srcObject = null;
   $('camera').textContent = 'Use the webcam';
   $('freeze').hidden = true;
 }
 
+/* Frames a second over the last two seconds. */
+function liveRate(state) {
+  const now = performance.now();
+  state.times.push(now);
+  while (state.times.length > 2 && now - state.times[0] > 2000) state.times.shift();
+  const span = (now - state.times[0]) / 1000;
+  return span > 0 ? (state.times.length - 1) / span : 0;
+}
+
+function showLive(state, frame, result) {
+  drawResult(frame, result);
+  state.frames++;
+  state.shown = frame;
+  const now = performance.now();
+  if (!state.listed || now - state.listed >= CARDS_INTERVAL) {
+    renderFaces(frame, result, state.transport === 'stream');
+    state.listed = now;
+  }
+  const how = state.transport === 'stream' ? 'streaming' : 'one request a frame';
+  setStatus(`Live, ${liveRate(state).toFixed(1)} frames/s (${how}): ${describe(result)}`);
+}
+
+/* The stream: a new camera frame goes out whenever fewer than STREAM_IN_FLIGHT are unanswered. */
+function streamLoop(state) {
+  const video = $('video');
+  const ws = state.ws;
+  const sent = []; /* the frames in flight, oldest first: answers come in order */
+  let fresh = true; /* the camera has a frame not sent yet */
+  let encoding = 0;
+  const pump = async () => {
+    while (live === state && !state.paused && fresh && video.videoWidth &&
+           sent.length + encoding < STREAM_IN_FLIGHT && ws.readyState === WebSocket.OPEN) {
+      fresh = !('requestVideoFrameCallback' in video);
+      encoding++;
+      const frame = await toCanvas(video, video.videoWidth, video.videoHeight);
+      const blob = await canvasBlob(frame, 0.8);
+      encoding--;
+      if (live !== state || ws.readyState !== WebSocket.OPEN) return;
+      sent.push(frame);
+      ws.send(blob);
+    }
+  };
+  if ('requestVideoFrameCallback' in video) {
+    const onFrame = () => {
+      if (live !== state) return;
+      fresh = true;
+      pump();
+      video.requestVideoFrameCallback(onFrame);
+    };
+    video.requestVideoFrameCallback(onFrame);
+  }
+  ws.onmessage = (e) => {
+    const frame = sent.shift();
+    if (live !== state || !frame) return;
+    const result = JSON.parse(e.data);
+    if (result.error) setStatus(`Live: ${result.error}`, true);
+    else if (!state.paused) showLive(state, frame, result);
+    pump();
+  };
+  ws.onclose = (e) => {
+    if (live !== state) return;
+    setStatus(`Live: the stream ended (${e.code}${e.reason ? `: ${e.reason}` : ''})`, true);
+    stopCamera();
+  };
+  state.resume = pump;
+  pump();
+}
+
+/* Without a stream: one POST /v1/predict a frame, at most every LIVE_INTERVAL ms. */
 async function liveLoop(state) {
   const video = $('video');
+  state.resume = () => {};
   while (live === state) {
     const t0 = performance.now();
     if (!state.paused && video.videoWidth) {
@@ -337,18 +465,30 @@ async function liveLoop(state) {
         const frame = await toCanvas(video, video.videoWidth, video.videoHeight);
         const result = await predict(await canvasBlob(frame, 0.8));
         if (live !== state || state.paused) continue;
-        drawResult(frame, result);
-        renderFaces(frame, result);
-        showModel(result);
-        state.frames++;
-        const fps = state.frames / ((performance.now() - state.started) / 1000);
-        setStatus(`Live, ${fps.toFixed(1)} frames/s: ${describe(result)}`);
+        showLive(state, frame, result);
       } catch (e) {
         setStatus(`Live: ${e.message}`, true);
       }
     }
     const wait = LIVE_INTERVAL - (performance.now() - t0);
     await new Promise((r) => setTimeout(r, Math.max(wait, state.paused ? 100 : 0)));
+  }
+}
+
+/* Pause: the frame on screen goes to POST /v1/predict, so that its faces can be corrected. */
+async function pauseLive(state) {
+  state.paused = true;
+  $('freeze').textContent = 'Resume';
+  const frame = state.shown;
+  if (!frame) { setStatus('Paused.'); return; }
+  try {
+    const result = await predict(await canvasBlob(frame, 0.92));
+    if (live !== state || !state.paused) return;
+    drawResult(frame, result);
+    renderFaces(frame, result);
+    setStatus(`Paused: ${describe(result)} Correct a face below, then resume.`);
+  } catch (e) {
+    setStatus(`Paused: ${e.message}`, true);
   }
 }
 
@@ -384,9 +524,13 @@ document.addEventListener('paste', (e) => {
 $('camera').addEventListener('click', () => (live ? stopCamera() : startCamera()));
 $('freeze').addEventListener('click', () => {
   if (!live) return;
-  live.paused = !live.paused;
-  $('freeze').textContent = live.paused ? 'Resume' : 'Pause';
-  if (live.paused) setStatus('Paused: correct a face below, then resume.');
+  if (!live.paused) {
+    pauseLive(live);
+    return;
+  }
+  live.paused = false;
+  $('freeze').textContent = 'Pause';
+  live.resume();
 });
 
 /* An empty stage until the first picture. */

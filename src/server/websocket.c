@@ -122,6 +122,8 @@ void fer_ws_reader_free(fer_ws_reader *r)
 
 int fer_ws_reader_feed(fer_ws_reader *r, const void *data, size_t n)
 {
+    if (n == 0)
+        return 0;
     if (r->pos > 0 && r->pos == r->len) {
         r->pos = r->len = 0;
     } else if (r->pos > 0 && r->len + n > r->cap) {
@@ -271,13 +273,14 @@ static enum fer_ws_read read_data(fer_ws_reader *r, const struct frame *f, uint8
             r->msg = p;
             r->msg_cap = cap;
         }
-        memcpy(r->msg + r->msg_len, data, n);
+        if (n > 0) /* (an empty first fragment leaves msg unallocated) */
+            memcpy(r->msg + r->msg_len, data, n);
         r->msg_len += n;
         if (!f->fin)
             return FER_WS_READ_MORE;
         r->in_message = 0;
         m->opcode = r->msg_opcode;
-        m->data = r->msg;
+        m->data = r->msg ? r->msg : (const uint8_t *)""; /* all fragments empty */
         m->len = r->msg_len;
         r->msg_len = 0; /* the message stays in msg until the next one begins */
     }
