@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # serve_options.sh - `fer serve` as a process with the options that change what clients see:
 # HTTPS with a certificate made here (--tls-cert, --tls-key), CORS for one origin
-# (--cors-origin) and the per-client rate limit (--rate-limit), spoken to with curl.
+# (--cors-origin) and the per-client rate limit (--rate-limit), spoken to with curl, and the
+# live stream (GET /v1/stream) over ws:// and wss:// with the websockets library.
 # Also: a FIFO, a folder loop and other bad input on the command line. Uses $FER (default
 # build/fer); ends with "N passed, N failed, N skipped".
 set -u
@@ -37,6 +38,23 @@ if ! command -v curl >/dev/null || ! command -v openssl >/dev/null; then
     exit 0
 fi
 
+# the live stream with an independent client (Debian's python3-websockets), then over TLS
+have_websockets=
+if /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
+    have_websockets=1
+    if start; then
+        check "a stream over ws:// with the websockets library" /usr/bin/python3 \
+            tests/stream_client.py "ws://127.0.0.1:$port/v1/stream?forget=30" \
+            tests/data/photos/grace_hopper.jpg
+        stop
+    else
+        bad "fer serve starts"
+    fi
+else
+    echo "skip: the stream tests with the websockets library need python3-websockets"
+    skipped=$((skipped + 2))
+fi
+
 # HTTPS with a self-signed certificate for 127.0.0.1
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
     -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
@@ -46,6 +64,11 @@ if start --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem"; then
     check "health over HTTPS, certificate verified" grep -q '"status":"ok"' <<<"$body"
     body=$(curl -s --cacert "$tmp/cert.pem" -F "image=@$photo" "https://127.0.0.1:$port/v1/predict")
     check "a prediction over HTTPS" grep -q '"emotion"' <<<"$body"
+    if [[ $have_websockets ]]; then
+        check "a stream over wss:// with the websockets library" /usr/bin/python3 \
+            tests/stream_client.py "wss://127.0.0.1:$port/v1/stream?forget=30" \
+            tests/data/photos/grace_hopper.jpg "$tmp/cert.pem"
+    fi
     check "plain HTTP to the HTTPS port gets no answer" \
         bash -c "! curl -s --max-time 5 http://127.0.0.1:$port/v1/health | grep -q status"
     stop
