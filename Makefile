@@ -4,7 +4,7 @@
 #   make test    install what is missing, build with sanitizers, run every test program
 #   make         build build/fer (optimised)
 #   make bench   run the benchmarks in bench/ (needs python3-torch for the peers);
-#                bench-detect, bench-load and bench-video run the others
+#                bench-detect, bench-load, bench-video and bench-stream run the others
 #   make model   retrain the built-in model from FER2013 (hours; resumable)
 #
 # Objects go to build/<flavour>/, with -MMD -MP dependency files.
@@ -21,7 +21,7 @@ PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null 
 # build in a second make: pkg-config is read when make parses this file, so the make that
 # installed the libraries cannot see their flags. Building anything else without the
 # libraries stops here and says what to do, instead of failing on a missing header.
-INSTALLING_GOALS := deps run demo test model bench bench-detect bench-load bench-video fuzz clean \
+INSTALLING_GOALS := deps run demo test model bench bench-detect bench-load bench-video bench-stream fuzz clean \
                     format
 ifneq ($(PKG_MISSING),)
 ifneq ($(filter-out $(INSTALLING_GOALS),$(or $(MAKECMDGOALS),all)),)
@@ -48,7 +48,7 @@ TEST_OBJ := $(patsubst %,build/asan/%.o,$(basename $(LIB_SRC)))
 
 .PHONY: all swagger-ui run demo test deps bench bench-detect bench-load clean format model install fuzz \
         test-now run-now demo-now model-now bench-now bench-detect-now bench-load-now fuzz-now \
-        bench-video bench-video-now
+        bench-video bench-video-now bench-stream bench-stream-now
 all: build/fer swagger-ui
 
 # /docs serves Swagger UI from build/npm (npm's swagger-ui-dist, the version tests/browser/
@@ -80,7 +80,7 @@ run demo model: deps
 fuzz: deps
 	@scripts/install-deps.sh --fuzz
 	@$(SUBMAKE) $@-now
-bench bench-detect bench-load bench-video: deps
+bench bench-detect bench-load bench-video bench-stream: deps
 	@scripts/install-deps.sh --bench
 	@$(SUBMAKE) $@-now
 
@@ -184,6 +184,9 @@ bench-load-now: build/fer
 
 bench-video-now: build/fer
 	@bash bench/video.sh
+
+bench-stream-now: build/fer swagger-ui
+	@bash bench/stream.sh
 
 # libFuzzer targets (clang, ASan and UBSan): build/fuzz_<parser> for each parser that reads
 # what users and clients send (tests/fuzz_parsers.c, tests/fuzz_csv.c; their seeds and past

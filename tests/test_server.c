@@ -629,7 +629,8 @@ TEST(test_openapi_and_docs)
     json_t *paths = json_object_get(o, "paths");
     const char *routes[][2] = {{"/v1/health", "get"},    {"/v1/predict", "post"},
                                {"/v1/feedback", "post"}, {"/v1/feedback/export", "get"},
-                               {"/metrics", "get"},      {"/openapi.json", "get"},
+                               {"/v1/stream", "get"},    {"/metrics", "get"},
+                               {"/openapi.json", "get"},
                                {"/docs", "get"},         {"/", "get"}};
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (!json_object_get(json_object_get(paths, routes[i][0]), routes[i][1])) {
