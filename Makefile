@@ -47,7 +47,7 @@ REL_OBJ  := $(patsubst %,build/rel/%.o,$(basename $(LIB_SRC)))
 TEST_OBJ := $(patsubst %,build/asan/%.o,$(basename $(LIB_SRC)))
 
 .PHONY: all swagger-ui run demo test deps bench bench-detect bench-load clean format model install fuzz \
-        test-now run-now demo-now model-now bench-now bench-detect-now bench-load-now fuzz-now \
+        test-now run-now demo-now model-now model-report bench-now bench-detect-now bench-load-now fuzz-now \
         bench-video bench-video-now bench-stream bench-stream-now
 all: build/fer swagger-ui
 
@@ -156,6 +156,14 @@ demo-now: build/fer
 # Retrains the built-in model (hours); resumes from runs/ when interrupted.
 model-now: build/fer
 	@bash scripts/train-model.sh
+
+# The built-in model's report (models/fer-resnet-report, which fer serve shows at /report/),
+# made again from FER2013 in ../shared (or DATA=folder).
+DATA ?= ../shared/data/fer2013
+model-report: build/fer
+	build/fer report --model models/fer-resnet.fer --data $(DATA)/publictest.csv.gz \
+	    --train $(DATA)/train.csv.gz --out models/fer-resnet-report --mistakes 6 \
+	    --image tests/data/photos/grace_hopper.jpg
 
 build/bench_nn: bench/bench_nn.c build/libfer.a
 	$(call say,LD,$@)

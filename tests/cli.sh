@@ -56,6 +56,18 @@ if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert 
 else
     bad "info --json parses and has name, parameters and layers"
 fi
+if /usr/bin/python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))["meta"]
+assert type(m["epochs"]) is int and type(m["seed"]) is int, m
+assert type(m["val_accuracy"]) is float and abs(m["val_accuracy"] - 0.70326) < 1e-9, m
+assert type(m["mflop_per_face"]) is float and m["mflop_per_face"] == 288.4, m
+assert type(m["input_mean"]) is float and repr(m["input_mean"]) == "0.507741928", m
+assert type(m["fer_version"]) is str and type(m["train_sha256"]) is str, m' "$tmp/out"; then
+    ok "info --json writes numbers as numbers, strings as strings"
+else
+    bad "info --json writes numbers as numbers, strings as strings"
+fi
 expect "info on a missing file" 1 "$FER" info "$tmp/nothing.fer"
 contains "names the file" "$tmp/err" "nothing.fer"
 expect "train --help" 0 "$FER" train --help
@@ -295,11 +307,51 @@ contains "and names the file" "$tmp/err" "nowhere/train.csv.gz is missing"
 
 expect "report" 0 "$FER" report --model "$tmp/m.fer" --data "$tmp/p7/publictest.csv" \
     --out "$tmp/rep" --log "$tmp/m.fer.log.jsonl" --no-progress
-for f in confusion.png classes.png calibration.png mistakes.png curves.png report.md report.json; do
+figures="distribution.png confusion.png classes.png calibration.png mistakes.png curves.png faces.png featuremaps.png"
+for f in $figures report.md report.json index.html; do
     [[ -s $tmp/rep/$f ]] && ok "report wrote $f" || bad "report wrote $f"
 done
+for f in $figures; do
+    contains "index.html shows $f" "$tmp/rep/index.html" "<img src=\"$f\""
+done
 contains "report.json has the accuracy" "$tmp/rep/report.json" '"accuracy":'
-contains "report.md shows the figures" "$tmp/rep/report.md" "![confusion matrix](confusion.png)"
+contains "report.md shows the figures" "$tmp/rep/report.md" "![Confusion matrix](confusion.png)"
+# the page's and report.json's numbers are fer eval's on the same data
+"$FER" eval --model "$tmp/m.fer" --data "$tmp/p7/publictest.csv" --json --tta flip >"$tmp/eval.json" 2>/dev/null
+if /usr/bin/python3 - "$tmp/rep" "$tmp/eval.json" <<'PY'
+import json, re, sys
+rep = json.load(open(sys.argv[1] + "/report.json"))
+ev = json.load(open(sys.argv[2]))
+html = open(sys.argv[1] + "/index.html").read()
+m = rep["metrics"]
+assert m["accuracy"] == ev["accuracy"] and m["macro_f1"] == ev["macro_f1"], (m, ev)
+assert m["confusion"] == ev["confusion"]
+assert re.search(r'id="accuracy">%.2f%%<' % (100 * ev["accuracy"]), html)
+assert re.search(r'id="macro_f1">%.4f<' % ev["macro_f1"], html)
+for c, v in ev["per_class"].items():
+    assert "<td>%s</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%d</td>" % (
+        c, v["precision"], v["recall"], v["f1"], v["support"]) in html, c
+assert all(isinstance(rep[k], (int, float)) for k in ("ece", "excluded"))
+assert len(repr(rep["ece"])) <= 10, rep["ece"]  # six digits, not 0.67576499999999995
+PY
+then ok "index.html and report.json hold fer eval's numbers"; else bad "index.html and report.json hold fer eval's numbers"; fi
+expect "report as SVG at another seed, maps of a photo" 0 "$FER" report --model "$tmp/m.fer" \
+    --data "$tmp/p7/publictest.csv" --out "$tmp/rep_svg" --format svg --seed 9 --no-progress \
+    --train "$tmp/p7/training.csv" --image tests/data/photos/grace_hopper.jpg
+for f in distribution confusion faces featuremaps; do
+    contains "report --format svg wrote $f.svg" "$tmp/rep_svg/$f.svg" "<svg"
+done
+contains "the maps are of the photo" "$tmp/rep_svg/report.json" '"feature_maps_of": "grace_hopper.jpg: '
+contains "  and the SVG holds the face" "$tmp/rep_svg/featuremaps.svg" "<image"
+expect "report --format gif" 2 "$FER" report --model "$tmp/m.fer" --data "$tmp/p7/publictest.csv" \
+    --format gif
+contains "is refused" "$tmp/err" "--format must be png or svg"
+expect "report --face past the data" 1 "$FER" report --model "$tmp/m.fer" --no-progress \
+    --data "$tmp/p7/publictest.csv" --out "$tmp/rep3" --face 100000
+contains "says how many faces" "$tmp/err" "--face 100000: the data has"
+expect "report --image without a face" 1 "$FER" report --model "$tmp/m.fer" --no-progress \
+    --data "$tmp/p7/publictest.csv" --out "$tmp/rep3" --image tests/data/photos/coffee.jpg
+contains "says so" "$tmp/err" "no face found"
 expect "report on a mixed file" 0 "$FER" report --model "$tmp/m.fer" --data "$tmp/all.csv" \
     --out "$tmp/rep_mixed" --usage PrivateTest --no-progress
 contains "report.md names the rows" "$tmp/rep_mixed/report.md" "| data | \`$tmp/all.csv\`, its PrivateTest rows |"

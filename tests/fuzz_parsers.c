@@ -345,8 +345,8 @@ static void fuzz_websocket(const uint8_t *d, size_t n)
                 abort();
             if (m.opcode == FER_WS_PING && m.len > FER_WS_MAX_CONTROL)
                 abort();
-            if (m.opcode != FER_WS_TEXT && m.opcode != FER_WS_BINARY &&
-                m.opcode != FER_WS_PING && m.opcode != FER_WS_CLOSE)
+            if (m.opcode != FER_WS_TEXT && m.opcode != FER_WS_BINARY && m.opcode != FER_WS_PING &&
+                m.opcode != FER_WS_CLOSE)
                 abort();
             volatile uint8_t sum = 0; /* every byte of the message is readable */
             for (size_t j = 0; j < m.len; j++)
@@ -406,8 +406,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* the model target reseals the checksum on every other input, by its length */
-    fuzz_run_parser(FER_FUZZ_ONLY == 3 && size % 2 ? FUZZ_MODEL_SEALED : FER_FUZZ_ONLY, data,
-                    size);
+    fuzz_run_parser(FER_FUZZ_ONLY == 3 && size % 2 ? FUZZ_MODEL_SEALED : FER_FUZZ_ONLY, data, size);
     return 0;
 }
 #endif

@@ -21,7 +21,7 @@ start() {
     port=$((20000 + RANDOM % 20000))
     "$FER" serve --port "$port" --db "$tmp/fer.db" --quiet "$@" >"$tmp/serve.log" 2>&1 &
     pid=$!
-    for _ in $(seq 100); do
+    for _ in $(seq 300); do # 30 s: a sanitizer build on a busy machine starts slowly
         grep -q "fer serve: open" "$tmp/serve.log" && return 0
         kill -0 $pid 2>/dev/null || break
         sleep 0.1
@@ -128,6 +128,35 @@ if [[ -f build/npm/node_modules/swagger-ui-dist/swagger-ui-bundle.js ]]; then
 else
     skipped=$((skipped + 1))
     echo "skip /docs from another folder: Swagger UI is not installed in build/npm"
+fi
+# /report/: the built-in model's report, shipped in models/fer-resnet-report
+if start; then
+    base="http://127.0.0.1:$port"
+    code=$(curl -s -o /dev/null -w "%{http_code} %{redirect_url}" "$base/report")
+    check "/report sends the browser to /report/ ($code)" [ "$code" = "301 $base/report/" ]
+    curl -s -D "$tmp/head" "$base/report/" >"$tmp/page"
+    check "/report/ shows the built-in model's report" grep -q "<h1>Report: fer-resnet</h1>" "$tmp/page"
+    check "  with a policy that allows no script" grep -qi "content-security-policy: default-src 'none'" "$tmp/head"
+    all=1
+    for f in $(grep -o '<img src="[^"]*"' "$tmp/page" | cut -d'"' -f2); do
+        [[ $(curl -s -o /dev/null -w "%{http_code} %{content_type}" "$base/report/$f") == "200 image/png" ]] || all=
+    done
+    check "  and every figure it shows ($(grep -c '<img' "$tmp/page") of them)" [ -n "$all" ]
+    code=$(curl -s -o /dev/null -w "%{http_code}" --path-as-is "$base/report/../fer.db")
+    check "  and nothing outside its folder ($code)" [ "$code" = 404 ]
+    stop
+else
+    bad "fer serve starts"
+fi
+if start --model models/fer-resnet6.fer; then
+    curl -s "http://127.0.0.1:$port/report/" >"$tmp/page"
+    check "another model has no report until one is made" grep -q "no report for this model" "$tmp/page"
+    stop
+    if start --model models/fer-resnet6.fer --report models/fer-resnet-report; then
+        code=$(curl -s -o /dev/null -w "%{http_code}" "http://127.0.0.1:$port/report/index.html")
+        check "  and --report DIR shows one ($code)" [ "$code" = 200 ]
+        stop
+    fi
 fi
 "$FER" serve --port 0 --db "$tmp/fer.db" --admin-token "$(head -c 300 /dev/zero | tr '\0' x)" \
     >/dev/null 2>"$tmp/err"

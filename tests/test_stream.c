@@ -51,9 +51,9 @@ TEST(test_accept_key)
     CHECK(fer_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", out) == 0);
     CHECK(!strcmp(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
     CHECK(fer_ws_accept_key("", out) == -1);
-    CHECK(fer_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ", out) == -1);    /* 23 characters */
-    CHECK(fer_ws_accept_key("dGhlIHNhbXBsZSBub25jZSE=", out) == -1);  /* 17 bytes */
-    CHECK(fer_ws_accept_key("dGhlIHNhbXBsZSBub25jZ!==", out) == -1);  /* not base64 */
+    CHECK(fer_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ", out) == -1);   /* 23 characters */
+    CHECK(fer_ws_accept_key("dGhlIHNhbXBsZSBub25jZSE=", out) == -1); /* 17 bytes */
+    CHECK(fer_ws_accept_key("dGhlIHNhbXBsZSBub25jZ!==", out) == -1); /* not base64 */
 }
 
 /* Reads every message from bytes fed all at once and one byte at a time: both must agree. */
@@ -102,8 +102,8 @@ TEST(test_reader_rfc_examples)
     const uint8_t masked[] = {0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58};
     CHECK(read_all(masked, sizeof(masked), 1, 1000, m, copies, 4, &code, &error) == 1 && !error);
     CHECK(m[0].len == 5 && !memcmp(m[0].data, "Hello", 5));
-    const uint8_t fragments[] = {0x01, 0x03, 'H', 'e', 'l', 0x89, 0x02, 'h', 'i',
-                                 0x8A, 0x00, 0x80, 0x02, 'l',  'o'};
+    const uint8_t fragments[] = {0x01, 0x03, 'H',  'e',  'l',  0x89, 0x02, 'h',
+                                 'i',  0x8A, 0x00, 0x80, 0x02, 'l',  'o'};
     CHECK(read_all(fragments, sizeof(fragments), 0, 1000, m, copies, 4, &code, &error) == 2);
     CHECK(!error && m[0].opcode == FER_WS_PING && m[0].len == 2); /* between the fragments */
     CHECK(m[1].opcode == FER_WS_TEXT && m[1].len == 5 && !memcmp(m[1].data, "Hello", 5));
@@ -139,8 +139,8 @@ static void expect_error(const uint8_t *bytes, size_t n, size_t max, unsigned wa
     int error = 0;
     read_all(bytes, n, 0, max, m, copies, 4, &code, &error);
     if (!error || code != want)
-        fprintf(stderr, "  first byte %02x: error %d, code %u, wanted %u\n", bytes[0], error,
-                code, want);
+        fprintf(stderr, "  first byte %02x: error %d, code %u, wanted %u\n", bytes[0], error, code,
+                want);
     CHECK(error && code == want);
 }
 

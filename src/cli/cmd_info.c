@@ -4,10 +4,12 @@
  * the command that trained it), size and cost, its layers, and for a
  * checkpoint where its run stands.
  */
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -54,11 +56,27 @@ static void print_text(const char *name, fer_net *net, const struct fer_meta *me
     }
 }
 
+/* A metadata value as JSON: a number when it is written as one ("40", "0.703260", "1e-05"),
+   else the string. Model files store text; readers of --json want numbers as numbers. */
+static json_t *meta_value(const char *v)
+{
+    size_t n = strlen(v), i = v[0] == '-';
+    size_t digits = strspn(v + i, "0123456789");
+    int integer = digits > 0 && i + digits == n;
+    char *end = NULL;
+    errno = 0;
+    double x = digits > 0 && n <= 24 ? strtod(v, &end) : 0;
+    int number = end && *end == '\0' && !errno && isfinite(x) && strspn(v, "-+.0123456789eE") == n;
+    if (integer && n <= 18)
+        return json_integer((json_int_t)strtoll(v, NULL, 10));
+    return number && !integer ? json_real(x) : json_string(v);
+}
+
 static json_t *meta_object(const struct fer_meta *meta)
 {
     json_t *o = json_object();
     for (int i = 0; i < meta->n; i++)
-        json_object_set_new(o, meta->key[i], json_string(meta->value[i]));
+        json_object_set_new(o, meta->key[i], meta_value(meta->value[i]));
     return o;
 }
 
@@ -79,7 +97,8 @@ static int print_json(const char *name, fer_net *net, const struct fer_meta *met
         json_object_set_new(root, "layers", d ? json_string(d) : json_null());
         free(d);
     }
-    const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6);
+    /* 10 significant digits: the normalisation's mean and std are stored with 9 */
+    const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10);
     int rc = json_dumpf(root, stdout, flags) == 0 ? FER_EXIT_OK : FER_EXIT_FAIL;
     putchar('\n');
     json_decref(root);

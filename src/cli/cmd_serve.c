@@ -109,14 +109,17 @@ static void wait_for_signal(fer_store *store, int keep_days)
     }
 }
 
+/* The built-in model's report (fer report's folder, made by `make model-report`). */
+#define BUILTIN_REPORT "models/fer-resnet-report"
+
 /* What the command line says, before it becomes the server's and the engine's settings. */
 struct serve_options {
     struct fer_server_config sc;
     struct fer_engine_options eo;
     struct fer_detect_opts detect;
-    const char *db, *web, *swagger, *token;
+    const char *db, *web, *swagger, *token, *report;
     int max_upload_mb, max_mpix, timeout, quiet, keep_days, rate_limit, max_streams;
-    char web_buf[PATH_MAX], swagger_buf[PATH_MAX];
+    char web_buf[PATH_MAX], swagger_buf[PATH_MAX], report_buf[PATH_MAX];
 };
 
 /* Parses and checks the options into o; FER_ARGS_GO or the exit status. */
@@ -152,6 +155,10 @@ static int read_options(int argc, char **argv, struct serve_options *o)
         {"timeout", FER_OPT_INT, &o->timeout, "seconds before an idle connection is closed (30)",
          NULL},
         {"web", FER_OPT_STR, &o->web, "the web app's folder (default: web)", NULL},
+        {"report", FER_OPT_STR, &o->report,
+         "a `fer report` folder to show at /report/ (default: the built-in model's, " BUILTIN_REPORT
+         ")",
+         NULL},
         {"swagger-ui", FER_OPT_STR, &o->swagger,
          "swagger-ui-dist's folder (default: " FER_SERVER_SWAGGER_DIR ")", NULL},
         {"keep-days", FER_OPT_INT, &o->keep_days,
@@ -206,6 +213,14 @@ static void configure(struct serve_options *o)
     sc->swagger_dir =
         o->swagger ? o->swagger
                    : find_dir(FER_SERVER_SWAGGER_DIR, o->swagger_buf, sizeof(o->swagger_buf));
+    /* the built-in model's report ships with it; another model's is the user's to make */
+    sc->report_dir = o->report ? o->report
+                     : o->eo.model_path
+                         ? NULL
+                         : find_dir(BUILTIN_REPORT, o->report_buf, sizeof(o->report_buf));
+    if (o->report && !is_dir(o->report))
+        fprintf(stderr, "fer serve: warning: no report folder %s: /report/ will answer 404\n",
+                o->report);
     if (!sc->web_dir || !is_dir(sc->web_dir))
         fprintf(stderr, "fer serve: warning: no web app folder %s: / will answer 404\n",
                 o->web ? o->web : "web");

@@ -266,8 +266,8 @@ static enum fer_status read_input(fer_net *net, fer_spec *spec, int width, int h
 {
     struct fer_spec_section *ns = &spec->sections[0];
     if (strcmp(ns->type, "net") != 0)
-        return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: the first section must be [net]",
-                          spec->name, ns->line);
+        return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: the first section must be [net]", spec->name,
+                          ns->line);
     int bad = 0;
     int w = fer_spec_int(ns, "width", 48, 4, FER_MAX_INPUT_SIDE, spec->name, &bad, err);
     int h = fer_spec_int(ns, "height", 48, 4, FER_MAX_INPUT_SIDE, spec->name, &bad, err);
@@ -376,8 +376,7 @@ enum fer_status fer_net_new(fer_spec *spec, int n_classes, int max_batch, fer_ne
     return build(spec, n_classes, max_batch, 0, 0, out, err);
 }
 
-enum fer_status fer_net_resized(const fer_net *net, int width, int height, fer_net **out,
-                                char *err)
+enum fer_status fer_net_resized(const fer_net *net, int width, int height, fer_net **out, char *err)
 {
     *out = NULL;
     fer_spec *spec = NULL;
@@ -514,6 +513,11 @@ const float *fer_net_layer_output(const fer_net *net, int i, int *c, int *h, int
     return l->out;
 }
 
+const char *fer_net_layer_kind(const fer_net *net, int i)
+{
+    return i >= 0 && i < net->n_layers ? net->layers[i].ops->name : NULL;
+}
+
 int fer_net_classes(const fer_net *net)
 {
     return net->n_classes;
@@ -551,8 +555,8 @@ char *fer_net_describe(const fer_net *net)
     char *s = fer_malloc(cap);
     if (!s)
         return NULL;
-    len += (size_t)snprintf(s + len, cap - len, "input %dx%dx%d\n", net->in_c, net->in_h,
-                            net->in_w);
+    len +=
+        (size_t)snprintf(s + len, cap - len, "input %dx%dx%d\n", net->in_c, net->in_h, net->in_w);
     for (int i = 0; i < net->n_layers; i++) {
         const struct fer_layer *l = &net->layers[i];
         char extra[48] = "";

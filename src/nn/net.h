@@ -119,6 +119,8 @@ int fer_net_layer_count(const fer_net *net);
  * next forward), or NULL when there is no layer i.
  */
 const float *fer_net_layer_output(const fer_net *net, int i, int *c, int *h, int *w);
+/* Layer i's type as fer_net_describe names it ("conv", "maxpool", "shortcut", ...), or NULL. */
+const char *fer_net_layer_kind(const fer_net *net, int i);
 int fer_net_classes(const fer_net *net);
 /* 1 when the [softmax] adds some outputs' probabilities into another's (merge=, e.g. disgust
  * into angry): such a net is for inference, and fer_net_backward does nothing on it. */

@@ -39,14 +39,14 @@ void fer_calibration_compute(const float *probs, const uint8_t *labels, size_t n
     }
 }
 
-enum fer_status fer_figure_calibration(const struct fer_calibration *cal, const char *path,
-                                       char *err)
+enum fer_status fer_figure_calibration(const struct fer_calibration *cal,
+                                       const struct fer_figure_file *out, char *err)
 {
     if (cal->bins < 1 || cal->bins > FER_CAL_MAX_BINS)
         return fer_errorf(err, FER_ERR_ARG, "calibration with %d bins", cal->bins);
     const int w = 620, h = 700;
     fer_canvas c;
-    enum fer_status st = fer_canvas_init(&c, w, h, err);
+    enum fer_status st = fer_canvas_init(&c, w, h, out, err);
     if (st != FER_OK)
         return st;
     fer_canvas_text(&c, 16, 26, 16, FER_LEFT, 1, 0x111111,
@@ -93,7 +93,7 @@ enum fer_status fer_figure_calibration(const struct fer_calibration *cal, const 
     }
     fer_canvas_text(&c, q.left - 6, q.top + 10, 11, FER_RIGHT, 0, 0x444444, "%zu", most);
     fer_canvas_text(&c, q.left - 6, q.top + q.height, 11, FER_RIGHT, 0, 0x444444, "0");
-    st = fer_canvas_save(&c, path, err);
+    st = fer_canvas_save(&c, out, err);
     fer_canvas_free(&c);
     return st;
 }

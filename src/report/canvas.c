@@ -1,25 +1,56 @@
-/* canvas.c - cairo drawing shared by the figures (canvas.h). */
+/*
+ * canvas.c - cairo drawing shared by the figures (canvas.h). Figures draw in pixels at 96
+ * dpi; the canvas is an SVG surface writing to the figure's file, or an image surface scaled
+ * to the dpi asked for and written as PNG when saved, so one drawing gives both formats.
+ * (Drawing on a recording surface and replaying it at save time leaks the recording inside
+ * cairo 1.16's SVG backend.)
+ */
 #include "report/canvas.h"
 
+#include <cairo-svg.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define FONT "DejaVu Sans"
 
-enum fer_status fer_canvas_init(fer_canvas *c, int w, int h, char *err)
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcasecmp(s + n - k, suffix);
+}
+
+enum fer_status fer_canvas_init(fer_canvas *c, int w, int h, const struct fer_figure_file *out,
+                                char *err)
 {
     memset(c, 0, sizeof(*c));
     if (w < 1 || h < 1 || w > 8192 || h > 8192)
         return fer_errorf(err, FER_ERR_ARG, "figure size %dx%d out of range", w, h);
-    c->surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
-    if (cairo_surface_status(c->surface) != CAIRO_STATUS_SUCCESS) {
+    double scale = (out->dpi > 0 ? out->dpi : 96) / 96;
+    c->svg = ends_with(out->path, ".svg");
+    if (c->svg) {
+        c->surface = cairo_svg_surface_create(out->path, w, h);
+        scale = 1;
+    } else {
+        int pw = (int)lround(w * scale), ph = (int)lround(h * scale);
+        if (pw > 16384 || ph > 16384)
+            return fer_errorf(err, FER_ERR_ARG, "%s would be %dx%d pixels at %g dpi: too large",
+                              out->path, pw, ph, out->dpi);
+        c->surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, pw, ph);
+    }
+    cairo_status_t st = cairo_surface_status(c->surface);
+    if (st != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(c->surface);
         c->surface = NULL;
-        return fer_errorf(err, FER_ERR_NOMEM, "cairo: cannot make a %dx%d figure", w, h);
+        return fer_errorf(err, st == CAIRO_STATUS_NO_MEMORY ? FER_ERR_NOMEM : FER_ERR_IO,
+                          "cannot make the figure %s: %s", out->path,
+                          st == CAIRO_STATUS_WRITE_ERROR ? "write error (does the folder exist?)"
+                                                         : cairo_status_to_string(st));
     }
     c->cr = cairo_create(c->surface);
+    cairo_scale(c->cr, scale, scale);
     c->width = w;
     c->height = h;
     cairo_set_source_rgb(c->cr, 1, 1, 1);
@@ -27,15 +58,21 @@ enum fer_status fer_canvas_init(fer_canvas *c, int w, int h, char *err)
     return FER_OK;
 }
 
-enum fer_status fer_canvas_save(fer_canvas *c, const char *path, char *err)
+enum fer_status fer_canvas_save(fer_canvas *c, const struct fer_figure_file *out, char *err)
 {
     if (cairo_status(c->cr) != CAIRO_STATUS_SUCCESS)
         return fer_errorf(err, FER_ERR_STATE, "cairo: %s",
                           cairo_status_to_string(cairo_status(c->cr)));
-    cairo_surface_flush(c->surface);
-    cairo_status_t st = cairo_surface_write_to_png(c->surface, path);
+    cairo_status_t st;
+    if (c->svg) {
+        cairo_surface_finish(c->surface); /* writes the rest of the file */
+        st = cairo_surface_status(c->surface);
+    } else {
+        cairo_surface_flush(c->surface);
+        st = cairo_surface_write_to_png(c->surface, out->path);
+    }
     if (st != CAIRO_STATUS_SUCCESS)
-        return fer_errorf(err, FER_ERR_IO, "cannot write %s: %s", path,
+        return fer_errorf(err, FER_ERR_IO, "cannot write %s: %s", out->path,
                           st == CAIRO_STATUS_WRITE_ERROR ? "write error (does the folder exist?)"
                                                          : cairo_status_to_string(st));
     return FER_OK;
@@ -170,4 +207,81 @@ unsigned fer_heat_color(double v)
     unsigned r = (unsigned)lround(255 + (8 - 255) * v), g = (unsigned)lround(255 + (48 - 255) * v),
              b = (unsigned)lround(255 + (107 - 255) * v);
     return r << 16 | g << 8 | b;
+}
+
+unsigned fer_map_color(double v)
+{
+    /* viridis at five stops, interpolated */
+    static const unsigned char stops[5][3] = {
+        {68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+    v = v < 0 ? 0 : v > 1 ? 1 : v;
+    double f = v * 4;
+    int i = f >= 4 ? 3 : (int)f;
+    double t = f - i;
+    unsigned rgb = 0;
+    for (int ch = 0; ch < 3; ch++)
+        rgb = rgb << 8 | (unsigned)lround(stops[i][ch] + (stops[i + 1][ch] - stops[i][ch]) * t);
+    return rgb;
+}
+
+/* Paints a w x h image surface, made by fill(data, stride), scaled to dw x dh at (x, y). */
+static void paint_pixels(fer_canvas *c, int w, int h, double x, double y, double dw, double dh,
+                         cairo_filter_t filter,
+                         void (*fill)(uint32_t *row, int r, int w, const void *arg),
+                         const void *arg)
+{
+    /* cairo owns the pixels, so the recording can keep the surface until it is replayed */
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(img);
+        return;
+    }
+    cairo_surface_flush(img);
+    unsigned char *data = cairo_image_surface_get_data(img);
+    int stride = cairo_image_surface_get_stride(img);
+    for (int r = 0; r < h; r++)
+        fill((uint32_t *)(void *)(data + (size_t)r * (size_t)stride), r, w, arg);
+    cairo_surface_mark_dirty(img);
+    cairo_save(c->cr);
+    cairo_translate(c->cr, x, y);
+    cairo_scale(c->cr, dw / w, dh / h);
+    cairo_set_source_surface(c->cr, img, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(c->cr), filter);
+    cairo_paint(c->cr);
+    cairo_restore(c->cr);
+    cairo_surface_destroy(img);
+}
+
+static void fill_gray(uint32_t *row, int r, int w, const void *arg)
+{
+    const uint8_t *px = (const uint8_t *)arg + (size_t)r * (size_t)w;
+    for (int i = 0; i < w; i++)
+        row[i] = (uint32_t)px[i] << 16 | (uint32_t)px[i] << 8 | px[i];
+}
+
+void fer_canvas_gray_image(fer_canvas *c, const uint8_t *px, int w, int h, double x, double y,
+                           double dw, double dh)
+{
+    paint_pixels(c, w, h, x, y, dw, dh, CAIRO_FILTER_GOOD, fill_gray, px);
+}
+
+struct value_map {
+    const float *v;
+    float lo, hi;
+};
+
+static void fill_values(uint32_t *row, int r, int w, const void *arg)
+{
+    const struct value_map *m = arg;
+    const float *v = m->v + (size_t)r * (size_t)w;
+    float span = m->hi > m->lo ? m->hi - m->lo : 1;
+    for (int i = 0; i < w; i++)
+        row[i] = fer_map_color((v[i] - m->lo) / span);
+}
+
+void fer_canvas_value_image(fer_canvas *c, const float *v, int w, int h, float lo, float hi,
+                            double x, double y, double dw, double dh)
+{
+    struct value_map m = {v, lo, hi};
+    paint_pixels(c, w, h, x, y, dw, dh, CAIRO_FILTER_NEAREST, fill_values, &m);
 }

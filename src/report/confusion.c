@@ -31,15 +31,41 @@ static enum fer_status check_k(int k, char *err)
     return FER_OK;
 }
 
+/* The colour scale: share of the row from 0% (bottom) to 100% (top), ticks every 25%. */
+static void color_bar(fer_canvas *c, double x, double top, double height)
+{
+    const double w = 18;
+    /* fer_heat_color runs linearly in RGB from white to deep blue: a two-stop gradient is it */
+    cairo_pattern_t *g = cairo_pattern_create_linear(0, top + height, 0, top);
+    for (int end = 0; end <= 1; end++) {
+        unsigned rgb = fer_heat_color(end);
+        cairo_pattern_add_color_stop_rgb(g, end, ((rgb >> 16) & 255) / 255.0,
+                                         ((rgb >> 8) & 255) / 255.0, (rgb & 255) / 255.0);
+    }
+    cairo_rectangle(c->cr, x, top, w, height);
+    cairo_set_source(c->cr, g);
+    cairo_fill(c->cr);
+    cairo_pattern_destroy(g);
+    fer_canvas_line(c, x, top, x, top + height, 1, 0x888888, 0);
+    fer_canvas_line(c, x + w, top, x + w, top + height, 1, 0x888888, 0);
+    for (int t = 0; t <= 4; t++) {
+        double y = top + height * (1 - t / 4.0);
+        fer_canvas_line(c, x + w, y, x + w + 4, y, 1, 0x444444, 0);
+        fer_canvas_text(c, x + w + 7, y + 4, 11, FER_LEFT, 0, 0x444444, "%d%%", 25 * t);
+    }
+}
+
 enum fer_status fer_figure_confusion(const size_t *cm, int k, const char *const *names,
-                                     const char *title, const char *path, char *err)
+                                     const char *title, const struct fer_figure_file *out,
+                                     char *err)
 {
     enum fer_status st = check_k(k, err);
     if (st != FER_OK)
         return st;
     const double cell = 84, left = 120, top = 70;
     fer_canvas c;
-    if ((st = fer_canvas_init(&c, (int)(left + k * cell + 30), (int)(top + k * cell + 70), err)))
+    if ((st = fer_canvas_init(&c, (int)(left + k * cell + 110), (int)(top + k * cell + 70), out,
+                              err)))
         return st;
     size_t total = 0, right = 0;
     for (int i = 0; i < k; i++) {
@@ -72,20 +98,21 @@ enum fer_status fer_figure_confusion(const size_t *cm, int k, const char *const 
     fer_canvas_text(&c, left + k * cell / 2, top + k * cell + 44, 13, FER_CENTER, 1, 0x222222,
                     "predicted");
     fer_canvas_text_up(&c, 14, top + k * cell / 2, 13, 0x222222, "true class");
-    st = fer_canvas_save(&c, path, err);
+    color_bar(&c, left + k * cell + 24, top, k * cell - 2);
+    st = fer_canvas_save(&c, out, err);
     fer_canvas_free(&c);
     return st;
 }
 
 enum fer_status fer_figure_classes(const size_t *cm, int k, const char *const *names,
-                                   const char *path, char *err)
+                                   const struct fer_figure_file *out, char *err)
 {
     enum fer_status st = check_k(k, err);
     if (st != FER_OK)
         return st;
     const int w = 860, h = 640;
     fer_canvas c;
-    if ((st = fer_canvas_init(&c, w, h, err)))
+    if ((st = fer_canvas_init(&c, w, h, out, err)))
         return st;
     static const unsigned colors[3] = {0x1F77B4, 0xFF7F0E, 0x2CA02C};
     static const char *const what[3] = {"precision", "recall", "F1"};
@@ -134,7 +161,7 @@ enum fer_status fer_figure_classes(const size_t *cm, int k, const char *const *n
     }
     fer_canvas_legend(&c, w - 150, 400, 0, 0x7F7F7F, "true");
     fer_canvas_legend(&c, w - 150, 400, 1, 0x9467BD, "predicted");
-    st = fer_canvas_save(&c, path, err);
+    st = fer_canvas_save(&c, out, err);
     fer_canvas_free(&c);
     return st;
 }

@@ -65,14 +65,14 @@ enum fer_status fer_log_read(const char *path, struct fer_log_epoch **epochs, si
 }
 
 enum fer_status fer_figure_curves(const struct fer_log_epoch *ep, size_t n,
-                                  const size_t *stage_starts, int n_stages, const char *path,
-                                  char *err)
+                                  const size_t *stage_starts, int n_stages,
+                                  const struct fer_figure_file *out, char *err)
 {
     if (n == 0)
         return fer_errorf(err, FER_ERR_ARG, "no epochs to draw");
     const int w = 860, h = 520;
     fer_canvas c;
-    enum fer_status st = fer_canvas_init(&c, w, h, err);
+    enum fer_status st = fer_canvas_init(&c, w, h, out, err);
     if (st != FER_OK)
         return st;
     double lo = 1, hi = 0, best = -1, max_lr = 0;
@@ -130,7 +130,7 @@ enum fer_status fer_figure_curves(const struct fer_log_epoch *ep, size_t n,
                       "training accuracy (augmented data)");
     fer_canvas_legend(&c, p.left + 12, p.top + p.height - 44, 1, 0xD62728, "validation accuracy");
     fer_canvas_legend(&c, p.left + 12, p.top + p.height - 44, 2, 0xAAAAAA, "learning rate");
-    st = fer_canvas_save(&c, path, err);
+    st = fer_canvas_save(&c, out, err);
 end:
     fer_free(tr);
     fer_free(va);

@@ -56,46 +56,17 @@ size_t fer_select_mistakes(const float *probs, const uint8_t *labels, size_t n, 
     return out;
 }
 
-/* Paints a 48x48 gray face at (x, y), scaled to side x side. */
-static void paint_face(fer_canvas *c, const uint8_t *px, double x, double y, double side)
-{
-    cairo_surface_t *face = cairo_image_surface_create(CAIRO_FORMAT_RGB24, SIDE, SIDE);
-    if (cairo_surface_status(face) != CAIRO_STATUS_SUCCESS) {
-        cairo_surface_destroy(face);
-        return;
-    }
-    cairo_surface_flush(face);
-    unsigned char *data = cairo_image_surface_get_data(face);
-    int stride = cairo_image_surface_get_stride(face);
-    for (int r = 0; r < SIDE; r++) {
-        uint32_t *row = (uint32_t *)(void *)(data + (size_t)r * (size_t)stride);
-        for (int col = 0; col < SIDE; col++) {
-            uint32_t v = px[r * SIDE + col];
-            row[col] = v << 16 | v << 8 | v;
-        }
-    }
-    cairo_surface_mark_dirty(face);
-    cairo_save(c->cr);
-    cairo_translate(c->cr, x, y);
-    cairo_scale(c->cr, side / SIDE, side / SIDE);
-    cairo_set_source_surface(c->cr, face, 0, 0);
-    cairo_pattern_set_filter(cairo_get_source(c->cr), CAIRO_FILTER_GOOD);
-    cairo_paint(c->cr);
-    cairo_restore(c->cr);
-    cairo_surface_destroy(face);
-}
-
 enum fer_status fer_figure_mistakes(const uint8_t *pixels, const float *probs,
                                     const uint8_t *labels, size_t n, int k,
-                                    const char *const *names, int per_class, const char *path,
-                                    char *err)
+                                    const char *const *names, int per_class,
+                                    const struct fer_figure_file *out, char *err)
 {
     if (k < 2 || k > 16 || per_class < 1 || per_class > 32)
         return fer_errorf(err, FER_ERR_ARG, "mistakes: %d classes, %d per class", k, per_class);
     const double side = 96, cell_w = side + 12, cell_h = side + 34, left = 110, top = 60;
     fer_canvas c;
     enum fer_status st = fer_canvas_init(&c, (int)(left + per_class * cell_w + 10),
-                                         (int)(top + k * cell_h + 10), err);
+                                         (int)(top + k * cell_h + 10), out, err);
     if (st != FER_OK)
         return st;
     size_t *idx = fer_malloc((size_t)per_class * sizeof(size_t));
@@ -118,7 +89,8 @@ enum fer_status fer_figure_mistakes(const uint8_t *pixels, const float *probs,
             double x = left + (double)j * cell_w;
             const float *p = probs + idx[j] * (size_t)k;
             int said = top_class(p, k);
-            paint_face(&c, pixels + idx[j] * (size_t)(SIDE * SIDE), x, y, side);
+            fer_canvas_gray_image(&c, pixels + idx[j] * (size_t)(SIDE * SIDE), SIDE, SIDE, x, y,
+                                  side, side);
             fer_canvas_text(&c, x + side / 2, y + side + 15, 11, FER_CENTER, 0, 0xB71C1C,
                             "%s %.0f%%", names[said], 100 * (double)p[said]);
             fer_canvas_text(&c, x + side / 2, y + side + 28, 9, FER_CENTER, 0, 0x888888, "#%zu",
@@ -126,7 +98,7 @@ enum fer_status fer_figure_mistakes(const uint8_t *pixels, const float *probs,
         }
     }
     fer_free(idx);
-    st = fer_canvas_save(&c, path, err);
+    st = fer_canvas_save(&c, out, err);
     fer_canvas_free(&c);
     return st;
 }

@@ -112,7 +112,7 @@ static size_t longest(const struct fer_track_history *t, size_t n, size_t max, s
 
 enum fer_status fer_figure_timeline(const struct fer_track_history *tracks, size_t n, int k,
                                     const char *const *names, double duration, int max_tracks,
-                                    const char *title, const char *path, char *err)
+                                    const char *title, const struct fer_figure_file *out, char *err)
 {
     size_t *idx = fer_calloc(n ? n : 1, sizeof(*idx));
     if (!idx)
@@ -120,7 +120,7 @@ enum fer_status fer_figure_timeline(const struct fer_track_history *tracks, size
     size_t shown = longest(tracks, n, max_tracks > 0 ? (size_t)max_tracks : n, idx);
     fer_canvas cv;
     enum fer_status st =
-        fer_canvas_init(&cv, WIDTH, HEADER + (int)(shown ? shown : 1) * ROW + 10, err);
+        fer_canvas_init(&cv, WIDTH, HEADER + (int)(shown ? shown : 1) * ROW + 10, out, err);
     if (st != FER_OK) {
         fer_free(idx);
         return st;
@@ -140,7 +140,7 @@ enum fer_status fer_figure_timeline(const struct fer_track_history *tracks, size
                         "no faces were found in this video");
     for (size_t i = 0; i < shown; i++)
         track_row(&cv, &tracks[idx[i]], k, names, duration, HEADER + (double)i * ROW);
-    st = fer_canvas_save(&cv, path, err);
+    st = fer_canvas_save(&cv, out, err);
     fer_canvas_free(&cv);
     fer_free(idx);
     return st;

@@ -293,9 +293,9 @@ void fer_api_predict(struct fer_request *rq)
     }
     double t2 = fer_now();
     json_t *o = json_pack("{s:o, s:o, s:{s:i, s:i}, s:f, s:{s:f, s:f, s:f}}", "faces", faces,
-                          "model", fer_api_model_json(s), "image", "width", img.width, "height", img.height,
-                          "elapsed_ms", (t2 - t0) * 1e3, "timing", "decode_ms", (t1 - t0) * 1e3,
-                          "detect_ms", a.detect_ms, "classify_ms", a.classify_ms);
+                          "model", fer_api_model_json(s), "image", "width", img.width, "height",
+                          img.height, "elapsed_ms", (t2 - t0) * 1e3, "timing", "decode_ms",
+                          (t1 - t0) * 1e3, "detect_ms", a.detect_ms, "classify_ms", a.classify_ms);
     faces = NULL; /* the pack took it */
     if (o && annotated)
         json_object_set_new(o, "annotated_png", annotated);

@@ -36,8 +36,8 @@ struct fer_metrics {
 };
 
 static const char *const LABELS[FER_ROUTE_COUNT] = {
-    "/v1/health", "/v1/predict", "/v1/feedback", "/v1/feedback/export", "/v1/stream",
-    "/metrics",   "/openapi.json", "/docs",      "static",              "unmatched",
+    "/v1/health",    "/v1/predict", "/v1/feedback", "/v1/feedback/export", "/v1/stream", "/metrics",
+    "/openapi.json", "/docs",       "static",       "unmatched",
 };
 
 const char *fer_route_label(enum fer_route_id r)

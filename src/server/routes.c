@@ -63,6 +63,7 @@ static const struct fer_route ROUTES[] = {
     {"/openapi.json", "GET", FER_ROUTE_OPENAPI, fer_api_openapi, 0, 0},
     {"/docs", "GET", FER_ROUTE_DOCS, fer_static_docs, 0, 0},
     {"/docs/", "GET", FER_ROUTE_DOCS, fer_static_docs, 1, 0},
+    {"/report", "GET", FER_ROUTE_STATIC, fer_static_report, 1, 0},
 };
 #define N_ROUTES (sizeof(ROUTES) / sizeof(ROUTES[0]))
 

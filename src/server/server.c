@@ -95,6 +95,7 @@ static enum fer_status copy_config(fer_server *s, const struct fer_server_config
         dup_or_null(c->admin_token && c->admin_token[0] ? c->admin_token : NULL, &failed);
     s->cfg.web_dir = s->web_dir = dup_or_null(c->web_dir, &failed);
     s->cfg.swagger_dir = s->swagger_dir = dup_or_null(c->swagger_dir, &failed);
+    s->cfg.report_dir = s->report_dir = dup_or_null(c->report_dir, &failed);
     s->cfg.cors_origin = s->cors_origin =
         dup_or_null(c->cors_origin && c->cors_origin[0] ? c->cors_origin : NULL, &failed);
     s->cfg.tls_cert = s->cfg.tls_key = NULL; /* read by read_tls; not kept */
@@ -280,6 +281,7 @@ void fer_server_stop(fer_server *s)
     fer_free(s->admin_token);
     fer_free(s->web_dir);
     fer_free(s->swagger_dir);
+    fer_free(s->report_dir);
     fer_free(s->cors_origin);
     fer_free(s->tls_cert_pem);
     fer_free(s->tls_key_pem);

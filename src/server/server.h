@@ -12,6 +12,7 @@
  *                                        one text message of tracked faces back (stream.c)
  *   GET  /metrics                        Prometheus text
  *   GET  /openapi.json, /docs            the API description and Swagger UI
+ *   GET  /report/                        the model's report (a `fer report` folder)
  *   GET  /, /app.js, ...                 the web app (files of web_dir)
  *
  * Every error is a JSON body {"error": "..."} with a 4xx or 5xx status. Each request body is
@@ -30,10 +31,10 @@
 #include "fer.h"
 #include "storage/store.h"
 
-#define FER_SERVER_DEFAULT_UPLOAD (10u * 1024 * 1024)
-#define FER_SERVER_DEFAULT_PIXELS ((size_t)FER_DEFAULT_MAX_MEGAPIXELS * 1000 * 1000)
+#define FER_SERVER_DEFAULT_UPLOAD  (10u * 1024 * 1024)
+#define FER_SERVER_DEFAULT_PIXELS  ((size_t)FER_DEFAULT_MAX_MEGAPIXELS * 1000 * 1000)
 #define FER_SERVER_DEFAULT_STREAMS 8
-#define FER_SERVER_SWAGGER_DIR    "build/npm/node_modules/swagger-ui-dist"
+#define FER_SERVER_SWAGGER_DIR     "build/npm/node_modules/swagger-ui-dist"
 /* The longest admin token accepted at start; longer ones are refused with a message. */
 #define FER_MAX_ADMIN_TOKEN 256
 
@@ -48,6 +49,8 @@ struct fer_server_config {
     unsigned max_connections; /* open connections at most (default 1000) */
     const char *web_dir;      /* the web app's files; NULL: none, / answers 404 */
     const char *swagger_dir;  /* swagger-ui-dist's files; NULL or missing: /docs says so */
+    const char *report_dir;   /* a `fer report` folder shown at /report/; NULL: /report says
+                                 how to make one */
     int log_requests;         /* 1: one line per request on stderr */
     const char *tls_cert;     /* PEM certificate (chain) file: HTTPS; NULL: plain HTTP */
     const char *tls_key;      /* its PEM private key file; needed with tls_cert */

@@ -40,8 +40,8 @@ struct fer_workers {
 struct fer_stream;
 struct fer_streams {
     pthread_mutex_t mu;
-    pthread_cond_t cv;          /* signalled when a stream ends */
-    struct fer_stream *open;    /* a list of the streams whose threads run */
+    pthread_cond_t cv;           /* signalled when a stream ends */
+    struct fer_stream *open;     /* a list of the streams whose threads run */
     unsigned n_open, n_reserved; /* reserved: upgrade answered, the socket not yet handed over */
     atomic_int stopping;
 };
@@ -58,7 +58,7 @@ struct fer_server {
     struct fer_workers workers;
     struct fer_streams streams;
     struct fer_server_config cfg; /* strings point into the copies below */
-    char *host, *admin_token, *web_dir, *swagger_dir, *cors_origin;
+    char *host, *admin_token, *web_dir, *swagger_dir, *cors_origin, *report_dir;
     char *tls_cert_pem, *tls_key_pem; /* the files' contents, NUL-terminated; NULL: plain HTTP */
     struct fer_rate_table *rate;      /* NULL: no rate limit */
     int port;
@@ -81,7 +81,7 @@ struct fer_reply {
     size_t len;
     int body_static;
     int upgrade; /* 1: a 101 that hands the connection to a WebSocket stream (stream.c) */
-    int fd; /* >= 0: send fd_size bytes of this file instead of body */
+    int fd;      /* >= 0: send fd_size bytes of this file instead of body */
     size_t fd_size;
     int n_headers;
     struct {
@@ -127,7 +127,7 @@ struct fer_request {
     /* the worker pool's part */
     struct MHD_Connection *connection;
     struct fer_request *next_job;
-    int job; /* 0 none, 1 queued or running, 2 done */
+    int job;                   /* 0 none, 1 queued or running, 2 done */
     struct fer_stream *stream; /* an upgrade answered but not yet handed over (stream.c) */
     struct fer_reply reply;
 };
@@ -216,6 +216,7 @@ void fer_api_metrics(struct fer_request *rq);
 void fer_api_openapi(struct fer_request *rq);
 void fer_static_docs(struct fer_request *rq);
 void fer_static_web(struct fer_request *rq);
+void fer_static_report(struct fer_request *rq);
 void fer_api_stream(struct fer_request *rq);
 /* {"name", "version", "classes"} of the server's model (api_predict.c). */
 json_t *fer_api_model_json(fer_server *s);

@@ -98,7 +98,13 @@ static int safe_path(const char *rel)
     return !seg_start;
 }
 
-static void send_file(struct fer_request *rq, const char *dir, const char *rel, const char *cache)
+/* A report's page: its style is inline, it runs no script and loads only its figures. */
+static const char *const REPORT_CSP =
+    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+    "base-uri 'none'";
+
+static void send_file_csp(struct fer_request *rq, const char *dir, const char *rel,
+                          const char *cache, const char *csp)
 {
     if (!dir || !safe_path(rel)) {
         fer_reply_error(rq, MHD_HTTP_NOT_FOUND, "no file %s", rq->url);
@@ -123,7 +129,12 @@ static void send_file(struct fer_request *rq, const char *dir, const char *rel, 
     rq->reply.fd_size = (size_t)sb.st_size;
     fer_reply_header(rq, "Cache-Control", cache);
     if (!strncmp(type, "text/html", 9))
-        fer_reply_header(rq, "Content-Security-Policy", WEB_CSP);
+        fer_reply_header(rq, "Content-Security-Policy", csp);
+}
+
+static void send_file(struct fer_request *rq, const char *dir, const char *rel, const char *cache)
+{
+    send_file_csp(rq, dir, rel, cache, WEB_CSP);
 }
 
 void fer_static_web(struct fer_request *rq)
@@ -155,4 +166,27 @@ void fer_static_docs(struct fer_request *rq)
     } else {
         send_file(rq, rq->srv->cfg.swagger_dir, rel, "public, max-age=86400");
     }
+}
+
+void fer_static_report(struct fer_request *rq)
+{
+    const char *rel = rq->url + strlen("/report");
+    if (*rel && *rel != '/') {
+        fer_reply_error(rq, MHD_HTTP_NOT_FOUND, "no route %s %s", rq->method, rq->url);
+        return;
+    }
+    if (!*rel) { /* the page names its figures relatively: it must be read from /report/ */
+        fer_reply_static(rq, MHD_HTTP_MOVED_PERMANENTLY, "text/plain; charset=utf-8",
+                         "see /report/\n", 13);
+        fer_reply_header(rq, "Location", "/report/");
+        return;
+    }
+    rel++;
+    if (!rq->srv->cfg.report_dir) {
+        fer_reply_error(rq, MHD_HTTP_NOT_FOUND,
+                        "no report for this model: make one with `fer report --model MODEL "
+                        "--data FILE --out DIR` and start the server with --report DIR");
+        return;
+    }
+    send_file_csp(rq, rq->srv->cfg.report_dir, rel[0] ? rel : "index.html", "no-cache", REPORT_CSP);
 }

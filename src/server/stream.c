@@ -139,7 +139,7 @@ static void stream_free(struct fer_stream *st)
 void fer_api_stream(struct fer_request *rq)
 {
     fer_server *s = rq->srv;
-    if (!header_has_token(rq->upgrade, "websocket") ||
+    if (strcmp(rq->method, "GET") != 0 || !header_has_token(rq->upgrade, "websocket") ||
         !header_has_token(rq->connection_header, "upgrade")) {
         fer_reply_error(rq, MHD_HTTP_UPGRADE_REQUIRED,
                         "%s is a WebSocket: connect with a WebSocket client (Upgrade: "
@@ -205,8 +205,7 @@ void fer_api_stream(struct fer_request *rq)
 static int send_frame(struct fer_stream *st, enum fer_ws_opcode op, const void *data, size_t n)
 {
     uint8_t header[FER_WS_MAX_HEADER];
-    struct iovec iov[2] = {{header, fer_ws_frame_header(header, op, n, NULL)},
-                           {(void *)data, n}};
+    struct iovec iov[2] = {{header, fer_ws_frame_header(header, op, n, NULL)}, {(void *)data, n}};
     struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
     pthread_mutex_lock(&st->send_mu);
     int ok = 1;
@@ -346,8 +345,8 @@ static int handle_messages(struct fer_stream *st, const char **why)
             break;
         default: /* close: answered with the same code, as the RFC asks */
             *why = "closed by the client";
-            send_close(st, m.close_code == FER_WS_CLOSE_NO_STATUS ? FER_WS_CLOSE_NORMAL
-                                                                  : m.close_code,
+            send_close(st,
+                       m.close_code == FER_WS_CLOSE_NO_STATUS ? FER_WS_CLOSE_NORMAL : m.close_code,
                        "");
             return 1;
         }
@@ -424,7 +423,8 @@ static void *stream_main(void *arg)
     setsockopt(st->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)); /* a client not reading */
     const char *why = serve_stream(st);
     if (s->cfg.log_requests)
-        fprintf(stderr, "fer serve: stream from %s ended (%s): %ld frames, %ld unreadable, %.1f s\n",
+        fprintf(stderr,
+                "fer serve: stream from %s ended (%s): %ld frames, %ld unreadable, %.1f s\n",
                 st->client, why, st->frames, st->failed_frames, fer_now() - st->started);
     MHD_upgrade_action(st->urh, MHD_UPGRADE_ACTION_CLOSE);
     fer_stream_release(s, st);

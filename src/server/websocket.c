@@ -94,7 +94,7 @@ struct fer_ws_reader {
     size_t pos, len, cap;
     uint8_t *msg; /* the fragments of the message being joined */
     size_t msg_len, msg_cap;
-    int in_message;                 /* a fragmented message has begun */
+    int in_message;                /* a fragmented message has begun */
     enum fer_ws_opcode msg_opcode; /* its opcode, text or binary */
     int failed;
     unsigned fail_code;
@@ -246,8 +246,8 @@ static enum fer_ws_read read_close(fer_ws_reader *r, uint8_t *data, size_t n,
 }
 
 /* A data frame's payload: a whole message, the first or a later fragment of one. */
-static enum fer_ws_read read_data(fer_ws_reader *r, const struct frame *f, uint8_t *data,
-                                  size_t n, struct fer_ws_message *m)
+static enum fer_ws_read read_data(fer_ws_reader *r, const struct frame *f, uint8_t *data, size_t n,
+                                  struct fer_ws_message *m)
 {
     if (f->opcode == FER_WS_CONTINUATION && !r->in_message)
         return fail(r, FER_WS_CLOSE_PROTOCOL, "a continuation frame with no message begun");

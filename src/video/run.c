@@ -460,8 +460,9 @@ static enum fer_status finish_all(struct run *r, json_t **summary, char *err)
         char title[300];
         snprintf(title, sizeof(title), "Emotions over time: %s", r->o->input);
         double duration = r->stats->duration > 0 ? r->stats->duration : 1;
-        enum fer_status ts = fer_figure_timeline(h, n, k, names, duration, 12, title,
-                                                 r->o->timeline, st == FER_OK ? err : NULL);
+        struct fer_figure_file out = {r->o->timeline, 0};
+        enum fer_status ts = fer_figure_timeline(h, n, k, names, duration, 12, title, &out,
+                                                 st == FER_OK ? err : NULL);
         if (st == FER_OK)
             st = ts;
     }
