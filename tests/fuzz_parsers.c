@@ -203,7 +203,9 @@ static const char *as_file(const uint8_t *d, size_t n, const char *suffix)
 {
     static char path[96];
     /* a file in memory where there is a tmpfs: a disk file costs most of an execution */
-    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    static const char *dir;
+    if (!dir)
+        dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(path, sizeof(path), "%s/fer_fuzz_%ld%s", dir, (long)getpid(), suffix);
     FILE *f = fopen(path, "wb");
     if (!f)

@@ -35,7 +35,6 @@ struct report_args {
     const char *model, *data, *out, *logs, *tta_name, *exclude, *usage_name, *train, *image,
         *format;
     int tta, mistakes, bins, threads, no_progress, usage, seed, face, dpi, max_maps;
-    const char *rows; /* the usage whose rows were kept from a mixed file, or NULL */
 };
 
 /* What one run of the report holds: the model, the data, its predictions, the figures. */
@@ -49,6 +48,7 @@ struct report {
     struct fer_metrics m;
     struct fer_calibration cal;
     size_t excluded;
+    const char *rows; /* the usage whose rows were kept from a mixed file, or NULL */
     int k;
     char names[FER_MAX_CLASSES][16];
     const char *name_ptrs[FER_MAX_CLASSES];
@@ -271,7 +271,7 @@ static enum fer_status write_json(const char *path, const struct report *r, char
     for (int i = 0; i < r->n_figs; i++)
         json_array_append_new(figures, json_string(r->figs[i].file));
     json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:f, s:o*, s:o, s:s?}", "model", a->model,
-                          "data", a->data, "usage", a->rows, "tta", a->tta_name, "excluded",
+                          "data", a->data, "usage", r->rows, "tta", a->tta_name, "excluded",
                           (json_int_t)r->excluded, "ece", round(r->cal.ece * 1e6) / 1e6, "metrics",
                           metrics, "figures", figures, "feature_maps_of",
                           r->feature_maps_of[0] ? r->feature_maps_of : NULL);
@@ -292,8 +292,8 @@ static enum fer_status write_markdown(const char *path, const struct report *r, 
     const char *name = fer_meta_get(&r->meta, "name");
     fprintf(f, "# Report: %s\n\n", name ? name : a->model);
     fprintf(f, "| | |\n| --- | --- |\n| model | `%s` |\n| data | `%s`", a->model, a->data);
-    if (a->rows)
-        fprintf(f, ", its %s rows", a->rows);
+    if (r->rows)
+        fprintf(f, ", its %s rows", r->rows);
     if (a->exclude)
         fprintf(f, " without the %zu faces also in `%s`", r->excluded, a->exclude);
     fprintf(f, " |\n| faces | %zu |\n| test-time augmentation | %s |\n", m->total, a->tta_name);
@@ -321,8 +321,8 @@ static enum fer_status write_html(const char *path, const struct report *r, char
             (struct fer_report_class){r->m.per_class[c].precision, r->m.per_class[c].recall,
                                       r->m.per_class[c].f1, r->m.per_class[c].support};
     char data[1100];
-    snprintf(data, sizeof(data), "%s%s%s%s", a->data, a->rows ? ", its " : "",
-             a->rows ? a->rows : "", a->rows ? " rows" : "");
+    snprintf(data, sizeof(data), "%s%s%s%s", a->data, r->rows ? ", its " : "",
+             r->rows ? r->rows : "", r->rows ? " rows" : "");
     const char *name = fer_meta_get(&r->meta, "name");
     struct fer_report_summary s = {name ? name : a->model,
                                    a->model,
@@ -353,7 +353,7 @@ static enum fer_status predict_all(struct report *r, fer_pool **pool, char *err)
                                         FER_USAGE_PUBLIC_TEST, &r->ds, &pick, err);
     if (st == FER_OK && pick.kept) {
         fprintf(stderr, "fer report: %s\n", pick.note);
-        ((struct report_args *)a)->rows = pick.kept;
+        r->rows = pick.kept;
     }
     if (st == FER_OK && a->exclude)
         st = fer_dataset_drop_overlap(r->ds, a->exclude, &r->excluded, err);

@@ -31,6 +31,13 @@ static void put_escaped(FILE *f, const char *s)
     }
 }
 
+/* Writes raw (markup) as it is, then text escaped. */
+static void put_text(FILE *f, const char *raw, const char *text)
+{
+    fputs(raw, f);
+    put_escaped(f, text);
+}
+
 static const char *STYLE =
     "body{font-family:'DejaVu Sans',system-ui,sans-serif;margin:0 auto;max-width:1100px;"
     "padding:24px;color:#1d2330;background:#fafbfc}"
@@ -57,8 +64,7 @@ static void write_numbers(FILE *f, const struct fer_report_summary *s)
     fprintf(f, "<table id=\"per-class\"><tr><th>class</th><th>precision</th><th>recall</th>"
                "<th>F1</th><th>faces</th></tr>\n");
     for (int c = 0; c < s->k; c++) {
-        fputs("<tr><td>", f);
-        put_escaped(f, s->names[c]);
+        put_text(f, "<tr><td>", s->names[c]);
         fprintf(f, "</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%zu</td></tr>\n",
                 s->classes[c].precision, s->classes[c].recall, s->classes[c].f1,
                 s->classes[c].support);
@@ -75,28 +81,20 @@ enum fer_status fer_report_write_html(const char *path, const struct fer_report_
     fputs("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>",
           f);
-    fputs("Report: ", f);
-    put_escaped(f, s->name);
-    fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>Report: ", STYLE);
-    put_escaped(f, s->name);
-    fputs("</h1>\n<p class=\"sub\">model <code>", f);
-    put_escaped(f, s->model);
-    fputs("</code> on <code>", f);
-    put_escaped(f, s->data);
-    fputs("</code>, test-time augmentation ", f);
-    put_escaped(f, s->tta);
+    put_text(f, "Report: ", s->name);
+    fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n", STYLE);
+    put_text(f, "<h1>Report: ", s->name);
+    put_text(f, "</h1>\n<p class=\"sub\">model <code>", s->model);
+    put_text(f, "</code> on <code>", s->data);
+    put_text(f, "</code>, test-time augmentation ", s->tta);
     fputs("</p>\n", f);
     write_numbers(f, s);
     for (int i = 0; i < s->n_figures; i++) {
         const struct fer_report_figure *fig = &s->figures[i];
-        fputs("<h2>", f);
-        put_escaped(f, fig->title);
-        fputs("</h2>\n<figure><img src=\"", f);
-        put_escaped(f, fig->file);
-        fputs("\" alt=\"", f);
-        put_escaped(f, fig->title);
-        fputs("\"><figcaption>", f);
-        put_escaped(f, fig->caption);
+        put_text(f, "<h2>", fig->title);
+        put_text(f, "</h2>\n<figure><img src=\"", fig->file);
+        put_text(f, "\" alt=\"", fig->title);
+        put_text(f, "\"><figcaption>", fig->caption);
         fputs("</figcaption></figure>\n", f);
     }
     fputs("<p class=\"sub\">Made by <code>fer report</code>.</p>\n</body>\n</html>\n", f);

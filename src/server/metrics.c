@@ -159,6 +159,14 @@ __attribute__((format(printf, 2, 3))) static void put(struct text *t, const char
     }
 }
 
+/* One unlabelled metric with its HELP and TYPE lines. */
+static void put_scalar(struct text *t, const char *name, const char *type, const char *help,
+                       uint64_t value)
+{
+    put(t, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name, type, name,
+        (unsigned long long)value);
+}
+
 char *fer_metrics_render(fer_metrics *m, const char *extra, size_t *len)
 {
     struct fer_metrics *snap = fer_malloc(sizeof(*snap));
@@ -207,31 +215,17 @@ char *fer_metrics_render(fer_metrics *m, const char *extra, size_t *len)
         put(&t, "fer_http_request_duration_seconds_count{route=\"%s\"} %llu\n", LABELS[r],
             (unsigned long long)s->count);
     }
-    put(&t,
-        "# HELP fer_http_requests_in_flight Requests being handled now.\n"
-        "# TYPE fer_http_requests_in_flight gauge\nfer_http_requests_in_flight %llu\n",
-        (unsigned long long)snap->in_flight);
-    put(&t,
-        "# HELP fer_images_analyzed_total Images run through face detection.\n"
-        "# TYPE fer_images_analyzed_total counter\nfer_images_analyzed_total %llu\n",
-        (unsigned long long)snap->images);
-    put(&t,
-        "# HELP fer_faces_seen_total Faces found and classified.\n"
-        "# TYPE fer_faces_seen_total counter\nfer_faces_seen_total %llu\n",
-        (unsigned long long)snap->faces);
-    put(&t,
-        "# HELP fer_stream_frames_total Frames analysed on WebSocket streams (also counted in "
-        "fer_images_analyzed_total).\n"
-        "# TYPE fer_stream_frames_total counter\nfer_stream_frames_total %llu\n",
-        (unsigned long long)snap->stream_frames);
-    put(&t,
-        "# HELP fer_streams_open WebSocket streams open now.\n"
-        "# TYPE fer_streams_open gauge\nfer_streams_open %llu\n",
-        (unsigned long long)snap->streams_open);
-    put(&t,
-        "# HELP fer_feedback_total Corrections stored.\n"
-        "# TYPE fer_feedback_total counter\nfer_feedback_total %llu\n",
-        (unsigned long long)snap->feedback);
+    put_scalar(&t, "fer_http_requests_in_flight", "gauge", "Requests being handled now.",
+               snap->in_flight);
+    put_scalar(&t, "fer_images_analyzed_total", "counter", "Images run through face detection.",
+               snap->images);
+    put_scalar(&t, "fer_faces_seen_total", "counter", "Faces found and classified.", snap->faces);
+    put_scalar(&t, "fer_stream_frames_total", "counter",
+               "Frames analysed on WebSocket streams (also counted in "
+               "fer_images_analyzed_total).",
+               snap->stream_frames);
+    put_scalar(&t, "fer_streams_open", "gauge", "WebSocket streams open now.", snap->streams_open);
+    put_scalar(&t, "fer_feedback_total", "counter", "Corrections stored.", snap->feedback);
     put(&t,
         "# HELP fer_uptime_seconds Seconds since the server started.\n"
         "# TYPE fer_uptime_seconds gauge\nfer_uptime_seconds %.3f\n",

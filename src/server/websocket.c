@@ -120,6 +120,23 @@ void fer_ws_reader_free(fer_ws_reader *r)
     fer_free(r);
 }
 
+/* Room for n more bytes after len in *buf (capacity *cap, doubling from 64 KB); -1 when out
+   of memory. */
+static int reserve(uint8_t **buf, size_t *cap, size_t len, size_t n)
+{
+    if (n <= *cap - len)
+        return 0;
+    size_t want = *cap ? *cap : 64 * 1024;
+    while (want - len < n)
+        want *= 2;
+    uint8_t *p = fer_realloc(*buf, want);
+    if (!p)
+        return -1;
+    *buf = p;
+    *cap = want;
+    return 0;
+}
+
 int fer_ws_reader_feed(fer_ws_reader *r, const void *data, size_t n)
 {
     if (n == 0)
@@ -131,16 +148,8 @@ int fer_ws_reader_feed(fer_ws_reader *r, const void *data, size_t n)
         r->len -= r->pos;
         r->pos = 0;
     }
-    if (n > r->cap - r->len) {
-        size_t cap = r->cap ? r->cap : 64 * 1024;
-        while (cap - r->len < n)
-            cap *= 2;
-        uint8_t *p = fer_realloc(r->raw, cap);
-        if (!p)
-            return -1;
-        r->raw = p;
-        r->cap = cap;
-    }
+    if (reserve(&r->raw, &r->cap, r->len, n) != 0)
+        return -1;
     memcpy(r->raw + r->len, data, n);
     r->len += n;
     return 0;
@@ -263,16 +272,8 @@ static enum fer_ws_read read_data(fer_ws_reader *r, const struct frame *f, uint8
             r->msg_opcode = f->opcode;
             r->msg_len = 0;
         }
-        if (n > r->msg_cap - r->msg_len) {
-            size_t cap = r->msg_cap ? r->msg_cap : 64 * 1024;
-            while (cap - r->msg_len < n)
-                cap *= 2;
-            uint8_t *p = fer_realloc(r->msg, cap);
-            if (!p)
-                return fail(r, FER_WS_CLOSE_INTERNAL, "out of memory for a message");
-            r->msg = p;
-            r->msg_cap = cap;
-        }
+        if (reserve(&r->msg, &r->msg_cap, r->msg_len, n) != 0)
+            return fail(r, FER_WS_CLOSE_INTERNAL, "out of memory for a message");
         if (n > 0) /* (an empty first fragment leaves msg unallocated) */
             memcpy(r->msg + r->msg_len, data, n);
         r->msg_len += n;
