@@ -12,6 +12,7 @@ set -euo pipefail
 build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev libwebp-dev
             libexpat1-dev opencv-data libsqlite3-dev libpq-dev postgresql libcairo2-dev
             fonts-dejavu-core fonts-noto-color-emoji libmicrohttpd-dev libgnutls28-dev libjansson-dev
+            libprotobuf-c-dev protobuf-c-compiler libonnx-dev
             libavformat-dev libavcodec-dev libavdevice-dev libswscale-dev libavutil-dev libsdl2-dev)
 test_pkgs=(chromium curl openssl ca-certificates ffmpeg xvfb xauth python3-websockets)
 bench_pkgs=(python3-torch python3-numpy python3-opencv python3-flask wrk ffmpeg xvfb chromium

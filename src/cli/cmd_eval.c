@@ -2,6 +2,7 @@
  * cmd_eval.c - `fer eval`: a model's accuracy, per-class precision, recall and
  * F1, macro-F1 and confusion matrix on a FER2013 CSV, as text or JSON.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ static enum fer_status merge_predictions(float *probs, fer_dataset *ds, char *er
 
 /* The command line of one fer eval. */
 struct eval_opts {
-    const char *model_path, *data_path, *tta_name, *ferplus, *exclude;
+    const char *model_path, *data_path, *tta_name, *ferplus, *exclude, *probs_path;
     int json, threads, batch, skip_bad, premerged, no_progress, merge;
     enum fer_tta tta;
     int usage;        /* for fer_dataset_pick_usage */
@@ -65,6 +66,9 @@ static int read_options(int argc, char **argv, struct eval_opts *o)
         {"premerged", FER_OPT_FLAG, &o->premerged,
          "the data already has 6-class labels (from fer prepare --classes 6)", NULL},
         FER_OPT_USAGE(&usage_name),
+        {"probabilities", FER_OPT_STR, &o->probs_path,
+         "also write each face's label and probabilities, in the data's order, to this CSV",
+         NULL},
         {"batch", FER_OPT_INT, &o->batch, "faces per forward pass", NULL},
         FER_OPT_THREADS(&o->threads),
         {"skip-bad-rows", FER_OPT_FLAG, &o->skip_bad, "skip malformed CSV rows", NULL},
@@ -113,6 +117,20 @@ static void free_run(struct eval_run *r)
     fer_pool_free(r->pool);
 }
 
+/* --premerged: the data's labels are already the 6 classes; a label 6 (neutral in 7) says
+ * they are not, and would index past the 6 probabilities. */
+static enum fer_status keep_premerged(fer_dataset *ds, const char *path, char *err)
+{
+    for (size_t i = 0; i < ds->n; i++)
+        if (ds->labels[i] >= 6)
+            return fer_errorf(err, FER_ERR_FORMAT,
+                              "--premerged: face %zu of %s has label %d, so its labels are "
+                              "the 7 classes; leave --premerged out to merge them",
+                              i + 1, path, ds->labels[i]);
+    ds->n_classes = 6;
+    return FER_OK;
+}
+
 /*
  * The faces to score, their labels made to match the models (FER+ votes, 6 classes) and the
  * overlap left out. FER_OK, or an error in err.
@@ -135,7 +153,7 @@ static enum fer_status load_faces(const struct eval_opts *o, struct eval_run *r,
                                        &r->unusable, err);
     if (st == FER_OK && classes == 6) {
         if (o->premerged)
-            ds->n_classes = 6;
+            st = keep_premerged(ds, o->data_path, err);
         else
             st = fer_dataset_merge_disgust(ds, err);
     }
@@ -194,8 +212,33 @@ static void print_text(const struct eval_opts *o, const struct eval_run *r,
     fer_metrics_print(m, names, stdout);
 }
 
-/* The metrics of r->probs, as JSON or text, with the first model's class names. */
-static void report(const struct eval_opts *o, const struct eval_run *r)
+/* --probabilities: "label,angry,...", then one row per face (9 significant digits). */
+static enum fer_status write_probabilities(const char *path, const struct eval_run *r,
+                                           const char *const *names, char *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return fer_errorf(err, FER_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    const fer_dataset *ds = r->ds;
+    fprintf(f, "label");
+    for (int c = 0; c < ds->n_classes; c++)
+        fprintf(f, ",%s", names[c]);
+    fprintf(f, "\n");
+    for (size_t i = 0; i < ds->n; i++) {
+        fprintf(f, "%s", names[ds->labels[i]]);
+        for (int c = 0; c < ds->n_classes; c++)
+            fprintf(f, ",%.9g", (double)r->probs[i * (size_t)ds->n_classes + (size_t)c]);
+        fprintf(f, "\n");
+    }
+    int failed = ferror(f);
+    failed |= fclose(f) != 0;
+    return failed ? fer_errorf(err, FER_ERR_IO, "error writing %s: %s", path, strerror(errno))
+                  : FER_OK;
+}
+
+/* The metrics of r->probs, as JSON or text, with the first model's class names; and the
+ * probabilities when asked. */
+static enum fer_status report(const struct eval_opts *o, const struct eval_run *r, char *err)
 {
     struct fer_metrics m;
     fer_metrics_from_probs(r->probs, r->ds, &m);
@@ -211,6 +254,7 @@ static void report(const struct eval_opts *o, const struct eval_run *r)
         fer_metrics_print_json(&m, name_ptrs, stdout);
     else
         print_text(o, r, &m, name_ptrs);
+    return o->probs_path ? write_probabilities(o->probs_path, r, name_ptrs, err) : FER_OK;
 }
 
 int fer_cmd_eval(int argc, char **argv)
@@ -221,11 +265,10 @@ int fer_cmd_eval(int argc, char **argv)
         return status;
     char err[FER_ERR_LEN];
     struct eval_run r = {0};
-    if (score_faces(&o, &r, err) != FER_OK) {
+    if (score_faces(&o, &r, err) != FER_OK || report(&o, &r, err) != FER_OK) {
         fprintf(stderr, "fer eval: %s\n", err);
         status = FER_EXIT_FAIL;
     } else {
-        report(&o, &r);
         status = FER_EXIT_OK;
     }
     free_run(&r);

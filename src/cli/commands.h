@@ -17,6 +17,7 @@ int fer_cmd_video(int argc, char **argv);
 int fer_cmd_serve(int argc, char **argv);
 int fer_cmd_info(int argc, char **argv);
 int fer_cmd_import(int argc, char **argv);
+int fer_cmd_export(int argc, char **argv);
 
 /* Exit statuses: 0 success, 1 failure of the work, 2 bad usage. */
 #define FER_EXIT_OK    0

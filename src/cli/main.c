@@ -26,6 +26,7 @@ static void usage(FILE *out)
         "  serve     the REST API, the web app and the feedback store over HTTP\n"
         "  info      what a model file (or the built-in model) is: metadata, cost, layers\n"
         "  import    a model file from another project's weights (yunet: the face detector)\n"
+        "  export    a model as ONNX, for ONNX Runtime and the tools that read it\n"
         "  version   print the version\n");
 }
 
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
         return fer_cmd_info(argc, argv);
     if (strcmp(cmd, "import") == 0)
         return fer_cmd_import(argc, argv);
+    if (strcmp(cmd, "export") == 0)
+        return fer_cmd_export(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("fer " FER_VERSION "\n");
         return FER_EXIT_OK;

@@ -97,3 +97,31 @@ enum fer_status fer_file_read(const char *path, const char *what, size_t max_byt
     *len = size;
     return FER_OK;
 }
+
+enum fer_status fer_file_write_atomic(const char *path, const void *data, size_t size, char *err)
+{
+    size_t n = strlen(path);
+    char *tmp = fer_malloc(n + 5);
+    if (!tmp)
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory writing %s", path);
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp", 5);
+    enum fer_status st = FER_OK;
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        st = fer_errorf(err, FER_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    } else {
+        int failed = fwrite(data, 1, size, f) != size;
+        failed |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+        failed |= fclose(f) != 0;
+        if (failed)
+            st = fer_errorf(err, FER_ERR_IO, "error writing %s: %s", tmp, strerror(errno));
+        else if (rename(tmp, path) != 0)
+            st = fer_errorf(err, FER_ERR_IO, "cannot rename %s to %s: %s", tmp, path,
+                            strerror(errno));
+        if (st != FER_OK)
+            remove(tmp);
+    }
+    fer_free(tmp);
+    return st;
+}

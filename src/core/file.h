@@ -1,6 +1,6 @@
 /*
- * file.h - opening files for reading without hanging on FIFOs or devices, and reading a whole
- * file into memory with a size limit.
+ * file.h - opening files for reading without hanging on FIFOs or devices, reading a whole
+ * file into memory with a size limit, and writing one atomically.
  */
 #ifndef FER_CORE_FILE_H
 #define FER_CORE_FILE_H
@@ -31,5 +31,11 @@ enum fer_status fer_file_fopen_regular(const char *path, const char *what, FILE 
  */
 enum fer_status fer_file_read(const char *path, const char *what, size_t max_bytes, uint8_t **data,
                               size_t *len, char *err);
+
+/*
+ * Writes size bytes to path atomically: to "<path>.tmp", flushed to disk, then renamed over
+ * path, so that a reader never sees half a file and a failure leaves the old one.
+ */
+enum fer_status fer_file_write_atomic(const char *path, const void *data, size_t size, char *err);
 
 #endif

@@ -157,6 +157,22 @@ static enum fer_status configure(struct fer_layer *l, const struct fer_layer_spe
     return FER_OK;
 }
 
+/* BatchNormalization on the running statistics, then the activation. */
+static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
+{
+    const int64_t dims[1] = {l->out_c};
+    const char *args[5] = {fer_onnx_input(g, l), fer_onnx_tensor(g, l, "gamma", 1, dims, l->gamma),
+                           fer_onnx_tensor(g, l, "beta", 1, dims, l->b),
+                           fer_onnx_tensor(g, l, "running_mean", 1, dims, l->run_mean),
+                           fer_onnx_tensor(g, l, "running_var", 1, dims, l->run_var)};
+    for (int i = 1; i < 5; i++)
+        if (!args[i])
+            return;
+    struct fer_onnx_node *bn = fer_onnx_node(g, l, "BatchNormalization", 5, args);
+    fer_onnx_attr_float(bn, "epsilon", FER_BN_EPS);
+    fer_onnx_set_output(g, l, fer_onnx_activation(g, l, fer_onnx_node_output(bn)));
+}
+
 const struct fer_layer_ops fer_batchnorm_ops = {
     .section = "batchnorm",
     .name = "bn",
@@ -166,4 +182,5 @@ const struct fer_layer_ops fer_batchnorm_ops = {
     .carve = fer_bn_carve,
     .forward = fer_batchnorm_forward,
     .backward = fer_batchnorm_backward,
+    .to_onnx = to_onnx,
 };

@@ -114,6 +114,28 @@ static void describe_shortcut(const struct fer_layer *l, char *buf, size_t n)
     snprintf(buf, n, "+ layer %d", l->from);
 }
 
+static void shortcut_to_onnx(const struct fer_layer *l, struct fer_onnx *g)
+{
+    const char *args[2] = {fer_onnx_input(g, l), fer_onnx_output_of(g, l->from)};
+    const char *sum = fer_onnx_node_output(fer_onnx_node(g, l, "Add", 2, args));
+    fer_onnx_set_output(g, l, sum ? fer_onnx_activation(g, l, sum) : NULL);
+}
+
+/* One layer: its value as it is; several: Concat along channels. */
+static void route_to_onnx(const struct fer_layer *l, struct fer_onnx *g)
+{
+    const char *args[FER_MAX_ROUTES];
+    for (int k = 0; k < l->n_routes; k++)
+        args[k] = fer_onnx_output_of(g, l->routes[k]);
+    if (l->n_routes == 1) {
+        fer_onnx_set_output(g, l, args[0]);
+        return;
+    }
+    struct fer_onnx_node *cat = fer_onnx_node(g, l, "Concat", l->n_routes, args);
+    fer_onnx_attr_int(cat, "axis", 1);
+    fer_onnx_set_output(g, l, fer_onnx_node_output(cat));
+}
+
 const struct fer_layer_ops fer_shortcut_ops = {
     .section = "shortcut",
     .name = "shortcut",
@@ -122,6 +144,7 @@ const struct fer_layer_ops fer_shortcut_ops = {
     .describe = describe_shortcut,
     .forward = fer_shortcut_forward,
     .backward = fer_shortcut_backward,
+    .to_onnx = shortcut_to_onnx,
 };
 
 const struct fer_layer_ops fer_route_ops = {
@@ -131,4 +154,5 @@ const struct fer_layer_ops fer_route_ops = {
     .configure = configure_route,
     .forward = fer_route_forward,
     .backward = fer_route_backward,
+    .to_onnx = route_to_onnx,
 };

@@ -13,6 +13,7 @@
  * group into p->parts and reduced in group order, so the result does not
  * depend on the thread count.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -455,6 +456,31 @@ static void describe(const struct fer_layer *l, char *buf, size_t n)
     snprintf(buf, n, "%dx%d/%d%s", l->size, l->size, l->stride, l->batch_norm ? " bn" : "");
 }
 
+/* Conv with batch norm folded into its weights and bias: w' = w gamma / sqrt(var + eps) per
+ * output channel, b' = beta - mean gamma / sqrt(var + eps), as inference computes it. */
+static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
+{
+    const size_t per_out = l->n_w / (size_t)l->out_c;
+    float *w = fer_malloc(l->n_w * sizeof *w), *b = fer_malloc((size_t)l->out_c * sizeof *b);
+    if (!w || !b) {
+        fer_onnx_fail(g, FER_ERR_NOMEM, "out of memory writing layer %d", l->index);
+    } else {
+        memcpy(w, l->w, l->n_w * sizeof *w);
+        for (int o = 0; o < l->out_c; o++) {
+            b[o] = l->b ? l->b[o] : 0;
+            if (!l->batch_norm)
+                continue;
+            const float scale = l->gamma[o] / sqrtf(l->run_var[o] + FER_BN_EPS);
+            for (size_t i = 0; i < per_out; i++)
+                w[(size_t)o * per_out + i] *= scale;
+            b[o] = l->b[o] - l->run_mean[o] * scale;
+        }
+        fer_onnx_set_output(g, l, fer_onnx_conv(g, l, 1, w, b));
+    }
+    fer_free(w);
+    fer_free(b);
+}
+
 const struct fer_layer_ops fer_conv_ops = {
     .section = "convolutional",
     .alias = "conv",
@@ -467,4 +493,5 @@ const struct fer_layer_ops fer_conv_ops = {
     .describe = describe,
     .forward = fer_conv_forward,
     .backward = fer_conv_backward,
+    .to_onnx = to_onnx,
 };

@@ -122,6 +122,23 @@ static double flops(const struct fer_layer *l)
     return 2.0 * (double)l->n_w;
 }
 
+/* Flatten, then Gemm with W (out x in) transposed: Y = X W^T + b. */
+static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
+{
+    const char *in = fer_onnx_input(g, l);
+    struct fer_onnx_node *flat = fer_onnx_node(g, l, "Flatten", 1, &in);
+    fer_onnx_attr_int(flat, "axis", 1);
+    const int64_t wdims[2] = {l->out_c, (int64_t)(l->n_w / (size_t)l->out_c)};
+    const int64_t bdims[1] = {l->out_c};
+    const char *args[3] = {fer_onnx_node_output(flat), fer_onnx_tensor(g, l, "weight", 2, wdims, l->w),
+                           fer_onnx_tensor(g, l, "bias", 1, bdims, l->b)};
+    if (!args[0] || !args[1] || !args[2])
+        return;
+    struct fer_onnx_node *gemm = fer_onnx_node(g, l, "Gemm", 3, args);
+    fer_onnx_attr_int(gemm, "transB", 1);
+    fer_onnx_set_output(g, l, fer_onnx_activation(g, l, fer_onnx_node_output(gemm)));
+}
+
 const struct fer_layer_ops fer_dense_ops = {
     .section = "dense",
     .alias = "connected",
@@ -132,4 +149,5 @@ const struct fer_layer_ops fer_dense_ops = {
     .flops = flops,
     .forward = fer_dense_forward,
     .backward = fer_dense_backward,
+    .to_onnx = to_onnx,
 };

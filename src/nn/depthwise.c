@@ -187,6 +187,12 @@ static void describe(const struct fer_layer *l, char *buf, size_t n)
     snprintf(buf, n, "%dx%d/%d dw", l->size, l->size, l->stride);
 }
 
+/* Conv with one group per channel. */
+static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
+{
+    fer_onnx_set_output(g, l, fer_onnx_conv(g, l, l->in_c, l->w, l->b));
+}
+
 const struct fer_layer_ops fer_depthwise_ops = {
     .section = "depthwise",
     .name = "dwconv",
@@ -197,4 +203,5 @@ const struct fer_layer_ops fer_depthwise_ops = {
     .describe = describe,
     .forward = depthwise_forward,
     .backward = depthwise_backward,
+    .to_onnx = to_onnx,
 };

@@ -81,6 +81,12 @@ static void describe(const struct fer_layer *l, char *buf, size_t n)
     snprintf(buf, n, "p=%.2f", (double)l->prob);
 }
 
+/* Nothing at inference: the output is the input. */
+static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
+{
+    fer_onnx_set_output(g, l, fer_onnx_input(g, l));
+}
+
 const struct fer_layer_ops fer_dropout_ops = {
     .section = "dropout",
     .name = "dropout",
@@ -90,4 +96,5 @@ const struct fer_layer_ops fer_dropout_ops = {
     .describe = describe,
     .forward = fer_dropout_forward,
     .backward = fer_dropout_backward,
+    .to_onnx = to_onnx,
 };

@@ -22,6 +22,8 @@
 #include "core/pool.h"
 #include "core/status.h"
 #include "nn/filter_cache.h"
+#include "nn/net.h"
+#include "nn/onnx.h"
 #include "nn/spec.h"
 
 enum fer_layer_type {
@@ -49,6 +51,7 @@ enum fer_activation {
 #define FER_BN_MOMENTUM 0.1f
 
 struct fer_layer_ops;
+struct fer_onnx;
 
 struct fer_layer {
     const struct fer_layer_ops *ops;
@@ -162,7 +165,13 @@ struct fer_layer_ops {
     void (*describe)(const struct fer_layer *l, char *buf, size_t n);
     void (*forward)(struct fer_layer *l, struct fer_pass *p);
     void (*backward)(struct fer_layer *l, struct fer_pass *p);
+    /* Writes the layer's inference as ONNX nodes with onnx.h's builder and records its output
+     * value; NULL: the type has no ONNX form, and exporting a net with it is refused. */
+    void (*to_onnx)(const struct fer_layer *l, struct fer_onnx *g);
 };
+
+/* A net's layers, in order (borrowed): for nn's own readers of the graph, the ONNX export. */
+const struct fer_layer *fer_net_layers(const fer_net *net, int *n);
 
 /* The layer type whose section (or alias) is `section`, or NULL. From layers.c's table. */
 const struct fer_layer_ops *fer_layer_ops_find(const char *section);

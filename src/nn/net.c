@@ -513,6 +513,12 @@ const float *fer_net_layer_output(const fer_net *net, int i, int *c, int *h, int
     return l->out;
 }
 
+const struct fer_layer *fer_net_layers(const fer_net *net, int *n)
+{
+    *n = net->n_layers;
+    return net->layers;
+}
+
 const char *fer_net_layer_kind(const fer_net *net, int i)
 {
     return i >= 0 && i < net->n_layers ? net->layers[i].ops->name : NULL;

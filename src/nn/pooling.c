@@ -216,6 +216,23 @@ static void describe_window(const struct fer_layer *l, char *buf, size_t n)
     snprintf(buf, n, "%dx%d/%d", l->size, l->size, l->stride);
 }
 
+/* MaxPool and AveragePool (padding left out of the mean, as here); GlobalAveragePool. */
+static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
+{
+    const char *in = fer_onnx_input(g, l);
+    if (l->type == FER_LAYER_GAP) {
+        fer_onnx_set_output(g, l,
+                            fer_onnx_node_output(fer_onnx_node(g, l, "GlobalAveragePool", 1, &in)));
+        return;
+    }
+    const char *op = l->type == FER_LAYER_MAXPOOL ? "MaxPool" : "AveragePool";
+    struct fer_onnx_node *pool = fer_onnx_node(g, l, op, 1, &in);
+    fer_onnx_attr_ints(pool, "kernel_shape", 2, (const int64_t[]){l->size, l->size});
+    fer_onnx_attr_ints(pool, "strides", 2, (const int64_t[]){l->stride, l->stride});
+    fer_onnx_attr_ints(pool, "pads", 4, (const int64_t[]){l->pad, l->pad, l->pad, l->pad});
+    fer_onnx_set_output(g, l, fer_onnx_node_output(pool));
+}
+
 const struct fer_layer_ops fer_maxpool_ops = {
     .section = "maxpool",
     .name = "maxpool",
@@ -225,6 +242,7 @@ const struct fer_layer_ops fer_maxpool_ops = {
     .describe = describe_window,
     .forward = fer_pool_forward,
     .backward = fer_pool_backward,
+    .to_onnx = to_onnx,
 };
 
 const struct fer_layer_ops fer_avgpool_ops = {
@@ -235,6 +253,7 @@ const struct fer_layer_ops fer_avgpool_ops = {
     .describe = describe_window,
     .forward = fer_pool_forward,
     .backward = fer_pool_backward,
+    .to_onnx = to_onnx,
 };
 
 const struct fer_layer_ops fer_gap_ops = {
@@ -244,4 +263,5 @@ const struct fer_layer_ops fer_gap_ops = {
     .configure = configure_global,
     .forward = fer_pool_forward,
     .backward = fer_pool_backward,
+    .to_onnx = to_onnx,
 };

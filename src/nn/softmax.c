@@ -107,6 +107,35 @@ int fer_softmax_merged_away(struct fer_spec_section *s)
     return n > 1 ? n - 1 : 0; /* configure reports a bad list */
 }
 
+/* Flatten to N x k, Softmax, and with merge= a MatMul by the k x (k - merged) matrix of 0s and
+ * 1s that adds the merged outputs into the first of the list (merge_outputs on each unit
+ * vector). */
+static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
+{
+    const char *in = fer_onnx_input(g, l);
+    struct fer_onnx_node *flat = fer_onnx_node(g, l, "Flatten", 1, &in);
+    fer_onnx_attr_int(flat, "axis", 1);
+    const char *flat_out = fer_onnx_node_output(flat);
+    struct fer_onnx_node *soft = fer_onnx_node(g, l, "Softmax", 1, &flat_out);
+    fer_onnx_attr_int(soft, "axis", 1);
+    const char *p = fer_onnx_node_output(soft);
+    if (!p || !l->n_merge) {
+        fer_onnx_set_output(g, l, p);
+        return;
+    }
+    const int k = (int)l->in_size;
+    float m[FER_MAX_CLASSES * FER_MAX_CLASSES], unit[FER_MAX_CLASSES];
+    for (int i = 0; i < k; i++) {
+        memset(unit, 0, sizeof unit);
+        unit[i] = 1;
+        merge_outputs(l, unit, k, m + (size_t)i * (size_t)l->out_c);
+    }
+    const char *args[2] = {p, fer_onnx_tensor(g, l, "merge", 2,
+                                              (const int64_t[]){k, l->out_c}, m)};
+    if (args[1])
+        fer_onnx_set_output(g, l, fer_onnx_node_output(fer_onnx_node(g, l, "MatMul", 2, args)));
+}
+
 const struct fer_layer_ops fer_softmax_ops = {
     .section = "softmax",
     .name = "softmax",
@@ -114,6 +143,7 @@ const struct fer_layer_ops fer_softmax_ops = {
     .configure = configure,
     .forward = fer_softmax_forward,
     .backward = fer_softmax_backward,
+    .to_onnx = to_onnx,
 };
 
 /* A temperature on probabilities (see net.h): softmax(log p / T), which is p^(1/T) renormalised. */

@@ -82,6 +82,19 @@ static void describe(const struct fer_layer *l, char *buf, size_t n)
     snprintf(buf, n, "x%d", l->stride);
 }
 
+/* Resize by the stride, nearest neighbour: each value repeated stride x stride times. */
+static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
+{
+    const float scales[4] = {1, 1, (float)l->stride, (float)l->stride};
+    const char *args[3] = {fer_onnx_input(g, l), "", fer_onnx_tensor(g, l, "scales", 1,
+                                                                     (const int64_t[]){4}, scales)};
+    if (!args[2])
+        return;
+    /* the defaults (mode nearest, half_pixel coordinates, round_prefer_floor) repeat each value
+     * for an integer scale */
+    fer_onnx_set_output(g, l, fer_onnx_node_output(fer_onnx_node(g, l, "Resize", 3, args)));
+}
+
 const struct fer_layer_ops fer_upsample_ops = {
     .section = "upsample",
     .name = "upsample",
@@ -90,4 +103,5 @@ const struct fer_layer_ops fer_upsample_ops = {
     .describe = describe,
     .forward = upsample_forward,
     .backward = upsample_backward,
+    .to_onnx = to_onnx,
 };
