@@ -175,6 +175,21 @@ contains "and the 10 PublicTest faces" "$tmp/out" '"total":10'
 expect "--merge-disgust on a 6-class model fails" 1 "$FER" eval --model "$tmp/m6.fer" \
     --data "$tmp/all.csv" --merge-disgust
 contains "and says what it needs" "$tmp/err" "needs a 7-class model"
+expect "--premerged on 7-class labels is refused" 1 "$FER" eval --model "$tmp/m6.fer" \
+    --data "$tmp/all.csv" --premerged
+contains "and says why" "$tmp/err" "so its labels are the 7 classes"
+expect "eval --probabilities writes each face's" 0 "$FER" eval --model "$tmp/m6.fer" \
+    --data "$tmp/all.csv" --tta none --probabilities "$tmp/probs.csv"
+contains "a header of the 6 classes" "$tmp/probs.csv" "label,angry,fear,happy,sad,surprise,neutral"
+if [[ $(wc -l <"$tmp/probs.csv") -eq 11 ]] &&
+    awk -F, 'NR > 1 { s = 0; for (i = 2; i <= NF; i++) s += $i; if (s < 0.9999 || s > 1.0001) exit 1 }' \
+        "$tmp/probs.csv"; then
+    ok "one row per face, its probabilities summing to 1"
+else
+    bad "eval --probabilities rows: $(head -3 "$tmp/probs.csv")"
+fi
+expect "--probabilities to a folder that does not exist fails" 1 "$FER" eval --model "$tmp/m6.fer" \
+    --data "$tmp/all.csv" --probabilities /nonexistent-dir/p.csv
 
 # ensembles (comma-separated models) and distillation (--teacher)
 expect "train a second model" 0 "$FER" train --arch "$tmp/tiny.cfg" --train "$tmp/p7/training.csv" \

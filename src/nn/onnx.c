@@ -250,7 +250,8 @@ const char *fer_onnx_tensor(struct fer_onnx *g, const struct fer_layer *l, const
     if (!t || !d || !raw || !name)
         return NULL;
     onnx__tensor_proto__init(t);
-    memcpy(d, dims, (size_t)n_dims * sizeof *d);
+    if (n_dims)
+        memcpy(d, dims, (size_t)n_dims * sizeof *d);
     t->n_dims = (size_t)n_dims;
     t->dims = d;
     t->has_data_type = 1;

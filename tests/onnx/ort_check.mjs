@@ -40,12 +40,11 @@ function readProbabilities(file, rows) {
 
 async function classify(modelPath, facesPath, ferPath, rows) {
     const session = await ort.InferenceSession.create(modelPath);
-    const meta = session.handler?.metadata ?? {};
     const faces = readFaces(facesPath, rows);
     const fer = readProbabilities(ferPath, rows);
     if (fer.length !== faces.length) throw new Error(`${faces.length} faces but ${fer.length} rows of fer's`);
-    // the input's side from the model: N x C x H x W
-    const side = Number(process.env.FER_ONNX_SIDE ?? 44);
+    // the input's side from the graph: N x 1 x side x side
+    const side = session.inputMetadata[0].shape[3];
     const off = (48 - side) / 2;
     let maxDiff = 0, agree = 0, at = -1;
     const batch = 100;
