@@ -129,6 +129,31 @@ build/rel/src/detect/builtin_cascade.o build/asan/src/detect/builtin_cascade.o: 
 build/rel/src/detect/builtin_detector.o build/asan/src/detect/builtin_detector.o: models/yunet.fer
 build/rel/src/detect/yunet_arch.o build/asan/src/detect/yunet_arch.o: models/yunet.cfg
 
+# The shared library, for bindings (python/ loads it with ctypes): the release objects again,
+# position-independent (build/pic/), so that build/fer keeps its non-PIC code.
+PIC_OBJ := $(patsubst build/rel/%,build/pic/%,$(REL_OBJ))
+build/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)
+	$(Q)$(CC) $(REL_CFLAGS) -fPIC -c $< -o $@
+build/pic/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -c $< -o $@ -MMD -MP
+build/pic/src/pipeline/builtin_model.o: models/fer-resnet.fer
+build/pic/src/server/openapi_json.o: src/server/openapi.json
+build/pic/src/detect/builtin_cascade.o: \
+    /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
+build/pic/src/detect/builtin_detector.o: models/yunet.fer
+build/pic/src/detect/yunet_arch.o: models/yunet.cfg
+build/pic/src/nn/onnx.o: build/gen/onnx/onnx.pb-c.h
+build/pic/gen/onnx.pb-c.o: $(GEN_SRC)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 $(ARCH) -fPIC -isystem build/gen $(PKG_CFLAGS) -c $< -o $@
+build/libfer.so: $(PIC_OBJ) scripts/libfer.map
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -Wl,-soname,libfer.so.0 -Wl,-z,defs -Wl,--version-script=scripts/libfer.map \
+	    $(PIC_OBJ) -o $@ $(LIBS)
+
 build/libfer.a: $(REL_OBJ)
 	$(call say,AR,$@)
 	$(Q)ar rcs $@ $^
@@ -157,7 +182,7 @@ build/asan/test_%: tests/test_%.c tests/check.h $(TEST_HELPERS) $(TEST_HELPERS:.
 
 # Tests run with one BLAS thread (fer owns its threads) and fail on any sanitizer report;
 # scripts/run-tests.sh prints the total as its last line: N passed, N failed, N skipped.
-test-now: $(TESTS:%=build/asan/%) build/asan/fer build/fer
+test-now: $(TESTS:%=build/asan/%) build/asan/fer build/fer build/libfer.so
 	@bash scripts/npm-deps.sh
 	@bash scripts/run-tests.sh $(TESTS)
 

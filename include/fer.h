@@ -264,6 +264,24 @@ enum fer_status fer_tracker_feed(fer_tracker *t, const fer_image *frame, double 
 void fer_tracks_free(fer_tracks *tracks);
 void fer_tracker_free(fer_tracker *t);
 
+/* ---- JSON: the face records of every command and of the REST API ---------------------- */
+
+/*
+ * The faces of an analysis as the JSON array fer predict writes ("faces"), each record with
+ * its index as "id": box, score, landmarks, emotion, confidence, probabilities. The faces a
+ * tracker follows, as /v1/stream writes them, each with its track's id. NULL when out of
+ * memory; free with fer_string_free. (Bindings to other languages read faces this way, so
+ * that every door of fer gives the same records.)
+ */
+char *fer_analysis_json(const fer_engine *e, const fer_analysis *a);
+char *fer_tracks_json(const fer_engine *e, const fer_tracks *t);
+void fer_string_free(char *s);
+
+/* sizeof the option structs this library was built with: for bindings that lay them out
+ * themselves, to check that they agree with it. */
+size_t fer_engine_options_size(void);
+size_t fer_tracker_options_size(void);
+
 #ifdef __cplusplus
 }
 #endif

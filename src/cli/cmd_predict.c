@@ -193,13 +193,7 @@ static json_t *item_json(fer_engine *e, const struct item *it, int top)
         json_object_set_new(o, "error", json_string(it->err));
         return o;
     }
-    json_t *faces = json_array();
-    for (size_t i = 0; i < it->result.n_faces; i++) {
-        char id[24];
-        snprintf(id, sizeof(id), "%zu", i);
-        json_array_append_new(faces, fer_face_json(e, &it->result.faces[i], id, top));
-    }
-    json_object_set_new(o, "faces", faces);
+    json_object_set_new(o, "faces", fer_analysis_faces_json(e, &it->result, top));
     if (it->annotated[0])
         json_object_set_new(o, "annotated", json_string(it->annotated));
     return o;

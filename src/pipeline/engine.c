@@ -52,6 +52,11 @@ struct fer_engine {
     int n_free;
 };
 
+size_t fer_engine_options_size(void)
+{
+    return sizeof(struct fer_engine_options);
+}
+
 void fer_engine_options_default(struct fer_engine_options *o)
 {
     memset(o, 0, sizeof(*o));

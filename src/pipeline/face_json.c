@@ -2,6 +2,8 @@
 #include "pipeline/face_json.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* Coordinates to 0.1 pixel, scores and probabilities to 6 digits: numbers, not strings. */
 static json_t *rounded(double v, double unit)
@@ -59,4 +61,57 @@ json_t *fer_face_json(const fer_engine *e, const fer_face *f, const char *id, in
     }
     json_object_set_new(o, "probabilities", probs);
     return o;
+}
+
+json_t *fer_analysis_faces_json(const fer_engine *e, const fer_analysis *a, int top)
+{
+    json_t *faces = json_array();
+    for (size_t i = 0; faces && i < a->n_faces; i++) {
+        char id[24];
+        snprintf(id, sizeof(id), "%zu", i);
+        if (json_array_append_new(faces, fer_face_json(e, &a->faces[i], id, top)) != 0) {
+            json_decref(faces);
+            return NULL;
+        }
+    }
+    return faces;
+}
+
+json_t *fer_tracks_faces_json(const fer_engine *e, const fer_tracks *t)
+{
+    json_t *faces = json_array();
+    for (size_t i = 0; faces && i < t->n; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "%d", t->tracks[i].id);
+        if (json_array_append_new(faces, fer_face_json(e, &t->tracks[i].face, id, 0)) != 0) {
+            json_decref(faces);
+            return NULL;
+        }
+    }
+    return faces;
+}
+
+/* The text of a JSON value it consumes, compact, numbers as fer predict writes them; NULL when
+ * out of memory. */
+static char *dump(json_t *v)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+                : NULL;
+    json_decref(v);
+    return s;
+}
+
+char *fer_analysis_json(const fer_engine *e, const fer_analysis *a)
+{
+    return dump(fer_analysis_faces_json(e, a, 0));
+}
+
+char *fer_tracks_json(const fer_engine *e, const fer_tracks *t)
+{
+    return dump(fer_tracks_faces_json(e, t));
+}
+
+void fer_string_free(char *s)
+{
+    free(s); /* jansson's json_dumps allocates with malloc */
 }

@@ -28,6 +28,11 @@ void fer_face_json_detection(json_t *o, const fer_rect *box, float score, const 
  */
 json_t *fer_face_json(const fer_engine *e, const fer_face *f, const char *id, int top);
 
+/* The array of an analysis's face records, ids their indices ("0", "1", ...); the array of a
+ * frame's tracked faces, ids their track ids. NULL when out of memory. */
+json_t *fer_analysis_faces_json(const fer_engine *e, const fer_analysis *a, int top);
+json_t *fer_tracks_faces_json(const fer_engine *e, const fer_tracks *t);
+
 /* The class indices of face f by decreasing probability (k classes). */
 void fer_face_rank_classes(const fer_face *f, int k, int *order);
 

@@ -43,6 +43,11 @@ struct fer_tracker {
     size_t n;
 };
 
+size_t fer_tracker_options_size(void)
+{
+    return sizeof(struct fer_tracker_options);
+}
+
 void fer_tracker_options_default(struct fer_tracker_options *o)
 {
     o->detect_every = 2;

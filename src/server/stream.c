@@ -268,12 +268,7 @@ static enum fer_status tracker_for(struct fer_stream *st, const fer_image *img, 
 static json_t *frame_json(struct fer_stream *st, double time, const fer_image *img,
                           const fer_tracks *t, double decode_ms, double t0)
 {
-    json_t *faces = json_array();
-    for (size_t i = 0; faces && i < t->n; i++) {
-        char id[16];
-        snprintf(id, sizeof(id), "%d", t->tracks[i].id);
-        json_array_append_new(faces, fer_face_json(st->srv->engine, &t->tracks[i].face, id, 0));
-    }
+    json_t *faces = fer_tracks_faces_json(st->srv->engine, t);
     return json_pack("{s:I, s:f, s:o, s:b, s:{s:i, s:i}, s:f, s:{s:f, s:f, s:f, s:f}}", "frame",
                      (json_int_t)st->frames, "time", round(time * 1e3) / 1e3, "faces", faces,
                      "detected", t->detected, "image", "width", img->width, "height", img->height,
