@@ -6,31 +6,7 @@ set -u
 FER=${FER:-build/fer}
 tmp=$(mktemp -d /tmp/fer_cli_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
-skipped=0
-skip() { skipped=$((skipped + 1)); echo "skip $1"; }
-# expect NAME STATUS CMD...: runs CMD, checks its exit status
-expect() {
-    local name=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [[ $got -eq $want ]]; then ok "$name"; else
-        bad "$name (exit $got, wanted $want)"
-        head -5 "$tmp/err" >&2
-    fi
-}
-# contains NAME FILE TEXT
-contains() {
-    if grep -qF -- "$3" "$2"; then ok "$1"; else
-        bad "$1: '$3' not in output"
-        head -5 "$2" >&2
-    fi
-}
+source "$(dirname "$0")/lib.sh"
 
 # A small FER2013-format file: 3 usages, labels 0..6, pixels from a formula.
 awk 'BEGIN {

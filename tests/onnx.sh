@@ -12,27 +12,7 @@ PUBLICTEST=../shared/data/fer2013/publictest.csv.gz
 TOLERANCE=1e-5
 tmp=$(mktemp -d /tmp/fer_onnx_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
-skip() { skipped=$((skipped + 1)); echo "skip $1"; }
-# expect NAME STATUS CMD...: runs CMD (stdout to $tmp/out, stderr to $tmp/err), checks its exit
-expect() {
-    local name=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [[ $got -eq $want ]]; then ok "$name"; else
-        bad "$name (exit $got, wanted $want)"
-        head -5 "$tmp/err" >&2
-    fi
-}
-contains() { # contains NAME FILE TEXT
-    if grep -qF -- "$3" "$2"; then ok "$1"; else
-        bad "$1: '$3' not in $(basename "$2")"
-        head -3 "$2" >&2
-    fi
-}
+source "$(dirname "$0")/lib.sh"
 # json_field FILE KEY: a top-level field of a one-line JSON file
 json_field() { node -e "console.log(JSON.parse(require('fs').readFileSync('$1','utf8'))['$2'])"; }
 

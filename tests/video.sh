@@ -18,33 +18,13 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-passed=0 failed=0 skipped=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1" >&2; }
-skip() { skipped=$((skipped + 1)); echo "skip $1"; }
+source "$(dirname "$0")/lib.sh"
 check() { # check NAME COMMAND...: passes when the command succeeds
     local name=$1
     shift
     if "$@" >"$tmp/check.out" 2>&1; then ok "$name"; else
         bad "$name"
         head -5 "$tmp/check.out" >&2
-    fi
-}
-# expect NAME STATUS CMD...: runs CMD (stdout to $tmp/out, stderr to $tmp/err), checks its exit
-expect() {
-    local name=$1 want=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [[ $got -eq $want ]]; then ok "$name"; else
-        bad "$name (exit $got, wanted $want)"
-        head -5 "$tmp/err" >&2
-    fi
-}
-contains() { # contains NAME FILE TEXT
-    if grep -qF -- "$3" "$2"; then ok "$1"; else
-        bad "$1: '$3' not in $(basename "$2")"
-        head -3 "$2" >&2
     fi
 }
 frames_in() { # the video frames of a file, counted by decoding

@@ -142,7 +142,29 @@ def _as_image(array):
     return img, a
 
 
-class Engine:
+class _Owned:
+    """An object of the C library, freed by close(), at the end of a with block, or when
+    Python collects it."""
+
+    _handle = None
+    _free = None  # the library's function that frees the handle
+
+    def close(self):
+        if self._handle:
+            type(self)._free(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+
+class Engine(_Owned):
     """A model and a face detector (fer_engine). Safe to use from several threads.
 
     model: a .fer file, or None for the model built into fer.
@@ -151,6 +173,8 @@ class Engine:
     score_threshold, nms_threshold, cascade, scale_factor, min_neighbors, min_size, max_size,
     margin, tta (False is --no-tta), align, merge_disgust, max_megapixels.
     """
+
+    _free = _lib.fer_engine_close
 
     def __init__(self, model=None, detector="yunet", detector_model=None, score_threshold=None,
                  nms_threshold=None, cascade=None, scale_factor=None, min_neighbors=None,
@@ -183,20 +207,6 @@ class Engine:
         self._handle = ctypes.c_void_p()
         err = ctypes.create_string_buffer(_ERR_LEN)
         _check(_lib.fer_engine_open(ctypes.byref(o), ctypes.byref(self._handle), err), err)
-
-    def close(self):
-        if getattr(self, "_handle", None):
-            _lib.fer_engine_close(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
 
     def _open(self):
         if not self._handle:
@@ -250,9 +260,11 @@ class Engine:
         return v.decode() if v is not None else None
 
 
-class Tracker:
+class Tracker(_Owned):
     """Follows the faces of a video (fer_tracker); one thread at a time. feed() each frame, in
     order, with its time in seconds."""
+
+    _free = _lib.fer_tracker_free
 
     def __init__(self, engine, detect_every=None, detect_width=None, smooth=None, forget=None):
         self._engine = engine  # kept alive: the tracker reads it
@@ -283,17 +295,3 @@ class Tracker:
             return _json(_lib.fer_tracks_json(self._engine._open(), ctypes.byref(tracks)))
         finally:
             _lib.fer_tracks_free(ctypes.byref(tracks))
-
-    def close(self):
-        if getattr(self, "_handle", None):
-            _lib.fer_tracker_free(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        self.close()
