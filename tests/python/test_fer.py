@@ -40,6 +40,17 @@ def read_ppm(path):
     return np.frombuffer(data[pos + 1:pos + 1 + w * h * 3], np.uint8).reshape(h, w, 3)
 
 
+def portraits_rgb(test):
+    """The two portraits as an RGB array, decoded by ffmpeg; skips the test without it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ppm = os.path.join(tmp, "p.ppm")
+        try:
+            subprocess.run(["ffmpeg", "-v", "error", "-i", PORTRAITS, ppm], check=True)
+        except (OSError, subprocess.CalledProcessError):
+            test.skipTest("ffmpeg is not installed to decode the photo")
+        return read_ppm(ppm)
+
+
 class EngineTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -75,13 +86,7 @@ class EngineTest(unittest.TestCase):
         self.assertNotIn("landmarks", faces[0])
 
     def test_a_numpy_rgb_array(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            ppm = os.path.join(tmp, "p.ppm")
-            try:
-                subprocess.run(["ffmpeg", "-v", "error", "-i", PORTRAITS, ppm], check=True)
-            except (OSError, subprocess.CalledProcessError):
-                self.skipTest("ffmpeg is not installed to decode the photo")
-            rgb = read_ppm(ppm)
+        rgb = portraits_rgb(self)
         from_array = self.engine.analyze(rgb)
         from_file = self.engine.analyze(PORTRAITS)
         self.assertEqual(len(from_array), len(from_file))
@@ -137,13 +142,7 @@ class EngineTest(unittest.TestCase):
 
 class TrackerTest(unittest.TestCase):
     def test_faces_keep_their_ids_across_frames(self):
-        with tempfile.TemporaryDirectory() as tmp:
-            ppm = os.path.join(tmp, "p.ppm")
-            try:
-                subprocess.run(["ffmpeg", "-v", "error", "-i", PORTRAITS, ppm], check=True)
-            except (OSError, subprocess.CalledProcessError):
-                self.skipTest("ffmpeg is not installed to decode the photo")
-            rgb = read_ppm(ppm)
+        rgb = portraits_rgb(self)
         engine = fer.Engine()
         tracker = engine.tracker(detect_every=3, smooth=0.2)
         ids, detected = [], []
