@@ -12,7 +12,7 @@
 CC      ?= cc
 ARCH    ?= -march=native
 PKGS    := openblas zlib libpng libjpeg libwebp expat sqlite3 libpq cairo jansson libmicrohttpd gnutls \
-           libprotobuf-c libavformat libavcodec libavdevice libswscale libavutil sdl2
+           libprotobuf-c libavformat libavcodec libavdevice libswscale libavutil sdl2 ompi-c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || echo $$p; done)

@@ -13,9 +13,10 @@ build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev libjpeg62-turb
             libexpat1-dev opencv-data libsqlite3-dev libpq-dev postgresql libcairo2-dev
             fonts-dejavu-core fonts-noto-color-emoji libmicrohttpd-dev libgnutls28-dev libjansson-dev
             libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-            libavformat-dev libavcodec-dev libavdevice-dev libswscale-dev libavutil-dev libsdl2-dev)
+            libavformat-dev libavcodec-dev libavdevice-dev libswscale-dev libavutil-dev libsdl2-dev
+            libopenmpi-dev openmpi-bin)
 test_pkgs=(chromium curl openssl ca-certificates ffmpeg xvfb xauth python3-websockets python3-venv
-           python3-numpy)
+           python3-numpy nginx-light iproute2)
 bench_pkgs=(python3-torch python3-numpy python3-opencv python3-flask wrk ffmpeg xvfb chromium
             python3-websockets)
 fuzz_pkgs=(clang libclang-rt-14-dev)

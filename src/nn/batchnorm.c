@@ -5,7 +5,9 @@
  * the pass's momentum (FER_BN_MOMENTUM unless the net sets another;
  * unbiased variance, as PyTorch does); inference
  * uses the running estimates. Work is split by channel; each channel's sums
- * run in a fixed order, so results do not depend on the thread count.
+ * run in a fixed order, so results do not depend on the thread count. In a
+ * group of processes training together (net.h), the sums are taken over all
+ * of them: synchronised batch norm.
  */
 #include <math.h>
 #include <string.h>
@@ -15,51 +17,95 @@
 struct bn_job {
     struct fer_layer *l;
     struct fer_pass *p;
+    double count; /* values per channel in the batch: images (of every process) x h x w */
 };
 
-static void forward_channel(void *arg, size_t c, int thread)
+/* The images whose values a channel's statistics count: the batch, or with a group (net.h) the
+   global batch. */
+static double channel_count(const struct fer_layer *l, const struct fer_pass *p)
+{
+    const int images = p->group ? p->group->global_batch : p->batch;
+    return (double)images * (double)l->out_h * (double)l->out_w;
+}
+
+/* Adds n doubles over the group's processes, when there is a group. */
+static void group_sum(const struct fer_pass *p, double *v, size_t n)
+{
+    if (p->group)
+        p->group->sum(p->group->ctx, v, n);
+}
+
+/* stats[c] = the sum of channel c over the batch. */
+static void sum_channel(void *arg, size_t c, int thread)
 {
     (void)thread;
     struct bn_job *j = arg;
     struct fer_layer *l = j->l;
     const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
-    const int batch = j->p->batch;
+    double s = 0;
+    for (int b = 0; b < j->p->batch; b++) {
+        const float *x = l->xhat + (size_t)b * l->out_size + c * hw;
+        float ps = 0;
+        for (size_t i = 0; i < hw; i++)
+            ps += x[i];
+        s += (double)ps;
+    }
+    j->p->stats[c] = s;
+}
+
+/* stats[C + c] = the sum of squared deviations of channel c from its mean, stats[c] / count. */
+static void square_channel(void *arg, size_t c, int thread)
+{
+    (void)thread;
+    struct bn_job *j = arg;
+    struct fer_layer *l = j->l;
+    const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
+    const float m = (float)(j->p->stats[c] / j->count);
+    double ss = 0;
+    for (int b = 0; b < j->p->batch; b++) {
+        const float *x = l->xhat + (size_t)b * l->out_size + c * hw;
+        float pss = 0;
+        for (size_t i = 0; i < hw; i++) {
+            float d = x[i] - m;
+            pss += d * d;
+        }
+        ss += (double)pss;
+    }
+    j->p->stats[(size_t)l->out_c + c] = ss;
+}
+
+/* The batch's mean and variance of channel c: kept for backward, and in the running
+   estimates. */
+static void record_channel(struct bn_job *j, size_t c)
+{
+    struct fer_layer *l = j->l;
+    const double count = j->count, m = j->p->stats[c] / count;
+    const double var = j->p->stats[(size_t)l->out_c + c] / count;
+    l->bn_mean[c] = (float)m;
+    l->bn_invstd[c] = (float)(1.0 / sqrt(var + (double)FER_BN_EPS));
+    double unbiased = count > 1 ? var * count / (count - 1) : var;
+    const float mo = j->p->bn_momentum;
+    l->run_mean[c] = (1 - mo) * l->run_mean[c] + mo * (float)m;
+    l->run_var[c] = (1 - mo) * l->run_var[c] + mo * (float)unbiased;
+}
+
+static void normalise_channel(void *arg, size_t c, int thread)
+{
+    (void)thread;
+    struct bn_job *j = arg;
+    struct fer_layer *l = j->l;
+    const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
     float mean, invstd;
     if (j->p->training) {
-        double s = 0, ss = 0;
-        for (int b = 0; b < batch; b++) {
-            const float *x = l->xhat + (size_t)b * l->out_size + c * hw;
-            float ps = 0;
-            for (size_t i = 0; i < hw; i++)
-                ps += x[i];
-            s += (double)ps;
-        }
-        double count = (double)batch * (double)hw;
-        double m = s / count;
-        for (int b = 0; b < batch; b++) {
-            const float *x = l->xhat + (size_t)b * l->out_size + c * hw;
-            float pss = 0;
-            for (size_t i = 0; i < hw; i++) {
-                float d = x[i] - (float)m;
-                pss += d * d;
-            }
-            ss += (double)pss;
-        }
-        double var = ss / count;
-        mean = (float)m;
-        invstd = (float)(1.0 / sqrt(var + (double)FER_BN_EPS));
-        l->bn_mean[c] = mean;
-        l->bn_invstd[c] = invstd;
-        double unbiased = count > 1 ? var * count / (count - 1) : var;
-        const float mo = j->p->bn_momentum;
-        l->run_mean[c] = (1 - mo) * l->run_mean[c] + mo * mean;
-        l->run_var[c] = (1 - mo) * l->run_var[c] + mo * (float)unbiased;
+        record_channel(j, c);
+        mean = l->bn_mean[c];
+        invstd = l->bn_invstd[c];
     } else {
         mean = l->run_mean[c];
         invstd = 1.0f / sqrtf(l->run_var[c] + FER_BN_EPS);
     }
     const float g = l->gamma[c], beta = l->b[c];
-    for (int b = 0; b < batch; b++) {
+    for (int b = 0; b < j->p->batch; b++) {
         float *x = l->xhat + (size_t)b * l->out_size + c * hw;
         float *y = l->out + (size_t)b * l->out_size + c * hw;
         for (size_t i = 0; i < hw; i++) {
@@ -70,21 +116,34 @@ static void forward_channel(void *arg, size_t c, int thread)
     }
 }
 
+/*
+ * Training: each channel's sum, then its squared deviations from the mean, then the
+ * normalisation; with a group each sum is taken over every process's images before the next
+ * step uses it. Inference normalises with the running estimates.
+ */
 void fer_bn_forward(struct fer_layer *l, struct fer_pass *p)
 {
-    struct bn_job j = {l, p};
-    fer_pool_run(p->pool, (size_t)l->out_c, forward_channel, &j);
+    struct bn_job j = {l, p, channel_count(l, p)};
+    const size_t channels = (size_t)l->out_c;
+    if (p->training) {
+        fer_pool_run(p->pool, channels, sum_channel, &j);
+        group_sum(p, p->stats, channels);
+        fer_pool_run(p->pool, channels, square_channel, &j);
+        group_sum(p, p->stats + channels, channels);
+    }
+    fer_pool_run(p->pool, channels, normalise_channel, &j);
 }
 
-static void backward_channel(void *arg, size_t c, int thread)
+/* stats[c] and stats[C + c]: the sums of dL/dy and of dL/dy * xhat over channel c; they are
+   also the gradients of beta and gamma. */
+static void sum_delta_channel(void *arg, size_t c, int thread)
 {
     (void)thread;
     struct bn_job *j = arg;
     struct fer_layer *l = j->l;
     const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
-    const int batch = j->p->batch;
     double sum_dy = 0, sum_dy_xh = 0;
-    for (int b = 0; b < batch; b++) {
+    for (int b = 0; b < j->p->batch; b++) {
         const float *d = l->delta + (size_t)b * l->out_size + c * hw;
         const float *xh = l->xhat + (size_t)b * l->out_size + c * hw;
         float s1 = 0, s2 = 0;
@@ -97,10 +156,20 @@ static void backward_channel(void *arg, size_t c, int thread)
     }
     l->db[c] += (float)sum_dy;
     l->dgamma[c] += (float)sum_dy_xh;
-    const double count = (double)batch * (double)hw;
+    j->p->stats[c] = sum_dy;
+    j->p->stats[(size_t)l->out_c + c] = sum_dy_xh;
+}
+
+static void backward_channel(void *arg, size_t c, int thread)
+{
+    (void)thread;
+    struct bn_job *j = arg;
+    struct fer_layer *l = j->l;
+    const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
     const float scale = l->gamma[c] * l->bn_invstd[c];
-    const float mean_dy = (float)(sum_dy / count), mean_dy_xh = (float)(sum_dy_xh / count);
-    for (int b = 0; b < batch; b++) {
+    const float mean_dy = (float)(j->p->stats[c] / j->count);
+    const float mean_dy_xh = (float)(j->p->stats[(size_t)l->out_c + c] / j->count);
+    for (int b = 0; b < j->p->batch; b++) {
         float *d = l->delta + (size_t)b * l->out_size + c * hw;
         const float *xh = l->xhat + (size_t)b * l->out_size + c * hw;
         for (size_t i = 0; i < hw; i++)
@@ -108,10 +177,15 @@ static void backward_channel(void *arg, size_t c, int thread)
     }
 }
 
+/* The two sums per channel (over every process's images, with a group), then dL/dx. Beta's
+   and gamma's gradients take this process's sums only: the group adds gradients itself. */
 void fer_bn_backward(struct fer_layer *l, struct fer_pass *p)
 {
-    struct bn_job j = {l, p};
-    fer_pool_run(p->pool, (size_t)l->out_c, backward_channel, &j);
+    struct bn_job j = {l, p, channel_count(l, p)};
+    const size_t channels = (size_t)l->out_c;
+    fer_pool_run(p->pool, channels, sum_delta_channel, &j);
+    group_sum(p, p->stats, 2 * channels);
+    fer_pool_run(p->pool, channels, backward_channel, &j);
 }
 
 void fer_bn_sizes(const struct fer_layer *l, struct fer_layer_sizes *sz)

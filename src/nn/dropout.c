@@ -4,7 +4,7 @@
  * Training keeps each value with probability 1-p and scales it by 1/(1-p);
  * inference passes values through. The mask of image b at training step s
  * is drawn from rng(seed, s, layer, b), so it is reproducible and independent
- * of threads.
+ * of threads; b counts in the global batch when processes train together.
  */
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +26,8 @@ static void forward_task(void *arg, size_t b, int thread)
     float *out = l->out + b * l->out_size;
     float *mask = l->mask + b * l->out_size;
     fer_rng rng;
-    fer_rng_seed(&rng, j->p->seed, j->p->step, (uint64_t)l->index, b);
+    const size_t image = b + (size_t)(j->p->group ? j->p->group->first_image : 0);
+    fer_rng_seed(&rng, j->p->seed, j->p->step, (uint64_t)l->index, image);
     const float keep = 1.0f - l->prob, scale = 1.0f / keep;
     for (size_t i = 0; i < l->out_size; i++) {
         mask[i] = fer_rng_uniform(&rng) < keep ? scale : 0.0f;

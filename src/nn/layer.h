@@ -107,6 +107,8 @@ struct fer_pass {
     float *in_delta;          /* where dL/dinput goes, NULL for the first layer */
     float **scratch;          /* per thread, scratch_floats each */
     float *parts;             /* FER_GRAD_PARTS x max weights: partial weight gradients */
+    const struct fer_net_group *group; /* training with other processes (net.h), or NULL */
+    double *stats; /* 2 x the most channels of a layer: batch norm's per-channel sums */
 };
 
 /* Weight gradients are reduced over this many fixed image groups, whatever the thread count. */

@@ -55,6 +55,9 @@ struct fer_net {
     size_t scratch_floats;
     float *parts;
     uint64_t seed, step;
+    struct fer_net_group group; /* see fer_net_set_group; used when in_group */
+    int in_group;
+    double *stats; /* fer_pass.stats */
     double *profile; /* per layer: forward and backward seconds, when profiling */
 };
 
@@ -347,16 +350,18 @@ static enum fer_status build(fer_spec *spec, int n_classes, int max_batch, int w
     }
     if ((st = check_outputs(net, spec, err)) != FER_OK)
         goto fail;
-    size_t grad_part = 1;
+    size_t grad_part = 1, channels = 1;
     for (int i = 0; i < net->n_layers; i++) {
         struct fer_layer_sizes sz = layer_sizes(&net->layers[i]);
         net->scratch_floats = sz.scratch > net->scratch_floats ? sz.scratch : net->scratch_floats;
         grad_part = sz.grad_part > grad_part ? sz.grad_part : grad_part;
+        channels = sz.stat_channels > channels ? sz.stat_channels : channels;
     }
     if ((st = alloc_params(net, err)) != FER_OK)
         goto fail;
     net->parts = fer_alloc_aligned(FER_GRAD_PARTS * grad_part, sizeof(float));
-    if (!net->parts) {
+    net->stats = fer_calloc(2 * channels, sizeof(double));
+    if (!net->parts || !net->stats) {
         st = fer_errorf(err, FER_ERR_NOMEM, "out of memory building network");
         goto fail;
     }
@@ -411,6 +416,7 @@ void fer_net_free(fer_net *net)
     }
     fer_free(net->profile);
     fer_free(net->parts);
+    fer_free(net->stats);
     fer_free(net->params);
     fer_free(net->grads);
     fer_free(net->buffers);
@@ -462,6 +468,13 @@ void fer_net_set_noise(fer_net *net, uint64_t seed, uint64_t step)
 {
     net->seed = seed;
     net->step = step;
+}
+
+void fer_net_set_group(fer_net *net, const struct fer_net_group *group)
+{
+    net->in_group = group != NULL;
+    if (group)
+        net->group = *group;
 }
 
 int fer_net_set_temperature(fer_net *net, float t)
@@ -596,6 +609,8 @@ static struct fer_pass make_pass(fer_net *net, int batch, int training)
     p.layers = net->layers;
     p.scratch = net->scratch;
     p.parts = net->parts;
+    p.group = net->in_group ? &net->group : NULL;
+    p.stats = net->stats;
     return p;
 }
 
@@ -633,6 +648,7 @@ double fer_net_loss(fer_net *net, int batch, const float *targets, float smoothi
         return 0; /* see net.h: nothing to train */
     struct fer_layer *l = &net->layers[net->n_layers - 1];
     const int k = l->out_c;
+    const float images = (float)(net->in_group ? net->group.global_batch : batch);
     double loss = 0;
     for (int b = 0; b < batch; b++) {
         const float *prob = l->out + (size_t)b * (size_t)k;
@@ -642,7 +658,7 @@ double fer_net_loss(fer_net *net, int batch, const float *targets, float smoothi
             float ti = (1.0f - smoothing) * t[i] + smoothing / (float)k;
             if (ti > 0)
                 loss -= (double)ti * log((double)prob[i] > 1e-30 ? (double)prob[i] : 1e-30);
-            d[i] = (prob[i] - ti) / (float)batch;
+            d[i] = (prob[i] - ti) / images;
         }
     }
     return loss / batch;
@@ -653,6 +669,14 @@ void fer_net_zero_grad(fer_net *net)
     memset(net->grads, 0, sizeof(float) * net->n_params);
 }
 
+/* The offset of layer l's first gradient, or the end of the gradients for a layer without
+   parameters (its slices are in layer order, weights first: alloc_params). */
+static size_t first_grad(const fer_net *net, const struct fer_layer *l)
+{
+    const float *first = l->dw ? l->dw : l->db ? l->db : l->dgamma;
+    return first ? (size_t)(first - net->grads) : net->n_params;
+}
+
 void fer_net_backward(fer_net *net, int batch)
 {
     if (!net->n_classes || fer_net_merges_outputs(net))
@@ -661,6 +685,7 @@ void fer_net_backward(fer_net *net, int batch)
     for (int i = 0; i < net->n_layers - 1; i++)
         memset(net->layers[i].delta, 0, sizeof(float) * net->layers[i].out_size * (size_t)batch);
     struct fer_pass p = make_pass(net, batch, 1);
+    size_t ready = net->n_params; /* the gradients from here on are final */
     for (int i = net->n_layers - 1; i >= 0; i--) {
         struct fer_layer *l = &net->layers[i];
         double t0 = net->profile ? fer_now() : 0;
@@ -669,6 +694,8 @@ void fer_net_backward(fer_net *net, int batch)
         l->ops->backward(l, &p);
         if (net->profile)
             net->profile[2 * i + 1] += fer_now() - t0;
+        if (net->in_group && net->group.grads_ready && first_grad(net, l) < ready)
+            net->group.grads_ready(net->group.ctx, ready = first_grad(net, l));
     }
 }
 

@@ -95,6 +95,25 @@ void fer_net_set_bn_momentum(fer_net *net, float momentum);
 void fer_net_set_own_kernels(fer_net *net, int on);
 /* Seed and step that make dropout masks reproducible. */
 void fer_net_set_noise(fer_net *net, uint64_t seed, uint64_t step);
+
+/*
+ * Data-parallel training: processes that each run a share of every global batch through their
+ * copy of one net. sum adds n doubles element-wise over all of them, in place, so that each
+ * gets the totals. Batch normalisation sums its statistics with it, so that a net normalises
+ * over the global batch however it is split (synchronised batch norm). first_image is this
+ * copy's first image in the global batch (dropout masks follow global indices), global_batch
+ * the images of all copies (the loss's gradient is a mean over them). grads_ready, when set,
+ * hears after each layer's backward that the gradients from offset `from` to the end are
+ * final, so their sum over the copies can start while the backward pass goes on. The group
+ * adds the gradients itself, after fer_net_backward. Copied; NULL: the net trains alone.
+ */
+struct fer_net_group {
+    void (*sum)(void *ctx, double *v, size_t n);
+    void (*grads_ready)(void *ctx, size_t from);
+    void *ctx;
+    int first_image, global_batch;
+};
+void fer_net_set_group(fer_net *net, const struct fer_net_group *group);
 /*
  * The calibration temperature T (1 unless a model file's "temperature" says
  * otherwise; see train/calibrate.h). Inference code applies it with
@@ -143,7 +162,8 @@ const float *fer_net_output(const fer_net *net);
  * Mean softmax cross-entropy over the batch against target distributions
  * (batch x classes, each row summing to 1; one-hot for hard labels), with
  * label smoothing eps (targets become (1-eps) t + eps/classes). Stores the
- * gradient with respect to the logits for fer_net_backward.
+ * gradient with respect to the logits for fer_net_backward: of the mean over
+ * the batch, or in a group (fer_net_set_group) over the global batch.
  */
 double fer_net_loss(fer_net *net, int batch, const float *targets, float smoothing);
 void fer_net_zero_grad(fer_net *net);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/pool.h"
@@ -17,12 +18,14 @@
 #include "nn/model_file.h"
 #include "nn/net.h"
 #include "train/evaluate.h"
+#include "train/group.h"
 
 #define FER_VERSION_STRING "0.1.0"
 
 /* Everything one run holds; freed in one place. */
 struct run {
-    const struct fer_train_config *c;
+    const struct fer_train_config *c; /* the caller's (rank 0) or a copy that says nothing */
+    struct fer_train_config quiet;
     struct fer_train_config cfg; /* effective recipe (after resume) */
     fer_dataset *train, *val;
     char train_sha[65], val_sha[65], ferplus_sha[65];
@@ -31,6 +34,10 @@ struct run {
     fer_net *net;
     fer_optim *opt;
     fer_pool *pool;
+    fer_group *group;  /* the processes training together (group.h); often this one alone */
+    size_t lo, hi;     /* this process's share of each global batch */
+    float *stage;      /* in a group: the global batch's inputs, before this share is taken */
+    double comm_wait;  /* seconds this epoch waited for the gradients' sums */
     struct fer_meta meta;
     struct fer_norm norm;
     char ckpt_path[1024], log_path[1024];
@@ -112,6 +119,7 @@ static void free_run(struct run *r)
     fer_meta_clear(&r->meta);
     fer_free(r->order);
     fer_free(r->targets);
+    fer_free(r->stage);
 }
 
 /*
@@ -402,6 +410,13 @@ struct batch_job {
     int side;
 };
 
+/* Where a global batch's inputs are made: the net's input, or in a group the staging area
+   that this process's share is taken from. */
+static float *batch_inputs(struct run *r)
+{
+    return r->stage ? r->stage : fer_net_input(r->net);
+}
+
 static void fill_task(void *arg, size_t i, int thread)
 {
     (void)thread;
@@ -410,7 +425,7 @@ static void fill_task(void *arg, size_t i, int thread)
     uint32_t idx = j->idx[i];
     fer_rng rng;
     fer_rng_seed(&rng, r->cfg.seed, 0x61756700ULL + (uint64_t)j->epoch, idx, 1);
-    float *dst = fer_net_input(r->net) + i * (size_t)j->side * (size_t)j->side;
+    float *dst = batch_inputs(r) + i * (size_t)j->side * (size_t)j->side;
     fer_augment_image(r->train->pixels + (size_t)idx * FER_FACE_PIXELS, FER_FACE_SIDE, dst, j->side,
                       &r->cfg.augment, &rng, r->norm.mean, r->norm.std, 0);
 }
@@ -458,7 +473,7 @@ static void make_targets(struct run *r, const uint32_t *idx, int batch, int epoc
         lam = 1 - lam; /* keep the first image dominant so "train accuracy" stays meaningful */
     /* partner of b is b+1 (cyclic) in this already shuffled batch */
     const size_t in = (size_t)fer_net_input_side(r->net) * (size_t)fer_net_input_side(r->net);
-    float *x = fer_net_input(r->net);
+    float *x = batch_inputs(r);
     float *first_x = fer_malloc(in * sizeof(float));
     float *first_t = fer_malloc((size_t)k * sizeof(float));
     if (!first_x || !first_t) {
@@ -519,62 +534,125 @@ static enum fer_status save_epoch_weights(struct run *r, char *err)
     return fer_model_save(path, r->net, &r->meta, NULL, err);
 }
 
+/* In a group: this process's share of the global batch moves from the staging area to the
+   net's input. Returns the share's size. */
+static int take_share(struct run *r, int batch)
+{
+    fer_group_share(r->group, (size_t)batch, &r->lo, &r->hi);
+    if (r->stage) {
+        const size_t in = (size_t)fer_net_input_side(r->net) * (size_t)fer_net_input_side(r->net);
+        memcpy(fer_net_input(r->net), r->stage + r->lo * in, (r->hi - r->lo) * in * sizeof(float));
+    }
+    return (int)(r->hi - r->lo);
+}
+
+static void sum_over_group(void *ctx, double *v, size_t n)
+{
+    fer_group_sum(ctx, v, n);
+}
+
+static void grads_ready(void *ctx, size_t from)
+{
+    fer_group_grads_ready(ctx, from);
+}
+
+/* In a group, the net learns its share of the batch and how to sum over the others. */
+static void join_net(struct run *r, int batch)
+{
+    if (fer_group_size(r->group) == 1)
+        return;
+    size_t lo, hi;
+    fer_group_share(r->group, (size_t)batch, &lo, &hi);
+    struct fer_net_group g = {sum_over_group, grads_ready, r->group, (int)lo, batch};
+    fer_net_set_group(r->net, &g);
+}
+
+/* The images of a batch the net ranked first right, of its share [lo, hi). */
+static double count_correct(struct run *r, const uint32_t *idx)
+{
+    const int k = r->cfg.n_classes;
+    const float *p = fer_net_output(r->net);
+    double correct = 0;
+    for (size_t b = 0; b < r->hi - r->lo; b++) {
+        int best = 0;
+        for (int i = 1; i < k; i++)
+            best = p[b * (size_t)k + (size_t)i] > p[b * (size_t)k + (size_t)best] ? i : best;
+        correct += best == r->train->labels[idx[r->lo + b]];
+    }
+    return correct;
+}
+
+/*
+ * One step on a global batch: every process makes the whole batch's inputs and targets (the
+ * augmentation is seeded per face, so all make the same), runs its share forward and back,
+ * and the gradients are summed over the group before the optimizer's step. tally gets the
+ * batch's summed loss and correct count.
+ */
+static void train_step(struct run *r, const uint32_t *idx, int batch, int epoch, int s, float lr,
+                       double tally[2])
+{
+    const struct fer_train_config *c = &r->cfg;
+    struct batch_job j = {r, idx, epoch, fer_net_input_side(r->net)};
+    fer_pool_run(r->pool, (size_t)batch, fill_task, &j);
+    make_targets(r, idx, batch, epoch, s);
+    const int mine = take_share(r, batch);
+    fer_net_set_noise(r->net, c->seed, fer_optim_steps(r->opt));
+    fer_net_forward(r->net, mine, 1);
+    const float *targets = r->targets + r->lo * (size_t)c->n_classes;
+    tally[0] = fer_net_loss(r->net, mine, targets, c->label_smoothing) * mine;
+    fer_net_zero_grad(r->net);
+    size_t n_grads;
+    float *grads = fer_net_grads(r->net, &n_grads);
+    fer_group_grads_begin(r->group, grads, n_grads);
+    fer_net_backward(r->net, mine);
+    r->comm_wait += fer_group_grads_finish(r->group);
+    fer_optim_step(r->opt, lr);
+    tally[1] = count_correct(r, idx);
+    fer_group_sum(r->group, tally, 2);
+}
+
 static enum fer_status train_epoch(struct run *r, int epoch, double *loss_out, double *acc_out,
                                    double *rate_out, char *err)
 {
-    (void)err;
     const struct fer_train_config *c = &r->cfg;
     const size_t n = r->train->n;
     const int batch = n < (size_t)c->batch ? (int)n : c->batch;
     const int steps = (int)(n / (size_t)batch); /* the last partial batch is dropped */
-    const int k = c->n_classes;
     for (size_t i = 0; i < n; i++)
         r->order[i] = (uint32_t)i;
     fer_rng rng;
     fer_rng_seed(&rng, c->seed, 0x6f726400ULL + (uint64_t)epoch, 0, 0);
     fer_rng_shuffle(&rng, r->order, n);
+    join_net(r, batch);
     char label[48];
     snprintf(label, sizeof(label), "epoch %d/%d", epoch + 1, c->epochs);
     fer_progress bar;
     fer_progress_start(&bar, label, "img", (size_t)steps * (size_t)batch, r->c->progress);
-    double loss_sum = 0;
-    size_t correct = 0, seen = 0;
+    double loss_sum = 0, correct = 0;
+    size_t seen = 0;
     double t0 = fer_now();
+    r->comm_wait = 0;
     for (int s = 0; s < steps; s++) {
-        const uint32_t *idx = r->order + (size_t)s * (size_t)batch;
-        struct batch_job j = {r, idx, epoch, fer_net_input_side(r->net)};
-        fer_pool_run(r->pool, (size_t)batch, fill_task, &j);
-        make_targets(r, idx, batch, epoch, s);
         float lr = fer_schedule_lr(&c->schedule, epoch + (double)s / steps, c->epochs);
-        fer_net_set_noise(r->net, c->seed, fer_optim_steps(r->opt));
-        fer_net_forward(r->net, batch, 1);
-        double loss = fer_net_loss(r->net, batch, r->targets, c->label_smoothing);
-        fer_net_zero_grad(r->net);
-        fer_net_backward(r->net, batch);
-        fer_optim_step(r->opt, lr);
-        const float *p = fer_net_output(r->net);
-        for (int b = 0; b < batch; b++) {
-            int best = 0;
-            for (int i = 1; i < k; i++)
-                best = p[b * k + i] > p[b * k + best] ? i : best;
-            correct += best == r->train->labels[idx[b]];
-        }
-        loss_sum += loss * batch;
+        double tally[2];
+        train_step(r, r->order + (size_t)s * (size_t)batch, batch, epoch, s, lr, tally);
+        loss_sum += tally[0];
+        correct += tally[1];
         seen += (size_t)batch;
         char extra[96];
         snprintf(extra, sizeof(extra), "loss %.4f  acc %.1f%%  lr %.2g", loss_sum / (double)seen,
-                 100.0 * (double)correct / (double)seen, (double)lr);
+                 100.0 * correct / (double)seen, (double)lr);
         fer_progress_add(&bar, (size_t)batch, extra);
-        if (!isfinite(loss))
+        if (!isfinite(tally[0]))
             return fer_errorf(err, FER_ERR_STATE,
                               "training diverged at epoch %d step %d (loss is %f); lower the "
                               "learning rate",
-                              epoch + 1, s, loss);
+                              epoch + 1, s, tally[0] / batch);
     }
     fer_progress_finish(&bar);
     double dt = fer_now() - t0;
     *loss_out = seen ? loss_sum / (double)seen : 0;
-    *acc_out = seen ? (double)correct / (double)seen : 0;
+    *acc_out = seen ? correct / (double)seen : 0;
     *rate_out = dt > 0 ? (double)seen / dt : 0;
     return FER_OK;
 }
@@ -636,8 +714,16 @@ static enum fer_status load_data(struct run *r, char *err)
     if (c->labels != FER_LABELS_FER2013 &&
         (st = fer_sha256_file(c->ferplus_path, r->ferplus_sha, err)) != FER_OK)
         return st;
-    if (c->teacher.models && (st = load_teacher(r, err)) != FER_OK)
-        return st;
+    if (c->teacher.models) {
+        /* rank 0 computes the teacher's predictions and caches them; the others read them */
+        if (fer_group_rank(r->group) != 0)
+            fer_group_barrier(r->group);
+        st = load_teacher(r, err);
+        if (fer_group_rank(r->group) == 0)
+            fer_group_barrier(r->group);
+        if (st != FER_OK)
+            return st;
+    }
     say(c, FER_LOG_INFO, "data: %zu training faces, %zu validation faces, %d classes (%.1fs)",
         r->train->n, r->val ? r->val->n : (size_t)0, c->n_classes, fer_now() - t_load);
     return FER_OK;
@@ -656,6 +742,18 @@ static enum fer_status prepare_model(struct run *r, char *err)
     r->targets = fer_calloc((size_t)r->cfg.batch * (size_t)c->n_classes, sizeof(float));
     if (!r->order || !r->targets)
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory");
+    const int ranks = fer_group_size(r->group);
+    if (ranks > 1) { /* each process's net holds its share; the whole batch is staged */
+        const size_t side = (size_t)fer_net_input_side(r->net);
+        r->stage = fer_malloc((size_t)r->cfg.batch * side * side * sizeof(float));
+        if (!r->stage)
+            return fer_errorf(err, FER_ERR_NOMEM, "out of memory");
+        if ((st = fer_net_set_max_batch(r->net, (r->cfg.batch + ranks - 1) / ranks, err)))
+            return st;
+        say(c, FER_LOG_INFO, "group: %d processes (%d on this host), each %d of every %d images",
+            ranks, fer_group_local_size(r->group), (r->cfg.batch + ranks - 1) / ranks,
+            r->cfg.batch);
+    }
     say(c, FER_LOG_INFO,
         "model: %zu parameters, %.1f MFLOP per face; %d threads; %s lr %.3g %s, batch %d, "
         "%d epochs",
@@ -675,10 +773,10 @@ static enum fer_status report_epoch(struct run *r, int epoch, double t0, double 
     snprintf(line, sizeof(line),
              "{\"epoch\":%d,\"train_loss\":%.5f,\"train_acc\":%.5f,\"val_loss\":%.5f,"
              "\"val_acc\":%.5f,\"val_macro_f1\":%.5f,\"lr\":%.6g,\"img_per_s\":%.1f,"
-             "\"seconds\":%.1f,\"best\":%s}\n",
+             "\"seconds\":%.1f,\"processes\":%d,\"gradient_wait_s\":%.2f,\"best\":%s}\n",
              r->done.epoch, loss, acc, val ? val->loss : 0.0, val ? val->accuracy : 0.0,
              val ? val->macro_f1 : 0.0, (double)lr, rate, fer_now() - t0,
-             improved ? "true" : "false");
+             fer_group_size(r->group), r->comm_wait, improved ? "true" : "false");
     enum fer_status st = write_log(r, line, err);
     if (st != FER_OK)
         return st;
@@ -691,18 +789,98 @@ static enum fer_status report_epoch(struct run *r, int epoch, double t0, double 
     return FER_OK;
 }
 
+/* The faces [lo, hi) of ds, sharing its memory. */
+static fer_dataset dataset_part(const fer_dataset *ds, size_t lo, size_t hi)
+{
+    fer_dataset part = *ds;
+    part.n = hi - lo;
+    part.pixels += lo * FER_FACE_PIXELS;
+    part.labels += lo;
+    part.usage = ds->usage ? ds->usage + lo : NULL;
+    part.usage_rank = ds->usage_rank ? ds->usage_rank + lo : NULL;
+    part.soft = ds->soft ? ds->soft + lo * (size_t)ds->n_classes : NULL;
+    return part;
+}
+
+/* The validation metrics; in a group each process classifies its share of the faces and every
+   process scores all of their probabilities. */
+static enum fer_status validate(struct run *r, struct fer_metrics *val, char *err)
+{
+    const enum fer_tta tta = (enum fer_tta)r->cfg.eval_tta;
+    if (fer_group_size(r->group) == 1)
+        return fer_evaluate(r->net, r->norm, r->val, tta, 0, val, NULL, err);
+    const size_t n = r->val->n, k = (size_t)r->val->n_classes;
+    size_t lo, hi;
+    fer_group_share(r->group, n, &lo, &hi);
+    float *probs = fer_calloc(n * k, sizeof(float));
+    if (!probs)
+        return fer_errorf(err, FER_ERR_NOMEM, "out of memory for validation");
+    fer_dataset part = dataset_part(r->val, lo, hi);
+    enum fer_status st = fer_evaluate(r->net, r->norm, &part, tta, 0, val, probs + lo * k, err);
+    if (st == FER_OK)
+        st = fer_group_gather_rows(r->group, probs, n, k, err);
+    if (st == FER_OK)
+        fer_metrics_from_probs(probs, r->val, val);
+    fer_free(probs);
+    return st;
+}
+
+/* The model when it is the best yet, the checkpoint and the epoch's weights, then the log
+   line: rank 0's work. */
+static enum fer_status save_epoch(struct run *r, int epoch, double t0, const double train[3],
+                                  const struct fer_metrics *val, int improved, char *err)
+{
+    enum fer_status st;
+    if (fer_group_rank(r->group) != 0)
+        return FER_OK;
+    if (improved) {
+        describe_model(r, r->done.epoch, val);
+        if ((st = fer_model_save(r->c->out_path, r->net, &r->meta, NULL, err)) != FER_OK)
+            return st;
+    }
+    /* checkpoint first, then the log line: a crash between them repeats no epoch */
+    if ((st = save_checkpoint(r, val, err)) != FER_OK || (st = save_epoch_weights(r, err)) != FER_OK)
+        return st;
+    return report_epoch(r, epoch, t0, train[0], train[1], train[2], val, improved, err);
+}
+
+/*
+ * In a group: rank 0's outcome of saving the epoch, then its weights, statistics and optimizer
+ * state, go to every process. A failure there stops them all, and the copies of the net stay
+ * the same to the bit even if the sums over the group differed in the last bits.
+ */
+static enum fer_status agree(struct run *r, enum fer_status st, char *err)
+{
+    if (fer_group_size(r->group) == 1)
+        return st;
+    int code = (int)st;
+    fer_group_broadcast(r->group, &code, sizeof(code));
+    if (code != FER_OK)
+        return fer_group_rank(r->group) == 0
+                   ? st
+                   : fer_errorf(err, (enum fer_status)code, "rank 0 failed to save the epoch");
+    size_t n;
+    float *v = fer_net_params(r->net, &n);
+    fer_group_broadcast(r->group, v, n * sizeof(float));
+    v = fer_net_buffers(r->net, &n);
+    fer_group_broadcast(r->group, v, n * sizeof(float));
+    v = fer_optim_state(r->opt, &n);
+    fer_group_broadcast(r->group, v, n * sizeof(float));
+    fer_net_weights_changed(r->net);
+    return FER_OK;
+}
+
 /* One epoch: training, validation, the model saved when it is the best yet, the checkpoint
    and the epoch's weights, then the log. */
 static enum fer_status run_epoch(struct run *r, int epoch, char *err)
 {
-    double t0 = fer_now(), loss = 0, acc = 0, rate = 0;
+    double t0 = fer_now(), train[3] = {0, 0, 0}; /* loss, accuracy, images per second */
     enum fer_status st;
-    if ((st = train_epoch(r, epoch, &loss, &acc, &rate, err)) != FER_OK)
+    if ((st = train_epoch(r, epoch, &train[0], &train[1], &train[2], err)) != FER_OK)
         return st;
     struct fer_metrics val;
     int have_val = r->val != NULL;
-    if (have_val && (st = fer_evaluate(r->net, r->norm, r->val, (enum fer_tta)r->cfg.eval_tta, 0,
-                                       &val, NULL, err)) != FER_OK)
+    if (have_val && (st = validate(r, &val, err)) != FER_OK)
         return st;
     if (have_val)
         fer_schedule_observe(&r->cfg.schedule, (float)val.loss);
@@ -712,15 +890,20 @@ static enum fer_status run_epoch(struct run *r, int epoch, char *err)
     if (improved) {
         r->done.best_acc = have_val ? val.accuracy : 0;
         r->done.best_epoch = r->done.epoch;
-        describe_model(r, r->done.epoch, have_val ? &val : NULL);
-        if ((st = fer_model_save(r->c->out_path, r->net, &r->meta, NULL, err)) != FER_OK)
-            return st;
     }
-    /* checkpoint first, then the log line: a crash between them repeats no epoch */
-    if ((st = save_checkpoint(r, have_val ? &val : NULL, err)) != FER_OK ||
-        (st = save_epoch_weights(r, err)) != FER_OK)
-        return st;
-    return report_epoch(r, epoch, t0, loss, acc, rate, have_val ? &val : NULL, improved, err);
+    st = save_epoch(r, epoch, t0, train, have_val ? &val : NULL, improved, err);
+    return agree(r, st, err);
+}
+
+/* Threads per process: as asked, else this host's cores shared by the group's processes on
+   it. */
+static int thread_count(const struct run *r)
+{
+    if (r->c->threads > 0)
+        return r->c->threads;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    long each = (cores > 0 ? cores : 1) / fer_group_local_size(r->group);
+    return each > 1 ? (int)each : 1;
 }
 
 enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
@@ -733,21 +916,31 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
         return fer_errorf(err, FER_ERR_ARG, "no output model path (--out)");
     if (!c->resume_path && !c->init_path && !c->arch_path)
         return fer_errorf(err, FER_ERR_ARG, "no architecture (--arch), --init or --resume");
+    enum fer_status st = fer_group_open(&r.group, err);
+    if (st != FER_OK)
+        return st;
+    if (fer_group_rank(r.group) != 0) { /* rank 0 speaks for the group */
+        r.quiet = *c;
+        r.quiet.log = NULL;
+        r.quiet.progress = 0;
+        r.c = &r.quiet;
+    }
     set_paths(&r);
-    enum fer_status st = fer_pool_new(c->threads, &r.pool, err);
+    st = fer_pool_new(thread_count(&r), &r.pool, err);
     if (st == FER_OK)
         st = load_data(&r, err);
     if (st == FER_OK)
         st = prepare_model(&r, err);
-    if (st == FER_OK && !c->resume_path)
+    if (st == FER_OK && !c->resume_path && fer_group_rank(r.group) == 0)
         remove(r.log_path); /* a fresh run starts a fresh log */
     for (int epoch = r.done.epoch; st == FER_OK && epoch < r.cfg.epochs; epoch++)
         st = run_epoch(&r, epoch, err);
     if (st == FER_OK)
-        say(c, FER_LOG_INFO,
+        say(r.c, FER_LOG_INFO,
             "done: %s (epoch %d, validation accuracy %.2f%%), checkpoint %s, log %s", c->out_path,
             r.done.best_epoch, 100 * (r.done.best_acc > 0 ? r.done.best_acc : 0), r.ckpt_path,
             r.log_path);
     free_run(&r);
+    fer_group_close(r.group, st != FER_OK);
     return st;
 }
