@@ -118,6 +118,15 @@ void fer_group_broadcast(fer_group *g, void *data, size_t bytes)
     g->comm_seconds += fer_now() - t0;
 }
 
+int fer_group_all_ok(fer_group *g, int ok)
+{
+    if (g->size == 1)
+        return ok != 0;
+    int all = ok != 0;
+    MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return all;
+}
+
 void fer_group_barrier(fer_group *g)
 {
     if (g->size > 1)

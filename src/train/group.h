@@ -41,6 +41,8 @@ void fer_group_share(const fer_group *g, size_t n, size_t *lo, size_t *hi);
 void fer_group_sum(fer_group *g, double *v, size_t n);
 /* Copies rank 0's bytes to every process. */
 void fer_group_broadcast(fer_group *g, void *data, size_t bytes);
+/* 1 when every process passes ok != 0 (each waits for all). */
+int fer_group_all_ok(fer_group *g, int ok);
 /* Waits until every process has come here. */
 void fer_group_barrier(fer_group *g);
 /*

@@ -38,6 +38,7 @@ struct run {
     size_t lo, hi;     /* this process's share of each global batch */
     float *stage;      /* in a group: the global batch's inputs, before this share is taken */
     double comm_wait;  /* seconds this epoch waited for the gradients' sums */
+    int stopped_together; /* a failure every process of the group knows of: none waits */
     struct fer_meta meta;
     struct fer_norm norm;
     char ckpt_path[1024], log_path[1024];
@@ -643,11 +644,13 @@ static enum fer_status train_epoch(struct run *r, int epoch, double *loss_out, d
         snprintf(extra, sizeof(extra), "loss %.4f  acc %.1f%%  lr %.2g", loss_sum / (double)seen,
                  100.0 * correct / (double)seen, (double)lr);
         fer_progress_add(&bar, (size_t)batch, extra);
-        if (!isfinite(tally[0]))
+        if (!isfinite(tally[0])) {
+            r->stopped_together = 1; /* the loss is the group's: all see it */
             return fer_errorf(err, FER_ERR_STATE,
                               "training diverged at epoch %d step %d (loss is %f); lower the "
                               "learning rate",
                               epoch + 1, s, tally[0] / batch);
+        }
     }
     fer_progress_finish(&bar);
     double dt = fer_now() - t0;
@@ -855,6 +858,7 @@ static enum fer_status agree(struct run *r, enum fer_status st, char *err)
         return st;
     int code = (int)st;
     fer_group_broadcast(r->group, &code, sizeof(code));
+    r->stopped_together = code != FER_OK;
     if (code != FER_OK)
         return fer_group_rank(r->group) == 0
                    ? st
@@ -895,6 +899,35 @@ static enum fer_status run_epoch(struct run *r, int epoch, char *err)
     return agree(r, st, err);
 }
 
+/*
+ * In a group: whether every process read its data and made its net. A process that failed
+ * returns its own error and the others a note; all stop together, so that none waits for one
+ * that is gone.
+ */
+static enum fer_status all_started(struct run *r, enum fer_status st, char *err)
+{
+    if (fer_group_all_ok(r->group, st == FER_OK))
+        return FER_OK;
+    r->stopped_together = 1;
+    return st != FER_OK ? st
+                        : fer_errorf(err, FER_ERR_STATE,
+                                     "another process of the group failed to start (its "
+                                     "message says why)");
+}
+
+/*
+ * Leaves the group. A failure the others do not know of (out of memory, say) ends the whole
+ * job, after this process has said why: the others would wait for it forever.
+ */
+static void leave_group(struct run *r, enum fer_status st, const char *err)
+{
+    int alone = st != FER_OK && !r->stopped_together && fer_group_size(r->group) > 1;
+    if (alone)
+        say(&r->cfg, FER_LOG_WARN, "process %d of the group failed: %s",
+            fer_group_rank(r->group), err);
+    fer_group_close(r->group, alone);
+}
+
 /* Threads per process: as asked, else this host's cores shared by the group's processes on
    it. */
 static int thread_count(const struct run *r)
@@ -931,6 +964,7 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
         st = load_data(&r, err);
     if (st == FER_OK)
         st = prepare_model(&r, err);
+    st = all_started(&r, st, err);
     if (st == FER_OK && !c->resume_path && fer_group_rank(r.group) == 0)
         remove(r.log_path); /* a fresh run starts a fresh log */
     for (int epoch = r.done.epoch; st == FER_OK && epoch < r.cfg.epochs; epoch++)
@@ -941,6 +975,6 @@ enum fer_status fer_train_run(const struct fer_train_config *c, char *err)
             r.done.best_epoch, 100 * (r.done.best_acc > 0 ? r.done.best_acc : 0), r.ckpt_path,
             r.log_path);
     free_run(&r);
-    fer_group_close(r.group, st != FER_OK);
+    leave_group(&r, st, err);
     return st;
 }
