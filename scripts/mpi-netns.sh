@@ -5,7 +5,8 @@
 # addresses 127.10.0.1 and 127.10.0.2 (each namespace routes 127.10.0.0/24 over the veth, not
 # to its own lo). mpirun starts in fer-h1 and reaches fer-h2 through this script as its
 # launcher, in place of ssh; the ranks talk over TCP on the veth only (no shared memory between
-# the "hosts"). Needs root (ip netns).
+# the "hosts"). Its processes are not bound to cores: the two "hosts" share this machine's.
+# Needs root (ip netns).
 #
 #   scripts/mpi-netns.sh up [RATE]        make the hosts; RATE (e.g. 1gbit) shapes both directions
 #   scripts/mpi-netns.sh mpirun ARGS...   mpirun across them: one rank per host (-np 2)
@@ -59,7 +60,7 @@ run_mpirun() {
     hosts=$(mktemp /tmp/fer_hosts_XXXXXX)
     printf '127.10.0.1 slots=1\n127.10.0.2 slots=1\n' >"$hosts"
     local rc=0
-    ip netns exec "${prefix}1" mpirun --hostfile "$hosts" \
+    ip netns exec "${prefix}1" mpirun --hostfile "$hosts" --bind-to none \
         --mca plm_rsh_agent "$here/mpi-netns.sh agent" \
         --mca btl self,tcp --mca oob_tcp_if_include 127.10.0.0/24 \
         --mca btl_tcp_if_include 127.10.0.0/24 "$@" || rc=$?

@@ -37,7 +37,7 @@ struct run {
     fer_group *group;  /* the processes training together (group.h); often this one alone */
     size_t lo, hi;     /* this process's share of each global batch */
     float *stage;      /* in a group: the global batch's inputs, before this share is taken */
-    double comm_wait;  /* seconds this epoch waited for the gradients' sums */
+    double comm_wait;  /* seconds this epoch's training spent communicating with the group */
     int stopped_together; /* a failure every process of the group knows of: none waits */
     struct fer_meta meta;
     struct fer_norm norm;
@@ -606,7 +606,7 @@ static void train_step(struct run *r, const uint32_t *idx, int batch, int epoch,
     float *grads = fer_net_grads(r->net, &n_grads);
     fer_group_grads_begin(r->group, grads, n_grads);
     fer_net_backward(r->net, mine);
-    r->comm_wait += fer_group_grads_finish(r->group);
+    fer_group_grads_finish(r->group);
     fer_optim_step(r->opt, lr);
     tally[1] = count_correct(r, idx);
     fer_group_sum(r->group, tally, 2);
@@ -631,8 +631,7 @@ static enum fer_status train_epoch(struct run *r, int epoch, double *loss_out, d
     fer_progress_start(&bar, label, "img", (size_t)steps * (size_t)batch, r->c->progress);
     double loss_sum = 0, correct = 0;
     size_t seen = 0;
-    double t0 = fer_now();
-    r->comm_wait = 0;
+    double t0 = fer_now(), comm0 = fer_group_comm_seconds(r->group);
     for (int s = 0; s < steps; s++) {
         float lr = fer_schedule_lr(&c->schedule, epoch + (double)s / steps, c->epochs);
         double tally[2];
@@ -654,6 +653,7 @@ static enum fer_status train_epoch(struct run *r, int epoch, double *loss_out, d
     }
     fer_progress_finish(&bar);
     double dt = fer_now() - t0;
+    r->comm_wait = fer_group_comm_seconds(r->group) - comm0;
     *loss_out = seen ? loss_sum / (double)seen : 0;
     *acc_out = seen ? correct / (double)seen : 0;
     *rate_out = dt > 0 ? (double)seen / dt : 0;
@@ -766,6 +766,20 @@ static enum fer_status prepare_model(struct run *r, char *err)
     return FER_OK;
 }
 
+/* ", N processes, X% communicating" in a group (of the epoch's training time), else "". */
+static const char *group_note(struct run *r, double rate, char note[64])
+{
+    const int n = fer_group_size(r->group);
+    const double busy = rate > 0 ? (double)(r->train->n / (size_t)r->cfg.batch) *
+                                       (double)r->cfg.batch / rate
+                                 : 0;
+    if (n == 1 || busy <= 0)
+        return "";
+    snprintf(note, 64, " on %d processes, %.0f%% communicating", n,
+             100 * r->comm_wait / busy);
+    return note;
+}
+
 /* The epoch's line in the JSONL log, then in the run's log; val is NULL without validation. */
 static enum fer_status report_epoch(struct run *r, int epoch, double t0, double loss, double acc,
                                     double rate, const struct fer_metrics *val, int improved,
@@ -776,18 +790,19 @@ static enum fer_status report_epoch(struct run *r, int epoch, double t0, double 
     snprintf(line, sizeof(line),
              "{\"epoch\":%d,\"train_loss\":%.5f,\"train_acc\":%.5f,\"val_loss\":%.5f,"
              "\"val_acc\":%.5f,\"val_macro_f1\":%.5f,\"lr\":%.6g,\"img_per_s\":%.1f,"
-             "\"seconds\":%.1f,\"processes\":%d,\"gradient_wait_s\":%.2f,\"best\":%s}\n",
+             "\"seconds\":%.1f,\"processes\":%d,\"communication_s\":%.2f,\"best\":%s}\n",
              r->done.epoch, loss, acc, val ? val->loss : 0.0, val ? val->accuracy : 0.0,
              val ? val->macro_f1 : 0.0, (double)lr, rate, fer_now() - t0,
              fer_group_size(r->group), r->comm_wait, improved ? "true" : "false");
     enum fer_status st = write_log(r, line, err);
     if (st != FER_OK)
         return st;
+    char note[64];
     say(r->c, FER_LOG_INFO,
         "epoch %d/%d  train loss %.4f acc %.2f%%  val loss %.4f acc %.2f%% macro-F1 %.4f  "
-        "%.0f img/s%s",
+        "%.0f img/s%s%s",
         r->done.epoch, r->cfg.epochs, loss, 100 * acc, val ? val->loss : 0.0,
-        val ? 100 * val->accuracy : 0.0, val ? val->macro_f1 : 0.0, rate,
+        val ? 100 * val->accuracy : 0.0, val ? val->macro_f1 : 0.0, rate, group_note(r, rate, note),
         improved ? "  (best, saved)" : "");
     return FER_OK;
 }
