@@ -11,7 +11,8 @@
 static const char *USAGE =
     "fer train --arch models/X.cfg --train FILE [--val FILE] --out MODEL [options]\n"
     "       fer train --resume MODEL.ckpt --train FILE [--val FILE] --out MODEL\n"
-    "       fer train --init MODEL --train FEEDBACK.csv --out TUNED [options]";
+    "       fer train --init MODEL --train FEEDBACK.csv --out TUNED [options]\n"
+    "       mpirun -np N fer train ...   (data-parallel: N processes share each batch)";
 
 /* The command line of one fer train: the config, and what overrides its recipe. */
 struct train_cli {
