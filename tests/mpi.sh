@@ -127,6 +127,17 @@ else
     bad "and the same losses and validation accuracy every epoch"
 fi
 
+# A net large enough for several gradient buckets (models/fer-resnet.cfg: 2.7M parameters,
+# 3 buckets of at least 4 MiB) after one step. (Over more steps such a net's copies drift
+# apart faster: a max-pool whose two largest values differ in the last bits picks the other.)
+expect "fer-resnet, one step, one process" 0 "$FER_RELEASE" train --arch models/fer-resnet.cfg \
+    --train "$tmp/faces.csv" --limit 64 --batch 64 --epochs 1 --warmup 0 --seed 3 \
+    --no-progress --out "$tmp/big1.fer"
+expect "and on 2 processes" 0 mpirun -np 2 "$FER_RELEASE" train --arch models/fer-resnet.cfg \
+    --train "$tmp/faces.csv" --limit 64 --batch 64 --epochs 1 --warmup 0 --seed 3 \
+    --no-progress --out "$tmp/big2.fer"
+same "summed in buckets, the same step" "$tmp/big1.fer.ckpt" "$tmp/big2.fer.ckpt"
+
 # Resume with the same or another count: each checkpoint after 2 epochs is resumed twice for a
 # third, and both ends agree. (Between a 2-epoch run on one process and on several the weights
 # differ more than between 3-epoch ones, about 6e-5 here: a max-pool or ReLU that flips on a

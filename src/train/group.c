@@ -8,8 +8,10 @@
 #include "core/alloc.h"
 #include "core/progress.h"
 
-/* Gradients are summed in buckets of at least this many floats (4 MiB), as they become final. */
+/* Gradients are summed in buckets of at least this many floats (4 MiB), as they become final;
+   past MAX_BUCKETS - 1 of them, the rest go in one last bucket. */
 #define BUCKET_FLOATS ((size_t)1 << 20)
+#define MAX_BUCKETS   64
 
 struct fer_group {
     int mpi; /* 1 when MPI was started (a group under mpirun, even of one) */
@@ -17,8 +19,8 @@ struct fer_group {
     /* the step's gradients: [sent, n) are summing in requests[0 .. n_requests) */
     float *grads;
     size_t n, sent;
-    MPI_Request *requests;
-    int n_requests, max_requests;
+    MPI_Request requests[MAX_BUCKETS];
+    int n_requests;
     double comm_seconds;
 };
 
@@ -71,7 +73,6 @@ void fer_group_close(fer_group *g, int failed)
         MPI_Abort(MPI_COMM_WORLD, 1);
     if (g->mpi)
         MPI_Finalize();
-    fer_free(g->requests);
     fer_free(g);
 }
 
@@ -169,25 +170,14 @@ void fer_group_grads_begin(fer_group *g, float *grads, size_t n)
     g->n_requests = 0;
 }
 
-/* Starts summing grads[from, sent) (one request); a bucket that cannot get a request slot is
-   summed at once, which is slower but never wrong. */
+/* Starts summing grads[from, sent) (one request). Every process starts the same buckets in
+   the same order: the layers finish in the same order everywhere. */
 static void start_bucket(fer_group *g, size_t from)
 {
-    float *part = g->grads + from;
     int count = (int)(g->sent - from);
-    g->sent = from;
-    if (g->n_requests == g->max_requests) {
-        int more = g->max_requests ? 2 * g->max_requests : 16;
-        MPI_Request *r = fer_realloc(g->requests, (size_t)more * sizeof(*r));
-        if (!r) {
-            MPI_Allreduce(MPI_IN_PLACE, part, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-            return;
-        }
-        g->requests = r;
-        g->max_requests = more;
-    }
-    MPI_Iallreduce(MPI_IN_PLACE, part, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+    MPI_Iallreduce(MPI_IN_PLACE, g->grads + from, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
                    &g->requests[g->n_requests++]);
+    g->sent = from;
 }
 
 void fer_group_grads_ready(fer_group *g, size_t from)
@@ -195,7 +185,7 @@ void fer_group_grads_ready(fer_group *g, size_t from)
     if (g->size == 1)
         return;
     double t0 = fer_now();
-    if (g->sent - from >= BUCKET_FLOATS)
+    if (g->sent - from >= BUCKET_FLOATS && g->n_requests < MAX_BUCKETS - 1)
         start_bucket(g, from);
     if (g->n_requests) { /* lets the buckets in flight move on (no progress thread) */
         int done;
