@@ -28,21 +28,38 @@ if ! command -v debootstrap >/dev/null; then
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends debootstrap
 fi
 
-mounted=()
+# Every mount under the root, deepest first: the ones made here, and the ones the tests
+# made inside it (ip netns bind-mounts the root's /run/netns onto itself), also those left
+# by an earlier run that was killed before its cleanup.
+unmount_all() {
+    local m
+    awk -v r="$root" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo |
+        sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+remove_root() {
+    unmount_all
+    # never rm -rf through a mount that is still there (the root's /dev is the host's)
+    if awk -v r="$root" 'index($5, r "/") == 1 { found = 1 } END { exit !found }' \
+        /proc/self/mountinfo; then
+        echo "fresh-machine-test: mounts remain under $root; not removing it" >&2
+        return 1
+    fi
+    rm -rf "$root" 2>/dev/null || true
+    if [[ -e $root ]]; then
+        echo "fresh-machine-test: cannot remove $root; see: grep $root /proc/self/mountinfo" >&2
+        return 1
+    fi
+}
 cleanup() {
     # the server and anything else still running in the root
     for p in /proc/[0-9]*; do
         [[ $(readlink "$p/root" 2>/dev/null) == "$root" ]] && kill -9 "${p#/proc/}" 2>/dev/null
     done
-    local i
-    for ((i = ${#mounted[@]} - 1; i >= 0; i--)); do
-        umount -l "${mounted[i]}" 2>/dev/null || true
-    done
-    [[ ${KEEP:-0} == 1 ]] || rm -rf "$root"
+    if [[ ${KEEP:-0} == 1 ]]; then unmount_all; else remove_root || true; fi
 }
 trap cleanup EXIT
 
-rm -rf "$root"
+remove_root
 mkdir -p "$root" "$(dirname "$cache")"
 if [[ ! -f $cache ]]; then
     say "debootstrap --make-tarball (once; cached as $cache)"
@@ -66,10 +83,8 @@ for m in proc sys dev dev/pts; do
     dev) mount --bind /dev "$root/dev" ;;
     dev/pts) mount -t devpts devpts "$root/dev/pts" ;;
     esac
-    mounted+=("$root/$m")
 done
 mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
-mounted+=("$root/dev/shm")
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 # a machine on this network trusts what this one does: where HTTPS goes through an
 # intercepting proxy (npm's registry here), its CA is a local certificate of the host's
