@@ -383,6 +383,46 @@ static int post_json(const char *path, json_t *o, struct resp *r)
     return st;
 }
 
+/* POSTs a feedback with an Idempotency-Key header; the response's status. */
+static int post_keyed(const char *key, const char *emotion, struct resp *r)
+{
+    char headers[256], body[160];
+    snprintf(headers, sizeof(headers), "Content-Type: application/json\r\nIdempotency-Key: %s\r\n",
+             key);
+    snprintf(body, sizeof(body), "{\"face_id\":\"%s\",\"emotion\":\"%s\"}", face_id, emotion);
+    CHECK(http("POST", "/v1/feedback", headers, body, strlen(body), r) == 0);
+    return r->status;
+}
+
+/* A feedback sent again with its Idempotency-Key is stored once; a key reused is refused. */
+static void check_idempotency_keys(void)
+{
+    struct resp r;
+    CHECK(post_keyed("try-1.7f3a", "sad", &r) == 201);
+    json_t *o = body_json(&r);
+    json_int_t first = json_integer_value(json_object_get(o, "id"));
+    json_decref(o);
+    resp_free(&r);
+    n_feedback++;
+    CHECK(post_keyed("try-1.7f3a", "sad", &r) == 201); /* the answer was lost: sent again */
+    o = body_json(&r);
+    CHECK(first > 0 && json_integer_value(json_object_get(o, "id")) == first);
+    CHECK_STR(json_string_value(json_object_get(o, "status")), "already stored");
+    json_decref(o);
+    resp_free(&r);
+    CHECK(post_keyed("try-1.7f3a", "angry", &r) == 422);
+    CHECK(is_json_error(&r, 422) && strstr(r.body, "was used for another feedback"));
+    resp_free(&r);
+    CHECK(post_keyed("two words", "sad", &r) == 400);
+    CHECK(is_json_error(&r, 400) && strstr(r.body, "Idempotency-Key"));
+    resp_free(&r);
+    char long_key[100];
+    memset(long_key, 'a', 99);
+    long_key[99] = '\0';
+    CHECK(post_keyed(long_key, "sad", &r) == 400);
+    resp_free(&r);
+}
+
 TEST(test_feedback)
 {
     ensure_face_id();
@@ -463,6 +503,7 @@ TEST(test_feedback)
     CHECK(post("/v1/feedback", "text/plain", "sad", 3, &r) == 0);
     CHECK(is_json_error(&r, 415));
     resp_free(&r);
+    check_idempotency_keys();
     int64_t stored = 0;
     char err[FER_ERR_LEN];
     CHECK(fer_store_count_feedback(store, &stored, err) == FER_OK && stored == n_feedback);

@@ -598,7 +598,8 @@ static void check_negative_line(const char *line, int64_t id, double created, co
     CHECK(count == FER_STORE_CROP_BYTES && same && strcmp(p, "\n") == 0);
 }
 
-/* "Not a face" corrections: stored, left out of the FER2013 export, alone in their own. */
+/* "Not a face" corrections: stored, left out of the FER2013 export, alone in their own;
+ * format all holds every row. */
 TEST(negatives_exported_apart)
 {
     char url[256], err[FER_ERR_LEN];
@@ -665,6 +666,110 @@ TEST(negatives_exported_apart)
         fclose(out);
     }
     CHECK(fer_store_export_negatives(NULL, stdout, NULL, err) == FER_ERR_ARG);
+
+    /* all: the four rows in id order, each with its label before the pixels */
+    out = tmpfile();
+    rows = 0;
+    CHECK(fer_store_export_all(s, out, &rows, err) == FER_OK && rows == 4);
+    rewind(out);
+    CHECK(fgets(line, sizeof(line), out) &&
+          strcmp(line, "id,created,face_id,model_version,emotion,pixels\n") == 0);
+    for (int i = 0; i < 4; i++) {
+        char version_label[128];
+        const char *version = i == 2 ? "\"v2, \"\"beta\"\"\"" : c.rows[i].model_version;
+        snprintf(version_label, sizeof(version_label), "%s,%s", version, c.rows[i].label);
+        CHECK(fgets(line, sizeof(line), out) != NULL);
+        check_negative_line(line, ids[i], c.rows[i].created, c.rows[i].face_id, version_label,
+                            c.rows[i].crop);
+    }
+    CHECK(fgets(line, sizeof(line), out) == NULL);
+    fclose(out);
+    CHECK(fer_store_export_all(NULL, stdout, NULL, err) == FER_ERR_ARG);
+    fer_store_close(s);
+}
+
+/* A request key stores a feedback once, through any connection; reused for another, refused. */
+TEST(request_keys_store_once)
+{
+    char url[256], err[FER_ERR_LEN];
+    fresh_url(url, sizeof(url));
+    fer_store *s = open_store(url), *other = open_store(url); /* two servers, one database */
+    if (!s || !other)
+        goto done;
+    struct fer_face_record f;
+    struct fer_feedback_record fb;
+    make_face(&f, 5);
+    CHECK(fer_store_add_face(s, &f, err) == FER_OK);
+    int64_t id1 = 0, id2 = 0, id3 = 0, id4 = 0, n = 0;
+    make_feedback(&fb, f.face_id, "happy", 1);
+    strcpy(fb.request_key, "3f2c9a1e-7b4d-4c1a-9e2f-0a1b2c3d4e5f");
+    int replayed = -1;
+    CHECK(fer_store_add_feedback_keyed(s, &fb, &id1, &replayed, err) == FER_OK && id1 > 0);
+    CHECK(replayed == 0);
+    CHECK(fer_store_add_feedback_keyed(other, &fb, &id2, &replayed, err) == FER_OK && id2 == id1);
+    CHECK(replayed == 1);
+    CHECK(fer_store_add_feedback(s, &fb, &id2, err) == FER_OK && id2 == id1);
+    CHECK(fer_store_count_feedback(s, &n, err) == FER_OK && n == 1);
+    strcpy(fb.label, "sad"); /* the same key for another label */
+    CHECK(fer_store_add_feedback(other, &fb, &id3, err) == FER_ERR_STATE && id3 == 0);
+    CHECK(strstr(err, "was used for another feedback") && strstr(err, "happy"));
+    make_feedback(&fb, NULL, "happy", 2); /* the same key for a crop */
+    strcpy(fb.request_key, "3f2c9a1e-7b4d-4c1a-9e2f-0a1b2c3d4e5f");
+    CHECK(fer_store_add_feedback(s, &fb, &id3, err) == FER_ERR_STATE);
+    strcpy(fb.request_key, "crop:2"); /* a crop with its own key, twice */
+    CHECK(fer_store_add_feedback(s, &fb, &id3, err) == FER_OK && id3 > id1);
+    CHECK(fer_store_add_feedback(other, &fb, &id4, err) == FER_OK && id4 == id3);
+    make_feedback(&fb, "0123456789abcdef0123456789abcdef", "happy", 3);
+    strcpy(fb.request_key, "unused");
+    CHECK(fer_store_add_feedback(s, &fb, &id4, err) == FER_ERR_ARG && strstr(err, "no face"));
+    strcpy(fb.request_key, "has space");
+    CHECK(fer_store_add_feedback(s, &fb, &id4, err) == FER_ERR_ARG && strstr(err, "request key"));
+    memset(fb.request_key, 'k', FER_STORE_KEY_LEN - 1); /* 64: the longest */
+    fb.request_key[FER_STORE_KEY_LEN - 1] = '\0';
+    strcpy(fb.face_id, f.face_id);
+    CHECK(fer_store_add_feedback(s, &fb, &id4, err) == FER_OK && id4 > id3);
+    fb.request_key[FER_STORE_KEY_LEN - 1] = 'k'; /* 65: not terminated within the buffer */
+    CHECK(fer_store_add_feedback(s, &fb, &id4, err) == FER_ERR_ARG);
+    CHECK(fer_store_count_feedback(s, &n, err) == FER_OK && n == 3);
+done:
+    fer_store_close(other);
+    fer_store_close(s);
+}
+
+/* A store made before request keys (schema 1) gains them, its rows kept. */
+TEST(version_1_store_migrates)
+{
+    char url[256], err[FER_ERR_LEN];
+    fresh_url(url, sizeof(url));
+    fer_store *s = open_store(url);
+    if (!s)
+        return;
+    struct fer_feedback_record fb;
+    make_feedback(&fb, NULL, "fear", 7);
+    int64_t id = 0, n = 0;
+    CHECK(fer_store_add_feedback(s, &fb, &id, err) == FER_OK);
+    fer_store_close(s);
+    const char *down = "DROP INDEX feedback_request_key; ALTER TABLE feedback DROP COLUMN "
+                       "request_key";
+    if (g_kind == FER_STORE_SQLITE) {
+        sqlite3 *db = NULL;
+        CHECK(sqlite3_open_v2(url + strlen("sqlite://"), &db, SQLITE_OPEN_READWRITE, NULL) ==
+              SQLITE_OK);
+        CHECK(sqlite3_exec(db, down, NULL, NULL, NULL) == SQLITE_OK);
+        sqlite3_close(db);
+    } else {
+        CHECK(pg_admin(strrchr(url, '/') + 1, down, NULL) == 0);
+    }
+    set_schema_version(url, 1);
+    s = open_store(url);
+    if (!s)
+        return;
+    CHECK(fer_store_count_feedback(s, &n, err) == FER_OK && n == 1);
+    strcpy(fb.request_key, "after-migration");
+    int64_t a = 0, b = 0;
+    CHECK(fer_store_add_feedback(s, &fb, &a, err) == FER_OK && a > id);
+    CHECK(fer_store_add_feedback(s, &fb, &b, err) == FER_OK && b == a);
+    CHECK(fer_store_count_feedback(s, &n, err) == FER_OK && n == 2);
     fer_store_close(s);
 }
 
@@ -676,6 +781,8 @@ static void run_shared(void)
     RUN(count_and_walk_in_id_order);
     RUN(export_fer2013_csv);
     RUN(negatives_exported_apart);
+    RUN(request_keys_store_once);
+    RUN(version_1_store_migrates);
     RUN(prune_old_faces_without_feedback);
     RUN(concurrent_feedback);
     RUN(feedback_survives_kill_9);

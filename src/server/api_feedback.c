@@ -1,8 +1,10 @@
 /*
  * api_feedback.c - POST /v1/feedback (the emotion a user says is right, or "not_a_face" when
- * the box holds no face, for a face id from a prediction or for a crop sent along) and
+ * the box holds no face, for a face id from a prediction or for a crop sent along; with an
+ * Idempotency-Key header a feedback sent again is stored once) and
  * GET /v1/feedback/export (every correction as FER2013 CSV, for `fer train --init`, or with
- * format=negatives the "not a face" corrections; needs the admin token).
+ * format=negatives the "not a face" corrections, or with format=all every row with its id;
+ * needs the admin token).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -122,6 +124,15 @@ static unsigned parse_feedback(struct fer_request *rq, struct fer_feedback_recor
                  "image of the face)");
         goto end;
     }
+    if (rq->idempotency_key[0]) {
+        char why[FER_ERR_LEN / 2];
+        if (fer_store_check_request_key(rq->idempotency_key, why) != FER_OK) {
+            snprintf(msg, FER_ERR_LEN, "the Idempotency-Key header: %s", why);
+            goto end;
+        }
+        /* checked: it fits */
+        memcpy(fb->request_key, rq->idempotency_key, strlen(rq->idempotency_key) + 1);
+    }
     status = 0;
 end:
     json_decref(o);
@@ -165,14 +176,21 @@ void fer_api_feedback(struct fer_request *rq)
         }
     }
     int64_t id = 0;
-    enum fer_status st = fer_store_add_feedback(s->store, fb, &id, msg);
+    int replayed = 0;
+    enum fer_status st = fer_store_add_feedback_keyed(s->store, fb, &id, &replayed, msg);
     if (st != FER_OK) {
-        fer_reply_error(rq, st == FER_ERR_ARG ? MHD_HTTP_NOT_FOUND : 500, "%s", msg);
+        fer_reply_error(rq,
+                        st == FER_ERR_ARG     ? MHD_HTTP_NOT_FOUND
+                        : st == FER_ERR_STATE ? MHD_HTTP_UNPROCESSABLE_CONTENT
+                                              : 500,
+                        "%s", msg);
         goto end;
     }
-    fer_metrics_add_feedback(s->metrics);
+    if (!replayed)
+        fer_metrics_add_feedback(s->metrics);
+    /* sent again with its key: the first answer again, saying so */
     json_t *o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "emotion", fb->label, "status",
-                          "stored");
+                          replayed ? "already stored" : "stored");
     if (o && fb->face_id[0])
         json_object_set_new(o, "face_id", json_string(fb->face_id));
     fer_reply_json(rq, MHD_HTTP_CREATED, o);
@@ -185,7 +203,9 @@ end:
  * unlinked temporary file and sent from there, so memory stays flat however much feedback the
  * store holds.
  */
-static void send_export(struct fer_request *rq, int negatives)
+enum export_format { EXPORT_FER2013, EXPORT_NEGATIVES, EXPORT_ALL };
+
+static void send_export(struct fer_request *rq, enum export_format format)
 {
     fer_server *s = rq->srv;
     char msg[FER_ERR_LEN];
@@ -195,9 +215,10 @@ static void send_export(struct fer_request *rq, int negatives)
         fer_reply_error(rq, 503, "no temporary file for the export: %s", strerror(errno));
         return;
     }
-    enum fer_status st = negatives
-                             ? fer_store_export_negatives(s->store, f, &rows, msg)
-                             : fer_store_export_fer2013(s->store, f, NULL, &rows, &skipped, msg);
+    enum fer_status st =
+        format == EXPORT_NEGATIVES ? fer_store_export_negatives(s->store, f, &rows, msg)
+        : format == EXPORT_ALL     ? fer_store_export_all(s->store, f, &rows, msg)
+                                   : fer_store_export_fer2013(s->store, f, NULL, &rows, &skipped, msg);
     long size = -1;
     if (st == FER_OK && (fflush(f) != 0 || (size = ftell(f)) < 0))
         st = fer_errorf(msg, FER_ERR_IO, "writing the export: %s", strerror(errno));
@@ -214,12 +235,13 @@ static void send_export(struct fer_request *rq, int negatives)
     rq->reply.fd = fd; /* sent by MHD, which closes it */
     rq->reply.fd_size = (size_t)size;
     fer_reply_header(rq, "Content-Disposition",
-                     negatives ? "attachment; filename=\"fer-negatives.csv\""
-                               : "attachment; filename=\"fer-feedback.csv\"");
+                     format == EXPORT_NEGATIVES ? "attachment; filename=\"fer-negatives.csv\""
+                     : format == EXPORT_ALL     ? "attachment; filename=\"fer-feedback-all.csv\""
+                                                : "attachment; filename=\"fer-feedback.csv\"");
     fer_reply_header(rq, "Cache-Control", "no-store");
     snprintf(n, sizeof(n), "%zu", rows);
     fer_reply_header(rq, "X-Fer-Rows", n);
-    if (!negatives) {
+    if (format == EXPORT_FER2013) {
         snprintf(n, sizeof(n), "%zu", skipped);
         fer_reply_header(rq, "X-Fer-Skipped", n);
     }
@@ -259,14 +281,19 @@ void fer_api_export(struct fer_request *rq)
         fer_reply_error(rq, MHD_HTTP_FORBIDDEN, "wrong admin token");
         return;
     }
-    const char *format = fer_request_arg(rq, "format");
-    int negatives = format && strcmp(format, "negatives") == 0;
-    if (format && !negatives && strcmp(format, "fer2013") != 0) {
+    const char *name = fer_request_arg(rq, "format");
+    enum export_format format = EXPORT_FER2013;
+    if (name && strcmp(name, "negatives") == 0)
+        format = EXPORT_NEGATIVES;
+    else if (name && strcmp(name, "all") == 0)
+        format = EXPORT_ALL;
+    else if (name && strcmp(name, "fer2013") != 0) {
         fer_reply_error(rq, MHD_HTTP_BAD_REQUEST,
                         "unknown format '%.40s': the export knows format=fer2013 (the "
-                        "corrections) and format=negatives (the \"not a face\" ones)",
-                        format);
+                        "corrections), format=negatives (the \"not a face\" ones) and "
+                        "format=all (every row, with its id and label)",
+                        name);
         return;
     }
-    send_export(rq, negatives);
+    send_export(rq, format);
 }

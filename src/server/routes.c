@@ -142,6 +142,7 @@ static enum MHD_Result begin(fer_server *s, struct MHD_Connection *c, const char
     h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
     snprintf(rq->origin, sizeof(rq->origin), "%s", h ? h : "");
     copy_header(c, "Host", rq->host, sizeof(rq->host));
+    copy_header(c, "Idempotency-Key", rq->idempotency_key, sizeof(rq->idempotency_key));
     copy_header(c, "Upgrade", rq->upgrade, sizeof(rq->upgrade));
     copy_header(c, "Connection", rq->connection_header, sizeof(rq->connection_header));
     copy_header(c, "Sec-WebSocket-Key", rq->ws_key, sizeof(rq->ws_key));

@@ -65,6 +65,10 @@ static const struct fer_migration pg_migrations[] = {
         "CREATE INDEX feedback_face_id ON feedback (face_id);"
         "DELETE FROM schema_version;"
         "INSERT INTO schema_version (version) VALUES (1);"},
+    /* the client's Idempotency-Key: a feedback sent again is stored once */
+    {2, "ALTER TABLE feedback ADD COLUMN request_key text;"
+        "CREATE UNIQUE INDEX feedback_request_key ON feedback (request_key);"
+        "UPDATE schema_version SET version = 2;"},
 };
 #define PG_LATEST (pg_migrations[sizeof(pg_migrations) / sizeof(pg_migrations[0]) - 1].version)
 
@@ -322,20 +326,28 @@ done:
 static enum fer_status pg_add_feedback(fer_store *base, const struct fer_feedback_record *fb,
                                        const char *probs, int64_t *id, char *err)
 {
-    /* Copying from the face in the INSERT itself makes the check and the copy one statement. */
+    /*
+     * Copying from the face in the INSERT itself makes the check and the copy one statement.
+     * A key already stored (a unique index) adds nothing: ON CONFLICT waits for a concurrent
+     * insert of the same key to commit, so find_request sees the row afterwards.
+     */
     static const char by_face[] =
-        "INSERT INTO feedback (created, face_id, label, model_version, classes, probs, crop)"
-        " SELECT $1, face_id, $2, model_version, classes, probs, crop FROM faces"
-        " WHERE face_id = $3 RETURNING id";
+        "INSERT INTO feedback (created, face_id, label, model_version, classes, probs, crop,"
+        " request_key)"
+        " SELECT $1, face_id, $2, model_version, classes, probs, crop, $3 FROM faces"
+        " WHERE face_id = $4 ON CONFLICT (request_key) DO NOTHING RETURNING id";
     static const char direct[] =
-        "INSERT INTO feedback (created, face_id, label, model_version, classes, probs, crop)"
-        " VALUES ($1, NULL, $2, $3, $4, $5, $6) RETURNING id";
+        "INSERT INTO feedback (created, face_id, label, model_version, classes, probs, crop,"
+        " request_key)"
+        " VALUES ($1, NULL, $2, $4, $5, $6, $7, $3)"
+        " ON CONFLICT (request_key) DO NOTHING RETURNING id";
     static const char what[] = "cannot add feedback to";
     struct pg_store *s = (struct pg_store *)base;
     int with_face = fb->face_id[0] != '\0';
     struct pg_params p = {0};
     pg_add_f64(&p, fb->created);
     pg_add_text(&p, fb->label);
+    pg_add_text(&p, fb->request_key[0] ? fb->request_key : NULL);
     if (with_face) {
         pg_add_text(&p, fb->face_id);
     } else {
@@ -344,6 +356,7 @@ static enum fer_status pg_add_feedback(fer_store *base, const struct fer_feedbac
         pg_add_text(&p, probs);
         pg_add(&p, PG_BYTEA, fb->crop, FER_STORE_CROP_BYTES);
     }
+    *id = 0;
     enum fer_status st = pg_ensure(s, err);
     if (st != FER_OK)
         return st;
@@ -352,12 +365,38 @@ static enum fer_status pg_add_feedback(fer_store *base, const struct fer_feedbac
     if (!r)
         return st;
     uint64_t u = 0;
-    if (PQntuples(r) == 0)
-        st = fer_errorf(err, FER_ERR_ARG,
-                        "postgresql: %s %s: no face with id %s (unknown or pruned)", what,
-                        s->base.name, fb->face_id);
-    else if ((st = pg_col_num(r, 0, 0, 8, &u, s->base.name, err)) == FER_OK && id)
+    if (PQntuples(r) > 0 && (st = pg_col_num(r, 0, 0, 8, &u, s->base.name, err)) == FER_OK)
         *id = (int64_t)u;
+    PQclear(r);
+    return st;
+}
+
+static enum fer_status pg_find_request(fer_store *base, const char *request_key, int *found,
+                                       struct fer_feedback_record *out, char *err)
+{
+    static const char sql[] = "SELECT id, face_id, label FROM feedback WHERE request_key = $1";
+    struct pg_store *s = (struct pg_store *)base;
+    struct pg_params p = {0};
+    pg_add_text(&p, request_key);
+    *found = 0;
+    enum fer_status st = pg_ensure(s, err);
+    if (st != FER_OK)
+        return st;
+    PGresult *r = pg_run(s, sql, &p, PGRES_TUPLES_OK, "cannot read feedback from", &st, NULL, err);
+    if (!r || PQntuples(r) == 0) {
+        PQclear(r);
+        return st;
+    }
+    char where[FER_STORE_NAME_LEN + 64];
+    snprintf(where, sizeof(where), "%s, request key %s", s->base.name, request_key);
+    uint64_t u = 0;
+    if ((st = pg_col_num(r, 0, 0, 8, &u, s->base.name, err)) == FER_OK &&
+        (st = pg_col_text(r, 0, 1, out->face_id, sizeof(out->face_id), 1, where, err)) ==
+            FER_OK &&
+        (st = pg_col_text(r, 0, 2, out->label, sizeof(out->label), 0, where, err)) == FER_OK) {
+        out->id = (int64_t)u;
+        *found = 1;
+    }
     PQclear(r);
     return st;
 }
@@ -500,6 +539,7 @@ static const struct fer_store_ops pg_ops = {
     .add_face = pg_add_face,
     .get_face = pg_get_face,
     .add_feedback = pg_add_feedback,
+    .find_request = pg_find_request,
     .count = pg_count,
     .list_feedback = pg_list_feedback,
     .prune_faces = pg_prune_faces,

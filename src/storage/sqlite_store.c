@@ -48,6 +48,10 @@ static const struct fer_migration sq_migrations[] = {
         " crop BLOB NOT NULL CHECK (length(crop) = 2304));"
         "CREATE INDEX feedback_face_id ON feedback (face_id);"
         "PRAGMA user_version = 1;"},
+    /* the client's Idempotency-Key: a feedback sent again is stored once */
+    {2, "ALTER TABLE feedback ADD COLUMN request_key TEXT;"
+        "CREATE UNIQUE INDEX feedback_request_key ON feedback (request_key);"
+        "PRAGMA user_version = 2;"},
 };
 #define SQ_LATEST (sq_migrations[sizeof(sq_migrations) / sizeof(sq_migrations[0]) - 1].version)
 
@@ -257,43 +261,75 @@ static int sq_bind_feedback(sqlite3_stmt *stmt, const struct fer_feedback_record
     int rc = sqlite3_bind_double(stmt, 1, fb->created);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_text(stmt, 2, fb->label, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sq_bind_opt_text(stmt, 3, fb->request_key);
     if (rc == SQLITE_OK && fb->face_id[0] != '\0')
-        return sqlite3_bind_text(stmt, 3, fb->face_id, -1, SQLITE_STATIC);
+        return sqlite3_bind_text(stmt, 4, fb->face_id, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK)
-        rc = sq_bind_opt_text(stmt, 3, fb->model_version);
+        rc = sq_bind_opt_text(stmt, 4, fb->model_version);
     if (rc == SQLITE_OK)
-        rc = sq_bind_opt_text(stmt, 4, probs ? fb->classes : NULL);
+        rc = sq_bind_opt_text(stmt, 5, probs ? fb->classes : NULL);
     if (rc == SQLITE_OK)
-        rc = sq_bind_opt_text(stmt, 5, probs);
+        rc = sq_bind_opt_text(stmt, 6, probs);
     if (rc == SQLITE_OK)
-        rc = sqlite3_bind_blob(stmt, 6, fb->crop, FER_STORE_CROP_BYTES, SQLITE_STATIC);
+        rc = sqlite3_bind_blob(stmt, 7, fb->crop, FER_STORE_CROP_BYTES, SQLITE_STATIC);
     return rc;
 }
 
 static enum fer_status sq_add_feedback(fer_store *base, const struct fer_feedback_record *fb,
                                        const char *probs, int64_t *id, char *err)
 {
-    /* Copying from the face in the INSERT itself makes the check and the copy one statement. */
+    /* Copying from the face in the INSERT itself makes the check and the copy one statement;
+     * a key already stored (a unique index) adds nothing. */
     static const char by_face[] =
-        "INSERT INTO feedback (created, face_id, label, model_version, classes, probs, crop)"
-        " SELECT ?1, face_id, ?2, model_version, classes, probs, crop FROM faces"
-        " WHERE face_id = ?3";
+        "INSERT INTO feedback (created, face_id, label, model_version, classes, probs, crop,"
+        " request_key)"
+        " SELECT ?1, face_id, ?2, model_version, classes, probs, crop, ?3 FROM faces"
+        " WHERE face_id = ?4 ON CONFLICT (request_key) DO NOTHING";
     static const char direct[] =
-        "INSERT INTO feedback (created, face_id, label, model_version, classes, probs, crop)"
-        " VALUES (?1, NULL, ?2, ?3, ?4, ?5, ?6)";
+        "INSERT INTO feedback (created, face_id, label, model_version, classes, probs, crop,"
+        " request_key)"
+        " VALUES (?1, NULL, ?2, ?4, ?5, ?6, ?7, ?3) ON CONFLICT (request_key) DO NOTHING";
     static const char what[] = "cannot add feedback to";
     struct sq_store *s = (struct sq_store *)base;
     sqlite3_stmt *stmt;
+    *id = 0;
     enum fer_status st =
         sq_begin(s, SQ_SYNC_FULL, fb->face_id[0] ? by_face : direct, &stmt, what, err);
     if (st != FER_OK)
         return st;
     st = sq_run(s, stmt, sq_bind_feedback(stmt, fb, probs), what, err);
-    if (st == FER_OK && sqlite3_changes(s->db) == 0)
-        st = fer_errorf(err, FER_ERR_ARG, "sqlite: %s %s: no face with id %s (unknown or pruned)",
-                        what, s->path, fb->face_id);
-    if (st == FER_OK && id)
+    if (st == FER_OK && sqlite3_changes(s->db) > 0)
         *id = sqlite3_last_insert_rowid(s->db);
+    return sq_end(stmt, st);
+}
+
+static enum fer_status sq_find_request(fer_store *base, const char *request_key, int *found,
+                                       struct fer_feedback_record *out, char *err)
+{
+    static const char sql[] = "SELECT id, face_id, label FROM feedback WHERE request_key = ?1";
+    static const char what[] = "cannot read feedback from";
+    struct sq_store *s = (struct sq_store *)base;
+    sqlite3_stmt *stmt;
+    *found = 0;
+    enum fer_status st = sq_begin(s, SQ_READ, sql, &stmt, what, err);
+    if (st != FER_OK)
+        return st;
+    if (sqlite3_bind_text(stmt, 1, request_key, -1, SQLITE_STATIC) != SQLITE_OK)
+        return sq_end(stmt, sq_fail(s, what, err));
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        char where[FER_STORE_NAME_LEN + 96];
+        snprintf(where, sizeof(where), "%s, request key %s", s->base.name, request_key);
+        out->id = sqlite3_column_int64(stmt, 0);
+        if ((st = sq_col_text(stmt, 1, out->face_id, sizeof(out->face_id), 1, where, "face_id",
+                              err)) == FER_OK &&
+            (st = sq_col_text(stmt, 2, out->label, sizeof(out->label), 0, where, "label", err)) ==
+                FER_OK)
+            *found = 1;
+    } else if (rc != SQLITE_DONE) {
+        st = sq_fail(s, what, err);
+    }
     return sq_end(stmt, st);
 }
 
@@ -435,6 +471,7 @@ static const struct fer_store_ops sq_ops = {
     .add_face = sq_add_face,
     .get_face = sq_get_face,
     .add_feedback = sq_add_feedback,
+    .find_request = sq_find_request,
     .count = sq_count,
     .list_feedback = sq_list_feedback,
     .prune_faces = sq_prune_faces,

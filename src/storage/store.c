@@ -303,11 +303,64 @@ enum fer_status fer_store_get_face(fer_store *store, const char *face_id,
     return st;
 }
 
+enum fer_status fer_store_check_request_key(const char *key, char *err)
+{
+    size_t n = strnlen(key, FER_STORE_KEY_LEN);
+    size_t ok = strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:");
+    if (n == 0 || n >= FER_STORE_KEY_LEN || ok != n)
+        return fer_errorf(err, FER_ERR_ARG,
+                          "request key '%.*s' must be 1 to %d of A-Z a-z 0-9 - _ . :",
+                          (int)(n < 70 ? n : 70), key, FER_STORE_KEY_LEN - 1);
+    return FER_OK;
+}
+
+/*
+ * Why add_feedback added nothing: rec's request key was used before (FER_OK and that row's
+ * id when it was for the same face and label, FER_ERR_STATE when not), or the face is unknown.
+ */
+static enum fer_status explain_not_added(fer_store *store, const struct fer_feedback_record *rec,
+                                         int64_t *id, char *err)
+{
+    if (rec->request_key[0]) {
+        struct fer_feedback_record *stored = fer_calloc(1, sizeof(*stored));
+        if (!stored)
+            return fer_errorf(err, FER_ERR_NOMEM, "store: out of memory");
+        int found = 0;
+        enum fer_status st =
+            store->ops->find_request(store, rec->request_key, &found, stored, err);
+        if (st == FER_OK && found) {
+            if (strcmp(stored->face_id, rec->face_id) == 0 && strcmp(stored->label, rec->label) == 0)
+                *id = stored->id;
+            else
+                st = fer_errorf(err, FER_ERR_STATE,
+                                "request key %s was used for another feedback (id %lld: %s "
+                                "for face %s)",
+                                rec->request_key, (long long)stored->id, stored->label,
+                                stored->face_id[0] ? stored->face_id : "sent as a crop");
+        }
+        fer_free(stored);
+        if (st != FER_OK || found)
+            return st;
+    }
+    return fer_errorf(err, FER_ERR_ARG, "%s: cannot add feedback: no face with id %s (unknown or "
+                                        "pruned)",
+                      store->name, rec->face_id);
+}
+
 enum fer_status fer_store_add_feedback(fer_store *store, const struct fer_feedback_record *fb,
                                        int64_t *id, char *err)
 {
+    return fer_store_add_feedback_keyed(store, fb, id, NULL, err);
+}
+
+enum fer_status fer_store_add_feedback_keyed(fer_store *store,
+                                             const struct fer_feedback_record *fb, int64_t *id,
+                                             int *replayed, char *err)
+{
+    if (replayed)
+        *replayed = 0;
     if (!store || !fb)
-        return fer_errorf(err, FER_ERR_ARG, "store: fer_store_add_feedback: NULL argument");
+        return fer_errorf(err, FER_ERR_ARG, "store: add feedback: NULL argument");
     struct fer_feedback_record rec = *fb;
     enum fer_status st = check_text(rec.label, FER_STORE_LABEL_LEN, 0, "label", err);
     if (st != FER_OK)
@@ -327,10 +380,21 @@ enum fer_status fer_store_add_feedback(fer_store *store, const struct fer_feedba
             st = check_probs(rec.classes, rec.probs, rec.n_probs, 0, err);
         fer_store_probs_format(rec.probs, rec.n_probs, probs);
     }
+    if (st == FER_OK && rec.request_key[0])
+        st = fer_store_check_request_key(rec.request_key, err);
     if (st != FER_OK || (st = store_lock(store, err)) != FER_OK)
         return st;
-    st = store->ops->add_feedback(store, &rec, by_face || rec.n_probs == 0 ? NULL : probs, id, err);
+    int64_t new_id = 0;
+    st = store->ops->add_feedback(store, &rec, by_face || rec.n_probs == 0 ? NULL : probs, &new_id,
+                                  err);
+    if (st == FER_OK && new_id == 0) {
+        st = explain_not_added(store, &rec, &new_id, err);
+        if (st == FER_OK && replayed)
+            *replayed = 1;
+    }
     store_unlock(store);
+    if (st == FER_OK && id)
+        *id = new_id;
     return st;
 }
 
@@ -383,10 +447,13 @@ enum fer_status fer_store_each_feedback(fer_store *store, fer_feedback_fn fn, vo
     return st;
 }
 
-/* A line of either export: the longest is a negative's, its id, time and face id (at most
- * EXPORT_HEAD_LEN bytes), a version quoted, then the pixels ("255 " each) and the newline. */
+/* A line of any export: the longest is one of format all, its id, time and face id (at most
+ * EXPORT_HEAD_LEN bytes), a version and a label quoted, then the pixels ("255 " each) and the
+ * newline. */
 #define EXPORT_HEAD_LEN 128
-#define EXPORT_LINE_LEN (EXPORT_HEAD_LEN + 2 * FER_STORE_VERSION_LEN + FER_STORE_CROP_BYTES * 4 + 8)
+#define EXPORT_LINE_LEN                                                                            \
+    (EXPORT_HEAD_LEN + 2 * FER_STORE_VERSION_LEN + 2 * FER_STORE_LABEL_LEN +                       \
+     FER_STORE_CROP_BYTES * 4 + 8)
 
 struct export_ctx {
     FILE *out;
@@ -456,11 +523,10 @@ static enum fer_status export_row(const struct fer_feedback_record *fb, void *ar
     return export_line(x, err);
 }
 
-static enum fer_status export_negative(const struct fer_feedback_record *fb, void *arg, char *err)
+/* A row of the id-keyed exports: id, time, face id, version, [label,] pixels. */
+static enum fer_status export_record(struct export_ctx *x, const struct fer_feedback_record *fb,
+                                     int with_label, char *err)
 {
-    struct export_ctx *x = arg;
-    if (strcmp(fb->label, FER_STORE_NOT_A_FACE) != 0)
-        return FER_OK;
     char *p = x->line;
     /* face ids are hex and versions fit their buffer: only a time far out of range is too long */
     int w =
@@ -470,9 +536,25 @@ static enum fer_status export_negative(const struct fer_feedback_record *fb, voi
                           (long long)fb->id);
     p = write_field(p + w, fb->model_version);
     *p++ = ',';
+    if (with_label) {
+        p = write_field(p, fb->label);
+        *p++ = ',';
+    }
     p = write_pixels(p, fb->crop);
     memcpy(p, "\n", 2);
     return export_line(x, err);
+}
+
+static enum fer_status export_negative(const struct fer_feedback_record *fb, void *arg, char *err)
+{
+    if (strcmp(fb->label, FER_STORE_NOT_A_FACE) != 0)
+        return FER_OK;
+    return export_record(arg, fb, 0, err);
+}
+
+static enum fer_status export_any(const struct fer_feedback_record *fb, void *arg, char *err)
+{
+    return export_record(arg, fb, 1, err);
 }
 
 /* Writes header, then fn's line for each feedback row, into out. */
@@ -508,19 +590,32 @@ enum fer_status fer_store_export_fer2013(fer_store *store, FILE *out, const char
     return st;
 }
 
-enum fer_status fer_store_export_negatives(fer_store *store, FILE *out, size_t *rows, char *err)
+/* An id-keyed export: header, then fn's rows, counted in *rows. */
+static enum fer_status export_by_id(fer_store *store, FILE *out, const char *header,
+                                    fer_feedback_fn fn, size_t *rows, char *err)
 {
     if (!store || !out)
-        return fer_errorf(err, FER_ERR_ARG, "store: fer_store_export_negatives: NULL argument");
+        return fer_errorf(err, FER_ERR_ARG, "store: export: NULL argument");
     struct export_ctx *x = fer_calloc(1, sizeof(*x));
     if (!x)
         return fer_errorf(err, FER_ERR_NOMEM, "export: out of memory");
-    enum fer_status st = export_csv(store, out, "id,created,face_id,model_version,pixels\n",
-                                    export_negative, x, err);
+    enum fer_status st = export_csv(store, out, header, fn, x, err);
     if (rows)
         *rows = x->rows;
     fer_free(x);
     return st;
+}
+
+enum fer_status fer_store_export_negatives(fer_store *store, FILE *out, size_t *rows, char *err)
+{
+    return export_by_id(store, out, "id,created,face_id,model_version,pixels\n", export_negative,
+                        rows, err);
+}
+
+enum fer_status fer_store_export_all(fer_store *store, FILE *out, size_t *rows, char *err)
+{
+    return export_by_id(store, out, "id,created,face_id,model_version,emotion,pixels\n",
+                        export_any, rows, err);
 }
 
 enum fer_status fer_store_prune_faces(fer_store *store, double older_than, int64_t *deleted,

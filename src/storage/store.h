@@ -73,6 +73,7 @@
 #define FER_STORE_VERSION_LEN 64  /* model_version buffer, with the NUL */
 #define FER_STORE_CLASSES_LEN 256 /* classes buffer, with the NUL */
 #define FER_STORE_LABEL_LEN   32  /* label buffer, with the NUL */
+#define FER_STORE_KEY_LEN     65  /* request key buffer: up to 64 characters, with the NUL */
 /* The label of a negative: the detector boxed something that is not a face (see top). */
 #define FER_STORE_NOT_A_FACE "not_a_face"
 
@@ -112,6 +113,12 @@ struct fer_feedback_record {
     int n_probs;
     float probs[FER_MAX_CLASSES];
     unsigned char crop[FER_STORE_CROP_BYTES];
+    /*
+     * The client's key for this feedback (HTTP Idempotency-Key), "" for none: 1 to 64 of
+     * A-Z a-z 0-9 and "-_.:". A second add with the same key stores nothing and gives the
+     * first one's id, so a client may send again what got no answer. Not read back.
+     */
+    char request_key[FER_STORE_KEY_LEN];
 };
 
 /*
@@ -151,10 +158,21 @@ enum fer_status fer_store_get_face(fer_store *store, const char *face_id,
  * Adds feedback, durably (see top). With fb->face_id set, crop, probabilities, classes and
  * model version come from that face, in one statement; an unknown id is FER_ERR_ARG
  * ("no face with id ..."). Without one, fb->crop is stored as given. created 0 means now.
- * *id (may be NULL) receives the new row's id.
+ * *id (may be NULL) receives the new row's id. With fb->request_key set and a row with that
+ * key already stored (by this process or another on the same database), nothing is added:
+ * *id receives that row's id when it has the same face id and label, and FER_ERR_STATE
+ * ("... was used for another feedback") when it does not. A malformed key is FER_ERR_ARG.
  */
+/* FER_OK when key is a valid request key (see request_key above), else FER_ERR_ARG saying why. */
+enum fer_status fer_store_check_request_key(const char *key, char *err);
+
 enum fer_status fer_store_add_feedback(fer_store *store, const struct fer_feedback_record *fb,
                                        int64_t *id, char *err);
+/* fer_store_add_feedback, and *replayed (may be NULL) 1 when fb->request_key named a row
+ * already stored, so that nothing was added and *id is that row's. */
+enum fer_status fer_store_add_feedback_keyed(fer_store *store,
+                                             const struct fer_feedback_record *fb, int64_t *id,
+                                             int *replayed, char *err);
 
 enum fer_status fer_store_count_feedback(fer_store *store, int64_t *n, char *err);
 enum fer_status fer_store_count_faces(fer_store *store, int64_t *n, char *err);
@@ -189,6 +207,15 @@ enum fer_status fer_store_export_fer2013(fer_store *store, FILE *out, const char
  * FER_ERR_IO when a write fails; out is flushed, not closed.
  */
 enum fer_status fer_store_export_negatives(fer_store *store, FILE *out, size_t *rows, char *err);
+
+/*
+ * Writes every feedback row, negatives too, to out as CSV: the header
+ * "id,created,face_id,model_version,emotion,pixels", then one row per feedback in id order,
+ * the fields as in fer_store_export_negatives with the label (an emotion or "not_a_face")
+ * before the pixels. The complete table, for audits and for checking that several servers on
+ * one database stored each acknowledged row once. *rows (may be NULL) receives how many.
+ */
+enum fer_status fer_store_export_all(fer_store *store, FILE *out, size_t *rows, char *err);
 
 /*
  * Deletes the faces created more than older_than seconds ago that have no feedback. *deleted

@@ -34,9 +34,15 @@ struct fer_store_ops {
                                 char *err);
     enum fer_status (*get_face)(fer_store *s, const char *face_id, struct fer_face_record *out,
                                 int *found, char *err);
-    /* probs: fb's probabilities as text, or NULL when fb has none (or a face id). */
+    /*
+     * probs: fb's probabilities as text, or NULL when fb has none (or a face id). *id: the new
+     * row's id, or 0 when nothing was added (no such face, or fb->request_key already used).
+     */
     enum fer_status (*add_feedback)(fer_store *s, const struct fer_feedback_record *fb,
                                     const char *probs, int64_t *id, char *err);
+    /* The row stored with request_key: *found, and its id, face id ("" for none) and label. */
+    enum fer_status (*find_request)(fer_store *s, const char *request_key, int *found,
+                                    struct fer_feedback_record *out, char *err);
     enum fer_status (*count)(fer_store *s, enum fer_store_table table, int64_t *n, char *err);
     /* Up to max feedback rows with id > after, in id order, into out[0..*n). */
     enum fer_status (*list_feedback)(fer_store *s, int64_t after, struct fer_feedback_record *out,
