@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run-tests.sh - what `make test` runs once everything is built: every test program
 # (build/asan/test_*), then tests/cli.sh, tests/serve_options.sh, tests/video.sh, tests/onnx.sh,
-# tests/mpi.sh, tests/python.sh, tests/install.sh and tests/browser.sh. Each one's output is shown as it comes; each ends with "N passed, N failed[, N skipped]", and the last
+# tests/mpi.sh, tests/cluster.sh, tests/python.sh, tests/install.sh and tests/browser.sh. Each one's output is shown as it comes; each ends with "N passed, N failed[, N skipped]", and the last
 # line printed here is the total of them all:
 #
 #   N passed, N failed, N skipped
@@ -51,6 +51,8 @@ LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp FER=./build/asan/fer run tests/se
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp FER=./build/asan/fer run tests/video.sh bash tests/video.sh
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp FER=./build/asan/fer run tests/onnx.sh bash tests/onnx.sh
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp FER=./build/asan/fer run tests/mpi.sh bash tests/mpi.sh
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp FER=./build/asan/fer run tests/cluster.sh \
+    bash tests/cluster.sh
 run tests/python.sh bash tests/python.sh
 run tests/install.sh bash tests/install.sh
 run tests/browser.sh bash tests/browser.sh
