@@ -4,7 +4,8 @@
 #   make test    install what is missing, build with sanitizers, run every test program
 #   make         build build/fer (optimised)
 #   make bench   run the benchmarks in bench/ (needs python3-torch for the peers);
-#                bench-detect, bench-load, bench-video, bench-stream, bench-onnx and bench-mpi run the others
+#                bench-detect, bench-load, bench-video, bench-stream, bench-onnx, bench-mpi and
+#                bench-cluster run the others
 #   make model   retrain the built-in model from FER2013 (hours; resumable)
 #
 # Objects go to build/<flavour>/, with -MMD -MP dependency files.
@@ -21,7 +22,7 @@ PKG_MISSING := $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null 
 # build in a second make: pkg-config is read when make parses this file, so the make that
 # installed the libraries cannot see their flags. Building anything else without the
 # libraries stops here and says what to do, instead of failing on a missing header.
-INSTALLING_GOALS := deps run demo test model bench bench-detect bench-load bench-video bench-stream bench-onnx bench-mpi fuzz clean \
+INSTALLING_GOALS := deps run demo test model bench bench-detect bench-load bench-video bench-stream bench-onnx bench-mpi bench-cluster fuzz clean \
                     format
 ifneq ($(PKG_MISSING),)
 ifneq ($(filter-out $(INSTALLING_GOALS),$(or $(MAKECMDGOALS),all)),)
@@ -52,7 +53,8 @@ TEST_OBJ := $(patsubst %,build/asan/%.o,$(basename $(LIB_SRC))) build/asan/gen/o
 
 .PHONY: all swagger-ui run demo test deps bench bench-detect bench-load clean format model install fuzz \
         test-now run-now demo-now model-now model-report bench-now bench-detect-now bench-load-now fuzz-now \
-        bench-video bench-video-now bench-stream bench-stream-now bench-onnx bench-onnx-now bench-mpi bench-mpi-now
+        bench-video bench-video-now bench-stream bench-stream-now bench-onnx bench-onnx-now bench-mpi bench-mpi-now \
+        bench-cluster bench-cluster-now
 all: build/fer swagger-ui
 
 # /docs serves Swagger UI from build/npm (npm's swagger-ui-dist, the version tests/browser/
@@ -84,7 +86,7 @@ run demo model: deps
 fuzz: deps
 	@scripts/install-deps.sh --fuzz
 	@$(SUBMAKE) $@-now
-bench bench-detect bench-load bench-video bench-stream bench-onnx bench-mpi: deps
+bench bench-detect bench-load bench-video bench-stream bench-onnx bench-mpi bench-cluster: deps
 	@scripts/install-deps.sh --bench
 	@$(SUBMAKE) $@-now
 
@@ -234,6 +236,9 @@ bench-detect-now: build/fer build/bench_detect build/bench_pipeline
 
 bench-mpi-now: build/fer
 	bash bench/mpi.sh
+
+bench-cluster-now: build/fer
+	bash bench/cluster.sh
 
 bench-onnx-now: build/fer build/bench_infer
 	@bash bench/onnx.sh

@@ -18,7 +18,7 @@ build_pkgs=(build-essential pkg-config libopenblas-dev zlib1g-dev libjpeg62-turb
 test_pkgs=(chromium curl openssl ca-certificates ffmpeg xvfb xauth python3-websockets python3-venv
            python3-numpy nginx-light iproute2)
 bench_pkgs=(python3-torch python3-numpy python3-opencv python3-flask wrk ffmpeg xvfb chromium
-            python3-websockets)
+            python3-websockets nginx-light curl)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
