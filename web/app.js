@@ -4,7 +4,8 @@
  * webcam frames go as JPEG over a WebSocket stream (GET /v1/stream). Each face comes back with a box, an emotion and its
  * probabilities, drawn over the picture (scaled down for display only) with an emoji and
  * listed with bars; "Wrong? Pick the right one" sends POST /v1/feedback with the face's id and
- * the right emotion, or "not_a_face" when the box holds no face. Plain browser JavaScript,
+ * the right emotion, or "not_a_face" when the box holds no face (with an Idempotency-Key, so
+ * that a retry is stored once). Plain browser JavaScript,
  * nothing from elsewhere.
  */
 'use strict';
@@ -130,18 +131,36 @@ function drawResult(picture, result) {
   });
 }
 
+/*
+ * POSTs a feedback, sent again (three tries in all, 0.5 s then 1 s apart) when no answer
+ * comes or a proxy says the server is gone (502/503/504). Its Idempotency-Key, the face and
+ * the emotion, makes a retry of one the server stored already answer "already stored".
+ */
+async function postFeedback(face, emotion) {
+  const request = {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `${face.id}.${emotion}` },
+    body: JSON.stringify({ face_id: face.id, emotion }),
+  };
+  for (let attempt = 0; ; attempt++) {
+    let res = null;
+    try {
+      res = await fetch('/v1/feedback', request);
+    } catch (e) {
+      if (attempt >= 2) throw new Error(`the server did not answer (${e.message})`);
+    }
+    if (res && (![502, 503, 504].includes(res.status) || attempt >= 2)) return readJson(res);
+    await new Promise((done) => { setTimeout(done, 500 * 2 ** attempt); });
+  }
+}
+
 async function sendFeedback(card, face, emotion, buttons) {
   const status = card.querySelector('.feedback-status');
   buttons.forEach((b) => { b.disabled = true; });
   status.classList.remove('error');
   status.textContent = 'Sending...';
   try {
-    const res = await fetch('/v1/feedback', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ face_id: face.id, emotion }),
-    });
-    await readJson(res);
+    await postFeedback(face, emotion);
     status.textContent = `Thank you: saved as ${emojiFor(emotion)} ${nameFor(emotion)}.`;
     card.querySelector('details').open = false;
     card.dataset.feedback = emotion;
