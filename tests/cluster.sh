@@ -3,7 +3,8 @@
 # them (deploy/nginx-fer.conf's upstream, on loopback): three servers, clients that send
 # predictions and feedback through nginx, one server killed with SIGKILL in the middle.
 # Checks that every acknowledged feedback is in the export once, nothing else is, every
-# server took requests, the survivors kept answering, and the restarted server joins again.
+# server took requests, the survivors kept answering, and the restarted server joins again;
+# and systemd-analyze verifies deploy/fer@.service where systemd is installed.
 #
 # $FER (make test: the sanitizer build) serves. Skips when PostgreSQL or nginx is missing
 # (make deps installs both). Ends with "N passed, N failed, N skipped"; KEEP=1 keeps $tmp.
@@ -86,6 +87,19 @@ rows=$(curl -s -H "Authorization: Bearer $cluster_token" \
     "http://127.0.0.1:${cluster_ports[1]}/v1/feedback/export?format=all" | tail -n +2 | wc -l)
 [[ $rows -eq $(field export_rows) ]] && ok "it exports the same $rows rows" ||
     bad "it exports $rows rows, not $(field export_rows)"
+
+# The systemd unit: systemd's own check, with ExecStart pointing at this build.
+if command -v systemd-analyze >/dev/null && [[ -d /run/systemd/system || -x /lib/systemd/systemd ]]; then
+    sed "s#/opt/fer/build/fer#$(realpath "$FER")#" deploy/fer@.service >"$tmp/fer@8081.service"
+    if systemd-analyze verify --man=no "$tmp/fer@8081.service" >"$tmp/verify.log" 2>&1 &&
+        [[ ! -s $tmp/verify.log ]]; then
+        ok "systemd-analyze verify finds nothing wrong with deploy/fer@.service"
+    else
+        bad "systemd-analyze verify deploy/fer@.service: $(head -3 "$tmp/verify.log")"
+    fi
+else
+    skip "systemd-analyze is not here (systemd not installed): deploy/fer@.service unchecked"
+fi
 
 cluster_stop # SIGTERM: each server ends as a user's would, and the sanitizer says its piece
 if grep -l "Sanitizer" "$tmp"/serve*.log >/dev/null 2>&1; then
