@@ -54,15 +54,6 @@ measure() {
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run" | tee "$tmp/machine"
 cluster_start_servers 1 --quiet --threads 2
 measure "one-server-2-threads-direct" "http://127.0.0.1:${cluster_ports[0]}/v1/predict"
-cluster_stop_servers() {
-    local p
-    [[ -z $cluster_nginx_pid ]] || kill "$cluster_nginx_pid" 2>/dev/null || true
-    for p in "${cluster_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${cluster_pids[@]}" $cluster_nginx_pid; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    done
-    cluster_pids=() cluster_ports=() cluster_nginx_pid=""
-}
 cluster_stop_servers
 for n in $counts; do
     cluster_start_servers "$n" --quiet

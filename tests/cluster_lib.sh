@@ -10,6 +10,7 @@
 #   cluster_start_servers N [ARGS]   N fer serve (ports in $cluster_ports, pids in
 #                             $cluster_pids), each with --threads 1 and ARGS
 #   cluster_start_nginx       nginx on 127.0.0.1:$cluster_port, access log with the upstream
+#   cluster_stop_servers      nginx and the servers, to start others on the same database
 #   cluster_stop              everything, PostgreSQL last
 # Needs $FER (a built fer), $cluster_token (the admin token). As root, PostgreSQL runs as the
 # user postgres, as Debian's does.
@@ -126,18 +127,23 @@ cluster_start_nginx() {
     return 1
 }
 
-cluster_stop() {
+# Stops nginx and the servers (SIGTERM, up to 5 s each); PostgreSQL keeps running.
+cluster_stop_servers() {
     local p
     [[ -z $cluster_nginx_pid ]] || kill "$cluster_nginx_pid" 2>/dev/null || true
     for p in "${cluster_pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${cluster_pids[@]}"; do
+    for p in "${cluster_pids[@]}" $cluster_nginx_pid; do
         for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     done
+    cluster_pids=()
+    cluster_ports=()
+    cluster_nginx_pid=""
+}
+
+cluster_stop() {
+    cluster_stop_servers
     wait 2>/dev/null || true
     if [[ -n $cluster_pg_bin && -d $cluster_dir/pg/data ]]; then
         cluster_as_pg "$cluster_pg_bin/pg_ctl" -D "$cluster_dir/pg/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
-    cluster_pids=()
-    cluster_ports=()
-    cluster_nginx_pid=""
 }
