@@ -27,25 +27,13 @@ cluster_init "$tmp" || { echo "cluster.sh: missing$cluster_missing" >&2; exit 1;
 cluster_start_pg
 mkdir -p bench/out
 
-cat >"$tmp/predict.lua" <<LUA
-local f = assert(io.open("$PWD/$photo", "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "image/jpeg"
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %.3f %.2f %.2f %d\n", summary.requests,
-    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout + e.status))
-end
-LUA
+export FER_BENCH_PHOTO="$PWD/$photo" # for bench/predict.lua
 
 # measure LABEL URL: one row of the table
 measure() {
-    wrk -t1 -c2 -d2s -s "$tmp/predict.lua" "$2" >/dev/null 2>&1 || true
+    wrk -t1 -c2 -d2s -s bench/predict.lua "$2" >/dev/null 2>&1 || true
     local line
-    line=$(wrk -t2 -c"$conns" -d"${secs}s" --timeout 30s -s "$tmp/predict.lua" "$2" | grep '^RESULT' || true)
+    line=$(wrk -t2 -c"$conns" -d"${secs}s" --timeout 30s -s bench/predict.lua "$2" | grep '^RESULT' || true)
     echo "$1 ${line:-RESULT 0 1 0 0 -1}" >>"$tmp/results"
     echo "  $1: ${line:-none}" >&2
 }

@@ -45,20 +45,7 @@ img = cv2.resize(img[:, x0:x0 + cw], (640, 480), interpolation=cv2.INTER_AREA)
 cv2.imwrite(sys.argv[2], img, [cv2.IMWRITE_JPEG_QUALITY, 90])
 PY
 
-cat >"$tmp/predict.lua" <<LUA
--- POST the photo raw; print one machine-readable line at the end
-local f = assert(io.open("$tmp/photo.jpg", "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "image/jpeg"
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %.3f %.2f %.2f %d\n", summary.requests,
-    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    e.connect + e.read + e.write + e.timeout + e.status))
-end
-LUA
+export FER_BENCH_PHOTO="$tmp/photo.jpg" # for bench/predict.lua
 
 wait_up() { # url: up to 60 s for the service to answer
     for _ in $(seq 120); do
@@ -92,8 +79,8 @@ for c in $conns; do
         port=$FER_PORT
         [[ $svc == flask ]] && port=$PEER_PORT
         url="http://127.0.0.1:$port/v1/predict"
-        wrk -t1 -c1 -d2s -s "$tmp/predict.lua" "$url" >/dev/null 2>&1 || true # warm up
-        line=$(wrk -t"$t" -c"$c" -d"${secs}s" --timeout 30s -s "$tmp/predict.lua" "$url" |
+        wrk -t1 -c1 -d2s -s bench/predict.lua "$url" >/dev/null 2>&1 || true # warm up
+        line=$(wrk -t"$t" -c"$c" -d"${secs}s" --timeout 30s -s bench/predict.lua "$url" |
                grep '^RESULT' || true)
         [[ -n $line ]] || line="RESULT 0 1 0 0 -1"
         echo "$svc $c $line" >>"$results"

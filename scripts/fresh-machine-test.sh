@@ -31,16 +31,17 @@ fi
 # Every mount under the root, deepest first: the ones made here, and the ones the tests
 # made inside it (ip netns bind-mounts the root's /run/netns onto itself), also those left
 # by an earlier run that was killed before its cleanup.
+mounts_under_root() {
+    awk -v r="$root" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
 unmount_all() {
     local m
-    awk -v r="$root" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo |
-        sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    mounts_under_root | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
 remove_root() {
     unmount_all
     # never rm -rf through a mount that is still there (the root's /dev is the host's)
-    if awk -v r="$root" 'index($5, r "/") == 1 { found = 1 } END { exit !found }' \
-        /proc/self/mountinfo; then
+    if [[ -n $(mounts_under_root) ]]; then
         echo "fresh-machine-test: mounts remain under $root; not removing it" >&2
         return 1
     fi
