@@ -81,8 +81,8 @@ int main(int argc, char **argv)
             continue;
         found++;
         fer_image f = {SIDE, SIDE, 1, (uint8_t *)face}, turned = {0};
-        if (fer_image_crop_rotated(&f, SIDE / 2.0f, SIDE / 2.0f, SIDE, SIDE, angles[i], SIDE,
-                                   SIDE, &turned, err) == FER_OK)
+        if (fer_image_crop_rotated(&f, SIDE / 2.0f, SIDE / 2.0f, SIDE, SIDE, angles[i], SIDE, SIDE,
+                                   &turned, err) == FER_OK)
             memcpy(aligned + i * SIDE * SIDE, turned.data, SIDE * SIDE);
         fer_image_free(&turned);
     }

@@ -166,8 +166,8 @@ static int accuracy(const char *dir, struct detector *d)
            "\"faces\": %d, \"detections\": %d, \"matched\": %d, \"recall\": %.4f, "
            "\"precision\": %.4f}\n",
            peer(d), d->p.min_neighbors, d->yunet ? d->yp.min_size : d->p.min_w,
-           (double)d->yp.score_threshold, truths, dets,
-           hits, truths ? (double)hits / truths : 0.0, dets ? (double)hits / dets : 0.0);
+           (double)d->yp.score_threshold, truths, dets, hits, truths ? (double)hits / truths : 0.0,
+           dets ? (double)hits / dets : 0.0);
     return 0;
 }
 
@@ -270,8 +270,8 @@ int main(int argc, char **argv)
     if (st != FER_OK)
         fprintf(stderr, "bench_detect: %s\n", err);
     else
-        rc = acc_dir ? accuracy(acc_dir, &d) : time_images(&d, argv + first, argc - first,
-                                                            threads, rounds);
+        rc = acc_dir ? accuracy(acc_dir, &d)
+                     : time_images(&d, argv + first, argc - first, threads, rounds);
     fer_yunet_free(d.yunet);
     fer_pool_free(d.pool);
     fer_cascade_free(d.cascade);

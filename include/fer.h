@@ -112,19 +112,19 @@ struct fer_engine_options {
     float nms_threshold;       /* YuNet: of two faces overlapping by more IoU, the weaker goes
                                   (default 0.3) */
     const char *cascade_path;  /* Haar, LBP: an OpenCV XML; NULL: the built-in Haar frontal face */
-    double scale_factor;      /* cascades: detection pyramid step, > 1 (default 1.1) */
-    int min_neighbors;        /* cascades: overlapping detections needed for a face (default 5) */
-    int min_face, max_face;   /* face size limits in pixels, 0 for none (default 30, 0) */
-    float margin;             /* context added around each box, as a fraction; < 0: the model's */
-    int tta;                  /* 1: average each face with its mirror image (default 1) */
-    int align;                /* 1: turn each face so that its eyes are level before it is
-                                 classified (with the landmarks of YuNet; default 0) */
-    int merge_disgust;        /* 1: a 7-class model answers in the 6 classes of the 2016
-                                 system, disgust's probability added to angry's (default 0) */
-    size_t detect_max_pixels; /* larger images are searched for faces on a copy reduced to this
-                                 many pixels (area averaging), bounding the time and memory of
-                                 one detection; faces are still cropped from the full image.
-                                 Default FER_DETECT_MAX_PIXELS; 0: never reduce */
+    double scale_factor;       /* cascades: detection pyramid step, > 1 (default 1.1) */
+    int min_neighbors;         /* cascades: overlapping detections needed for a face (default 5) */
+    int min_face, max_face;    /* face size limits in pixels, 0 for none (default 30, 0) */
+    float margin;              /* context added around each box, as a fraction; < 0: the model's */
+    int tta;                   /* 1: average each face with its mirror image (default 1) */
+    int align;                 /* 1: turn each face so that its eyes are level before it is
+                                  classified (with the landmarks of YuNet; default 0) */
+    int merge_disgust;         /* 1: a 7-class model answers in the 6 classes of the 2016
+                                  system, disgust's probability added to angry's (default 0) */
+    size_t detect_max_pixels;  /* larger images are searched for faces on a copy reduced to this
+                                  many pixels (area averaging), bounding the time and memory of
+                                  one detection; faces are still cropped from the full image.
+                                  Default FER_DETECT_MAX_PIXELS; 0: never reduce */
 };
 
 /* YuNet's defaults: see fer_engine_options. */
@@ -144,7 +144,7 @@ typedef struct fer_face {
     int has_landmarks;   /* 1 when the detector marked the five points below */
     float landmarks[10]; /* right eye, left eye, nose tip, right and left mouth corners (the
                             person's own sides): x, y in image pixels */
-    int emotion;                                 /* index of the most likely class */
+    int emotion;         /* index of the most likely class */
     float probabilities[FER_MAX_CLASSES];        /* one per class, summing to 1; scaled by
                                                     the model's fitted temperature, if any,
                                                     so that they read as odds */
@@ -234,13 +234,13 @@ struct fer_tracker_options {
 };
 
 typedef struct fer_track {
-    int id;         /* 1, 2, ...: stable while the face is followed, never reused */
-    fer_face face;  /* where the face is in this frame; emotion and probabilities smoothed;
-                       score and landmarks as the detector last gave them (landmarks moved
-                       with the box between detections) */
+    int id;        /* 1, 2, ...: stable while the face is followed, never reused */
+    fer_face face; /* where the face is in this frame; emotion and probabilities smoothed;
+                      score and landmarks as the detector last gave them (landmarks moved
+                      with the box between detections) */
     float raw_probabilities[FER_MAX_CLASSES]; /* this frame's, before smoothing */
-    int detected;   /* 1 when the detector found the face in this frame, 0 when followed */
-    long frames;    /* frames since the track began, this one included */
+    int detected;      /* 1 when the detector found the face in this frame, 0 when followed */
+    long frames;       /* frames since the track began, this one included */
     double first_seen; /* the time of the track's first frame, seconds */
 } fer_track;
 

@@ -668,11 +668,10 @@ TEST(test_openapi_and_docs)
                        : "",
                    "3.", 2));
     json_t *paths = json_object_get(o, "paths");
-    const char *routes[][2] = {{"/v1/health", "get"},    {"/v1/predict", "post"},
-                               {"/v1/feedback", "post"}, {"/v1/feedback/export", "get"},
-                               {"/v1/stream", "get"},    {"/metrics", "get"},
-                               {"/openapi.json", "get"},
-                               {"/docs", "get"},         {"/", "get"}};
+    const char *routes[][2] = {
+        {"/v1/health", "get"},          {"/v1/predict", "post"}, {"/v1/feedback", "post"},
+        {"/v1/feedback/export", "get"}, {"/v1/stream", "get"},   {"/metrics", "get"},
+        {"/openapi.json", "get"},       {"/docs", "get"},        {"/", "get"}};
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (!json_object_get(json_object_get(paths, routes[i][0]), routes[i][1])) {
             fprintf(stderr, "  openapi.json lacks %s %s\n", routes[i][1], routes[i][0]);

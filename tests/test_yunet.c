@@ -99,8 +99,8 @@ TEST(finds_the_faces_in_the_photos)
     const struct {
         const char *name;
         size_t faces;
-    } photos[] = {{"grace_hopper.jpg", 1}, {"astronaut.jpg", 1}, {"astronaut.webp", 1},
-                  {"two_portraits.jpg", 2}, {"coffee.jpg", 0}, {"astronaut_gray.png", 1}};
+    } photos[] = {{"grace_hopper.jpg", 1},  {"astronaut.jpg", 1}, {"astronaut.webp", 1},
+                  {"two_portraits.jpg", 2}, {"coffee.jpg", 0},    {"astronaut_gray.png", 1}};
     for (size_t i = 0; i < sizeof(photos) / sizeof(photos[0]); i++) {
         struct fer_yunet_face *f;
         size_t n = faces_in(y, photos[i].name, 0, NULL, &f);
@@ -391,8 +391,10 @@ static json_t *reference_faces(const char *weights, const fer_image *img)
     test_tmp_path(ppm, sizeof(ppm), "ref.ppm");
     if (write_ppm(img, ppm) != 0)
         return NULL;
-    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 tests/yunet_reference.py '%s' '%s' "
-             "--score-threshold %g", weights, ppm, (double)FER_DEFAULT_SCORE_THRESHOLD);
+    snprintf(cmd, sizeof(cmd),
+             "/usr/bin/python3 tests/yunet_reference.py '%s' '%s' "
+             "--score-threshold %g",
+             weights, ppm, (double)FER_DEFAULT_SCORE_THRESHOLD);
     FILE *p = popen(cmd, "r");
     if (!p)
         return NULL;
@@ -411,8 +413,8 @@ static double worst_difference(const struct fer_yunet_face *f, json_t *r)
         d = fmax(d, fabs((double)mine[k] - json_number_value(json_array_get(box, (size_t)k))));
     for (int k = 0; k < 10; k++)
         d = fmax(d, fabs((double)f->landmarks[k] -
-                         json_number_value(json_array_get(json_array_get(lm, (size_t)k / 2),
-                                                          (size_t)k % 2))));
+                         json_number_value(
+                             json_array_get(json_array_get(lm, (size_t)k / 2), (size_t)k % 2))));
     return d;
 }
 
@@ -435,8 +437,7 @@ TEST(matches_the_independent_reference)
     fer_yunet_params_default(&p);
     for (int i = 0; i < 4 && y; i++) {
         char path[512];
-        snprintf(path, sizeof(path), "%s%s%s", i < 2 ? "" : shared, i < 2 ? "" : "/",
-                 photos[i]);
+        snprintf(path, sizeof(path), "%s%s%s", i < 2 ? "" : shared, i < 2 ? "" : "/", photos[i]);
         fer_image img = {0};
         struct fer_yunet_face *f = NULL;
         size_t n = 0;

@@ -76,8 +76,7 @@ static void print_entry(int fmt, json_t *entry, json_t *all)
 }
 
 /* Faces in one image as its JSON entry (file, then faces or error); *failed counts errors. */
-static json_t *detect_one(fer_finder *finder, const char *path, size_t max_pixels,
-                          size_t *failed)
+static json_t *detect_one(fer_finder *finder, const char *path, size_t max_pixels, size_t *failed)
 {
     char err[FER_ERR_LEN];
     json_t *entry = json_pack("{s:s}", "file", path);
@@ -111,8 +110,8 @@ static json_t *detect_one(fer_finder *finder, const char *path, size_t max_pixel
 }
 
 /* Detects in every file and prints the results in format fmt; returns how many failed. */
-static size_t detect_all(fer_finder *finder, const struct fer_file_list *files,
-                         size_t max_pixels, int fmt)
+static size_t detect_all(fer_finder *finder, const struct fer_file_list *files, size_t max_pixels,
+                         int fmt)
 {
     size_t failed = 0;
     json_t *out = json_array();

@@ -12,7 +12,8 @@
 #include "nn/onnx.h"
 #include "pipeline/builtin_model.h"
 
-static const char *USAGE = "fer export --format onnx MODEL OUT.onnx  (MODEL: a .fer file or builtin)";
+static const char *USAGE =
+    "fer export --format onnx MODEL OUT.onnx  (MODEL: a .fer file or builtin)";
 
 static enum fer_status load(const char *model, fer_net **net, struct fer_meta *meta, char *err)
 {

@@ -59,13 +59,16 @@ int fer_cmd_import(int argc, char **argv)
     const char *source = "ShiqiYu/libfacedetection, src/facedetectcnn-data.cpp";
     const char *pos[3] = {0};
     struct fer_opt opts[] = {
-        {"source", FER_OPT_STR, &source, "where the weights came from (stored in the model)",
-         NULL},
+        {"source", FER_OPT_STR, &source, "where the weights came from (stored in the model)", NULL},
         FER_OPT_END,
     };
-    struct fer_args args = {.command = "import", .usage = USAGE, .opts = opts,
-                            .positional_name = "format, weights and output", .min_positional = 3,
-                            .max_positional = 3, .positional = pos};
+    struct fer_args args = {.command = "import",
+                            .usage = USAGE,
+                            .opts = opts,
+                            .positional_name = "format, weights and output",
+                            .min_positional = 3,
+                            .max_positional = 3,
+                            .positional = pos};
     int status = fer_args_read(argc, argv, &args);
     if (status != FER_ARGS_GO)
         return status;

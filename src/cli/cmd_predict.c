@@ -17,7 +17,6 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/detect_opts.h"
-#include "pipeline/face_json.h"
 #include "cli/files.h"
 #include "core/alloc.h"
 #include "core/pool.h"
@@ -25,6 +24,7 @@
 #include "fer.h"
 #include "image/draw.h"
 #include "image/image.h"
+#include "pipeline/face_json.h"
 
 static const char *USAGE = "fer predict [--model M] [--format json|jsonl|csv] [--annotate OUT] "
                            "[--top K] IMAGE|DIR|-... (- reads an image from standard input)";

@@ -23,7 +23,8 @@ void fer_detect_opts_init(struct fer_detect_opts *d)
                                   .max_megapixels = FER_DEFAULT_MAX_MEGAPIXELS};
     snprintf(d->help_detector, sizeof(d->help_detector),
              "yunet | haar | lbp (with --cascade) | none: the whole image is the face "
-             "(default %s; haar when --cascade is given)", fer_detector_name(eo.detector));
+             "(default %s; haar when --cascade is given)",
+             fer_detector_name(eo.detector));
     snprintf(d->help_score, sizeof(d->help_score),
              "yunet: drop faces scoring below, 0 to 1 (default %g)", (double)d->score_threshold);
     snprintf(d->help_nms, sizeof(d->help_nms),

@@ -60,8 +60,7 @@ static void draw(fer_progress *p, int final)
     if (final)
         fer_format_duration(elapsed, tbuf, sizeof(tbuf));
     else
-        fer_format_duration(rate > 0 ? (double)(p->total - p->done) / rate : 0, tbuf,
-                            sizeof(tbuf));
+        fer_format_duration(rate > 0 ? (double)(p->total - p->done) / rate : 0, tbuf, sizeof(tbuf));
     if (p->is_tty) {
         char bar[21];
         int filled = (int)(frac * 20);
@@ -74,9 +73,9 @@ static void draw(fer_progress *p, int final)
         if (final)
             fputc('\n', p->out);
     } else {
-        fprintf(p->out, "%s %3d%%  %zu/%zu %s  %.0f %s/s  %s %s  %s\n", p->label,
-                (int)(frac * 100), p->done, p->total, p->unit, rate, p->unit, tbuf,
-                final ? "total" : "left", p->extra);
+        fprintf(p->out, "%s %3d%%  %zu/%zu %s  %.0f %s/s  %s %s  %s\n", p->label, (int)(frac * 100),
+                p->done, p->total, p->unit, rate, p->unit, tbuf, final ? "total" : "left",
+                p->extra);
     }
     fflush(p->out);
     p->last_draw = now;

@@ -4,8 +4,8 @@
  * One call turns a stored 48x48 uint8 face into the network's float input:
  * a random affine warp (shift, rotation, scale), horizontal flip, brightness
  * and contrast jitter and optional random erasing, sampled bilinearly (or
- * nearest-neighbour, see `nearest`) with the border replicated, then normalised as (x/255 - mean) / std. The same
- * rng state gives the same output, bit for bit.
+ * nearest-neighbour, see `nearest`) with the border replicated, then normalised as (x/255 - mean) /
+ * std. The same rng state gives the same output, bit for bit.
  */
 #ifndef FER_DATA_AUGMENT_H
 #define FER_DATA_AUGMENT_H

@@ -45,11 +45,12 @@ const char *fer_detector_name(int detector)
 static enum fer_status open_cascade(fer_finder *f, const struct fer_engine_options *o, char *err)
 {
     if (f->detector == FER_DETECTOR_LBP && !o->cascade_path)
-        return fer_errorf(err, FER_ERR_ARG, "the lbp detector needs an OpenCV LBP cascade file "
+        return fer_errorf(err, FER_ERR_ARG,
+                          "the lbp detector needs an OpenCV LBP cascade file "
                           "(--cascade, e.g. lbpcascade_frontalface_improved.xml); fer has none "
                           "built in");
     f->cascade_params = (struct fer_detect_params){o->scale_factor, o->min_neighbors, o->min_face,
-                                                   o->min_face, o->max_face, o->max_face};
+                                                   o->min_face,     o->max_face,      o->max_face};
     f->cascade_max_pixels = o->detect_max_pixels;
     return o->cascade_path ? fer_cascade_load_xml(o->cascade_path, &f->cascade, err)
                            : fer_cascade_load_builtin(&f->cascade, err);
@@ -82,8 +83,10 @@ enum fer_status fer_finder_open(const struct fer_engine_options *o, fer_finder *
     if (o->detector < 0 || o->detector > FER_DETECTOR_NONE)
         return fer_errorf(err, FER_ERR_ARG, "unknown detector %d", o->detector);
     if (o->cascade_path && o->detector != FER_DETECTOR_HAAR && o->detector != FER_DETECTOR_LBP)
-        return fer_errorf(err, FER_ERR_ARG, "a cascade file (%s) is for the haar and lbp "
-                          "detectors, not %s", o->cascade_path, fer_detector_name(o->detector));
+        return fer_errorf(err, FER_ERR_ARG,
+                          "a cascade file (%s) is for the haar and lbp "
+                          "detectors, not %s",
+                          o->cascade_path, fer_detector_name(o->detector));
     fer_finder *f = fer_calloc(1, sizeof(*f));
     if (!f)
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory opening the face detector");

@@ -34,7 +34,9 @@ void fer_yunet_params_default(struct fer_yunet_params *p)
 {
     *p = (struct fer_yunet_params){.score_threshold = FER_DEFAULT_SCORE_THRESHOLD,
                                    .nms_threshold = FER_DEFAULT_NMS_THRESHOLD,
-                                   .top_k = 1000, .keep = 200, .max_pixels = FER_YUNET_MAX_PIXELS};
+                                   .top_k = 1000,
+                                   .keep = 200,
+                                   .max_pixels = FER_YUNET_MAX_PIXELS};
 }
 
 /* meta "heads": the 12 layer numbers, each a layer of the net with the channels it needs. */
@@ -49,8 +51,10 @@ static enum fer_status read_heads(fer_yunet *y, const struct fer_meta *m, const 
         int c, h, w;
         if (!s || end == s || v < 0 || v >= fer_net_layer_count(y->base) ||
             !fer_net_layer_output(y->base, (int)v, &c, &h, &w) || c != channels[i % 4])
-            return fer_errorf(err, FER_ERR_CORRUPT, "%s: metadata 'heads' does not list the 12 "
-                              "head layers of a YuNet net", name);
+            return fer_errorf(err, FER_ERR_CORRUPT,
+                              "%s: metadata 'heads' does not list the 12 "
+                              "head layers of a YuNet net",
+                              name);
         y->heads[i] = (int)v;
         s = *end == ',' ? end + 1 : end;
     }
@@ -65,9 +69,8 @@ enum fer_status fer_yunet_open_memory(const uint8_t *data, size_t size, const ch
     if (!y)
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory opening %s", name);
     struct fer_meta meta = {0};
-    enum fer_status st =
-        fer_model_load_memory_as(data, size, name, FER_MODEL_DETECTOR, 1, &y->base, &meta, NULL,
-                                 err);
+    enum fer_status st = fer_model_load_memory_as(data, size, name, FER_MODEL_DETECTOR, 1, &y->base,
+                                                  &meta, NULL, err);
     if (st == FER_OK && fer_net_input_channels(y->base) != 3)
         st = fer_errorf(err, FER_ERR_CORRUPT, "%s: a YuNet net takes 3 channels", name);
     if (st == FER_OK)
@@ -201,8 +204,8 @@ static size_t decode_level(const fer_net *net, const int *heads, int s, float sc
             float cx = box[at] * s + px, cy = box[plane + at] * s + py;
             float bw = expf(box[2 * plane + at]) * s, bh = expf(box[3 * plane + at]) * s;
             struct fer_yunet_face *f = &c[n].f;
-            *f = (struct fer_yunet_face){(cx - bw / 2) * scale, (cy - bh / 2) * scale, bw * scale,
-                                         bh * scale, score, {0}};
+            *f = (struct fer_yunet_face){
+                (cx - bw / 2) * scale, (cy - bh / 2) * scale, bw * scale, bh * scale, score, {0}};
             for (int k = 0; k < 5; k++) {
                 f->landmarks[2 * k] = (kps[(size_t)(2 * k) * plane + at] * s + px) * scale;
                 f->landmarks[2 * k + 1] = (kps[(size_t)(2 * k + 1) * plane + at] * s + py) * scale;

@@ -22,11 +22,11 @@
 #include "detect/yunet.h"
 #include "nn/spec.h"
 
-#define MAX_TEXT    (64u << 20)
-#define MAX_ARRAYS  512
-#define MAX_VALUES  (1u << 22)
-#define N_CONV      53
-#define NAME_LEN    128
+#define MAX_TEXT   (64u << 20)
+#define MAX_ARRAYS 512
+#define MAX_VALUES (1u << 22)
+#define N_CONV     53
+#define NAME_LEN   128
 
 extern const char fer_yunet_arch_start[], fer_yunet_arch_end[];
 
@@ -122,7 +122,8 @@ static int number(struct parser *ps, double *v)
         ps->p++;
     char *end;
     *v = strtod(buf, &end);
-    return n > 0 && *end == 0 && isfinite(*v) && fabs(*v) <= (double)FLT_MAX; /* finite as a float too */
+    return n > 0 && *end == 0 && isfinite(*v) &&
+           fabs(*v) <= (double)FLT_MAX; /* finite as a float too */
 }
 
 /* "{v, v, ...}" into a new array (a trailing comma is allowed). */
@@ -134,8 +135,10 @@ static enum fer_status array_values(struct parser *ps, struct array *a)
     while (!accept(ps, '}')) {
         double v;
         if (!number(ps, &v))
-            return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: array %s: value %zu is not a finite "
-                              "number", ps->name, a->name, a->n + 1);
+            return fer_errorf(ps->err, FER_ERR_FORMAT,
+                              "%s: array %s: value %zu is not a finite "
+                              "number",
+                              ps->name, a->name, a->n + 1);
         if (a->n == cap) {
             if (cap >= MAX_VALUES)
                 return fer_errorf(ps->err, FER_ERR_LIMIT, "%s: array %s has over %u values",
@@ -203,16 +206,15 @@ static enum fer_status conv_table(struct parser *ps)
     double n;
     if (!accept(ps, '[') || !number(ps, &n) || n != N_CONV || !accept(ps, ']') ||
         !accept(ps, '=') || !accept(ps, '{'))
-        return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: expected param_pConvInfo[%d] = {",
-                          ps->name, N_CONV);
+        return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: expected param_pConvInfo[%d] = {", ps->name,
+                          N_CONV);
     for (int i = 0; i < N_CONV; i++) {
         if (!conv_entry(ps, &ps->conv[i]))
             return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: param_pConvInfo entry %d is malformed",
                               ps->name, i);
         if (i + 1 < N_CONV && !accept(ps, ','))
-            return fer_errorf(ps->err, FER_ERR_FORMAT,
-                              "%s: param_pConvInfo has %d entries, not %d", ps->name, i + 1,
-                              N_CONV);
+            return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: param_pConvInfo has %d entries, not %d",
+                              ps->name, i + 1, N_CONV);
     }
     accept(ps, ',');
     if (!accept(ps, '}') || !accept(ps, ';'))
@@ -248,8 +250,10 @@ static enum fer_status parse(struct parser *ps)
             return st;
     }
     if (!have_table)
-        return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: no param_pConvInfo table (is it "
-                          "libfacedetection's facedetectcnn-data.cpp?)", ps->name);
+        return fer_errorf(ps->err, FER_ERR_FORMAT,
+                          "%s: no param_pConvInfo table (is it "
+                          "libfacedetection's facedetectcnn-data.cpp?)",
+                          ps->name);
     return FER_OK;
 }
 
@@ -268,26 +272,33 @@ static enum fer_status fill_layer(struct parser *ps, int k, const struct fer_par
     const struct conv_info *c = &ps->conv[k];
     const struct array *wa = find_array(ps, c->weights), *ba = find_array(ps, c->biases);
     if (!wa || !ba)
-        return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: convolution %d names array %s, which the "
-                          "file does not define", ps->name, k, wa ? c->biases : c->weights);
-    size_t want_w = c->depthwise ? 9 * (size_t)c->channels
-                                 : (size_t)c->filters * (size_t)c->channels;
+        return fer_errorf(ps->err, FER_ERR_FORMAT,
+                          "%s: convolution %d names array %s, which the "
+                          "file does not define",
+                          ps->name, k, wa ? c->biases : c->weights);
+    size_t want_w =
+        c->depthwise ? 9 * (size_t)c->channels : (size_t)c->filters * (size_t)c->channels;
     const char *kind = c->depthwise ? "depthwise" : "pointwise";
     if (c->depthwise == c->pointwise)
-        return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: convolution %d is %s depthwise and "
-                          "pointwise", ps->name, k, c->depthwise ? "both" : "neither");
+        return fer_errorf(ps->err, FER_ERR_FORMAT,
+                          "%s: convolution %d is %s depthwise and "
+                          "pointwise",
+                          ps->name, k, c->depthwise ? "both" : "neither");
     if (wa->n != want_w || ba->n != (size_t)c->filters)
-        return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: array %s has %zu values; convolution %d "
-                          "(%s, %d -> %d) needs %zu", ps->name, wa->n != want_w ? wa->name
-                          : ba->name, wa->n != want_w ? wa->n : ba->n, k, kind, c->channels,
-                          c->filters, wa->n != want_w ? want_w : (size_t)c->filters);
+        return fer_errorf(ps->err, FER_ERR_FORMAT,
+                          "%s: array %s has %zu values; convolution %d "
+                          "(%s, %d -> %d) needs %zu",
+                          ps->name, wa->n != want_w ? wa->name : ba->name,
+                          wa->n != want_w ? wa->n : ba->n, k, kind, c->channels, c->filters,
+                          wa->n != want_w ? want_w : (size_t)c->filters);
     int first = k == 0;
     size_t fer_w = first ? (size_t)c->filters * 27 : want_w;
-    if (w->n != fer_w || b->n != (size_t)c->filters || (c->depthwise && c->filters != c->channels)
-        || (first && c->channels != 32))
-        return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: convolution %d (%d -> %d) does not fit "
-                          "layer %s of the architecture", ps->name, k, c->channels, c->filters,
-                          w->name);
+    if (w->n != fer_w || b->n != (size_t)c->filters ||
+        (c->depthwise && c->filters != c->channels) || (first && c->channels != 32))
+        return fer_errorf(ps->err, FER_ERR_FORMAT,
+                          "%s: convolution %d (%d -> %d) does not fit "
+                          "layer %s of the architecture",
+                          ps->name, k, c->channels, c->filters, w->name);
     memcpy(b->param, ba->v, sizeof(float) * ba->n);
     if (c->depthwise) {
         for (int ch = 0; ch < c->channels; ch++)
@@ -298,9 +309,10 @@ static enum fer_status fill_layer(struct parser *ps, int k, const struct fer_par
             for (int in = 0; in < 32; in++) {
                 float v = wa->v[(size_t)o * 32 + (size_t)in];
                 if (in >= 27 && v != 0)
-                    return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: convolution 0: input %d of "
-                                      "filter %d should be padding (0), not %g", ps->name, in, o,
-                                      (double)v);
+                    return fer_errorf(ps->err, FER_ERR_FORMAT,
+                                      "%s: convolution 0: input %d of "
+                                      "filter %d should be padding (0), not %g",
+                                      ps->name, in, o, (double)v);
                 if (in < 27) /* (position, colour) -> fer's [colour][ky][kx] */
                     w->param[(size_t)o * 27 + (size_t)(in % 3) * 9 + (size_t)(in / 3)] = v;
             }
@@ -316,8 +328,10 @@ static enum fer_status fill_net(struct parser *ps, fer_net *net)
     struct fer_param_group *g;
     size_t n = fer_net_param_groups(net, &g);
     if (n != 2 * N_CONV)
-        return fer_errorf(ps->err, FER_ERR_STATE, "models/yunet.cfg has %zu parameter groups, "
-                          "not %d", n, 2 * N_CONV);
+        return fer_errorf(ps->err, FER_ERR_STATE,
+                          "models/yunet.cfg has %zu parameter groups, "
+                          "not %d",
+                          n, 2 * N_CONV);
     for (int i = 0; i < N_CONV; i++) {
         enum fer_status st = fill_layer(ps, conv_order[i], &g[2 * i], &g[2 * i + 1]);
         if (st != FER_OK)
@@ -336,14 +350,17 @@ static enum fer_status check_relu(struct parser *ps, fer_spec *spec)
         if (strcmp(s->type, "convolutional") != 0 && strcmp(s->type, "depthwise") != 0)
             continue;
         if (k == N_CONV)
-            return fer_errorf(ps->err, FER_ERR_STATE, "models/yunet.cfg has over %d "
-                              "convolutions", N_CONV);
+            return fer_errorf(ps->err, FER_ERR_STATE,
+                              "models/yunet.cfg has over %d "
+                              "convolutions",
+                              N_CONV);
         int relu = strcmp(fer_spec_str(s, "activation", "linear"), "relu") == 0;
         const struct conv_info *c = &ps->conv[conv_order[k++]];
         if (c->relu != relu)
-            return fer_errorf(ps->err, FER_ERR_FORMAT, "%s: convolution %d is%s followed by "
-                              "ReLU, unlike the architecture's", ps->name, conv_order[k - 1],
-                              c->relu ? "" : " not");
+            return fer_errorf(ps->err, FER_ERR_FORMAT,
+                              "%s: convolution %d is%s followed by "
+                              "ReLU, unlike the architecture's",
+                              ps->name, conv_order[k - 1], c->relu ? "" : " not");
     }
     return FER_OK;
 }

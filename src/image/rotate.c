@@ -26,8 +26,7 @@ static float sample(const fer_image *g, float x, float y)
 }
 
 enum fer_status fer_image_crop_rotated(const fer_image *gray, float cx, float cy, int w, int h,
-                                       float angle, int out_w, int out_h, fer_image *out,
-                                       char *err)
+                                       float angle, int out_w, int out_h, fer_image *out, char *err)
 {
     if (!gray || !gray->data || gray->channels != 1 || gray->width <= 0 || gray->height <= 0)
         return fer_errorf(err, FER_ERR_ARG, "crop_rotated: the source must be a gray image");

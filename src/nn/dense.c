@@ -130,7 +130,8 @@ static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
     fer_onnx_attr_int(flat, "axis", 1);
     const int64_t wdims[2] = {l->out_c, (int64_t)(l->n_w / (size_t)l->out_c)};
     const int64_t bdims[1] = {l->out_c};
-    const char *args[3] = {fer_onnx_node_output(flat), fer_onnx_tensor(g, l, "weight", 2, wdims, l->w),
+    const char *args[3] = {fer_onnx_node_output(flat),
+                           fer_onnx_tensor(g, l, "weight", 2, wdims, l->w),
                            fer_onnx_tensor(g, l, "bias", 1, bdims, l->b)};
     if (!args[0] || !args[1] || !args[2])
         return;

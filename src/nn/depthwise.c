@@ -41,9 +41,9 @@ static void row_3x3(const float *plane, int h, int w, const float *k, float bias
         out[0] = left;
         out[w - 1] = right;
         for (int x = 1; x < w - 1; x++)
-            out[x] = bias + k[0] * r0[x - 1] + k[1] * r0[x] + k[2] * r0[x + 1] +
-                     k[3] * r1[x - 1] + k[4] * r1[x] + k[5] * r1[x + 1] + k[6] * r2[x - 1] +
-                     k[7] * r2[x] + k[8] * r2[x + 1];
+            out[x] = bias + k[0] * r0[x - 1] + k[1] * r0[x] + k[2] * r0[x + 1] + k[3] * r1[x - 1] +
+                     k[4] * r1[x] + k[5] * r1[x + 1] + k[6] * r2[x - 1] + k[7] * r2[x] +
+                     k[8] * r2[x + 1];
     }
     if (relu)
         for (int x = 0; x < w; x++)
@@ -51,8 +51,8 @@ static void row_3x3(const float *plane, int h, int w, const float *k, float bias
 }
 
 /* Any size, stride and padding: zero outside the plane. */
-static void plane_generic(const struct fer_layer *l, const float *plane, const float *k,
-                          float bias, float *out)
+static void plane_generic(const struct fer_layer *l, const float *plane, const float *k, float bias,
+                          float *out)
 {
     const int s = l->size;
     for (int y = 0; y < l->out_h; y++)

@@ -102,11 +102,11 @@ struct fer_pass {
     uint64_t weights_gen; /* moves when the weights change (filter_cache.h) */
     float bn_momentum;    /* see fer_net_set_bn_momentum */
     uint64_t seed, step;
-    struct fer_layer *layers; /* all layers, for shortcut/route sources */
-    const float *in;          /* this layer's input (N x in_size) */
-    float *in_delta;          /* where dL/dinput goes, NULL for the first layer */
-    float **scratch;          /* per thread, scratch_floats each */
-    float *parts;             /* FER_GRAD_PARTS x max weights: partial weight gradients */
+    struct fer_layer *layers;          /* all layers, for shortcut/route sources */
+    const float *in;                   /* this layer's input (N x in_size) */
+    float *in_delta;                   /* where dL/dinput goes, NULL for the first layer */
+    float **scratch;                   /* per thread, scratch_floats each */
+    float *parts;                      /* FER_GRAD_PARTS x max weights: partial weight gradients */
     const struct fer_net_group *group; /* training with other processes (net.h), or NULL */
     double *stats; /* 2 x the most channels of a layer: batch norm's per-channel sums */
 };

@@ -9,9 +9,9 @@
 #include "nn/layer.h"
 
 static const struct fer_layer_ops *const fer_layer_table[] = {
-    &fer_conv_ops,      &fer_dense_ops,   &fer_maxpool_ops,  &fer_avgpool_ops, &fer_gap_ops,
-    &fer_batchnorm_ops, &fer_dropout_ops, &fer_shortcut_ops, &fer_route_ops,   &fer_softmax_ops,
-    &fer_depthwise_ops, &fer_upsample_ops,
+    &fer_conv_ops,  &fer_dense_ops,     &fer_maxpool_ops,   &fer_avgpool_ops,
+    &fer_gap_ops,   &fer_batchnorm_ops, &fer_dropout_ops,   &fer_shortcut_ops,
+    &fer_route_ops, &fer_softmax_ops,   &fer_depthwise_ops, &fer_upsample_ops,
 };
 
 const struct fer_layer_ops *fer_layer_ops_find(const char *section)

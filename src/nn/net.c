@@ -57,7 +57,7 @@ struct fer_net {
     uint64_t seed, step;
     struct fer_net_group group; /* see fer_net_set_group; used when in_group */
     int in_group;
-    double *stats; /* fer_pass.stats */
+    double *stats;   /* fer_pass.stats */
     double *profile; /* per layer: forward and backward seconds, when profiling */
 };
 

@@ -140,8 +140,8 @@ static char *value_name(struct fer_onnx *g, const char *prefix, const char *op)
 
 /* A node whose output is named prefix.op; prefix "layerN", or "input" and "output" for the
  * nodes around the layers. */
-static struct fer_onnx_node *new_node(struct fer_onnx *g, const char *prefix, const char *op,
-                                      int n, const char *const *inputs)
+static struct fer_onnx_node *new_node(struct fer_onnx *g, const char *prefix, const char *op, int n,
+                                      const char *const *inputs)
 {
     for (int i = 0; i < n; i++)
         if (!inputs[i])
@@ -282,8 +282,8 @@ const char *fer_onnx_activation(struct fer_onnx *g, const struct fer_layer *l, c
     return fer_onnx_node_output(fer_onnx_node(g, l, "Relu", 1, &value));
 }
 
-const char *fer_onnx_conv(struct fer_onnx *g, const struct fer_layer *l, int group,
-                          const float *w, const float *b)
+const char *fer_onnx_conv(struct fer_onnx *g, const struct fer_layer *l, int group, const float *w,
+                          const float *b)
 {
     const int64_t wdims[4] = {l->out_c, l->in_c / group, l->size, l->size};
     const int64_t bdims[1] = {l->out_c};
@@ -502,8 +502,7 @@ static void build_model(struct fer_onnx *g, const fer_net *net, const struct fer
         rename_value(g, p, "probabilities");
         out = take(g, 1, sizeof *out);
         if (out)
-            out[0] = value_info(g, "probabilities", 2,
-                                (const int64_t[]){0, fer_net_classes(net)},
+            out[0] = value_info(g, "probabilities", 2, (const int64_t[]){0, fer_net_classes(net)},
                                 (const char *const[]){"N", NULL});
     }
     if (g->status != FER_OK)
@@ -527,8 +526,8 @@ static void build_model(struct fer_onnx *g, const fer_net *net, const struct fer
     write_metadata(g, model, net, meta, source);
 }
 
-enum fer_status fer_onnx_export(const fer_net *net, const struct fer_meta *meta,
-                                const char *source, const char *path, char *err)
+enum fer_status fer_onnx_export(const fer_net *net, const struct fer_meta *meta, const char *source,
+                                const char *path, char *err)
 {
     struct fer_onnx g = {.status = FER_OK, .err = err};
     Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;

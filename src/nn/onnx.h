@@ -32,8 +32,8 @@
  * file came from (its path, or "built-in"), for the metadata. A layer type without an ONNX
  * form is refused with a message naming it.
  */
-enum fer_status fer_onnx_export(const fer_net *net, const struct fer_meta *meta,
-                                const char *source, const char *path, char *err);
+enum fer_status fer_onnx_export(const fer_net *net, const struct fer_meta *meta, const char *source,
+                                const char *path, char *err);
 
 /* ---- for the layers' to_onnx hooks ----------------------------------------------------- */
 
@@ -76,8 +76,8 @@ const char *fer_onnx_activation(struct fer_onnx *g, const struct fer_layer *l, c
  * l's stride and padding, then its activation: the value to record. Shared by [convolutional]
  * (batch norm folded into w and b) and [depthwise] (group = channels).
  */
-const char *fer_onnx_conv(struct fer_onnx *g, const struct fer_layer *l, int group,
-                          const float *w, const float *b);
+const char *fer_onnx_conv(struct fer_onnx *g, const struct fer_layer *l, int group, const float *w,
+                          const float *b);
 
 /* Records a failure (a layer that cannot be written); the export returns it. */
 void fer_onnx_fail(struct fer_onnx *g, enum fer_status st, const char *fmt, ...)

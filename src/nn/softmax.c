@@ -130,8 +130,7 @@ static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
         unit[i] = 1;
         merge_outputs(l, unit, k, m + (size_t)i * (size_t)l->out_c);
     }
-    const char *args[2] = {p, fer_onnx_tensor(g, l, "merge", 2,
-                                              (const int64_t[]){k, l->out_c}, m)};
+    const char *args[2] = {p, fer_onnx_tensor(g, l, "merge", 2, (const int64_t[]){k, l->out_c}, m)};
     if (args[1])
         fer_onnx_set_output(g, l, fer_onnx_node_output(fer_onnx_node(g, l, "MatMul", 2, args)));
 }

@@ -86,8 +86,8 @@ static void describe(const struct fer_layer *l, char *buf, size_t n)
 static void to_onnx(const struct fer_layer *l, struct fer_onnx *g)
 {
     const float scales[4] = {1, 1, (float)l->stride, (float)l->stride};
-    const char *args[3] = {fer_onnx_input(g, l), "", fer_onnx_tensor(g, l, "scales", 1,
-                                                                     (const int64_t[]){4}, scales)};
+    const char *args[3] = {fer_onnx_input(g, l), "",
+                           fer_onnx_tensor(g, l, "scales", 1, (const int64_t[]){4}, scales)};
     if (!args[2])
         return;
     /* the defaults (mode nearest, half_pixel coordinates, round_prefer_floor) repeat each value

@@ -290,8 +290,8 @@ static enum fer_status crop_face(const fer_engine *e, const fer_image *g, const 
         return fer_image_crop_resize(g, m, FER_FACE_SIDE, FER_FACE_SIDE, crop, err);
     /* landmarks 0 and 1: the right eye (on the image's left), 2 and 3: the left eye */
     float angle = atan2f(f->landmarks[3] - f->landmarks[1], f->landmarks[2] - f->landmarks[0]);
-    return fer_image_crop_rotated(g, (float)m.x + (float)m.w / 2, (float)m.y + (float)m.h / 2,
-                                  m.w, m.h, angle, FER_FACE_SIDE, FER_FACE_SIDE, crop, err);
+    return fer_image_crop_rotated(g, (float)m.x + (float)m.w / 2, (float)m.y + (float)m.h / 2, m.w,
+                                  m.h, angle, FER_FACE_SIDE, FER_FACE_SIDE, crop, err);
 }
 
 enum fer_status fer_engine_find_faces(fer_engine *e, const fer_image *img, const fer_image *gray,

@@ -13,8 +13,9 @@ static json_t *rounded(double v, double unit)
 
 void fer_face_json_detection(json_t *o, const fer_rect *box, float score, const float *landmarks)
 {
-    json_object_set_new(o, "box", json_pack("{s:i, s:i, s:i, s:i}", "x", box->x, "y", box->y,
-                                             "w", box->w, "h", box->h));
+    json_object_set_new(
+        o, "box",
+        json_pack("{s:i, s:i, s:i, s:i}", "x", box->x, "y", box->y, "w", box->w, "h", box->h));
     if (score >= 0)
         json_object_set_new(o, "score", rounded(score, 1e-6));
     if (!landmarks)
@@ -56,8 +57,7 @@ json_t *fer_face_json(const fer_engine *e, const fer_face *f, const char *id, in
     json_object_set_new(o, "confidence", rounded(f->probabilities[f->emotion], 1e-6));
     for (int i = 0; i < shown; i++) {
         int c = top > 0 ? order[i] : i;
-        json_object_set_new(probs, fer_engine_class_name(e, c),
-                            rounded(f->probabilities[c], 1e-6));
+        json_object_set_new(probs, fer_engine_class_name(e, c), rounded(f->probabilities[c], 1e-6));
     }
     json_object_set_new(o, "probabilities", probs);
     return o;
@@ -95,8 +95,7 @@ json_t *fer_tracks_faces_json(const fer_engine *e, const fer_tracks *t)
  * out of memory. */
 static char *dump(json_t *v)
 {
-    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
-                : NULL;
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(v);
     return s;
 }

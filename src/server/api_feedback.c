@@ -218,7 +218,7 @@ static void send_export(struct fer_request *rq, enum export_format format)
     enum fer_status st =
         format == EXPORT_NEGATIVES ? fer_store_export_negatives(s->store, f, &rows, msg)
         : format == EXPORT_ALL     ? fer_store_export_all(s->store, f, &rows, msg)
-                                   : fer_store_export_fer2013(s->store, f, NULL, &rows, &skipped, msg);
+                               : fer_store_export_fer2013(s->store, f, NULL, &rows, &skipped, msg);
     long size = -1;
     if (st == FER_OK && (fflush(f) != 0 || (size = ftell(f)) < 0))
         st = fer_errorf(msg, FER_ERR_IO, "writing the export: %s", strerror(errno));

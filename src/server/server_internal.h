@@ -101,9 +101,9 @@ struct fer_request {
     char url[256];
     char content_type[256]; /* the Content-Type header, "" when none */
     char authorization[FER_MAX_ADMIN_TOKEN + 64];
-    char origin[256]; /* the Origin header, "" when none */
+    char origin[256];         /* the Origin header, "" when none */
     char idempotency_key[80]; /* the Idempotency-Key header, "" when none; cut when longer */
-    char host[256];   /* the Host header, "" when none */
+    char host[256];           /* the Host header, "" when none */
     /* a WebSocket upgrade's headers, "" when absent */
     char upgrade[64], connection_header[128], ws_key[64], ws_version[16];
     union {

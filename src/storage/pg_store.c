@@ -391,8 +391,7 @@ static enum fer_status pg_find_request(fer_store *base, const char *request_key,
     snprintf(where, sizeof(where), "%s, request key %s", s->base.name, request_key);
     uint64_t u = 0;
     if ((st = pg_col_num(r, 0, 0, 8, &u, s->base.name, err)) == FER_OK &&
-        (st = pg_col_text(r, 0, 1, out->face_id, sizeof(out->face_id), 1, where, err)) ==
-            FER_OK &&
+        (st = pg_col_text(r, 0, 1, out->face_id, sizeof(out->face_id), 1, where, err)) == FER_OK &&
         (st = pg_col_text(r, 0, 2, out->label, sizeof(out->label), 0, where, err)) == FER_OK) {
         out->id = (int64_t)u;
         *found = 1;

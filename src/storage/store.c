@@ -326,10 +326,10 @@ static enum fer_status explain_not_added(fer_store *store, const struct fer_feed
         if (!stored)
             return fer_errorf(err, FER_ERR_NOMEM, "store: out of memory");
         int found = 0;
-        enum fer_status st =
-            store->ops->find_request(store, rec->request_key, &found, stored, err);
+        enum fer_status st = store->ops->find_request(store, rec->request_key, &found, stored, err);
         if (st == FER_OK && found) {
-            if (strcmp(stored->face_id, rec->face_id) == 0 && strcmp(stored->label, rec->label) == 0)
+            if (strcmp(stored->face_id, rec->face_id) == 0 &&
+                strcmp(stored->label, rec->label) == 0)
                 *id = stored->id;
             else
                 st = fer_errorf(err, FER_ERR_STATE,
@@ -342,8 +342,9 @@ static enum fer_status explain_not_added(fer_store *store, const struct fer_feed
         if (st != FER_OK || found)
             return st;
     }
-    return fer_errorf(err, FER_ERR_ARG, "%s: cannot add feedback: no face with id %s (unknown or "
-                                        "pruned)",
+    return fer_errorf(err, FER_ERR_ARG,
+                      "%s: cannot add feedback: no face with id %s (unknown or "
+                      "pruned)",
                       store->name, rec->face_id);
 }
 
@@ -353,9 +354,8 @@ enum fer_status fer_store_add_feedback(fer_store *store, const struct fer_feedba
     return fer_store_add_feedback_keyed(store, fb, id, NULL, err);
 }
 
-enum fer_status fer_store_add_feedback_keyed(fer_store *store,
-                                             const struct fer_feedback_record *fb, int64_t *id,
-                                             int *replayed, char *err)
+enum fer_status fer_store_add_feedback_keyed(fer_store *store, const struct fer_feedback_record *fb,
+                                             int64_t *id, int *replayed, char *err)
 {
     if (replayed)
         *replayed = 0;
@@ -614,8 +614,8 @@ enum fer_status fer_store_export_negatives(fer_store *store, FILE *out, size_t *
 
 enum fer_status fer_store_export_all(fer_store *store, FILE *out, size_t *rows, char *err)
 {
-    return export_by_id(store, out, "id,created,face_id,model_version,emotion,pixels\n",
-                        export_any, rows, err);
+    return export_by_id(store, out, "id,created,face_id,model_version,emotion,pixels\n", export_any,
+                        rows, err);
 }
 
 enum fer_status fer_store_prune_faces(fer_store *store, double older_than, int64_t *deleted,

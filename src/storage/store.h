@@ -170,9 +170,8 @@ enum fer_status fer_store_add_feedback(fer_store *store, const struct fer_feedba
                                        int64_t *id, char *err);
 /* fer_store_add_feedback, and *replayed (may be NULL) 1 when fb->request_key named a row
  * already stored, so that nothing was added and *id is that row's. */
-enum fer_status fer_store_add_feedback_keyed(fer_store *store,
-                                             const struct fer_feedback_record *fb, int64_t *id,
-                                             int *replayed, char *err);
+enum fer_status fer_store_add_feedback_keyed(fer_store *store, const struct fer_feedback_record *fb,
+                                             int64_t *id, int *replayed, char *err);
 
 enum fer_status fer_store_count_feedback(fer_store *store, int64_t *n, char *err);
 enum fer_status fer_store_count_faces(fer_store *store, int64_t *n, char *err);

@@ -21,11 +21,11 @@ void fer_train_config_defaults(struct fer_train_config *c)
     c->seed = 1;
     c->threads = 0;
     c->optim = fer_optim_defaults(FER_OPTIM_SGD);
-    c->schedule = (struct fer_schedule){FER_SCHED_COSINE, 0.01f, 0.1f, 10, 0.0f, 0.0f, 3,
-                                        1.0f,             3.4e38f, 0};
+    c->schedule =
+        (struct fer_schedule){FER_SCHED_COSINE, 0.01f, 0.1f, 10, 0.0f, 0.0f, 3, 1.0f, 3.4e38f, 0};
     c->augment = fer_augment_defaults();
     c->progress = 0; /* a library draws nothing unless asked; fer train asks */
-    c->name = NULL; /* describe_model: the checkpoint's name, or "fer-model" */
+    c->name = NULL;  /* describe_model: the checkpoint's name, or "fer-model" */
 }
 
 enum fer_status fer_train_config_from_spec(struct fer_train_config *c, fer_spec *spec, char *err)
@@ -39,8 +39,8 @@ enum fer_status fer_train_config_from_spec(struct fer_train_config *c, fer_spec 
     if (opt) {
         int kind = fer_optim_kind_parse(opt);
         if (kind < 0)
-            return fer_errorf(err, FER_ERR_FORMAT, "%s:%d: unknown optimizer '%s' (sgd, adam, adamw)",
-                              n, s->line, opt);
+            return fer_errorf(err, FER_ERR_FORMAT,
+                              "%s:%d: unknown optimizer '%s' (sgd, adam, adamw)", n, s->line, opt);
         c->optim = fer_optim_defaults((enum fer_optim_kind)kind);
     }
     const char *sched = fer_spec_str(s, "schedule", NULL);
@@ -56,20 +56,20 @@ enum fer_status fer_train_config_from_spec(struct fer_train_config *c, fer_spec 
     c->schedule.base_lr = fer_spec_float(s, "lr", c->schedule.base_lr, 1e-7f, 10, n, &bad, err);
     c->schedule.warmup = fer_spec_float(s, "warmup", c->schedule.warmup, 0, 1000, n, &bad, err);
     c->schedule.gamma = fer_spec_float(s, "gamma", c->schedule.gamma, 0.001f, 1, n, &bad, err);
-    c->schedule.step_epochs = fer_spec_int(s, "step_epochs", c->schedule.step_epochs, 1, 100000, n,
-                                           &bad, err);
-    c->schedule.min_ratio = fer_spec_float(s, "min_lr_ratio", c->schedule.min_ratio, 0, 1, n, &bad,
-                                           err);
+    c->schedule.step_epochs =
+        fer_spec_int(s, "step_epochs", c->schedule.step_epochs, 1, 100000, n, &bad, err);
+    c->schedule.min_ratio =
+        fer_spec_float(s, "min_lr_ratio", c->schedule.min_ratio, 0, 1, n, &bad, err);
     c->schedule.patience = fer_spec_int(s, "patience", c->schedule.patience, 0, 1000, n, &bad, err);
     c->optim.momentum = fer_spec_float(s, "momentum", c->optim.momentum, 0, 0.999f, n, &bad, err);
     c->optim.nesterov = fer_spec_int(s, "nesterov", c->optim.nesterov, 0, 1, n, &bad, err);
-    c->optim.weight_decay = fer_spec_float(s, "weight_decay", c->optim.weight_decay, 0, 1, n, &bad,
-                                           err);
+    c->optim.weight_decay =
+        fer_spec_float(s, "weight_decay", c->optim.weight_decay, 0, 1, n, &bad, err);
     c->optim.clip_norm = fer_spec_float(s, "clip_norm", c->optim.clip_norm, 0, 1e6f, n, &bad, err);
     c->epochs = fer_spec_int(s, "epochs", c->epochs, 1, 100000, n, &bad, err);
     c->batch = fer_spec_int(s, "batch", c->batch, 1, 4096, n, &bad, err);
-    c->label_smoothing = fer_spec_float(s, "label_smoothing", c->label_smoothing, 0, 0.5f, n, &bad,
-                                        err);
+    c->label_smoothing =
+        fer_spec_float(s, "label_smoothing", c->label_smoothing, 0, 0.5f, n, &bad, err);
     c->mixup = fer_spec_float(s, "mixup", c->mixup, 0, 10, n, &bad, err);
     struct fer_augment *a = &c->augment;
     a->shift = fer_spec_float(s, "shift", a->shift, 0, 24, n, &bad, err);

@@ -34,10 +34,10 @@ struct run {
     fer_net *net;
     fer_optim *opt;
     fer_pool *pool;
-    fer_group *group;  /* the processes training together (group.h); often this one alone */
-    size_t lo, hi;     /* this process's share of each global batch */
-    float *stage;      /* in a group: the global batch's inputs, before this share is taken */
-    double comm_wait;  /* seconds this epoch's training spent communicating with the group */
+    fer_group *group;     /* the processes training together (group.h); often this one alone */
+    size_t lo, hi;        /* this process's share of each global batch */
+    float *stage;         /* in a group: the global batch's inputs, before this share is taken */
+    double comm_wait;     /* seconds this epoch's training spent communicating with the group */
     int stopped_together; /* a failure every process of the group knows of: none waits */
     struct fer_meta meta;
     struct fer_norm norm;
@@ -770,13 +770,11 @@ static enum fer_status prepare_model(struct run *r, char *err)
 static const char *group_note(struct run *r, double rate, char note[64])
 {
     const int n = fer_group_size(r->group);
-    const double busy = rate > 0 ? (double)(r->train->n / (size_t)r->cfg.batch) *
-                                       (double)r->cfg.batch / rate
-                                 : 0;
+    const double busy =
+        rate > 0 ? (double)(r->train->n / (size_t)r->cfg.batch) * (double)r->cfg.batch / rate : 0;
     if (n == 1 || busy <= 0)
         return "";
-    snprintf(note, 64, " on %d processes, %.0f%% communicating", n,
-             100 * r->comm_wait / busy);
+    snprintf(note, 64, " on %d processes, %.0f%% communicating", n, 100 * r->comm_wait / busy);
     return note;
 }
 
@@ -792,8 +790,8 @@ static enum fer_status report_epoch(struct run *r, int epoch, double t0, double 
              "\"val_acc\":%.5f,\"val_macro_f1\":%.5f,\"lr\":%.6g,\"img_per_s\":%.1f,"
              "\"seconds\":%.1f,\"processes\":%d,\"communication_s\":%.2f,\"best\":%s}\n",
              r->done.epoch, loss, acc, val ? val->loss : 0.0, val ? val->accuracy : 0.0,
-             val ? val->macro_f1 : 0.0, (double)lr, rate, fer_now() - t0,
-             fer_group_size(r->group), r->comm_wait, improved ? "true" : "false");
+             val ? val->macro_f1 : 0.0, (double)lr, rate, fer_now() - t0, fer_group_size(r->group),
+             r->comm_wait, improved ? "true" : "false");
     enum fer_status st = write_log(r, line, err);
     if (st != FER_OK)
         return st;
@@ -857,7 +855,8 @@ static enum fer_status save_epoch(struct run *r, int epoch, double t0, const dou
             return st;
     }
     /* checkpoint first, then the log line: a crash between them repeats no epoch */
-    if ((st = save_checkpoint(r, val, err)) != FER_OK || (st = save_epoch_weights(r, err)) != FER_OK)
+    if ((st = save_checkpoint(r, val, err)) != FER_OK ||
+        (st = save_epoch_weights(r, err)) != FER_OK)
         return st;
     return report_epoch(r, epoch, t0, train[0], train[1], train[2], val, improved, err);
 }
@@ -938,8 +937,8 @@ static void leave_group(struct run *r, enum fer_status st, const char *err)
 {
     int alone = st != FER_OK && !r->stopped_together && fer_group_size(r->group) > 1;
     if (alone)
-        say(&r->cfg, FER_LOG_WARN, "process %d of the group failed: %s",
-            fer_group_rank(r->group), err);
+        say(&r->cfg, FER_LOG_WARN, "process %d of the group failed: %s", fer_group_rank(r->group),
+            err);
     fer_group_close(r->group, alone);
 }
 

@@ -30,19 +30,19 @@ struct fer_train_config {
     const char *val_path; /* may be NULL: no validation, the last epoch is kept */
     int n_classes;        /* 7 or 6 */
     enum fer_label_source labels;
-    const char *ferplus_path; /* needed for ferplus-* labels */
-    float ferplus_weight;     /* FER+ share of the target with FER_LABELS_BLEND */
-    int drop_unusable;        /* drop rows FER+ marks as not a face or unknown */
+    const char *ferplus_path;   /* needed for ferplus-* labels */
+    float ferplus_weight;       /* FER+ share of the target with FER_LABELS_BLEND */
+    int drop_unusable;          /* drop rows FER+ marks as not a face or unknown */
     struct fer_teacher teacher; /* distillation: a teacher's predictions in the targets */
     int skip_bad_rows;
     size_t limit;     /* use only the first `limit` training rows (0: all) */
     size_t val_limit; /* likewise for validation */
 
     /* model */
-    const char *arch_path;   /* architecture spec (ignored with init_path or resume_path) */
-    const char *init_path;   /* start from this model's weights (fine-tuning) */
-    const char *resume_path; /* continue this checkpoint */
-    const char *out_path;    /* the best model on validation goes here */
+    const char *arch_path;       /* architecture spec (ignored with init_path or resume_path) */
+    const char *init_path;       /* start from this model's weights (fine-tuning) */
+    const char *resume_path;     /* continue this checkpoint */
+    const char *out_path;        /* the best model on validation goes here */
     const char *checkpoint_path; /* default: out_path + ".ckpt" */
     const char *log_path;        /* default: out_path + ".log.jsonl" */
     const char *name;            /* model name in its metadata; NULL: the checkpoint's on a
@@ -59,7 +59,7 @@ struct fer_train_config {
     float label_smoothing;
     float mixup; /* alpha of the Beta distribution; 0 disables (Zhang et al. 2018) */
     struct fer_augment augment;
-    int eval_tta; /* enum fer_tta used for validation */
+    int eval_tta;  /* enum fer_tta used for validation */
     int keep_last; /* also save the weights after each of the last N epochs, for fer average */
 
     int progress;        /* draw progress bars on stderr (default 0) */
@@ -90,8 +90,7 @@ void fer_train_config_defaults(struct fer_train_config *c);
  * shift, rotate, scale, flip, brightness, contrast, erase). Keys the user
  * set on the command line are applied afterwards by the caller.
  */
-enum fer_status fer_train_config_from_spec(struct fer_train_config *c, fer_spec *spec,
-                                           char *err);
+enum fer_status fer_train_config_from_spec(struct fer_train_config *c, fer_spec *spec, char *err);
 
 /*
  * Runs training to the end (or until an error). What it does goes to c->log, progress bars
