@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "nn/blas.h"
+#include "nn/small_gemm.h"
 
 #define FER_VERSION "0.1.0"
 
@@ -72,7 +74,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "export") == 0)
         return fer_cmd_export(argc, argv);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("fer " FER_VERSION "\n");
+        /* the kernels this CPU gets, chosen at run time: what a speed report needs */
+        printf("fer " FER_VERSION "\nkernels: fer %s, OpenBLAS %s\n", fer_small_gemm_kernel(),
+               fer_blas_core());
         return FER_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {

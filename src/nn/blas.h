@@ -12,4 +12,7 @@
 
 void fer_blas_single_thread(void);
 
+/* The kernels OpenBLAS chose for this CPU ("SkylakeX", "Haswell", ...; cli/blas_preinit.c). */
+const char *fer_blas_core(void);
+
 #endif

@@ -7,8 +7,9 @@
  * a, the weights, is packed once (fer_small_gemm_pack) into panels of
  * FER_GEMM_MR rows; b is read in place, FER_GEMM_NR columns at a time, from
  * rows that hold whole panels (its row stride ldb >= N rounded up to NR, the
- * columns past N any finite value). A 6x16 AVX2/FMA kernel (the BLIS Haswell
- * shape) runs where the CPU has it, portable C elsewhere.
+ * columns past N any finite value). The kernels, chosen at run time: AVX-512 (6x16 and
+ * 6x32 tiles; Zen 5 and Intel's server cores run 512-bit arithmetic at full width, twice the
+ * work of AVX2 per instruction), AVX2/FMA (6x16, the BLIS Haswell shape), portable C.
  */
 #ifndef FER_NN_SMALL_GEMM_H
 #define FER_NN_SMALL_GEMM_H
@@ -37,8 +38,13 @@ void fer_small_gemm(int m, int n, int k, const float *packed_a, const float *b, 
 void fer_small_gemm_padded(int m, int n, int k, const float *packed_a, const float *b, size_t ldb,
                            float *c, size_t ldc);
 
-/* Makes later products use the portable C kernel even where AVX2 and FMA are there (for
- * tests: both kernels must give the same answers). Not thread-safe. */
-void fer_small_gemm_portable(int on);
+/* The kernel later products run: "avx512", "avx2" or "portable". */
+const char *fer_small_gemm_kernel(void);
+
+/* Makes later products use at most the named kernel ("avx512", "avx2" or "portable"), for
+ * tests and benchmarks: every kernel must give the same answers. 0 when this CPU lacks it (or
+ * fer was built without it); then nothing changes. NULL: the widest the CPU has again (the
+ * default). Not thread-safe. */
+int fer_small_gemm_use(const char *kernel);
 
 #endif
