@@ -361,6 +361,63 @@ TEST(conv_matches_direct_convolution)
     CHECK(!made);
 }
 
+/* fer_small_gemm_tn against the textbook sum with each kernel: row counts on both sides of
+ * every panel size, column counts of one and two vectors and more, strides past the sizes. */
+TEST(small_gemm_tn_matches_textbook_product)
+{
+    static const char *const kernels[] = {"avx512", "avx2", "portable"};
+    static const int ms[] = {1, 5, 6, 7, 11, 14, 15, 25, 41, 131}, ns[] = {16, 32, 48, 80};
+    static const int ks[] = {1, 7, 64};
+    fer_rng rng;
+    fer_rng_seed(&rng, 5, 0, 0, 0);
+    for (int kn = 0; kn < 3; kn++) {
+        if (!fer_small_gemm_use(kernels[kn]))
+            continue;
+        for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++)
+            for (size_t ni = 0; ni < sizeof(ns) / sizeof(ns[0]); ni++)
+                for (size_t ki = 0; ki < sizeof(ks) / sizeof(ks[0]); ki++) {
+                    const int m = ms[mi], n = ns[ni], k = ks[ki];
+                    const size_t lda = (size_t)m + 3, ldb = (size_t)n + 16, ldc = (size_t)n + 5;
+                    float *at = malloc(sizeof(float) * (size_t)k * lda);
+                    float *b = malloc(sizeof(float) * (size_t)k * ldb);
+                    float *c = malloc(sizeof(float) * (size_t)m * ldc);
+                    for (size_t i = 0; i < (size_t)k * lda; i++)
+                        at[i] = fer_rng_normal(&rng);
+                    for (size_t i = 0; i < (size_t)k * ldb; i++)
+                        b[i] = fer_rng_normal(&rng);
+                    for (size_t i = 0; i < (size_t)m * ldc; i++)
+                        c[i] = 1e30f; /* must all be written over, or stay */
+                    float *packed = malloc(sizeof(float) * fer_small_gemm_tn_packed_size(k, n));
+                    fer_small_gemm_tn_pack(b, k, n, ldb, packed);
+                    fer_small_gemm_tn(m, n, k, at, lda, packed, c, ldc);
+                    free(packed);
+                    double worst = 0;
+                    int untouched = 1;
+                    for (int r = 0; r < m; r++) {
+                        for (int j = 0; j < n; j++) {
+                            double ref = 0;
+                            for (int i = 0; i < k; i++)
+                                ref += (double)at[(size_t)i * lda + (size_t)r] *
+                                       (double)b[(size_t)i * ldb + (size_t)j];
+                            worst = fmax(worst, fabs(ref - (double)c[(size_t)r * ldc + (size_t)j]));
+                        }
+                        for (size_t j = (size_t)n; j < ldc; j++)
+                            untouched &= c[(size_t)r * ldc + j] == 1e30f;
+                    }
+                    if (worst >= 1e-4 || !untouched)
+                        fprintf(stderr, "  %s kernel, %dx%dx%d: worst difference %g%s\n",
+                                kernels[kn], m, n, k, worst,
+                                untouched ? "" : ", wrote past n columns");
+                    CHECK(worst < 1e-4);
+                    CHECK(untouched);
+                    free(at);
+                    free(b);
+                    free(c);
+                }
+    }
+    fer_small_gemm_use(NULL);
+}
+
 /* Winograd's F(2x2, 3x3) and the small GEMM against the textbook sum, with each kernel, on even
  * and odd sides, with and without Winograd taking the layer (too small, stride 2, one input
  * channel, few filters). */
@@ -1242,6 +1299,7 @@ int main(void)
     if (test_tmp_create("/tmp/fer_test_nn_XXXXXX") != 0)
         return 1;
     RUN(conv_matches_direct_convolution);
+    RUN(small_gemm_tn_matches_textbook_product);
     RUN(winograd_matches_direct_convolution);
     RUN(winograd_inference_matches_im2col);
     RUN(weights_written_without_notice_are_caught);

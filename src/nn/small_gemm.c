@@ -167,23 +167,35 @@ int fer_small_gemm_use(const char *kernel)
     return 0;
 }
 
+/* The widest level this CPU has, up to the cap. */
+static enum kernel_level best_level(void)
+{
+    int level = level_cap;
+    while (level > LEVEL_PORTABLE && !cpu_has((enum kernel_level)level))
+        level--;
+    return (enum kernel_level)level;
+}
+
 static kernel_fn pick_kernel(void)
 {
+    switch (best_level()) {
 #ifdef HAVE_KERNEL_AVX512
-    if (level_cap >= LEVEL_AVX512 && cpu_has(LEVEL_AVX512))
+    case LEVEL_AVX512:
         return kernel_avx512;
 #endif
 #ifdef HAVE_KERNEL_AVX2
-    if (level_cap >= LEVEL_AVX2 && cpu_has(LEVEL_AVX2))
+    case LEVEL_AVX2:
         return kernel_avx2;
 #endif
-    return kernel_c;
+    default:
+        return kernel_c;
+    }
 }
 
 static wide_kernel_fn pick_wide_kernel(void)
 {
 #ifdef HAVE_KERNEL_AVX512
-    if (level_cap >= LEVEL_AVX512 && cpu_has(LEVEL_AVX512))
+    if (best_level() == LEVEL_AVX512)
         return kernel_avx512_wide;
 #endif
     return NULL;
@@ -191,10 +203,7 @@ static wide_kernel_fn pick_wide_kernel(void)
 
 const char *fer_small_gemm_kernel(void)
 {
-    for (int level = level_cap; level > LEVEL_PORTABLE; level--)
-        if (cpu_has((enum kernel_level)level))
-            return LEVEL_NAMES[level];
-    return LEVEL_NAMES[LEVEL_PORTABLE];
+    return LEVEL_NAMES[best_level()];
 }
 
 size_t fer_small_gemm_packed_size(int m, int k)
@@ -272,4 +281,194 @@ void fer_small_gemm_padded(int m, int n, int k, const float *packed_a, const flo
                            float *c, size_t ldc)
 {
     run(m, n, k, packed_a, b, ldb, c, ldc, 1);
+}
+
+/*
+ * fer_small_gemm_tn: c (m x n) = aᵀ · b with aᵀ stored k x m (a[i * lda + r]) and b k x n, for
+ * products whose columns are many channels and whose rows are few positions. The kernels hold
+ * up to ROWS_* rows x one or two column vectors in registers and read a where it lies: a row of
+ * a tile's k values is a strided walk through the k rows of aᵀ, each broadcast in turn.
+ */
+#define COLS_TN 16 /* columns of one step: n must be a multiple */
+
+/* portable C: rows x 16 */
+static void tn_rows_c(int rows, int k, const float *restrict at, size_t lda,
+                      const float *restrict b, size_t ldb, float *restrict c, size_t ldc)
+{
+    float acc[16][COLS_TN] = {{0}};
+    for (int i = 0; i < k; i++, at += lda, b += ldb)
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < COLS_TN; j++)
+                acc[r][j] += at[r] * b[j];
+    for (int r = 0; r < rows; r++)
+        memcpy(c + (size_t)r * ldc, acc[r], sizeof(acc[r]));
+}
+
+#ifdef HAVE_KERNEL_AVX2
+#define ROWS_AVX2 6
+/* AVX2: up to 6 rows x 16 columns, 12 accumulators (the rows a constant after inlining) */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+tn_rows_avx2(int rows, int k, const float *restrict at, size_t lda, const float *restrict b,
+             size_t ldb, float *restrict c, size_t ldc)
+{
+    __m256 acc[ROWS_AVX2][2];
+    for (int r = 0; r < rows; r++)
+        acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int i = 0; i < k; i++, at += lda, b += ldb) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        for (int r = 0; r < rows; r++) {
+            const __m256 x = _mm256_broadcast_ss(at + r);
+            acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        _mm256_storeu_ps(c + (size_t)r * ldc, acc[r][0]);
+        _mm256_storeu_ps(c + (size_t)r * ldc + 8, acc[r][1]);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void tn_avx2(int rows, int k, const float *at,
+                                                        size_t lda, const float *b, size_t ldb,
+                                                        float *c, size_t ldc)
+{
+    switch (rows) {
+#define ROWS_CASE(R)                                                                               \
+    case R:                                                                                        \
+        tn_rows_avx2(R, k, at, lda, b, ldb, c, ldc);                                               \
+        break;
+        ROWS_CASE(1) ROWS_CASE(2) ROWS_CASE(3) ROWS_CASE(4) ROWS_CASE(5) ROWS_CASE(6)
+#undef ROWS_CASE
+    }
+}
+#endif
+
+#ifdef HAVE_KERNEL_AVX512
+#define ROWS_AVX512 14
+/* How far ahead in b the AVX-512 kernel asks for rows: 8 KiB, two pages, so that a page's rows
+ * are on their way before the kernel reaches them (batch 1 of the built-in network, training
+ * paused: one face in 1.66-2.0 ms against 2.2-2.6 without; 4 KiB ahead gained half that). */
+#define PREFETCH_BYTES 8192
+/* AVX-512: up to 14 rows x `vectors` (1 or 2) vectors of 16 columns: at most 28 accumulators,
+ * the two b vectors, and the broadcasts taken from memory by the multiply-adds themselves. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tn_rows_avx512(int rows, int vectors, int k, const float *restrict at, size_t lda,
+               const float *restrict b, size_t ldb, float *restrict c, size_t ldc)
+{
+    __m512 acc[ROWS_AVX512][2];
+    for (int r = 0; r < rows; r++)
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int i = 0; i < k; i++, at += lda, b += ldb) {
+        /* b's rows come from memory, not cache, when a face's weights pass once (batch 1):
+         * ask for them well ahead, since the hardware's prefetcher stops at page borders */
+        _mm_prefetch((const char *)b + PREFETCH_BYTES, _MM_HINT_T0);
+        if (vectors == 2)
+            _mm_prefetch((const char *)(b + 16) + PREFETCH_BYTES, _MM_HINT_T0);
+        const __m512 b0 = _mm512_loadu_ps(b);
+        const __m512 b1 = vectors == 2 ? _mm512_loadu_ps(b + 16) : b0;
+        for (int r = 0; r < rows; r++) {
+            const __m512 x = _mm512_set1_ps(at[r]);
+            acc[r][0] = _mm512_fmadd_ps(x, b0, acc[r][0]);
+            if (vectors == 2)
+                acc[r][1] = _mm512_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        _mm512_storeu_ps(c + (size_t)r * ldc, acc[r][0]);
+        if (vectors == 2)
+            _mm512_storeu_ps(c + (size_t)r * ldc + 16, acc[r][1]);
+    }
+}
+
+__attribute__((target("avx512f"))) static void tn_avx512(int rows, int vectors, int k,
+                                                         const float *at, size_t lda,
+                                                         const float *b, size_t ldb, float *c,
+                                                         size_t ldc)
+{
+    switch (rows * 2 + vectors - 1) {
+#define ROWS_CASE(R)                                                                               \
+    case 2 * R:                                                                                    \
+        tn_rows_avx512(R, 1, k, at, lda, b, ldb, c, ldc);                                          \
+        break;                                                                                     \
+    case 2 * R + 1:                                                                                \
+        tn_rows_avx512(R, 2, k, at, lda, b, ldb, c, ldc);                                          \
+        break;
+        ROWS_CASE(1)
+        ROWS_CASE(2) ROWS_CASE(3) ROWS_CASE(4) ROWS_CASE(5) ROWS_CASE(6) ROWS_CASE(7) ROWS_CASE(8)
+            ROWS_CASE(9) ROWS_CASE(10) ROWS_CASE(11) ROWS_CASE(12) ROWS_CASE(13) ROWS_CASE(14)
+#undef ROWS_CASE
+    }
+}
+#endif
+
+/* Columns of one packed panel of b: 32, or 16 for the last when n is an odd number of 16s. */
+#define PANEL_TN 32
+
+size_t fer_small_gemm_tn_packed_size(int k, int n)
+{
+    return (size_t)k * (size_t)n;
+}
+
+void fer_small_gemm_tn_pack(const float *b, int k, int n, size_t ldb, float *packed)
+{
+    for (int j = 0; j < n; j += PANEL_TN) {
+        const int w = n - j < PANEL_TN ? n - j : PANEL_TN;
+        for (int i = 0; i < k; i++, packed += w)
+            memcpy(packed, b + (size_t)i * ldb + (size_t)j, sizeof(float) * (size_t)w);
+    }
+}
+
+/* The panels of rows fer_small_gemm_tn takes at a time on this CPU. */
+static int tn_most_rows(enum kernel_level level)
+{
+#ifdef HAVE_KERNEL_AVX512
+    if (level == LEVEL_AVX512)
+        return ROWS_AVX512;
+#endif
+#ifdef HAVE_KERNEL_AVX2
+    if (level == LEVEL_AVX2)
+        return ROWS_AVX2;
+#endif
+    (void)level;
+    return 16;
+}
+
+/* One panel of b (w = 32 or 16 columns, row stride w) against rows r0 .. r0 + rows of aᵀ. */
+static void tn_panel(enum kernel_level level, int rows, int w, int k, const float *at, size_t lda,
+                     const float *bp, float *c, size_t ldc)
+{
+#ifdef HAVE_KERNEL_AVX512
+    if (level == LEVEL_AVX512) {
+        tn_avx512(rows, w / 16, k, at, lda, bp, (size_t)w, c, ldc);
+        return;
+    }
+#endif
+    for (int j = 0; j < w; j += 16) {
+#ifdef HAVE_KERNEL_AVX2
+        if (level == LEVEL_AVX2) {
+            tn_avx2(rows, k, at, lda, bp + j, (size_t)w, c + j, ldc);
+            continue;
+        }
+#endif
+        tn_rows_c(rows, k, at, lda, bp + j, (size_t)w, c + j, ldc);
+    }
+}
+
+void fer_small_gemm_tn(int m, int n, int k, const float *at, size_t lda, const float *packed_b,
+                       float *c, size_t ldc)
+{
+    const enum kernel_level level = best_level();
+    const int most = tn_most_rows(level), panels = (m + most - 1) / most;
+    /* each panel of b (k x 32, contiguous) once, from memory, against every row: at batch 1
+     * the weights pass once and their bytes, not the arithmetic, set the pace */
+    for (int j = 0; j < n; j += PANEL_TN) {
+        const int w = n - j < PANEL_TN ? n - j : PANEL_TN;
+        const float *bp = packed_b + (size_t)j * (size_t)k;
+        /* rows in (nearly) equal panels: 25 rows take 13 + 12, not 14 + 11 */
+        for (int p = 0, r0 = 0; p < panels; p++) {
+            const int rows = (m - r0 + (panels - p) - 1) / (panels - p);
+            tn_panel(level, rows, w, k, at + r0, lda, bp, c + (size_t)r0 * ldc + (size_t)j, ldc);
+            r0 += rows;
+        }
+    }
 }

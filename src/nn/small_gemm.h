@@ -38,6 +38,22 @@ void fer_small_gemm(int m, int n, int k, const float *packed_a, const float *b, 
 void fer_small_gemm_padded(int m, int n, int k, const float *packed_a, const float *b, size_t ldb,
                            float *c, size_t ldc);
 
+/*
+ * c (m x n, row stride ldc) = aᵀ · b for a given transposed, at (k x m, row stride lda), and b
+ * (k x n, n a multiple of 16) packed by fer_small_gemm_tn_pack. For products with few rows
+ * (positions, tiles) and many columns (channels), which the kernels above would run at a
+ * fraction of their width: the columns fill whole vectors, the rows go in panels of up to 14
+ * (AVX-512), 6 (AVX2) or 16 (portable C), as equal as they can be, and a is read in place.
+ * Only c's m x n values are written.
+ */
+void fer_small_gemm_tn(int m, int n, int k, const float *at, size_t lda, const float *packed_b,
+                       float *c, size_t ldc);
+/* Floats of a packed k x n b: k * n. */
+size_t fer_small_gemm_tn_packed_size(int k, int n);
+/* packed = b (k x n, row stride ldb, n a multiple of 16) in panels of 32 columns (the last 16
+ * when n is an odd number of 16s), each k x 32 contiguous: the order the kernels read it. */
+void fer_small_gemm_tn_pack(const float *b, int k, int n, size_t ldb, float *packed);
+
 /* The kernel later products run: "avx512", "avx2" or "portable". */
 const char *fer_small_gemm_kernel(void);
 

@@ -75,10 +75,18 @@ static struct tiles tiles_of(struct shape s)
     return t;
 }
 
-/* rows of M: F rounded up to whole panels of the GEMM's rows, which it fills */
-static int m_rows(struct shape s)
+/* Row stride of the transformed filters U[ξ] (C x F) and of the products M[ξ] (tiles x F): F
+ * in whole vectors of 16, plus one cache line, so that a column block of U's rows does not fall
+ * into a few cache sets when F is a multiple of 256. */
+static size_t ldf_of(struct shape s)
 {
-    return (s.f + FER_GEMM_MR - 1) / FER_GEMM_MR * FER_GEMM_MR;
+    return (size_t)(s.f + 15) / 16 * 16 + 16;
+}
+
+/* Rows of M: every tile but the last, which is an extra column's (see struct tiles). */
+static int m_rows(struct tiles t)
+{
+    return t.n - 1;
 }
 
 static int fits(const struct fer_layer *l, struct shape s)
@@ -98,12 +106,13 @@ int fer_winograd_fits_backward(const struct fer_layer *l)
     return fits(l, backward_shape(l));
 }
 
-/* V (16, C, ld) and M (16, F rounded up, ld), the padded input's four parity planes, and the
- * output's four (one filter's) */
+/* V (16, C, ld), M (16, tiles, ldf), the padded input's four parity planes, and the output's
+ * four for 16 filters */
 static size_t scratch_of(struct shape s)
 {
     struct tiles t = tiles_of(s);
-    return 16 * t.ld * (size_t)(s.c + m_rows(s)) + 4 * t.quarter + 4 * (size_t)t.n;
+    return 16 * t.ld * (size_t)s.c + 16 * (size_t)t.n * ldf_of(s) + 4 * t.quarter +
+           4 * 16 * (size_t)t.n;
 }
 
 size_t fer_winograd_scratch(const struct fer_layer *l)
@@ -136,19 +145,21 @@ static void filter_transform(const float *g, float u[16])
 }
 
 /*
- * *dst (made if NULL) = the filters of shape s transformed, U[ξ] (F x C) packed for each ξ;
- * from w (F, C, 3, 3) as they are, or for the backward pass from w turned half round and
- * transposed: filter c, channel f = w[f][c] rotated by 180 degrees. 0 when out of memory.
+ * *dst (made if NULL) = the filters of shape s transformed: U[ξ] (C x F rounded up to 16, the
+ * columns past F zero) for each ξ, packed for fer_small_gemm_tn; from w (F, C, 3, 3) as they
+ * are, or for the backward pass from w turned half round and transposed: filter c, channel f =
+ * w[f][c] rotated by 180 degrees. 0 when out of memory.
  */
 static int make_filters(const float *w, struct shape s, int backward, float **dst)
 {
-    const size_t per_xi = fer_small_gemm_packed_size(s.f, s.c), fc = (size_t)s.f * (size_t)s.c;
-    float *u = fer_malloc(sizeof(float) * 16 * fc);
+    const size_t ldf = ldf_of(s), cols = ldf - 16, per_xi = (size_t)s.c * cols;
+    const size_t per_u = (size_t)s.c * ldf;
+    float *u = fer_alloc_aligned(16 * per_u, sizeof(float)); /* zero: the columns past F */
     if (!u || (!*dst && !(*dst = fer_alloc_aligned(16 * per_xi, sizeof(float))))) {
         fer_free(u);
         return 0;
     }
-    /* u (16, F, C): one F x C matrix per position ξ of the 4x4 tile, each then packed */
+    /* u (16, C, ldf): one C x F matrix per position ξ of the 4x4 tile, each then packed */
     for (int f = 0; f < s.f; f++)
         for (int c = 0; c < s.c; c++) {
             float g[9], tile[16];
@@ -159,10 +170,11 @@ static int make_filters(const float *w, struct shape s, int backward, float **ds
                 memcpy(g, w + ((size_t)f * (size_t)s.c + (size_t)c) * 9, sizeof(g));
             filter_transform(g, tile);
             for (int xi = 0; xi < 16; xi++)
-                u[(size_t)xi * fc + (size_t)f * (size_t)s.c + (size_t)c] = tile[xi];
+                u[(size_t)xi * per_u + (size_t)c * ldf + (size_t)f] = tile[xi];
         }
     for (int xi = 0; xi < 16; xi++)
-        fer_small_gemm_pack(u + (size_t)xi * fc, s.f, s.c, (size_t)s.c, *dst + (size_t)xi * per_xi);
+        fer_small_gemm_tn_pack(u + (size_t)xi * per_u, s.c, (int)cols, ldf,
+                               *dst + (size_t)xi * per_xi);
     fer_free(u);
     return 1;
 }
@@ -261,68 +273,80 @@ static void input_transform(struct shape s, struct tiles t, const float *in, flo
         memset(v + row * t.ld + t.n, 0, sizeof(float) * (t.ld - (size_t)t.n));
 }
 
-/* One filter's tiles back: src holds tile u of position ξ at ξ * ft + u; y gets the output at
- * [row parity][column parity] (4 arrays of n). */
-static void untransform_filter(int n, size_t ft, const float *restrict src, float *restrict y)
+/* 16 filters' tiles back: m holds tile u (of `rows`) of position ξ, filter f0 + j at
+ * ξ * per + u * ldf + j; y gets filter f0 + j's output for tile u at [row parity][column
+ * parity] (4, n, 16). */
+static void untransform_filters(int rows, int n, size_t per, size_t ldf, const float *restrict m,
+                                float *restrict y)
 {
-    float *y00 = y, *y01 = y + n, *y10 = y + 2 * n, *y11 = y + 3 * n;
-    for (int u = 0; u < n; u++) {
-        /* s = Aᵀ m (column j from m[j], m[4 + j], m[8 + j], m[12 + j]), then s A */
-        float s0[4], s1[4];
-        for (int j = 0; j < 4; j++) {
-            const float m0 = src[(size_t)j * ft + (size_t)u];
-            const float m1 = src[(size_t)(4 + j) * ft + (size_t)u];
-            const float m2 = src[(size_t)(8 + j) * ft + (size_t)u];
-            const float m3 = src[(size_t)(12 + j) * ft + (size_t)u];
-            s0[j] = m0 + m1 + m2;
-            s1[j] = m1 - m2 - m3;
+    float *y00 = y, *y01 = y + 16 * n, *y10 = y + 32 * n, *y11 = y + 48 * n;
+    for (int u = 0; u < rows; u++) {
+        const float *mu = m + (size_t)u * ldf;
+        float *o00 = y00 + 16 * u, *o01 = y01 + 16 * u, *o10 = y10 + 16 * u, *o11 = y11 + 16 * u;
+        for (int j = 0; j < 16; j++) { /* in vectors, over the 16 filters */
+            /* s = Aᵀ m (column i from m[i], m[4 + i], m[8 + i], m[12 + i]), then s A */
+            float s0[4], s1[4];
+            for (int i = 0; i < 4; i++) {
+                const float m0 = mu[(size_t)i * per + (size_t)j];
+                const float m1 = mu[(size_t)(4 + i) * per + (size_t)j];
+                const float m2 = mu[(size_t)(8 + i) * per + (size_t)j];
+                const float m3 = mu[(size_t)(12 + i) * per + (size_t)j];
+                s0[i] = m0 + m1 + m2;
+                s1[i] = m1 - m2 - m3;
+            }
+            o00[j] = s0[0] + s0[1] + s0[2];
+            o01[j] = s0[1] - s0[2] - s0[3];
+            o10[j] = s1[0] + s1[1] + s1[2];
+            o11[j] = s1[1] - s1[2] - s1[3];
         }
-        y00[u] = s0[0] + s0[1] + s0[2];
-        y01[u] = s0[1] - s0[2] - s0[3];
-        y10[u] = s1[0] + s1[1] + s1[2];
-        y11[u] = s1[1] - s1[2] - s1[3];
     }
 }
 
-/* out (F, OH, OW) = Aᵀ m A of every tile, Aᵀ = [1 1 1 0; 0 1 -1 -1]; odd sides and the extra
- * tile column drop out. */
+/* out (F, OH, OW) = Aᵀ M A of every tile, Aᵀ = [1 1 1 0; 0 1 -1 -1], from M (16, m_rows, ldf);
+ * odd sides and the extra tile column drop out. */
 static void output_transform(struct shape s, struct tiles t, const float *m, float *out, float *y)
 {
-    const size_t ft = (size_t)m_rows(s) * t.ld;
+    const size_t ldf = ldf_of(s), per = (size_t)t.n * ldf, n = (size_t)t.n;
     const int oh = s.h, ow = s.w;
-    for (int f = 0; f < s.f; f++) {
-        untransform_filter(t.n, ft, m + (size_t)f * t.ld, y);
-        float *of = out + (size_t)f * (size_t)oh * (size_t)ow;
-        for (int oy = 0; oy < oh; oy++) {
-            /* output row oy: tile row oy / 2, row parity oy & 1 */
-            const float *ev = y + (size_t)(2 * (oy & 1)) * (size_t)t.n + (size_t)(oy >> 1) * t.half;
-            const float *od = ev + t.n;
-            float *row = of + (size_t)oy * (size_t)ow;
-            for (int x = 0; x < ow / 2; x++) {
-                row[2 * x] = ev[x];
-                row[2 * x + 1] = od[x];
+    for (int f0 = 0; f0 < s.f; f0 += 16) {
+        untransform_filters(m_rows(t), t.n, per, ldf, m + f0, y);
+        for (int j = 0; j < 16 && f0 + j < s.f; j++) {
+            float *of = out + (size_t)(f0 + j) * (size_t)oh * (size_t)ow;
+            for (int oy = 0; oy < oh; oy++) {
+                /* output row oy: tile row oy / 2, row parity oy & 1 */
+                const float *ev =
+                    y + 16 * ((size_t)(2 * (oy & 1)) * n + (size_t)(oy >> 1) * (size_t)t.half) +
+                    (size_t)j;
+                const float *od = ev + 16 * n;
+                float *row = of + (size_t)oy * (size_t)ow;
+                for (int x = 0; x < ow / 2; x++) {
+                    row[2 * x] = ev[16 * x];
+                    row[2 * x + 1] = od[16 * x];
+                }
+                if (ow & 1)
+                    row[ow - 1] = ev[16 * (ow / 2)];
             }
-            if (ow & 1)
-                row[ow - 1] = ev[ow / 2];
         }
     }
 }
 
-/* dst (F, H, W) = the convolution of in (C, H, W) with the filters packed by make_filters. */
+/* dst (F, H, W) = the convolution of in (C, H, W) with the filters made by make_filters: the
+ * 16 products M[ξ] (tiles x F) = V[ξ]ᵀ (tiles x C) · U[ξ] (C x F), the channels along the
+ * vectors, whole even where 9 tiles are all a 5x5 map has. */
 static void convolve(struct shape s, const float *filters, const float *in, float *dst,
                      float *scratch)
 {
     struct tiles t = tiles_of(s);
-    const size_t ld = t.ld, per_xi = fer_small_gemm_packed_size(s.f, s.c);
+    const size_t ld = t.ld, ldf = ldf_of(s), per_m = (size_t)t.n * ldf;
     float *v = scratch;
     float *m = v + 16 * (size_t)s.c * ld;
-    float *planes = m + 16 * (size_t)m_rows(s) * ld;
+    float *planes = m + 16 * per_m;
     input_transform(s, t, in, v, planes);
-    /* m (16, F rounded up, ld): M[ξ] = U[ξ] · V[ξ] */
-    const size_t per_m = (size_t)m_rows(s) * ld;
+    const int cols = (int)ldf - 16;
     for (int xi = 0; xi < 16; xi++)
-        fer_small_gemm_padded(s.f, t.n, s.c, filters + (size_t)xi * per_xi,
-                              v + (size_t)xi * (size_t)s.c * ld, ld, m + (size_t)xi * per_m, ld);
+        fer_small_gemm_tn(m_rows(t), cols, s.c, v + (size_t)xi * (size_t)s.c * ld, ld,
+                          filters + (size_t)xi * (size_t)s.c * (size_t)cols, m + (size_t)xi * per_m,
+                          ldf);
     output_transform(s, t, m, dst, planes + 4 * t.quarter);
 }
 
