@@ -722,6 +722,58 @@ static const char *RESNETISH = "[net]\nwidth=12\nheight=12\nchannels=1\n"
                                "[dense]\noutput=16\nactivation=relu\n"
                                "[dense]\noutput=classes\n[softmax]\n";
 
+/* A net whose 3x3 layers take Winograd (16 and more channels, 12x12 and 6x6 maps). */
+static const char *WINOGRAD_NET = "[net]\nwidth=12\nheight=12\nchannels=1\n"
+                                  "[convolutional]\nfilters=16\nsize=3\nactivation=relu\n"
+                                  "[convolutional]\nfilters=32\nsize=3\nbatch_normalize=1\n"
+                                  "activation=relu\n"
+                                  "[maxpool]\nsize=2\n"
+                                  "[convolutional]\nfilters=48\nsize=3\nactivation=relu\n"
+                                  "[global_avgpool]\n"
+                                  "[dense]\noutput=classes\n[softmax]\n";
+
+/* out (batch x 7) = WINOGRAD_NET's inference of the first `batch` of 19 random faces, on
+ * `threads` threads; 0 when the net could not be made. */
+static int winograd_net_outputs(int threads, int batch, float *out)
+{
+    float targets[19 * 7];
+    char err[FER_ERR_LEN];
+    fer_net *net = build(WINOGRAD_NET, 7, 19);
+    fer_pool *pool = NULL;
+    if (!net || fer_pool_new(threads, &pool, err) != FER_OK ||
+        fer_net_set_pool(net, pool, err) != FER_OK) {
+        fer_net_free(net);
+        fer_pool_free(pool);
+        return 0;
+    }
+    fer_net_init_weights(net, 12);
+    random_batch(net, 19, targets, 12, 0);
+    fer_net_forward(net, batch, 0);
+    memcpy(out, fer_net_output(net), sizeof(float) * 7 * (size_t)batch);
+    fer_net_free(net);
+    fer_pool_free(pool);
+    return 1;
+}
+
+/* Inference of 1, 2 and 19 faces on 1 and 3 threads: one face split over the threads
+ * (fer_winograd_forward_shared), images in groups, one at a time; every output the same to the
+ * bit, face by face. */
+TEST(inference_same_for_any_threads_and_batch)
+{
+    static const int batches[] = {1, 2, 19};
+    float ref[19 * 7], out[19 * 7];
+    CHECK(winograd_net_outputs(1, 19, ref));
+    for (int threads = 1; threads <= 3; threads += 2)
+        for (int bi = 0; bi < 3; bi++) {
+            const int batch = batches[bi];
+            CHECK(winograd_net_outputs(threads, batch, out));
+            const int same = memcmp(ref, out, sizeof(float) * 7 * (size_t)batch) == 0;
+            if (!same)
+                fprintf(stderr, "  %d threads, batch %d: outputs differ\n", threads, batch);
+            CHECK(same);
+        }
+}
+
 TEST(threads_give_identical_results)
 {
     const int B = 19;
@@ -1313,6 +1365,7 @@ int main(void)
     RUN(depthwise_matches_definition_on_detector_net);
     RUN(net_kinds_are_checked);
     RUN(threads_give_identical_results);
+    RUN(inference_same_for_any_threads_and_batch);
     RUN(training_reduces_loss);
     RUN(sgd_and_adam_match_hand_computation);
     RUN(schedules);

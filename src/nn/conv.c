@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 #include "nn/blas.h"
 #include "nn/layer.h"
 #include "nn/small_gemm.h"
@@ -201,7 +202,27 @@ struct conv_job {
     enum conv_path path; /* forward: how W·x is made; backward: PATH_WINOGRAD or PATH_BLAS for
                             the input's gradient */
     int wino_grad;       /* backward: the weight gradient by Winograd (p->parts in its domain) */
+    int group;           /* forward by Winograd: images per task */
 };
+
+/* Without batch norm, the bias (and the activation, ReLU or none) of `images` images' outputs
+ * (n positions each); with it, nothing: batch norm adds its own shift. */
+static void add_bias(const struct fer_layer *l, float *dst, size_t images, size_t n)
+{
+    if (l->batch_norm)
+        return;
+    for (size_t g = 0; g < images; g++)
+        for (int f = 0; f < l->out_c; f++) {
+            const float bias = l->b[f];
+            float *row = dst + g * l->out_size + (size_t)f * n;
+            if (l->act == FER_ACT_RELU)
+                for (size_t i = 0; i < n; i++)
+                    row[i] = row[i] + bias > 0 ? row[i] + bias : 0;
+            else
+                for (size_t i = 0; i < n; i++)
+                    row[i] += bias;
+        }
+}
 
 static void forward_task(void *arg, size_t b, int thread)
 {
@@ -214,8 +235,16 @@ static void forward_task(void *arg, size_t b, int thread)
     const float *col = in;
     float *scratch = j->p->scratch[thread];
     if (j->path == PATH_WINOGRAD) {
-        fer_winograd_forward(l, in, dst, scratch);
-    } else if (j->path == PATH_PACKED) {
+        /* task b is a group of images (fer_conv_forward) */
+        const int first = (int)b * j->group;
+        const int images = j->p->batch - first < j->group ? j->p->batch - first : j->group;
+        in = j->p->in + (size_t)first * l->in_size;
+        dst = j->dst + (size_t)first * l->out_size;
+        fer_winograd_forward(l, in, images, dst, scratch);
+        add_bias(l, dst, (size_t)images, n);
+        return;
+    }
+    if (j->path == PATH_PACKED) {
         /* col (K, N) with rows padded to whole panels of the small GEMM, the padding zero */
         size_t ld = fer_small_gemm_ldb((int)n);
         const float *bm = scratch; /* the GEMM's b: its input columns */
@@ -240,18 +269,7 @@ static void forward_task(void *arg, size_t b, int thread)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)n, (int)kdim, 1.0f,
                     l->w, (int)kdim, col, (int)n, 0.0f, dst, (int)n);
     }
-    if (!l->batch_norm) {
-        for (int f = 0; f < l->out_c; f++) {
-            const float bias = l->b[f];
-            float *row = dst + (size_t)f * n;
-            if (l->act == FER_ACT_RELU)
-                for (size_t i = 0; i < n; i++)
-                    row[i] = row[i] + bias > 0 ? row[i] + bias : 0;
-            else
-                for (size_t i = 0; i < n; i++)
-                    row[i] += bias;
-        }
-    }
+    add_bias(l, dst, 1, n);
 }
 
 /* The weights packed for fer_small_gemm, made again when the weights may have changed; 0 when
@@ -279,8 +297,26 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
         else
             path = prepare_packed(l, p->weights_gen) ? PATH_PACKED : PATH_BLAS;
     }
-    struct conv_job j = {l, p, l->batch_norm ? l->xhat : l->out, 0, path, 0};
-    fer_pool_run(p->pool, (size_t)p->batch, forward_task, &j);
+    struct conv_job j = {l, p, l->batch_norm ? l->xhat : l->out, 0, path, 0, 1};
+    size_t tasks = (size_t)p->batch;
+    const int threads = p->pool ? fer_pool_threads(p->pool) : 1;
+    if (path == PATH_WINOGRAD && p->batch < threads) {
+        /* fewer images than threads (one face): each image on all of them */
+        for (int b = 0; b < p->batch; b++) {
+            float *dst = j.dst + (size_t)b * l->out_size;
+            fer_winograd_forward_shared(l, p->in + (size_t)b * l->in_size, dst, p->scratch,
+                                        p->pool);
+            add_bias(l, dst, 1, (size_t)l->out_h * (size_t)l->out_w);
+        }
+        tasks = 0;
+    } else if (path == PATH_WINOGRAD) {
+        /* images in groups, but never fewer groups than threads to share them */
+        const int per_thread = (p->batch + threads - 1) / threads, most = fer_winograd_group(l);
+        j.group = per_thread < most ? per_thread : most;
+        tasks = (size_t)((p->batch + j.group - 1) / j.group);
+    }
+    if (tasks)
+        fer_pool_run(p->pool, tasks, forward_task, &j);
     if (l->batch_norm) {
         fer_bn_forward(l, p);
         fer_activate(l, p);
@@ -393,7 +429,7 @@ void fer_conv_backward(struct fer_layer *l, struct fer_pass *p)
         path = PATH_WINOGRAD;
     /* the weight gradient: Winograd where it pays, else delta · colᵀ */
     const int wino_grad = p->own_kernels && fer_winograd_fits_grad(l);
-    struct conv_job j = {l, p, NULL, groups, path, wino_grad};
+    struct conv_job j = {l, p, NULL, groups, path, wino_grad, 1};
     fer_pool_run(p->pool, (size_t)groups, backward_task, &j);
     if (!wino_grad) {
         struct reduce_job r = {l->dw, p->parts, l->n_w, groups, 4096};

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 #include "nn/small_gemm.h"
 
 /*
@@ -75,6 +76,29 @@ static struct tiles tiles_of(struct shape s)
     return t;
 }
 
+/* The same for `images` images side by side: image g's tiles at columns g * n .. of V. */
+static struct tiles group_tiles_of(struct shape s, int images)
+{
+    struct tiles t = tiles_of(s);
+    t.ld = fer_small_gemm_ldb(images * t.n);
+    return t;
+}
+
+/* Images one forward task takes together where the batch has them: enough tiles (about
+ * GROUP_ROWS) that each panel of the filters, read once, serves several panels of rows. On a
+ * 5x5 map (12 tiles) that is 4 images; from 11x11 (42) up, one. */
+#define GROUP_ROWS 48
+static int group_of(struct shape s)
+{
+    const int g = GROUP_ROWS / tiles_of(s).n;
+    return g < 1 ? 1 : g;
+}
+
+int fer_winograd_group(const struct fer_layer *l)
+{
+    return group_of(forward_shape(l));
+}
+
 /* Row stride of the transformed filters U[ξ] (C x F) and of the products M[ξ] (tiles x F): F
  * in whole vectors of 16, plus one cache line, so that a column block of U's rows does not fall
  * into a few cache sets when F is a multiple of 256. */
@@ -106,24 +130,24 @@ int fer_winograd_fits_backward(const struct fer_layer *l)
     return fits(l, backward_shape(l));
 }
 
-/* V (16, C, ld), M (16, tiles, ldf), the padded input's four parity planes, and the output's
- * four for 16 filters */
-static size_t scratch_of(struct shape s)
+/* For `images` images: V (16, C, ld), M (16, tiles, ldf), the padded input's four parity
+ * planes, and the output's four for 16 filters */
+static size_t scratch_of(struct shape s, int images)
 {
-    struct tiles t = tiles_of(s);
-    return 16 * t.ld * (size_t)s.c + 16 * (size_t)t.n * ldf_of(s) + 4 * t.quarter +
+    struct tiles t = group_tiles_of(s, images);
+    return 16 * t.ld * (size_t)s.c + 16 * (size_t)(images * t.n) * ldf_of(s) + 4 * t.quarter +
            4 * 16 * (size_t)t.n;
 }
 
 size_t fer_winograd_scratch(const struct fer_layer *l)
 {
-    return fer_winograd_fits(l) ? scratch_of(forward_shape(l)) : 0;
+    return fer_winograd_fits(l) ? scratch_of(forward_shape(l), fer_winograd_group(l)) : 0;
 }
 
 size_t fer_winograd_backward_scratch(const struct fer_layer *l)
 {
     /* and the input gradient before it is added */
-    return fer_winograd_fits_backward(l) ? scratch_of(backward_shape(l)) + l->in_size : 0;
+    return fer_winograd_fits_backward(l) ? scratch_of(backward_shape(l), 1) + l->in_size : 0;
 }
 
 /* u (4x4) = G g Gᵀ for one 3x3 filter g; G = [1 0 0; ½ ½ ½; ½ -½ ½; 0 0 1]. */
@@ -247,13 +271,13 @@ static void transform_channel(int n, size_t h, size_t ct, const float *restrict 
  * matrix; tile u of channel c at (ξ * C + c) * ld + u. planes: four parity planes of
  * t.quarter floats, [row parity][column parity], of the input with a zero border of one.
  */
-static void input_transform(struct shape s, struct tiles t, const float *in, float *v,
-                            float *planes)
+static void input_transform_channels(struct shape s, struct tiles t, const float *in, float *v,
+                                     float *planes, int c0, int c1)
 {
     const size_t ct = (size_t)s.c * t.ld, h = (size_t)t.half;
     float *ee = planes, *eo = ee + t.quarter, *oe = eo + t.quarter, *oo = oe + t.quarter;
     memset(planes, 0, sizeof(float) * 4 * t.quarter);
-    for (int c = 0; c < s.c; c++) {
+    for (int c = c0; c < c1; c++) {
         const float *src = in + (size_t)c * (size_t)s.h * (size_t)s.w;
         /* image (y, x) is padded (y + 1, x + 1): row parity (y + 1) & 1, column (x + 1) & 1 */
         for (int y = 0; y < s.h; y++) {
@@ -268,9 +292,12 @@ static void input_transform(struct shape s, struct tiles t, const float *in, flo
         transform_channel(t.n, h, ct, ee, eo, oe, oo, v + (size_t)c * t.ld);
         /* the next channel overwrites the image area; the zero border stays */
     }
-    /* the padding columns of the last panel: zeros, not stale scratch */
-    for (size_t row = 0; row < 16 * (size_t)s.c; row++)
-        memset(v + row * t.ld + t.n, 0, sizeof(float) * (t.ld - (size_t)t.n));
+}
+
+static void input_transform(struct shape s, struct tiles t, const float *in, float *v,
+                            float *planes)
+{
+    input_transform_channels(s, t, in, v, planes, 0, s.c);
 }
 
 /* 16 filters' tiles back: m holds tile u (of `rows`) of position ξ, filter f0 + j at
@@ -302,13 +329,15 @@ static void untransform_filters(int rows, int n, size_t per, size_t ldf, const f
     }
 }
 
-/* out (F, OH, OW) = Aᵀ M A of every tile, Aᵀ = [1 1 1 0; 0 1 -1 -1], from M (16, m_rows, ldf);
- * odd sides and the extra tile column drop out. */
-static void output_transform(struct shape s, struct tiles t, const float *m, float *out, float *y)
+/* out (F, OH, OW) = Aᵀ M A of every tile, Aᵀ = [1 1 1 0; 0 1 -1 -1], from M (16, m_rows, ldf),
+ * filters f_begin .. f_end (a multiple of 16 apart, or to F); odd sides and the extra tile column
+ * drop out. */
+static void output_transform_filters(struct shape s, struct tiles t, const float *m, size_t per,
+                                     float *out, float *y, int f_begin, int f_end)
 {
-    const size_t ldf = ldf_of(s), per = (size_t)t.n * ldf, n = (size_t)t.n;
+    const size_t ldf = ldf_of(s), n = (size_t)t.n;
     const int oh = s.h, ow = s.w;
-    for (int f0 = 0; f0 < s.f; f0 += 16) {
+    for (int f0 = f_begin; f0 < f_end; f0 += 16) {
         untransform_filters(m_rows(t), t.n, per, ldf, m + f0, y);
         for (int j = 0; j < 16 && f0 + j < s.f; j++) {
             float *of = out + (size_t)(f0 + j) * (size_t)oh * (size_t)ow;
@@ -330,37 +359,109 @@ static void output_transform(struct shape s, struct tiles t, const float *m, flo
     }
 }
 
-/* dst (F, H, W) = the convolution of in (C, H, W) with the filters made by make_filters: the
- * 16 products M[ξ] (tiles x F) = V[ξ]ᵀ (tiles x C) · U[ξ] (C x F), the channels along the
- * vectors, whole even where 9 tiles are all a 5x5 map has. */
-static void convolve(struct shape s, const float *filters, const float *in, float *dst,
+static void output_transform(struct shape s, struct tiles t, const float *m, size_t per, float *out,
+                             float *y)
+{
+    output_transform_filters(s, t, m, per, out, y, 0, s.f);
+}
+
+/* dst (images, F, H, W) = the convolution of in (images, C, H, W) with the filters made by
+ * make_filters: the 16 products M[ξ] (tiles x F) = V[ξ]ᵀ (tiles x C) · U[ξ] (C x F), the
+ * channels along the vectors, the tiles of all the images down the rows. */
+static void convolve(struct shape s, const float *filters, const float *in, int images, float *dst,
                      float *scratch)
 {
-    struct tiles t = tiles_of(s);
-    const size_t ld = t.ld, ldf = ldf_of(s), per_m = (size_t)t.n * ldf;
+    const struct tiles t = group_tiles_of(s, images);
+    const size_t ld = t.ld, ldf = ldf_of(s), rows = (size_t)(images * t.n);
+    const size_t per_m = rows * ldf, plane = (size_t)s.h * (size_t)s.w;
+    const int cols = (int)ldf - 16;
     float *v = scratch;
     float *m = v + 16 * (size_t)s.c * ld;
     float *planes = m + 16 * per_m;
-    input_transform(s, t, in, v, planes);
-    const int cols = (int)ldf - 16;
+    for (int g = 0; g < images; g++)
+        input_transform(s, t, in + (size_t)g * (size_t)s.c * plane, v + (size_t)g * (size_t)t.n,
+                        planes);
+    /* the last tile is an extra column's (struct tiles): its row is not needed */
     for (int xi = 0; xi < 16; xi++)
-        fer_small_gemm_tn(m_rows(t), cols, s.c, v + (size_t)xi * (size_t)s.c * ld, ld,
+        fer_small_gemm_tn((int)rows - 1, cols, s.c, v + (size_t)xi * (size_t)s.c * ld, ld,
                           filters + (size_t)xi * (size_t)s.c * (size_t)cols, m + (size_t)xi * per_m,
                           ldf);
-    output_transform(s, t, m, dst, planes + 4 * t.quarter);
+    for (int g = 0; g < images; g++)
+        output_transform(s, t, m + (size_t)g * (size_t)t.n * ldf, per_m,
+                         dst + (size_t)g * (size_t)s.f * plane, planes + 4 * t.quarter);
 }
 
-void fer_winograd_forward(const struct fer_layer *l, const float *in, float *dst, float *scratch)
+void fer_winograd_forward(const struct fer_layer *l, const float *in, int images, float *dst,
+                          float *scratch)
 {
-    convolve(forward_shape(l), l->infer_w.filters, in, dst, scratch);
+    convolve(forward_shape(l), l->infer_w.filters, in, images, dst, scratch);
+}
+
+/*
+ * One image over all of a pool's threads (fer_winograd_forward_shared): the input transform
+ * split by channels, the 16 products one per task, the output transform by blocks of 16
+ * filters. V and M live in scratch[0]; each thread's planes and output tiles in its own
+ * scratch past them. Every value is computed as fer_winograd_forward computes it.
+ */
+struct shared_job {
+    struct shape s;
+    struct tiles t;
+    const float *filters, *in;
+    float *dst, *v, *m, **scratch;
+    size_t past; /* floats of V and M: where a thread's own scratch begins */
+    int tasks;   /* of the input transform */
+};
+
+static void shared_input_task(void *arg, size_t task, int thread)
+{
+    const struct shared_job *j = arg;
+    const int c0 = (int)((size_t)j->s.c * task / (size_t)j->tasks);
+    const int c1 = (int)((size_t)j->s.c * (task + 1) / (size_t)j->tasks);
+    input_transform_channels(j->s, j->t, j->in, j->v, j->scratch[thread] + j->past, c0, c1);
+}
+
+static void shared_product_task(void *arg, size_t xi, int thread)
+{
+    (void)thread;
+    const struct shared_job *j = arg;
+    const size_t ldf = ldf_of(j->s), cols = ldf - 16, per_m = (size_t)j->t.n * ldf;
+    fer_small_gemm_tn(m_rows(j->t), (int)cols, j->s.c, j->v + xi * (size_t)j->s.c * j->t.ld,
+                      j->t.ld, j->filters + xi * (size_t)j->s.c * cols, j->m + xi * per_m, ldf);
+}
+
+static void shared_output_task(void *arg, size_t block, int thread)
+{
+    const struct shared_job *j = arg;
+    const int f0 = (int)block * 16, f1 = f0 + 16 < j->s.f ? f0 + 16 : j->s.f;
+    output_transform_filters(j->s, j->t, j->m, (size_t)j->t.n * ldf_of(j->s), j->dst,
+                             j->scratch[thread] + j->past + 4 * j->t.quarter, f0, f1);
+}
+
+void fer_winograd_forward_shared(const struct fer_layer *l, const float *in, float *dst,
+                                 float **scratch, fer_pool *pool)
+{
+    struct shared_job j;
+    j.s = forward_shape(l);
+    j.t = tiles_of(j.s);
+    j.filters = l->infer_w.filters;
+    j.in = in;
+    j.dst = dst;
+    j.scratch = scratch;
+    j.v = scratch[0];
+    j.m = j.v + 16 * (size_t)j.s.c * j.t.ld;
+    j.past = 16 * (size_t)j.s.c * j.t.ld + 16 * (size_t)j.t.n * ldf_of(j.s);
+    j.tasks = fer_pool_threads(pool);
+    fer_pool_run(pool, (size_t)j.tasks, shared_input_task, &j);
+    fer_pool_run(pool, 16, shared_product_task, &j);
+    fer_pool_run(pool, (size_t)(j.s.f + 15) / 16, shared_output_task, &j);
 }
 
 void fer_winograd_backward(const struct fer_layer *l, const float *delta, float *din,
                            float *scratch)
 {
     const struct shape s = backward_shape(l);
-    float *grad = scratch + scratch_of(s);
-    convolve(s, l->infer_wt.filters, delta, grad, scratch);
+    float *grad = scratch + scratch_of(s, 1);
+    convolve(s, l->infer_wt.filters, delta, 1, grad, scratch);
     for (size_t i = 0; i < l->in_size; i++)
         din[i] += grad[i];
 }

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/pool.h"
 #include "nn/layer.h"
 
 /* 1 when l is a 3x3, stride 1, pad 1 convolution where Winograd pays (see winograd.c). */
@@ -34,8 +35,19 @@ size_t fer_winograd_scratch(const struct fer_layer *l);
  */
 int fer_winograd_prepare(struct fer_layer *l, uint64_t gen);
 
-/* dst (F, OH, OW) = the convolution of one image in (C, H, W); no bias. */
-void fer_winograd_forward(const struct fer_layer *l, const float *in, float *dst, float *scratch);
+/* The most images fer_winograd_forward takes at once (its scratch is for that many): more
+ * than one where the maps are small, so that the filters, read once, serve them all. */
+int fer_winograd_group(const struct fer_layer *l);
+
+/* dst (images, F, OH, OW) = the convolution of `images` (1 .. fer_winograd_group) images in
+ * (images, C, H, W); no bias. */
+void fer_winograd_forward(const struct fer_layer *l, const float *in, int images, float *dst,
+                          float *scratch);
+
+/* The same for one image on all of pool's threads (scratch: theirs, fer_winograd_scratch floats
+ * each), where a batch has fewer images than threads: one face's latency, halved on two. */
+void fer_winograd_forward_shared(const struct fer_layer *l, const float *in, float *dst,
+                                 float **scratch, fer_pool *pool);
 
 /*
  * The backward pass for the input, as a convolution too: the gradient of the
