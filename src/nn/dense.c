@@ -2,7 +2,8 @@
  * dense.c - fully connected layer.
  *
  * Shapes: in X (N, I), weights W (O, I), bias (O), out Y (N, O).
- *   Y   = X · Wᵀ + b              split over rows of the batch
+ *   Y   = X · Wᵀ + b              split over rows of the batch; one face (fer's own
+ *                                 kernels): over outputs, fer_small_gemv
  *   dW += dYᵀ · X                 split over rows of W
  *   db += column sums of dY
  *   dX += dY · W                  split over rows of the batch
@@ -12,6 +13,7 @@
 
 #include "nn/blas.h"
 #include "nn/layer.h"
+#include "nn/small_gemm.h"
 
 #define ROWS_PER_TASK 16
 
@@ -41,10 +43,32 @@ static void forward_task(void *arg, size_t t, int thread)
     }
 }
 
+/* One face: task t the outputs t * OUTPUTS_PER_TASK .., each a dot product of a weight row. */
+#define OUTPUTS_PER_TASK 64
+static void one_row_task(void *arg, size_t t, int thread)
+{
+    (void)thread;
+    struct dense_job *j = arg;
+    struct fer_layer *l = j->l;
+    const int o0 = (int)t * OUTPUTS_PER_TASK;
+    const int o1 = o0 + OUTPUTS_PER_TASK < l->out_c ? o0 + OUTPUTS_PER_TASK : l->out_c;
+    const size_t in = l->in_size;
+    fer_small_gemv(o1 - o0, (int)in, l->w + (size_t)o0 * in, in, j->p->in, l->out + o0);
+    for (int o = o0; o < o1; o++) {
+        const float v = l->out[o] + l->b[o];
+        l->out[o] = (l->act == FER_ACT_RELU && v < 0) ? 0 : v;
+    }
+}
+
 void fer_dense_forward(struct fer_layer *l, struct fer_pass *p)
 {
     struct dense_job j = {l, p, p->batch};
-    fer_pool_run(p->pool, (size_t)(p->batch + ROWS_PER_TASK - 1) / ROWS_PER_TASK, forward_task, &j);
+    if (p->batch == 1 && p->own_kernels) /* fer's own kernels by default: see small_gemm.h */
+        fer_pool_run(p->pool, (size_t)(l->out_c + OUTPUTS_PER_TASK - 1) / OUTPUTS_PER_TASK,
+                     one_row_task, &j);
+    else
+        fer_pool_run(p->pool, (size_t)(p->batch + ROWS_PER_TASK - 1) / ROWS_PER_TASK, forward_task,
+                     &j);
 }
 
 static void weight_grad_task(void *arg, size_t t, int thread)

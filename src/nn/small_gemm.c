@@ -395,8 +395,9 @@ __attribute__((target("avx512f"))) static void tn_avx512(int rows, int vectors, 
         break;
         ROWS_CASE(1)
         ROWS_CASE(2)
-        ROWS_CASE(3) ROWS_CASE(4) ROWS_CASE(5) ROWS_CASE(6) ROWS_CASE(7) ROWS_CASE(8) ROWS_CASE(9)
-            ROWS_CASE(10) ROWS_CASE(11) ROWS_CASE(12) ROWS_CASE(13) ROWS_CASE(14)
+        ROWS_CASE(3)
+        ROWS_CASE(4) ROWS_CASE(5) ROWS_CASE(6) ROWS_CASE(7) ROWS_CASE(8) ROWS_CASE(9) ROWS_CASE(10)
+            ROWS_CASE(11) ROWS_CASE(12) ROWS_CASE(13) ROWS_CASE(14)
 #undef ROWS_CASE
     }
 }
@@ -472,4 +473,69 @@ void fer_small_gemm_tn(int m, int n, int k, const float *at, size_t lda, const f
             r0 += rows;
         }
     }
+}
+
+/*
+ * fer_small_gemv: y (m) = a (m x k, row stride lda) · x (k). One face through a dense layer reads
+ * each weight once: its speed is the memory's, and OpenBLAS 0.3.21 would first pack the whole
+ * matrix as for a product with many rows (18.9 MB for the seed network's first dense layer).
+ */
+static void gemv_c(int m, int k, const float *a, size_t lda, const float *x, float *y)
+{
+    for (int r = 0; r < m; r++) {
+        const float *row = a + (size_t)r * lda;
+        float acc = 0;
+        for (int i = 0; i < k; i++)
+            acc += row[i] * x[i];
+        y[r] = acc;
+    }
+}
+
+#ifdef HAVE_KERNEL_AVX512
+/* Four rows at a time, 16 columns a step, the rows prefetched a page ahead. */
+__attribute__((target("avx512f"))) static void gemv_avx512(int m, int k, const float *a, size_t lda,
+                                                           const float *x, float *y)
+{
+    const int whole = k / 16 * 16;
+    const __mmask16 tail = (__mmask16)((1u << (k - whole)) - 1);
+    int r = 0;
+    for (; r + 4 <= m; r += 4) {
+        const float *a0 = a + (size_t)r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (int i = 0; i < whole; i += 16) {
+            _mm_prefetch((const char *)(a0 + i) + 4096, _MM_HINT_T0);
+            _mm_prefetch((const char *)(a1 + i) + 4096, _MM_HINT_T0);
+            _mm_prefetch((const char *)(a2 + i) + 4096, _MM_HINT_T0);
+            _mm_prefetch((const char *)(a3 + i) + 4096, _MM_HINT_T0);
+            const __m512 xv = _mm512_loadu_ps(x + i);
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a0 + i), xv, s0);
+            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a1 + i), xv, s1);
+            s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a2 + i), xv, s2);
+            s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a3 + i), xv, s3);
+        }
+        if (tail) {
+            const __m512 xv = _mm512_maskz_loadu_ps(tail, x + whole);
+            s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a0 + whole), xv, s0);
+            s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a1 + whole), xv, s1);
+            s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a2 + whole), xv, s2);
+            s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a3 + whole), xv, s3);
+        }
+        y[r] = _mm512_reduce_add_ps(s0);
+        y[r + 1] = _mm512_reduce_add_ps(s1);
+        y[r + 2] = _mm512_reduce_add_ps(s2);
+        y[r + 3] = _mm512_reduce_add_ps(s3);
+    }
+    gemv_c(m - r, k, a + (size_t)r * lda, lda, x, y + r);
+}
+#endif
+
+void fer_small_gemv(int m, int k, const float *a, size_t lda, const float *x, float *y)
+{
+#ifdef HAVE_KERNEL_AVX512
+    if (best_level() == LEVEL_AVX512) {
+        gemv_avx512(m, k, a, lda, x, y);
+        return;
+    }
+#endif
+    gemv_c(m, k, a, lda, x, y);
 }

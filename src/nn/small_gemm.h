@@ -54,6 +54,10 @@ size_t fer_small_gemm_tn_packed_size(int k, int n);
  * when n is an odd number of 16s), each k x 32 contiguous: the order the kernels read it. */
 void fer_small_gemm_tn_pack(const float *b, int k, int n, size_t ldb, float *packed);
 
+/* y (m) = a (m x k, row stride lda) · x (k): one row through a dense layer, its weights read
+ * once, in order, without packing. */
+void fer_small_gemv(int m, int k, const float *a, size_t lda, const float *x, float *y);
+
 /* The kernel later products run: "avx512", "avx2" or "portable". */
 const char *fer_small_gemm_kernel(void);
 

@@ -8,12 +8,13 @@
 #include "nn/small_gemm.h"
 
 /*
- * Where the 16 small GEMMs (F x C times C x tiles) beat one (F x 9C times 9C x
- * positions) on this hardware (one face of the deep candidate, training
- * paused, both on small_gemm.h): on 5x5 maps too since the transforms run in
- * vectors (9 tiles covering 6x6, 12 columns with the extra one; the last stage
- * 1.05x faster in all), not with few input channels (the first layer's one:
- * 0.96x) or filters. Smaller maps were not measured.
+ * Where the 16 small GEMMs beat one (F x 9C times 9C x positions) on this
+ * hardware (one face of the deep candidate, training paused, both on
+ * small_gemm.h, the seventh session): on 5x5 maps too since the transforms run
+ * in vectors (the last stage 1.05x faster in all), not with few input channels
+ * (the first layer's one: 0.96x) or filters. Smaller maps were not measured.
+ * Since the products put the channels along the vectors (fer_small_gemm_tn),
+ * a 5x5 map's 11 tile rows no longer pad to 16 columns.
  */
 /* Tells the compiler that the next loop's stores do not feed its loads. */
 #if defined(__clang__)

@@ -4,10 +4,10 @@
  * Networks", 2016). Internal to nn/.
  *
  * Each 2x2 block of outputs comes from a 4x4 tile of input: 16 multiplies per
- * input channel instead of 36. Per image, the tiles are transformed
- * (V = Bᵀ d B), multiplied by the transformed filters in 16 GEMMs
- * (M[ξ] = U[ξ] · V[ξ], U = G g Gᵀ, on small_gemm.h with U packed once) and
- * transformed back (Y = Aᵀ M A).
+ * input channel instead of 36. Per image (or group of images), the tiles are
+ * transformed (V = Bᵀ d B), multiplied by the transformed filters in 16 GEMMs
+ * with the output channels along the vectors (M[ξ]ᵀ = V[ξ]ᵀ · U[ξ]ᵀ, U = G g Gᵀ
+ * packed once; fer_small_gemm_tn) and transformed back (Y = Aᵀ M A).
  * The built-in network's 22x22, 11x11 and 5x5 layers take it; its first layer
  * (one input channel) and the 1x1 projections stay on im2col, on the same small
  * GEMM (BENCHMARKS.md). Training takes it too: in the forward pass, and in the
