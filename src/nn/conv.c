@@ -272,6 +272,53 @@ static void forward_task(void *arg, size_t b, int thread)
     add_bias(l, dst, 1, n);
 }
 
+/*
+ * Inference's batch norm and activation in one pass, in place: y = act(x s + t) with
+ * s = gamma / sqrt(running var + eps) and t = beta - running mean s per channel, which is also
+ * what the ONNX export folds into the weights. Tasks are (image, block of 16 channels), so
+ * that one face splits over the threads too.
+ */
+#define BN_CHANNELS_PER_TASK 16
+struct affine_job {
+    const struct fer_layer *l;
+    const double *scale, *shift;
+    size_t blocks; /* per image */
+};
+
+static void affine_task(void *arg, size_t task, int thread)
+{
+    (void)thread;
+    const struct affine_job *j = arg;
+    const struct fer_layer *l = j->l;
+    const size_t hw = (size_t)l->out_h * (size_t)l->out_w, b = task / j->blocks;
+    const int c0 = (int)(task % j->blocks) * BN_CHANNELS_PER_TASK;
+    const int c1 = c0 + BN_CHANNELS_PER_TASK < l->out_c ? c0 + BN_CHANNELS_PER_TASK : l->out_c;
+    for (int c = c0; c < c1; c++) {
+        float *y = l->out + b * l->out_size + (size_t)c * hw;
+        const float s = (float)j->scale[c], t = (float)j->shift[c];
+        if (l->act == FER_ACT_RELU)
+            for (size_t i = 0; i < hw; i++)
+                y[i] = fmaxf(y[i] * s + t, 0.0f);
+        else
+            for (size_t i = 0; i < hw; i++)
+                y[i] = y[i] * s + t;
+    }
+}
+
+static void inference_batch_norm(struct fer_layer *l, struct fer_pass *p)
+{
+    /* the per-channel factors in the pass's statistics, batch norm's sums in training */
+    double *scale = p->stats, *shift = p->stats + l->out_c;
+    for (int c = 0; c < l->out_c; c++) {
+        const float s = l->gamma[c] / sqrtf(l->run_var[c] + FER_BN_EPS);
+        scale[c] = s;
+        shift[c] = l->b[c] - l->run_mean[c] * s;
+    }
+    struct affine_job j = {l, scale, shift,
+                           (size_t)(l->out_c + BN_CHANNELS_PER_TASK - 1) / BN_CHANNELS_PER_TASK};
+    fer_pool_run(p->pool, (size_t)p->batch * j.blocks, affine_task, &j);
+}
+
 /* The weights packed for fer_small_gemm, made again when the weights may have changed; 0 when
  * out of memory. */
 static int prepare_packed(struct fer_layer *l, uint64_t gen)
@@ -297,7 +344,9 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
         else
             path = prepare_packed(l, p->weights_gen) ? PATH_PACKED : PATH_BLAS;
     }
-    struct conv_job j = {l, p, l->batch_norm ? l->xhat : l->out, 0, path, 0, 1};
+    /* training keeps the output before batch norm (xhat) for the backward pass; inference
+     * writes it where batch norm then works in place */
+    struct conv_job j = {l, p, l->batch_norm && p->training ? l->xhat : l->out, 0, path, 0, 1};
     size_t tasks = (size_t)p->batch;
     const int threads = p->pool ? fer_pool_threads(p->pool) : 1;
     if (path == PATH_WINOGRAD && p->batch < threads) {
@@ -317,9 +366,11 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
     }
     if (tasks)
         fer_pool_run(p->pool, tasks, forward_task, &j);
-    if (l->batch_norm) {
+    if (l->batch_norm && p->training) {
         fer_bn_forward(l, p);
         fer_activate(l, p);
+    } else if (l->batch_norm) {
+        inference_batch_norm(l, p);
     }
 }
 
