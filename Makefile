@@ -124,7 +124,7 @@ build/asan/%.o: %.S
 	$(Q)$(CC) -c $< -o $@ -MMD -MP
 
 # .incbin is invisible to -MMD: name the embedded files.
-build/rel/src/pipeline/builtin_model.o build/asan/src/pipeline/builtin_model.o: models/fer-resnet.fer
+build/rel/src/pipeline/builtin_model_data.o build/asan/src/pipeline/builtin_model_data.o: models/fer-resnet.fer
 build/rel/src/server/openapi_json.o build/asan/src/server/openapi_json.o: src/server/openapi.json
 build/rel/src/detect/builtin_cascade.o build/asan/src/detect/builtin_cascade.o: \
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
@@ -141,7 +141,7 @@ build/pic/%.o: %.c
 build/pic/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -c $< -o $@ -MMD -MP
-build/pic/src/pipeline/builtin_model.o: models/fer-resnet.fer
+build/pic/src/pipeline/builtin_model_data.o: models/fer-resnet.fer
 build/pic/src/server/openapi_json.o: src/server/openapi.json
 build/pic/src/detect/builtin_cascade.o: \
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
@@ -274,7 +274,7 @@ build/fuzz/%.o: %.c
 build/fuzz/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(Q)clang -c $< -o $@ -MMD -MP
-build/fuzz/src/pipeline/builtin_model.o: models/fer-resnet.fer
+build/fuzz/src/pipeline/builtin_model_data.o: models/fer-resnet.fer
 build/fuzz/src/server/openapi_json.o: src/server/openapi.json
 build/fuzz/src/detect/builtin_cascade.o: \
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml

@@ -26,11 +26,19 @@ contains "unknown command says so" "$tmp/err" "unknown command 'frobnicate'"
 expect "info on the built-in model" 0 "$FER" info
 contains "info lists the classes" "$tmp/out" "classes: angry,disgust,fear,happy,sad,surprise,neutral"
 contains "info gives the cost" "$tmp/out" "mflop_per_face: "
+contains "info lists the built-in models" "$tmp/out" "built-in models (--model NAME):"
+contains "the fast model is the default" "$tmp/out" "fast      (the default)"
+expect "info on the fast model by name" 0 "$FER" info fast
+contains "and names it" "$tmp/out" "model: fast (built in, the default)"
+expect "info on a name that is no built-in model nor file" 1 "$FER" info slow
+contains "says the file is missing" "$tmp/err" "slow"
+expect "export the fast model by name" 0 "$FER" export fast "$tmp/fast.onnx"
+[[ -s $tmp/fast.onnx ]] && ok "export by name wrote the file" || bad "export by name wrote the file"
 expect "info --json --layers" 0 "$FER" info --json --layers
-if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["meta"]["name"] and d["parameters"] > 0 and "conv" in d["layers"]' "$tmp/out"; then
-    ok "info --json parses and has name, parameters and layers"
+if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["meta"]["name"] and d["parameters"] > 0 and "conv" in d["layers"]; b = d["builtin_models"]; assert b[0]["name"] == "fast" and b[0]["default"] and b[0]["parameters"] == d["parameters"], b' "$tmp/out"; then
+    ok "info --json parses and has name, parameters, layers and the built-in models"
 else
-    bad "info --json parses and has name, parameters and layers"
+    bad "info --json parses and has name, parameters, layers and the built-in models"
 fi
 if /usr/bin/python3 -c '
 import json, sys
@@ -453,6 +461,10 @@ contains "detect prints boxes" "$tmp/out" '"box"'
 expect "predict a photo" 0 "$FER" predict "$photos/two_portraits.jpg"
 contains "predict prints an emotion" "$tmp/out" '"emotion"'
 contains "predict prints probabilities" "$tmp/out" '"neutral"'
+cp "$tmp/out" "$tmp/predict_default.json"
+expect "predict with the fast model by name" 0 "$FER" predict --model fast "$photos/two_portraits.jpg"
+cmp -s "$tmp/out" "$tmp/predict_default.json" && ok "the fast model by name is the default's answer" ||
+    bad "the fast model by name is the default's answer"
 expect "predict in 6 classes" 0 "$FER" predict --merge-disgust "$photos/two_portraits.jpg"
 grep -q '"disgust"' "$tmp/out" && bad "6 classes have no disgust" || ok "6 classes have no disgust"
 contains "but angry" "$tmp/out" '"angry"'

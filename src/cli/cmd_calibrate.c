@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/pool.h"
 #include "nn/model_file.h"
+#include "pipeline/builtin_model.h"
 #include "report/report.h"
 #include "train/calibrate.h"
 #include "train/evaluate.h"
@@ -37,7 +38,8 @@ static enum fer_status calibrate(const char *model, const char *data, int usage,
     float *probs = NULL;
     struct fer_meta meta = {0}, trainer = {0};
     struct fer_checkpoint_extra extra = {&trainer, NULL, 0};
-    enum fer_status st = fer_model_load(model, 256, &net, &meta, &extra, err);
+    enum fer_status st =
+        fer_builtin_or_file_load(model, FER_MODEL_CLASSIFIER, 256, &net, &meta, &extra, err);
     fer_free(extra.optim);
     /* saving would drop the trainer's state, and the resume with it */
     if (st == FER_OK && trainer.n > 0)

@@ -1,6 +1,6 @@
 /*
  * cmd_export.c - `fer export --format onnx MODEL OUT.onnx`: a model file (a classifier or the
- * face detector; `builtin` for the model inside fer) written as ONNX, for ONNX Runtime and the
+ * face detector; a built-in model by its name) written as ONNX, for ONNX Runtime and the
  * other tools that read it (nn/onnx.h says what the graph takes and gives).
  */
 #include <stdio.h>
@@ -12,17 +12,8 @@
 #include "nn/onnx.h"
 #include "pipeline/builtin_model.h"
 
-static const char *USAGE =
-    "fer export --format onnx MODEL OUT.onnx  (MODEL: a .fer file or builtin)";
-
-static enum fer_status load(const char *model, fer_net **net, struct fer_meta *meta, char *err)
-{
-    if (strcmp(model, "builtin") == 0)
-        return fer_model_load_memory(fer_builtin_model_start,
-                                     (size_t)(fer_builtin_model_end - fer_builtin_model_start),
-                                     "built-in model", 1, net, meta, NULL, err);
-    return fer_model_load_as(model, FER_MODEL_ANY, 1, net, meta, NULL, err);
-}
+static const char *USAGE = "fer export --format onnx MODEL OUT.onnx  (MODEL: a .fer file, or a "
+                           "built-in model: fast, builtin for the default)";
 
 int fer_cmd_export(int argc, char **argv)
 {
@@ -49,10 +40,13 @@ int fer_cmd_export(int argc, char **argv)
     char err[FER_ERR_LEN];
     fer_net *net = NULL;
     struct fer_meta meta = {0};
-    enum fer_status st = load(pos[0], &net, &meta, err);
+    struct fer_builtin_model builtin;
+    const int is_builtin = fer_builtin_model_find(pos[0], &builtin);
+    char source[64];
+    snprintf(source, sizeof(source), "built-in %s", is_builtin ? builtin.name : "");
+    enum fer_status st = fer_builtin_or_file_load(pos[0], FER_MODEL_ANY, 1, &net, &meta, NULL, err);
     if (st == FER_OK)
-        st = fer_onnx_export(net, &meta, strcmp(pos[0], "builtin") == 0 ? "built-in" : pos[0],
-                             pos[1], err);
+        st = fer_onnx_export(net, &meta, is_builtin ? source : pos[0], pos[1], err);
     if (st == FER_OK)
         fprintf(stderr, "fer export: wrote %s (%s, %zu parameters)\n", pos[1],
                 fer_net_classes(net) ? "classifier" : "detector", fer_net_param_count(net));

@@ -1,8 +1,9 @@
 /*
- * cmd_info.c - `fer info [MODEL]`: what a model file (or the built-in model)
+ * cmd_info.c - `fer info [MODEL]`: what a model file (or a built-in model)
  * is: its metadata (classes, input, data and their hashes, labels, accuracy,
  * the command that trained it), size and cost, its layers, and for a
- * checkpoint where its run stands.
+ * checkpoint where its run stands. Without MODEL: the default built-in model
+ * and the list of all of them.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -16,7 +17,9 @@
 #include "nn/model_file.h"
 #include "pipeline/builtin_model.h"
 
-static const char *USAGE = "fer info [--json] [--layers] [MODEL]";
+static const char *USAGE =
+    "fer info [--json] [--layers] [MODEL]  (MODEL: a .fer file or a built-in "
+    "model's name; none: the default, and the list of built-in models)";
 
 /* What one forward pass costs: per face for a classifier, per 640x480 image for a detector
  * (whose cost grows with the image); the key it is written under. */
@@ -80,8 +83,69 @@ static json_t *meta_object(const struct fer_meta *meta)
     return o;
 }
 
+/* One line per built-in model for the listing: its name, whether it is the default, its
+ * size, cost and accuracy as its file records them, and its use; NULL entries where its bytes
+ * do not load (they always do: the tests check). */
+struct builtin_summary {
+    struct fer_builtin_model model;
+    size_t parameters;
+    double mflop;
+    const char *accuracy; /* meta val_accuracy, or NULL */
+    struct fer_meta meta;
+};
+
+static int summarise_builtin(int i, struct builtin_summary *b)
+{
+    char err[FER_ERR_LEN];
+    fer_net *net = NULL;
+    memset(b, 0, sizeof(*b));
+    b->model = fer_builtin_model_at(i);
+    if (fer_model_load_memory(b->model.bytes, b->model.len, b->model.name, 1, &net, &b->meta, NULL,
+                              err) != FER_OK)
+        return 0;
+    b->parameters = fer_net_param_count(net);
+    b->mflop = fer_net_flops(net) / 1e6;
+    b->accuracy = fer_meta_get(&b->meta, "val_accuracy");
+    fer_net_free(net);
+    return 1;
+}
+
+static void print_builtin_list_text(void)
+{
+    printf("\nbuilt-in models (--model NAME):\n");
+    for (int i = 0; i < fer_builtin_model_count(); i++) {
+        struct builtin_summary b;
+        if (!summarise_builtin(i, &b))
+            continue;
+        char accuracy[32] = "";
+        if (b.accuracy)
+            snprintf(accuracy, sizeof(accuracy), ", %.2f%% on PublicTest", 100 * atof(b.accuracy));
+        printf("  %-9s %s%s: %zu parameters, %.1f MFLOP a face%s (%s)\n", b.model.name,
+               i == 0 ? "(the default) " : "", b.model.use, b.parameters, b.mflop, accuracy,
+               b.model.file);
+        fer_meta_clear(&b.meta);
+    }
+}
+
+static json_t *builtin_list_json(void)
+{
+    json_t *list = json_array();
+    for (int i = 0; i < fer_builtin_model_count(); i++) {
+        struct builtin_summary b;
+        if (!summarise_builtin(i, &b))
+            continue;
+        json_array_append_new(
+            list, json_pack("{s:s, s:b, s:s, s:s, s:I, s:f, s:o}", "name", b.model.name, "default",
+                            i == 0, "file", b.model.file, "use", b.model.use, "parameters",
+                            (json_int_t)b.parameters, "mflop_per_face", round(b.mflop * 10) / 10,
+                            "val_accuracy", b.accuracy ? meta_value(b.accuracy) : json_null()));
+        fer_meta_clear(&b.meta);
+    }
+    return list;
+}
+
 static int print_json(const char *name, fer_net *net, const struct fer_meta *meta,
-                      const struct fer_meta *trainer, int layers)
+                      const struct fer_meta *trainer, int layers, int list_builtin)
 {
     json_t *root = json_object();
     json_object_set_new(root, "model", json_string(name));
@@ -97,6 +161,8 @@ static int print_json(const char *name, fer_net *net, const struct fer_meta *met
         json_object_set_new(root, "layers", d ? json_string(d) : json_null());
         free(d);
     }
+    if (list_builtin)
+        json_object_set_new(root, "builtin_models", builtin_list_json());
     /* 10 significant digits: the normalisation's mean and std are stored with 9 */
     const size_t flags = JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10);
     int rc = json_dumpf(root, stdout, flags) == 0 ? FER_EXIT_OK : FER_EXIT_FAIL;
@@ -129,12 +195,15 @@ int fer_cmd_info(int argc, char **argv)
     fer_net *net = NULL;
     struct fer_meta meta = {0}, trainer = {0};
     struct fer_checkpoint_extra extra = {&trainer, NULL, 0};
-    const char *name = n ? pos[0] : "(built in)";
+    struct fer_builtin_model builtin;
+    const int is_builtin = fer_builtin_model_find(n ? pos[0] : NULL, &builtin);
+    char name[128];
+    snprintf(name, sizeof(name), "%s", n ? pos[0] : "");
+    if (is_builtin)
+        snprintf(name, sizeof(name), "%s (built in%s)", builtin.name,
+                 builtin.bytes == fer_builtin_model_at(0).bytes ? ", the default" : "");
     enum fer_status st =
-        n ? fer_model_load_as(pos[0], FER_MODEL_ANY, 1, &net, &meta, &extra, err)
-          : fer_model_load_memory(fer_builtin_model_start,
-                                  (size_t)(fer_builtin_model_end - fer_builtin_model_start),
-                                  "built-in model", 1, &net, &meta, &extra, err);
+        fer_builtin_or_file_load(n ? pos[0] : NULL, FER_MODEL_ANY, 1, &net, &meta, &extra, err);
     free(extra.optim);
     if (st != FER_OK) {
         fprintf(stderr, "fer info: %s\n", err);
@@ -143,10 +212,13 @@ int fer_cmd_info(int argc, char **argv)
         return FER_EXIT_FAIL;
     }
     int rc = FER_EXIT_OK;
-    if (json)
-        rc = print_json(name, net, &meta, &trainer, layers);
-    else
+    if (json) {
+        rc = print_json(name, net, &meta, &trainer, layers, !n);
+    } else {
         print_text(name, net, &meta, &trainer, layers);
+        if (!n)
+            print_builtin_list_text();
+    }
     fer_net_free(net);
     fer_meta_clear(&meta);
     fer_meta_clear(&trainer);

@@ -280,7 +280,8 @@ static int read_options(int argc, char **argv, struct predict_opts *o)
     o->annotate = NULL;
     o->top = o->threads = o->no_progress = 0;
     struct fer_opt opts[] = {
-        {"model", FER_OPT_STR, &eo->model_path, "model file (default: the built-in model)", NULL},
+        {"model", FER_OPT_STR, &eo->model_path,
+         "a built-in model by name (fast) or a .fer file (default: fast)", NULL},
         {"merge-disgust", FER_OPT_FLAG, &eo->merge_disgust,
          "answer in 6 classes: a 7-class model's disgust added to angry", NULL},
         {"format", FER_OPT_STR, &format, "json | jsonl | csv", NULL},

@@ -20,6 +20,7 @@
 #include "core/pool.h"
 #include "fer.h"
 #include "nn/model_file.h"
+#include "pipeline/builtin_model.h"
 #include "report/report.h"
 #include "train/evaluate.h"
 
@@ -345,7 +346,8 @@ static enum fer_status predict_all(struct report *r, fer_pool **pool, char *err)
 {
     const struct report_args *a = r->a;
     struct fer_usage_pick pick = {0};
-    enum fer_status st = fer_model_load(a->model, 256, &r->net, &r->meta, NULL, err);
+    enum fer_status st =
+        fer_builtin_or_file_load(a->model, FER_MODEL_CLASSIFIER, 256, &r->net, &r->meta, NULL, err);
     if (st == FER_OK && (st = fer_pool_new(a->threads, pool, err)) == FER_OK)
         st = fer_net_set_pool(r->net, *pool, err);
     if (st == FER_OK)

@@ -116,16 +116,17 @@ enum fer_status fer_engine_open(const struct fer_engine_options *opt, fer_engine
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory opening the engine");
     pthread_mutex_init(&e->mu, NULL);
     enum fer_status st;
-    if (opt->model_path) {
+    struct fer_builtin_model builtin;
+    if (fer_builtin_model_find(opt->model_path, &builtin)) {
+        e->model = builtin.bytes;
+        e->model_len = builtin.len;
+        snprintf(e->model_source, sizeof(e->model_source), "the built-in %s model", builtin.name);
+    } else {
         if ((st = fer_file_read(opt->model_path, "model", (size_t)1 << 31, &e->model_bytes,
                                 &e->model_len, err)) != FER_OK)
             goto fail;
         e->model = e->model_bytes;
         snprintf(e->model_source, sizeof(e->model_source), "%s", opt->model_path);
-    } else {
-        e->model = fer_builtin_model_start;
-        e->model_len = (size_t)(fer_builtin_model_end - fer_builtin_model_start);
-        snprintf(e->model_source, sizeof(e->model_source), "the built-in model");
     }
     fer_net *net = NULL;
     st = fer_model_load_memory(e->model, e->model_len, e->model_source, FACES_PER_NET * 2, &net,

@@ -77,6 +77,10 @@ class EngineTest(unittest.TestCase):
         self.assertEqual(len(faces[0]["probabilities"]), 6)
         self.assertEqual(fer.Engine(min_size=2000).analyze(PORTRAITS), [])
 
+    def test_a_built_in_model_by_name(self):
+        self.assertEqual(fer.Engine(model="fast").analyze(PORTRAITS), self.engine.analyze(PORTRAITS))
+        self.assertEqual(fer.Engine(model="fast").model_name, self.engine.model_name)
+
     def test_the_haar_cascade_and_a_model_file(self):
         model = os.path.join(ROOT, "models", "fer-resnet-111.fer")
         faces = fer.Engine(model=model, detector="haar").analyze(PORTRAITS)

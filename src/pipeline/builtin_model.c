@@ -1,0 +1,51 @@
+/* builtin_model.c - the table of the models builtin_model_data.S embeds (see builtin_model.h). */
+#include "pipeline/builtin_model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+extern const uint8_t fer_builtin_fast_start[], fer_builtin_fast_end[];
+
+int fer_builtin_model_count(void)
+{
+    return 1;
+}
+
+struct fer_builtin_model fer_builtin_model_at(int i)
+{
+    struct fer_builtin_model m = {0};
+    if (i == 0) {
+        m.name = "fast";
+        m.file = "models/fer-resnet.fer";
+        m.use = "a residual network for photos, the server and video";
+        m.bytes = fer_builtin_fast_start;
+        m.len = (size_t)(fer_builtin_fast_end - fer_builtin_fast_start);
+    }
+    return m;
+}
+
+int fer_builtin_model_find(const char *name, struct fer_builtin_model *out)
+{
+    if (!name || strcmp(name, "builtin") == 0) {
+        *out = fer_builtin_model_at(0);
+        return 1;
+    }
+    for (int i = 0; i < fer_builtin_model_count(); i++) {
+        *out = fer_builtin_model_at(i);
+        if (strcmp(name, out->name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+enum fer_status fer_builtin_or_file_load(const char *model, enum fer_model_kind kind, int max_batch,
+                                         fer_net **net, struct fer_meta *meta,
+                                         struct fer_checkpoint_extra *extra, char *err)
+{
+    struct fer_builtin_model b;
+    if (!fer_builtin_model_find(model, &b))
+        return fer_model_load_as(model, kind, max_batch, net, meta, extra, err);
+    char name[64];
+    snprintf(name, sizeof(name), "the built-in %s model", b.name);
+    return fer_model_load_memory_as(b.bytes, b.len, name, kind, max_batch, net, meta, extra, err);
+}
