@@ -105,7 +105,8 @@ enum fer_detector {
 };
 
 struct fer_engine_options {
-    const char *model_path;    /* NULL: the model built into the library */
+    const char *model_path;    /* a built-in model's name ("fast"), or a .fer file; NULL or
+                                  "builtin": the default built-in model */
     int detector;              /* enum fer_detector (default FER_DETECTOR_YUNET) */
     const char *detector_path; /* YuNet: a .fer of task=detect; NULL: the built-in one */
     float score_threshold;     /* YuNet: faces scoring below are dropped (default 0.6) */
