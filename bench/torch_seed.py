@@ -36,7 +36,8 @@ Options:
     --json             also print one JSON line with the results
 
 More networks can be added by writing a builder function returning an
-nn.Module for 1x48x48 input and registering it in ARCHS.
+nn.Module and registering it with its input shape in ARCHS: "seed", and the
+residual networks "fer-resnet" (the built-in fast model) and "fer-accurate".
 """
 
 import argparse
@@ -82,9 +83,47 @@ def build_seed():
     )
 
 
-# Registry of networks: name -> builder function returning an nn.Module.
+class ResidualBlock(nn.Module):
+    """fer's residual block: conv3x3+BN+ReLU, conv3x3+BN, plus the input (through a 1x1
+    conv+BN where the width changes), then ReLU. Convolutions before BN have no bias."""
+
+    def __init__(self, in_ch, out_ch):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_ch)
+        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_ch)
+        self.project = None
+        if in_ch != out_ch:
+            self.project = nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, bias=False),
+                                         nn.BatchNorm2d(out_ch))
+
+    def forward(self, x):
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (self.project(x) if self.project is not None else x))
+
+
+def build_residual(widths):
+    """The residual networks of fer's models/fer-resnet.cfg (widths 32-64-128-256) and
+    models/fer-accurate.cfg (48-96-192-384): a 3x3 stem and maxpool, then stages of 1, 2 and 2
+    blocks with a maxpool between, global average pooling, dropout 0.3, dense. 44x44 input."""
+    w0, w1, w2, w3 = widths
+    return nn.Sequential(
+        nn.Conv2d(1, w0, 3, padding=1, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),                                         # -> 22x22
+        ResidualBlock(w0, w1), nn.MaxPool2d(2),                  # -> 11x11
+        ResidualBlock(w1, w2), ResidualBlock(w2, w2), nn.MaxPool2d(2),  # -> 5x5
+        ResidualBlock(w2, w3), ResidualBlock(w3, w3),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3),
+        nn.Linear(w3, NUM_CLASSES),
+    )
+
+
+# Registry of networks: name -> (builder function returning an nn.Module, input shape).
 ARCHS = {
-    "seed": build_seed,
+    "seed": (build_seed, (1, 48, 48)),
+    "fer-resnet": (lambda: build_residual((32, 64, 128, 256)), (1, 44, 44)),
+    "fer-accurate": (lambda: build_residual((48, 96, 192, 384)), (1, 44, 44)),
 }
 
 
@@ -206,7 +245,9 @@ def main(argv=None):
         pass  # already set, or parallel work has already started
     torch.manual_seed(0)
 
-    model = ARCHS[args.arch]()
+    global IMAGE_SHAPE
+    build, IMAGE_SHAPE = ARCHS[args.arch]
+    model = build()
     mflop = forward_mflop(model)
 
     train_img_s = bench_train(model, args.train_batch, args.seconds)

@@ -297,8 +297,10 @@ static void affine_task(void *arg, size_t task, int thread)
         float *y = l->out + b * l->out_size + (size_t)c * hw;
         const float s = (float)j->scale[c], t = (float)j->shift[c];
         if (l->act == FER_ACT_RELU)
-            for (size_t i = 0; i < hw; i++)
-                y[i] = fmaxf(y[i] * s + t, 0.0f);
+            for (size_t i = 0; i < hw; i++) {
+                const float v = y[i] * s + t;
+                y[i] = v > 0 ? v : 0; /* as the activation layer: vectors, not a call */
+            }
         else
             for (size_t i = 0; i < hw; i++)
                 y[i] = y[i] * s + t;
