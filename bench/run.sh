@@ -16,15 +16,18 @@ out=bench/out/nn.jsonl
 archs=${ARCHS:-seed fer-accurate}
 for arch in $archs; do
     for threads in 1 2; do
-        build/bench_nn --arch "models/$arch.cfg" --threads "$threads" --seconds "$secs" --json |
-            sed "s/^{/{\"arch\":\"$arch\",/" >>"$out"
+        build/bench_nn --arch "models/$arch.cfg" --threads "$threads" --seconds "$secs" --json \
+            >>"$out"
         OMP_NUM_THREADS=$threads /usr/bin/python3 bench/torch_seed.py --arch "$arch" \
             --threads "$threads" --seconds "$secs" --json | grep '^{' >>"$out"
     done
 done
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys
+import os
 rows = [json.loads(l) for l in open(sys.argv[1])]
+for r in rows:  # fer names the cfg file, PyTorch the network
+    r["arch"] = os.path.basename(r["arch"]).replace(".cfg", "")
 for arch in dict.fromkeys(r["arch"] for r in rows):
     by = {(r["peer"], r["threads"]): r for r in rows if r["arch"] == arch}
     print(f"{arch} network ({by[('pytorch', 1)]['mflop_per_image_forward']:.0f} MFLOP/face forward)")
