@@ -6,7 +6,8 @@
 #   make bench   run the benchmarks in bench/ (needs python3-torch for the peers);
 #                bench-detect, bench-load, bench-video, bench-stream, bench-onnx, bench-mpi and
 #                bench-cluster run the others
-#   make model   retrain the built-in model from FER2013 (hours; resumable)
+#   make model   retrain the fast and the accurate model from FER2013 (hours; resumable;
+#                MODELS=fast or MODELS=accurate for one)
 #
 # Objects go to build/<flavour>/, with -MMD -MP dependency files.
 
