@@ -398,8 +398,9 @@ __attribute__((target("avx512f"))) static void tn_avx512(int rows, int vectors, 
         ROWS_CASE(3)
         ROWS_CASE(4)
         ROWS_CASE(5)
-        ROWS_CASE(6) ROWS_CASE(7) ROWS_CASE(8) ROWS_CASE(9) ROWS_CASE(10) ROWS_CASE(11)
-            ROWS_CASE(12) ROWS_CASE(13) ROWS_CASE(14)
+        ROWS_CASE(6)
+        ROWS_CASE(7) ROWS_CASE(8) ROWS_CASE(9) ROWS_CASE(10) ROWS_CASE(11) ROWS_CASE(12)
+            ROWS_CASE(13) ROWS_CASE(14)
 #undef ROWS_CASE
     }
 }

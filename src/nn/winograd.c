@@ -131,13 +131,34 @@ int fer_winograd_fits_backward(const struct fer_layer *l)
     return fits(l, backward_shape(l));
 }
 
-/* For `images` images: V (16, C, ld), M (16, tiles, ldf), the padded input's four parity
- * planes, and the output's four for 16 filters */
+/*
+ * The forward pass's scratch, for `images` images: V (16, C, ld), M (16, tiles, ldf), the parity
+ * planes (4, C, quarter: every channel's, for one image; the grouped path uses the first 4 x
+ * quarter), the output's four planes for 16 filters. One image's V has ld = quarter
+ * (one_image_tiles), never more than a group's.
+ */
+struct forward_scratch {
+    float *v, *m, *planes, *y;
+};
+
+static size_t forward_scratch_of(struct shape s, int images, float *base,
+                                 struct forward_scratch *out)
+{
+    const struct tiles t = group_tiles_of(s, images);
+    const size_t v = 16 * (t.ld > t.quarter ? t.ld : t.quarter) * (size_t)s.c;
+    const size_t m = 16 * (size_t)(images * t.n) * ldf_of(s), planes = 4 * (size_t)s.c * t.quarter;
+    if (out) {
+        out->v = base;
+        out->m = base + v;
+        out->planes = out->m + m;
+        out->y = out->planes + planes;
+    }
+    return v + m + planes + 4 * 16 * (size_t)t.n;
+}
+
 static size_t scratch_of(struct shape s, int images)
 {
-    struct tiles t = group_tiles_of(s, images);
-    return 16 * t.ld * (size_t)s.c + 16 * (size_t)(images * t.n) * ldf_of(s) + 4 * t.quarter +
-           4 * 16 * (size_t)t.n;
+    return forward_scratch_of(s, images, NULL, NULL);
 }
 
 size_t fer_winograd_scratch(const struct fer_layer *l)
@@ -301,6 +322,47 @@ static void input_transform(struct shape s, struct tiles t, const float *in, flo
     input_transform_channels(s, t, in, v, planes, 0, s.c);
 }
 
+/* One image's tiles with V's rows quarter apart, the stride of every channel's planes. */
+static struct tiles one_image_tiles(struct shape s)
+{
+    struct tiles t = tiles_of(s);
+    t.ld = t.quarter;
+    return t;
+}
+
+/*
+ * input_transform_channels for one image, t from one_image_tiles, channels c0 .. c1 in one pass:
+ * their parity planes side by side (planes: (4, C, quarter)), then one long loop over the tiles
+ * of all of them, which runs in whole vectors where a 5x5 map's 12 tiles a channel would not.
+ * The tiles between one channel's last and the next one's first read across the two planes;
+ * their values land in V's rows past the tiles, which nothing reads. The last channel's stop at
+ * its own planes, so that ranges given to different threads touch only their own.
+ */
+static void input_transform_flat(struct shape s, struct tiles t, const float *in, float *v,
+                                 float *planes, int c0, int c1)
+{
+    const size_t q = t.quarter, h = (size_t)t.half, all = (size_t)s.c * q;
+    float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
+    for (int p = 0; p < 4; p++)
+        memset(planes + (size_t)p * all + (size_t)c0 * q, 0, sizeof(float) * (size_t)(c1 - c0) * q);
+    for (int c = c0; c < c1; c++) {
+        const float *src = in + (size_t)c * (size_t)s.h * (size_t)s.w;
+        const size_t at_c = (size_t)c * q;
+        for (int y = 0; y < s.h; y++) {
+            const float *row = src + (size_t)y * (size_t)s.w;
+            const size_t at = at_c + (size_t)((y + 1) >> 1) * h;
+            float *even = ((y + 1) & 1 ? oe : ee) + at, *odd = ((y + 1) & 1 ? oo : eo) + at;
+            for (int x = 1; x < s.w; x += 2)
+                even[(x + 1) >> 1] = row[x];
+            for (int x = 0; x < s.w; x += 2)
+                odd[x >> 1] = row[x];
+        }
+    }
+    const size_t first = (size_t)c0 * q, count = (size_t)(c1 - c0 - 1) * q + (size_t)t.n;
+    transform_channel((int)count, h, all, ee + first, eo + first, oe + first, oo + first,
+                      v + first);
+}
+
 /* 16 filters' tiles back: m holds tile u (of `rows`) of position ξ, filter f0 + j at
  * ξ * per + u * ldf + j; y gets filter f0 + j's output for tile u at [row parity][column
  * parity] (4, n, 16). */
@@ -372,24 +434,25 @@ static void output_transform(struct shape s, struct tiles t, const float *m, siz
 static void convolve(struct shape s, const float *filters, const float *in, int images, float *dst,
                      float *scratch)
 {
-    const struct tiles t = group_tiles_of(s, images);
+    const struct tiles t = images == 1 ? one_image_tiles(s) : group_tiles_of(s, images);
     const size_t ld = t.ld, ldf = ldf_of(s), rows = (size_t)(images * t.n);
     const size_t per_m = rows * ldf, plane = (size_t)s.h * (size_t)s.w;
     const int cols = (int)ldf - 16;
-    float *v = scratch;
-    float *m = v + 16 * (size_t)s.c * ld;
-    float *planes = m + 16 * per_m;
-    for (int g = 0; g < images; g++)
-        input_transform(s, t, in + (size_t)g * (size_t)s.c * plane, v + (size_t)g * (size_t)t.n,
-                        planes);
+    struct forward_scratch f;
+    forward_scratch_of(s, images, scratch, &f);
+    if (images == 1)
+        input_transform_flat(s, t, in, f.v, f.planes, 0, s.c);
+    for (int g = 0; g < images && images > 1; g++)
+        input_transform(s, t, in + (size_t)g * (size_t)s.c * plane, f.v + (size_t)g * (size_t)t.n,
+                        f.planes);
     /* the last tile is an extra column's (struct tiles): its row is not needed */
     for (int xi = 0; xi < 16; xi++)
-        fer_small_gemm_tn((int)rows - 1, cols, s.c, v + (size_t)xi * (size_t)s.c * ld, ld,
-                          filters + (size_t)xi * (size_t)s.c * (size_t)cols, m + (size_t)xi * per_m,
-                          ldf);
+        fer_small_gemm_tn((int)rows - 1, cols, s.c, f.v + (size_t)xi * (size_t)s.c * ld, ld,
+                          filters + (size_t)xi * (size_t)s.c * (size_t)cols,
+                          f.m + (size_t)xi * per_m, ldf);
     for (int g = 0; g < images; g++)
-        output_transform(s, t, m + (size_t)g * (size_t)t.n * ldf, per_m,
-                         dst + (size_t)g * (size_t)s.f * plane, planes + 4 * t.quarter);
+        output_transform(s, t, f.m + (size_t)g * (size_t)t.n * ldf, per_m,
+                         dst + (size_t)g * (size_t)s.f * plane, f.y);
 }
 
 void fer_winograd_forward(const struct fer_layer *l, const float *in, int images, float *dst,
@@ -408,17 +471,20 @@ struct shared_job {
     struct shape s;
     struct tiles t;
     const float *filters, *in;
-    float *dst, *v, *m, **scratch;
-    size_t past; /* floats of V and M: where a thread's own scratch begins */
-    int tasks;   /* of the input transform */
+    float *dst, **scratch;
+    struct forward_scratch f; /* in scratch[0]: V, M and the planes, shared */
+    size_t y_at;              /* where each thread's own output planes lie in its scratch */
+    int tasks;                /* of the input transform */
 };
 
 static void shared_input_task(void *arg, size_t task, int thread)
 {
+    (void)thread;
     const struct shared_job *j = arg;
     const int c0 = (int)((size_t)j->s.c * task / (size_t)j->tasks);
     const int c1 = (int)((size_t)j->s.c * (task + 1) / (size_t)j->tasks);
-    input_transform_channels(j->s, j->t, j->in, j->v, j->scratch[thread] + j->past, c0, c1);
+    if (c1 > c0)
+        input_transform_flat(j->s, j->t, j->in, j->f.v, j->f.planes, c0, c1);
 }
 
 static void shared_product_task(void *arg, size_t xi, int thread)
@@ -426,16 +492,16 @@ static void shared_product_task(void *arg, size_t xi, int thread)
     (void)thread;
     const struct shared_job *j = arg;
     const size_t ldf = ldf_of(j->s), cols = ldf - 16, per_m = (size_t)j->t.n * ldf;
-    fer_small_gemm_tn(m_rows(j->t), (int)cols, j->s.c, j->v + xi * (size_t)j->s.c * j->t.ld,
-                      j->t.ld, j->filters + xi * (size_t)j->s.c * cols, j->m + xi * per_m, ldf);
+    fer_small_gemm_tn(m_rows(j->t), (int)cols, j->s.c, j->f.v + xi * (size_t)j->s.c * j->t.ld,
+                      j->t.ld, j->filters + xi * (size_t)j->s.c * cols, j->f.m + xi * per_m, ldf);
 }
 
 static void shared_output_task(void *arg, size_t block, int thread)
 {
     const struct shared_job *j = arg;
     const int f0 = (int)block * 16, f1 = f0 + 16 < j->s.f ? f0 + 16 : j->s.f;
-    output_transform_filters(j->s, j->t, j->m, (size_t)j->t.n * ldf_of(j->s), j->dst,
-                             j->scratch[thread] + j->past + 4 * j->t.quarter, f0, f1);
+    output_transform_filters(j->s, j->t, j->f.m, (size_t)j->t.n * ldf_of(j->s), j->dst,
+                             j->scratch[thread] + j->y_at, f0, f1);
 }
 
 void fer_winograd_forward_shared(const struct fer_layer *l, const float *in, float *dst,
@@ -443,14 +509,13 @@ void fer_winograd_forward_shared(const struct fer_layer *l, const float *in, flo
 {
     struct shared_job j;
     j.s = forward_shape(l);
-    j.t = tiles_of(j.s);
+    j.t = one_image_tiles(j.s);
     j.filters = l->infer_w.filters;
     j.in = in;
     j.dst = dst;
     j.scratch = scratch;
-    j.v = scratch[0];
-    j.m = j.v + 16 * (size_t)j.s.c * j.t.ld;
-    j.past = 16 * (size_t)j.s.c * j.t.ld + 16 * (size_t)j.t.n * ldf_of(j.s);
+    forward_scratch_of(j.s, 1, scratch[0], &j.f);
+    j.y_at = (size_t)(j.f.y - scratch[0]);
     j.tasks = fer_pool_threads(pool);
     fer_pool_run(pool, (size_t)j.tasks, shared_input_task, &j);
     fer_pool_run(pool, 16, shared_product_task, &j);
