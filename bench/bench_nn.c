@@ -112,6 +112,13 @@ int main(int argc, char **argv)
         runs++;
     }
     double infer_rate = (double)runs * batch / (fer_now() - t0);
+    if (profile) {
+        fer_net_profile_start(net);
+        for (int s = 0; s < 5; s++)
+            fer_net_forward(net, batch, 0);
+        fprintf(stderr, "inference, 5 passes:\n");
+        fer_net_profile_print(net, stderr);
+    }
 
     /* one face, single-threaded as a latency path should be; fer's own kernels (the default)
      * and im2col + OpenBLAS alternate, so that machine noise hits both alike */
