@@ -6,27 +6,79 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/pool.h"
 #include "nn/layer.h"
+
+/* The shortcut's elementwise passes go over the pool in chunks of this many floats, whatever
+ * the batch: one face's 22x22x64 map is two. */
+#define SHORTCUT_CHUNK 16384
+
+struct shortcut_job {
+    struct fer_layer *l;
+    struct fer_pass *p;
+    size_t n;
+};
+
+static void chunk_of(const struct shortcut_job *j, size_t task, size_t *i0, size_t *i1)
+{
+    *i0 = task * SHORTCUT_CHUNK;
+    *i1 = *i0 + SHORTCUT_CHUNK < j->n ? *i0 + SHORTCUT_CHUNK : j->n;
+}
+
+/* out = in + other, through the ReLU when the layer has it: one pass. */
+static void add_task(void *arg, size_t task, int thread)
+{
+    (void)thread;
+    const struct shortcut_job *j = arg;
+    const float *restrict in = j->p->in, *restrict other = j->p->layers[j->l->from].out;
+    float *restrict out = j->l->out;
+    size_t i0, i1;
+    chunk_of(j, task, &i0, &i1);
+    if (j->l->act == FER_ACT_RELU) {
+        for (size_t i = i0; i < i1; i++) {
+            const float v = in[i] + other[i];
+            out[i] = v > 0 ? v : 0;
+        }
+    } else {
+        for (size_t i = i0; i < i1; i++)
+            out[i] = in[i] + other[i];
+    }
+}
+
+/* delta through the ReLU (where the output was 0 it stops), then into both inputs' deltas. */
+static void add_backward_task(void *arg, size_t task, int thread)
+{
+    (void)thread;
+    const struct shortcut_job *j = arg;
+    const float *restrict out = j->l->out;
+    float *restrict delta = j->l->delta, *restrict other = j->p->layers[j->l->from].delta;
+    float *restrict in_delta = j->p->in_delta;
+    size_t i0, i1;
+    chunk_of(j, task, &i0, &i1);
+    if (j->l->act == FER_ACT_RELU)
+        for (size_t i = i0; i < i1; i++)
+            delta[i] = out[i] > 0 ? delta[i] : 0;
+    for (size_t i = i0; i < i1; i++)
+        other[i] += delta[i];
+    if (in_delta)
+        for (size_t i = i0; i < i1; i++)
+            in_delta[i] += delta[i];
+}
+
+static void run_shortcut(struct fer_layer *l, struct fer_pass *p, fer_pool_fn task)
+{
+    struct shortcut_job j = {l, p, l->out_size * (size_t)p->batch};
+    fer_pool_run(p->pool, (j.n + SHORTCUT_CHUNK - 1) / SHORTCUT_CHUNK, task, &j);
+}
 
 void fer_shortcut_forward(struct fer_layer *l, struct fer_pass *p)
 {
-    const float *other = p->layers[l->from].out;
-    size_t n = l->out_size * (size_t)p->batch;
-    for (size_t i = 0; i < n; i++)
-        l->out[i] = p->in[i] + other[i];
-    fer_activate(l, p);
+    run_shortcut(l, p, add_task);
 }
 
 void fer_shortcut_backward(struct fer_layer *l, struct fer_pass *p)
 {
-    fer_activate_backward(l, p);
-    float *other = p->layers[l->from].delta;
-    size_t n = l->out_size * (size_t)p->batch;
-    for (size_t i = 0; i < n; i++)
-        other[i] += l->delta[i];
-    if (p->in_delta)
-        for (size_t i = 0; i < n; i++)
-            p->in_delta[i] += l->delta[i];
+    run_shortcut(l, p, add_backward_task);
 }
 
 void fer_route_forward(struct fer_layer *l, struct fer_pass *p)
