@@ -54,11 +54,15 @@ static struct shape backward_shape(const struct fer_layer *l)
  * column than it needs, so that the four values a tile reads from a row of the zero-padded
  * input, and the four it writes, lie at u, u + 1 and u + half, u + half + 1 of planes
  * split by row and column parity: one unit-stride loop over u covers a whole channel,
- * and the compiler runs it in vectors. The extra column (tx = tw) is computed and dropped.
+ * and the compiler runs it in vectors. The extra column (tx = tw) is computed and dropped;
+ * a group of images copies its tiles into a compact V without it (compact_group_tiles), so that
+ * its products, which dominate, do not compute it.
  */
 struct tiles {
-    int th, tw, half; /* tile rows, tile columns, and tw + 1 */
+    int th, tw, half; /* tile rows, tile columns, and tw + 1 (tw in a group's compact V) */
     int n;            /* GEMM columns: th * half */
+    int rows;         /* rows of M made for the last image: n - 1 (the extra column's last
+                         tile is not needed), or n when compact */
     size_t ld;        /* row stride of V and M (fer_small_gemm_ldb: whole panels, and off 4 KiB
                          multiples, which put the 16 rows of a tile in the same cache sets) */
     size_t quarter;   /* floats of one parity plane: (th + 1) rows of half, and one float read
@@ -72,6 +76,7 @@ static struct tiles tiles_of(struct shape s)
     t.tw = (s.w + 1) / 2;
     t.half = t.tw + 1;
     t.n = t.th * t.half;
+    t.rows = t.n - 1;
     t.ld = fer_small_gemm_ldb(t.n);
     t.quarter = (size_t)(t.th + 1) * (size_t)t.half + 1;
     return t;
@@ -81,6 +86,18 @@ static struct tiles tiles_of(struct shape s)
 static struct tiles group_tiles_of(struct shape s, int images)
 {
     struct tiles t = tiles_of(s);
+    t.ld = fer_small_gemm_ldb(images * t.n);
+    return t;
+}
+
+/* A group's V and M without the extra column (half = tw): the products skip its tiles, a
+ * quarter of a 5x5 map's. */
+static struct tiles compact_group_tiles(struct shape s, int images)
+{
+    struct tiles t = tiles_of(s);
+    t.half = t.tw;
+    t.n = t.th * t.tw;
+    t.rows = t.n;
     t.ld = fer_small_gemm_ldb(images * t.n);
     return t;
 }
@@ -108,10 +125,10 @@ static size_t ldf_of(struct shape s)
     return (size_t)(s.f + 15) / 16 * 16 + 16;
 }
 
-/* Rows of M: every tile but the last, which is an extra column's (see struct tiles). */
+/* Rows of one image's M: every tile but the last where that is an extra column's. */
 static int m_rows(struct tiles t)
 {
-    return t.n - 1;
+    return t.rows;
 }
 
 static int fits(const struct fer_layer *l, struct shape s)
@@ -365,17 +382,19 @@ static void input_transform_flat(struct shape s, struct tiles t, const float *in
                       v + first);
 }
 
-/* One image of a group (t from group_tiles_of) into its columns of the group's V: the
- * all-channel transform into `one` (one_image_tiles' layout), then each row's tiles across.
- * The channel-by-channel transform ran a 5x5 map's 12 tiles in short loops, a third of the
- * layer's time at batch 128. */
+/* One image of a group (t from compact_group_tiles) into its columns of the group's V: the
+ * all-channel transform into `one` (one_image_tiles' layout), then each row's real tiles
+ * across, the extra column left out. The channel-by-channel transform ran a 5x5 map's 12 tiles
+ * in short loops, a third of the layer's time at batch 128. */
 static void input_transform_group_image(struct shape s, struct tiles t, const float *in, float *v,
                                         float *planes, float *one)
 {
     const struct tiles t1 = one_image_tiles(s);
     input_transform_flat(s, t1, in, one, planes, 0, s.c);
     for (size_t r = 0; r < 16 * (size_t)s.c; r++)
-        memcpy(v + r * t.ld, one + r * t1.ld, sizeof(float) * (size_t)t.n);
+        for (int ty = 0; ty < t.th; ty++)
+            memcpy(v + r * t.ld + (size_t)ty * (size_t)t.tw,
+                   one + r * t1.ld + (size_t)ty * (size_t)t1.half, sizeof(float) * (size_t)t.tw);
 }
 
 /* 16 filters' tiles back: m holds tile u (of `rows`) of position ξ, filter f0 + j at
@@ -449,9 +468,9 @@ static void output_transform(struct shape s, struct tiles t, const float *m, siz
 static void convolve(struct shape s, const float *filters, const float *in, int images, float *dst,
                      float *scratch)
 {
-    const struct tiles t = images == 1 ? one_image_tiles(s) : group_tiles_of(s, images);
-    const size_t ld = t.ld, ldf = ldf_of(s), rows = (size_t)(images * t.n);
-    const size_t per_m = rows * ldf, plane = (size_t)s.h * (size_t)s.w;
+    const struct tiles t = images == 1 ? one_image_tiles(s) : compact_group_tiles(s, images);
+    const size_t ld = t.ld, ldf = ldf_of(s), rows = (size_t)((images - 1) * t.n + t.rows);
+    const size_t per_m = (size_t)(images * t.n) * ldf, plane = (size_t)s.h * (size_t)s.w;
     const int cols = (int)ldf - 16;
     struct forward_scratch f;
     forward_scratch_of(s, images, scratch, &f);
@@ -460,9 +479,8 @@ static void convolve(struct shape s, const float *filters, const float *in, int 
     for (int g = 0; g < images && images > 1; g++)
         input_transform_group_image(s, t, in + (size_t)g * (size_t)s.c * plane,
                                     f.v + (size_t)g * (size_t)t.n, f.planes, f.one);
-    /* the last tile is an extra column's (struct tiles): its row is not needed */
     for (int xi = 0; xi < 16; xi++)
-        fer_small_gemm_tn((int)rows - 1, cols, s.c, f.v + (size_t)xi * (size_t)s.c * ld, ld,
+        fer_small_gemm_tn((int)rows, cols, s.c, f.v + (size_t)xi * (size_t)s.c * ld, ld,
                           filters + (size_t)xi * (size_t)s.c * (size_t)cols,
                           f.m + (size_t)xi * per_m, ldf);
     for (int g = 0; g < images; g++)
