@@ -205,6 +205,30 @@ struct conv_job {
     int group;           /* forward by Winograd: images per task */
 };
 
+/* y = act(y + bias) over one channel's n positions. */
+static void bias_channel(float *y, size_t n, float bias, enum fer_activation act)
+{
+    if (act == FER_ACT_RELU)
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] + bias > 0 ? y[i] + bias : 0;
+    else
+        for (size_t i = 0; i < n; i++)
+            y[i] += bias;
+}
+
+/* y = act(y s + t) over one channel's n positions: inference's batch norm. */
+static void affine_channel(float *y, size_t n, float s, float t, enum fer_activation act)
+{
+    if (act == FER_ACT_RELU)
+        for (size_t i = 0; i < n; i++) {
+            const float v = y[i] * s + t;
+            y[i] = v > 0 ? v : 0; /* as the activation layer: vectors, not a call */
+        }
+    else
+        for (size_t i = 0; i < n; i++)
+            y[i] = y[i] * s + t;
+}
+
 /* Without batch norm, the bias (and the activation, ReLU or none) of `images` images' outputs
  * (n positions each); with it, nothing: batch norm adds its own shift. */
 static void add_bias(const struct fer_layer *l, float *dst, size_t images, size_t n)
@@ -212,16 +236,8 @@ static void add_bias(const struct fer_layer *l, float *dst, size_t images, size_
     if (l->batch_norm)
         return;
     for (size_t g = 0; g < images; g++)
-        for (int f = 0; f < l->out_c; f++) {
-            const float bias = l->b[f];
-            float *row = dst + g * l->out_size + (size_t)f * n;
-            if (l->act == FER_ACT_RELU)
-                for (size_t i = 0; i < n; i++)
-                    row[i] = row[i] + bias > 0 ? row[i] + bias : 0;
-            else
-                for (size_t i = 0; i < n; i++)
-                    row[i] += bias;
-        }
+        for (int f = 0; f < l->out_c; f++)
+            bias_channel(dst + g * l->out_size + (size_t)f * n, n, l->b[f], l->act);
 }
 
 static void forward_task(void *arg, size_t b, int thread)
@@ -293,32 +309,51 @@ static void affine_task(void *arg, size_t task, int thread)
     const size_t hw = (size_t)l->out_h * (size_t)l->out_w, b = task / j->blocks;
     const int c0 = (int)(task % j->blocks) * BN_CHANNELS_PER_TASK;
     const int c1 = c0 + BN_CHANNELS_PER_TASK < l->out_c ? c0 + BN_CHANNELS_PER_TASK : l->out_c;
-    for (int c = c0; c < c1; c++) {
-        float *y = l->out + b * l->out_size + (size_t)c * hw;
-        const float s = (float)j->scale[c], t = (float)j->shift[c];
-        if (l->act == FER_ACT_RELU)
-            for (size_t i = 0; i < hw; i++) {
-                const float v = y[i] * s + t;
-                y[i] = v > 0 ? v : 0; /* as the activation layer: vectors, not a call */
-            }
-        else
-            for (size_t i = 0; i < hw; i++)
-                y[i] = y[i] * s + t;
-    }
+    for (int c = c0; c < c1; c++)
+        affine_channel(l->out + b * l->out_size + (size_t)c * hw, hw, (float)j->scale[c],
+                       (float)j->shift[c], l->act);
 }
 
-static void inference_batch_norm(struct fer_layer *l, struct fer_pass *p)
+/* The per-channel factors s and t in the pass's statistics (batch norm's sums in training). */
+static void batch_norm_factors(const struct fer_layer *l, struct fer_pass *p)
 {
-    /* the per-channel factors in the pass's statistics, batch norm's sums in training */
     double *scale = p->stats, *shift = p->stats + l->out_c;
     for (int c = 0; c < l->out_c; c++) {
         const float s = l->gamma[c] / sqrtf(l->run_var[c] + FER_BN_EPS);
         scale[c] = s;
         shift[c] = l->b[c] - l->run_mean[c] * s;
     }
-    struct affine_job j = {l, scale, shift,
+}
+
+static void inference_batch_norm(struct fer_layer *l, struct fer_pass *p)
+{
+    batch_norm_factors(l, p);
+    struct affine_job j = {l, p->stats, p->stats + l->out_c,
                            (size_t)(l->out_c + BN_CHANNELS_PER_TASK - 1) / BN_CHANNELS_PER_TASK};
     fer_pool_run(p->pool, (size_t)p->batch * j.blocks, affine_task, &j);
+}
+
+/* One face's channels f0 .. f1, finished by the thread that made them
+ * (fer_winograd_forward_shared): the bias, or inference's batch norm with factors made
+ * beforehand; in training nothing, as batch norm then works over the batch. */
+struct finish_job {
+    const struct fer_layer *l;
+    const double *scale, *shift;
+    int training;
+};
+
+static void finish_channels(void *arg, float *dst, int f0, int f1)
+{
+    const struct finish_job *j = arg;
+    const struct fer_layer *l = j->l;
+    const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
+    for (int f = f0; f < f1; f++) {
+        if (!l->batch_norm)
+            bias_channel(dst + (size_t)f * hw, hw, l->b[f], l->act);
+        else if (!j->training)
+            affine_channel(dst + (size_t)f * hw, hw, (float)j->scale[f], (float)j->shift[f],
+                           l->act);
+    }
 }
 
 /* The weights packed for fer_small_gemm, made again when the weights may have changed; 0 when
@@ -351,15 +386,19 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
     struct conv_job j = {l, p, l->batch_norm && p->training ? l->xhat : l->out, 0, path, 0, 1};
     size_t tasks = (size_t)p->batch;
     const int threads = p->pool ? fer_pool_threads(p->pool) : 1;
+    int finished = 0; /* the bias or inference's batch norm applied already */
     if (path == PATH_WINOGRAD && p->batch < threads) {
-        /* fewer images than threads (one face): each image on all of them */
-        for (int b = 0; b < p->batch; b++) {
-            float *dst = j.dst + (size_t)b * l->out_size;
-            fer_winograd_forward_shared(l, p->in + (size_t)b * l->in_size, dst, p->scratch,
-                                        p->pool);
-            add_bias(l, dst, 1, (size_t)l->out_h * (size_t)l->out_w);
-        }
+        /* fewer images than threads (one face): each image on all of them, each thread
+         * finishing the channels it made while they are in its cache */
+        if (l->batch_norm && !p->training)
+            batch_norm_factors(l, p);
+        struct finish_job fin = {l, p->stats, p->stats + l->out_c, p->training};
+        for (int b = 0; b < p->batch; b++)
+            fer_winograd_forward_shared(l, p->in + (size_t)b * l->in_size,
+                                        j.dst + (size_t)b * l->out_size, p->scratch, p->pool,
+                                        finish_channels, &fin);
         tasks = 0;
+        finished = 1;
     } else if (path == PATH_WINOGRAD) {
         /* images in groups, but never fewer groups than threads to share them */
         const int per_thread = (p->batch + threads - 1) / threads, most = fer_winograd_group(l);
@@ -371,7 +410,7 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
     if (l->batch_norm && p->training) {
         fer_bn_forward(l, p);
         fer_activate(l, p);
-    } else if (l->batch_norm) {
+    } else if (l->batch_norm && !finished) {
         inference_batch_norm(l, p);
     }
 }

@@ -511,6 +511,8 @@ struct shared_job {
     const float *filters, *in;
     float *dst, **scratch;
     size_t tasks;
+    fer_winograd_finish finish;
+    void *finish_arg;
 };
 
 static void shared_task(void *arg, size_t task, int thread)
@@ -530,12 +532,15 @@ static void shared_task(void *arg, size_t task, int thread)
                           f.v + xi * (size_t)j->s.c * j->t.ld, j->t.ld,
                           j->filters + xi * (size_t)j->s.c * cols + f0 * (size_t)j->s.c,
                           f.m + xi * per_m + f0, ldf);
-    output_transform_filters(j->s, j->t, f.m, per_m, j->dst, f.y, (int)f0,
-                             (int)f1 < j->s.f ? (int)f1 : j->s.f);
+    const int last = (int)f1 < j->s.f ? (int)f1 : j->s.f;
+    output_transform_filters(j->s, j->t, f.m, per_m, j->dst, f.y, (int)f0, last);
+    if (j->finish)
+        j->finish(j->finish_arg, j->dst, (int)f0, last);
 }
 
 void fer_winograd_forward_shared(const struct fer_layer *l, const float *in, float *dst,
-                                 float **scratch, fer_pool *pool)
+                                 float **scratch, fer_pool *pool, fer_winograd_finish finish,
+                                 void *finish_arg)
 {
     struct shared_job j;
     j.s = forward_shape(l);
@@ -545,6 +550,8 @@ void fer_winograd_forward_shared(const struct fer_layer *l, const float *in, flo
     j.dst = dst;
     j.scratch = scratch;
     j.tasks = (size_t)fer_pool_threads(pool);
+    j.finish = finish;
+    j.finish_arg = finish_arg;
     fer_pool_run(pool, j.tasks, shared_task, &j);
 }
 

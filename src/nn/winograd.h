@@ -44,10 +44,16 @@ int fer_winograd_group(const struct fer_layer *l);
 void fer_winograd_forward(const struct fer_layer *l, const float *in, int images, float *dst,
                           float *scratch);
 
+/* What a caller does to output channels f0 .. f1 of one image right after they are made, on
+ * the thread that made them (the bias, or batch norm, and the activation). */
+typedef void (*fer_winograd_finish)(void *arg, float *dst, int f0, int f1);
+
 /* The same for one image on all of pool's threads (scratch: theirs, fer_winograd_scratch floats
- * each), where a batch has fewer images than threads: one face's latency, halved on two. */
+ * each), where a batch has fewer images than threads: one face's latency, halved on two. Each
+ * thread calls finish (when not NULL) on the channels it made. */
 void fer_winograd_forward_shared(const struct fer_layer *l, const float *in, float *dst,
-                                 float **scratch, fer_pool *pool);
+                                 float **scratch, fer_pool *pool, fer_winograd_finish finish,
+                                 void *finish_arg);
 
 /*
  * The backward pass for the input, as a convolution too: the gradient of the
