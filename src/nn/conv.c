@@ -240,6 +240,30 @@ static void add_bias(const struct fer_layer *l, float *dst, size_t images, size_
             bias_channel(dst + g * l->out_size + (size_t)f * n, n, l->b[f], l->act);
 }
 
+/* The packed product's b, its input columns (K, N) with rows padded to whole panels of the small
+ * GEMM, the padding zero: made in scratch, or the input itself where its rows are whole panels
+ * already (a pointwise layer on a detector's maps, say). *ld: its row stride. */
+static const float *packed_columns(const struct fer_layer *l, const float *in, float *scratch,
+                                   size_t *ld)
+{
+    const size_t kdim = (size_t)l->in_c * (size_t)(l->size * l->size);
+    const size_t n = (size_t)l->out_h * (size_t)l->out_w;
+    *ld = fer_small_gemm_ldb((int)n);
+    if (is_pointwise(l) && n % FER_GEMM_NR == 0) {
+        *ld = n;
+        return in;
+    }
+    if (is_pointwise(l)) {
+        for (size_t r = 0; r < kdim; r++) {
+            memcpy(scratch + r * *ld, in + r * n, sizeof(float) * n);
+            memset(scratch + r * *ld + n, 0, sizeof(float) * (*ld - n));
+        }
+    } else {
+        im2col_padded(in, l, scratch, *ld, scratch + kdim * *ld);
+    }
+    return scratch;
+}
+
 static void forward_task(void *arg, size_t b, int thread)
 {
     struct conv_job *j = arg;
@@ -261,20 +285,8 @@ static void forward_task(void *arg, size_t b, int thread)
         return;
     }
     if (j->path == PATH_PACKED) {
-        /* col (K, N) with rows padded to whole panels of the small GEMM, the padding zero */
-        size_t ld = fer_small_gemm_ldb((int)n);
-        const float *bm = scratch; /* the GEMM's b: its input columns */
-        if (is_pointwise(l) && n % FER_GEMM_NR == 0) {
-            bm = in; /* its rows are whole panels already (a detector's maps, say) */
-            ld = n;
-        } else if (is_pointwise(l)) {
-            for (size_t r = 0; r < kdim; r++) {
-                memcpy(scratch + r * ld, in + r * n, sizeof(float) * n);
-                memset(scratch + r * ld + n, 0, sizeof(float) * (ld - n));
-            }
-        } else {
-            im2col_padded(in, l, scratch, ld, scratch + kdim * ld);
-        }
+        size_t ld;
+        const float *bm = packed_columns(l, in, scratch, &ld);
         fer_small_gemm(l->out_c, (int)n, (int)kdim, l->infer_w.filters, bm, ld, dst, n);
     } else {
         if (!is_pointwise(l)) {
@@ -342,6 +354,38 @@ struct finish_job {
     int training;
 };
 
+static void finish_channels(void *arg, float *dst, int f0, int f1);
+
+/* One face's packed product over the pool (a 1x1 projection, a one-channel stem): each task
+ * makes its own columns and takes a share of the filters' panels of FER_GEMM_MR rows, then
+ * finishes the channels it made. The same values as the one-thread product. */
+struct packed_shared_job {
+    const struct fer_layer *l;
+    const float *in;
+    float *dst, **scratch;
+    size_t tasks;
+    struct finish_job *fin;
+};
+
+static void packed_shared_task(void *arg, size_t task, int thread)
+{
+    const struct packed_shared_job *j = arg;
+    const struct fer_layer *l = j->l;
+    const size_t kdim = (size_t)l->in_c * (size_t)(l->size * l->size);
+    const size_t n = (size_t)l->out_h * (size_t)l->out_w;
+    const size_t panels = ((size_t)l->out_c + FER_GEMM_MR - 1) / FER_GEMM_MR;
+    const size_t p0 = panels * task / j->tasks, p1 = panels * (task + 1) / j->tasks;
+    if (p1 == p0)
+        return;
+    const int f0 = (int)p0 * FER_GEMM_MR;
+    const int f1 = (int)p1 * FER_GEMM_MR < l->out_c ? (int)p1 * FER_GEMM_MR : l->out_c;
+    size_t ld;
+    const float *bm = packed_columns(l, j->in, j->scratch[thread], &ld);
+    fer_small_gemm(f1 - f0, (int)n, (int)kdim, l->infer_w.filters + (size_t)f0 * kdim, bm, ld,
+                   j->dst + (size_t)f0 * n, n);
+    finish_channels(j->fin, j->dst, f0, f1);
+}
+
 static void finish_channels(void *arg, float *dst, int f0, int f1)
 {
     const struct finish_job *j = arg;
@@ -387,16 +431,23 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
     size_t tasks = (size_t)p->batch;
     const int threads = p->pool ? fer_pool_threads(p->pool) : 1;
     int finished = 0; /* the bias or inference's batch norm applied already */
-    if (path == PATH_WINOGRAD && p->batch < threads) {
+    if ((path == PATH_WINOGRAD || path == PATH_PACKED) && p->batch < threads) {
         /* fewer images than threads (one face): each image on all of them, each thread
          * finishing the channels it made while they are in its cache */
         if (l->batch_norm && !p->training)
             batch_norm_factors(l, p);
         struct finish_job fin = {l, p->stats, p->stats + l->out_c, p->training};
-        for (int b = 0; b < p->batch; b++)
-            fer_winograd_forward_shared(l, p->in + (size_t)b * l->in_size,
-                                        j.dst + (size_t)b * l->out_size, p->scratch, p->pool,
-                                        finish_channels, &fin);
+        for (int b = 0; b < p->batch; b++) {
+            const float *in = p->in + (size_t)b * l->in_size;
+            float *dst = j.dst + (size_t)b * l->out_size;
+            if (path == PATH_WINOGRAD) {
+                fer_winograd_forward_shared(l, in, dst, p->scratch, p->pool, finish_channels,
+                                            &fin);
+            } else {
+                struct packed_shared_job ps = {l, in, dst, p->scratch, (size_t)threads, &fin};
+                fer_pool_run(p->pool, ps.tasks, packed_shared_task, &ps);
+            }
+        }
         tasks = 0;
         finished = 1;
     } else if (path == PATH_WINOGRAD) {
