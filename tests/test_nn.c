@@ -767,6 +767,8 @@ static const char *WINOGRAD_NET = "[net]\nwidth=12\nheight=12\nchannels=1\n"
                                   "activation=relu\n"
                                   "[maxpool]\nsize=2\n"
                                   "[convolutional]\nfilters=48\nsize=3\nactivation=relu\n"
+                                  "[convolutional]\nfilters=96\nsize=3\nbatch_normalize=1\n"
+                                  "activation=relu\n"
                                   "[global_avgpool]\n"
                                   "[dense]\noutput=classes\n[softmax]\n";
 
@@ -794,7 +796,9 @@ static int winograd_net_outputs(int threads, int batch, float *out)
 }
 
 /* Inference of 1, 2 and 19 faces on 1 and 3 threads: one face split over the threads
- * (fer_winograd_forward_shared, the dense layers by outputs), images in groups, one at a time.
+ * (fer_winograd_forward_shared by tile rows where a layer has fewer filter panels than threads,
+ * 32 or 48 filters here, and by panels where it has as many, 96; the packed stem by filter rows;
+ * the dense layers by outputs), images in groups, one at a time.
  * For each batch, every thread count gives the same outputs to the bit; across batches, the
  * same faces get the same probabilities within rounding (one face's dense layers take
  * fer_small_gemv, a batch's OpenBLAS). */

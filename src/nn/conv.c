@@ -345,7 +345,7 @@ static void inference_batch_norm(struct fer_layer *l, struct fer_pass *p)
     fer_pool_run(p->pool, (size_t)p->batch * j.blocks, affine_task, &j);
 }
 
-/* One face's channels f0 .. f1, finished by the thread that made them
+/* One face's channels f0 .. f1 (positions p0 .. p1 of each), finished by the thread that made them
  * (fer_winograd_forward_shared): the bias, or inference's batch norm with factors made
  * beforehand; in training nothing, as batch norm then works over the batch. */
 struct finish_job {
@@ -354,7 +354,7 @@ struct finish_job {
     int training;
 };
 
-static void finish_channels(void *arg, float *dst, int f0, int f1);
+static void finish_channels(void *arg, float *dst, int f0, int f1, size_t p0, size_t p1);
 
 /* One face's packed product over the pool (a 1x1 projection, a one-channel stem): each task
  * makes its own columns and takes a share of the filters' panels of FER_GEMM_MR rows, then
@@ -383,20 +383,20 @@ static void packed_shared_task(void *arg, size_t task, int thread)
     const float *bm = packed_columns(l, j->in, j->scratch[thread], &ld);
     fer_small_gemm(f1 - f0, (int)n, (int)kdim, l->infer_w.filters + (size_t)f0 * kdim, bm, ld,
                    j->dst + (size_t)f0 * n, n);
-    finish_channels(j->fin, j->dst, f0, f1);
+    finish_channels(j->fin, j->dst, f0, f1, 0, n);
 }
 
-static void finish_channels(void *arg, float *dst, int f0, int f1)
+static void finish_channels(void *arg, float *dst, int f0, int f1, size_t p0, size_t p1)
 {
     const struct finish_job *j = arg;
     const struct fer_layer *l = j->l;
     const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
     for (int f = f0; f < f1; f++) {
+        float *y = dst + (size_t)f * hw + p0;
         if (!l->batch_norm)
-            bias_channel(dst + (size_t)f * hw, hw, l->b[f], l->act);
+            bias_channel(y, p1 - p0, l->b[f], l->act);
         else if (!j->training)
-            affine_channel(dst + (size_t)f * hw, hw, (float)j->scale[f], (float)j->shift[f],
-                           l->act);
+            affine_channel(y, p1 - p0, (float)j->scale[f], (float)j->shift[f], l->act);
     }
 }
 

@@ -357,8 +357,10 @@ static struct tiles one_image_tiles(struct shape s)
  * their values land in V's rows past the tiles, which nothing reads. The last channel's stop at
  * its own planes, so that ranges given to different threads touch only their own.
  */
-static void input_transform_flat(struct shape s, struct tiles t, const float *in, float *v,
-                                 float *planes, int c0, int c1)
+/* The parity planes of channels c0 .. c1 of one image (planes: (4, C, quarter), t from
+ * one_image_tiles): each channel's rows split by row and column parity in a zero border. */
+static void fill_planes(struct shape s, struct tiles t, const float *in, float *planes, int c0,
+                        int c1)
 {
     const size_t q = t.quarter, h = (size_t)t.half, all = (size_t)s.c * q;
     float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
@@ -377,9 +379,31 @@ static void input_transform_flat(struct shape s, struct tiles t, const float *in
                 odd[x >> 1] = row[x];
         }
     }
+}
+
+static void input_transform_flat(struct shape s, struct tiles t, const float *in, float *v,
+                                 float *planes, int c0, int c1)
+{
+    const size_t q = t.quarter, h = (size_t)t.half, all = (size_t)s.c * q;
+    float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
+    fill_planes(s, t, in, planes, c0, c1);
     const size_t first = (size_t)c0 * q, count = (size_t)(c1 - c0 - 1) * q + (size_t)t.n;
     transform_channel((int)count, h, all, ee + first, eo + first, oe + first, oo + first,
                       v + first);
+}
+
+/* input_transform_flat for tiles u0 .. u1 of every channel only (a thread's share of one
+ * image's tile rows), channel by channel: on the large maps where that share is long. */
+static void input_transform_tiles(struct shape s, struct tiles t, const float *in, float *v,
+                                  float *planes, int u0, int u1)
+{
+    const size_t q = t.quarter, h = (size_t)t.half, all = (size_t)s.c * q;
+    const float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
+    fill_planes(s, t, in, planes, 0, s.c);
+    for (size_t c = 0; c < (size_t)s.c; c++) {
+        const size_t at = c * q + (size_t)u0;
+        transform_channel(u1 - u0, h, all, ee + at, eo + at, oe + at, oo + at, v + at);
+    }
 }
 
 /* One image of a group (t from compact_group_tiles) into its columns of the group's V: the
@@ -429,16 +453,18 @@ static void untransform_filters(int rows, int n, size_t per, size_t ldf, const f
 /* out (F, OH, OW) = Aᵀ M A of every tile, Aᵀ = [1 1 1 0; 0 1 -1 -1], from M (16, m_rows, ldf),
  * filters f_begin .. f_end (a multiple of 16 apart, or to F); odd sides and the extra tile column
  * drop out. */
-static void output_transform_filters(struct shape s, struct tiles t, const float *m, size_t per,
-                                     float *out, float *y, int f_begin, int f_end)
+static void output_transform_rows(struct shape s, struct tiles t, const float *m, size_t per,
+                                  float *out, float *y, int f_begin, int f_end, int ty0, int ty1)
 {
     const size_t ldf = ldf_of(s), n = (size_t)t.n;
     const int oh = s.h, ow = s.w;
+    const int u0 = ty0 * t.half, u1 = ty1 * t.half < m_rows(t) ? ty1 * t.half : m_rows(t);
+    const int oy0 = 2 * ty0, oy1 = 2 * ty1 < oh ? 2 * ty1 : oh;
     for (int f0 = f_begin; f0 < f_end; f0 += 16) {
-        untransform_filters(m_rows(t), t.n, per, ldf, m + f0, y);
+        untransform_filters(u1 - u0, t.n, per, ldf, m + (size_t)u0 * ldf + f0, y + 16 * u0);
         for (int j = 0; j < 16 && f0 + j < s.f; j++) {
             float *of = out + (size_t)(f0 + j) * (size_t)oh * (size_t)ow;
-            for (int oy = 0; oy < oh; oy++) {
+            for (int oy = oy0; oy < oy1; oy++) {
                 /* output row oy: tile row oy / 2, row parity oy & 1 */
                 const float *ev =
                     y + 16 * ((size_t)(2 * (oy & 1)) * n + (size_t)(oy >> 1) * (size_t)t.half) +
@@ -454,6 +480,13 @@ static void output_transform_filters(struct shape s, struct tiles t, const float
             }
         }
     }
+}
+
+/* The same for every tile row. */
+static void output_transform_filters(struct shape s, struct tiles t, const float *m, size_t per,
+                                     float *out, float *y, int f_begin, int f_end)
+{
+    output_transform_rows(s, t, m, per, out, y, f_begin, f_end, 0, t.th);
 }
 
 static void output_transform(struct shape s, struct tiles t, const float *m, size_t per, float *out,
@@ -495,13 +528,15 @@ void fer_winograd_forward(const struct fer_layer *l, const float *in, int images
 }
 
 /*
- * One image over all of a pool's threads (fer_winograd_forward_shared): each task takes a share
- * of the filters' panels (FILTER_PANEL filters each, as fer_small_gemm_tn_pack lays them out)
- * through the 16 products and the output transform, in its own thread's scratch, after its own
- * input transform of all channels. The transform is made twice, but no V or M crosses between
- * cores, whose cache lines take about a quarter of a microsecond each way on this machine's
- * virtual cores (a 470 ns round trip), and the layer is one parallel step instead of three.
- * Every value is computed as fer_winograd_forward computes it.
+ * One image over all of a pool's threads (fer_winograd_forward_shared). Each task makes its own
+ * input transform and runs its share to the end in its own thread's scratch: no V or M crosses
+ * between cores, whose cache lines take about a quarter of a microsecond each way on this
+ * machine's virtual cores (a 470 ns round trip), and a layer is one parallel step, not three.
+ * The share is a run of the filters' panels (FILTER_PANEL filters, as fer_small_gemm_tn_pack
+ * lays them out) through the 16 products and the output transform, after a transform of every
+ * channel and tile; where there are fewer panels than tasks (32 filters, as on the large maps
+ * of the 2016 network), a run of tile rows of every filter, after a transform of those tiles
+ * only. Every value is computed as fer_winograd_forward computes it.
  */
 #define FILTER_PANEL 32
 
@@ -515,27 +550,53 @@ struct shared_job {
     void *finish_arg;
 };
 
+/* Filter columns f0 .. f1 (of the packing's cols) for tiles u0 .. u1: the 16 products. */
+static void shared_products(const struct shared_job *j, const struct forward_scratch *f,
+                            size_t f0, size_t f1, int u0, int u1)
+{
+    const size_t ldf = ldf_of(j->s), cols = ldf - 16, per_m = (size_t)j->t.n * ldf;
+    const size_t c = (size_t)j->s.c;
+    for (size_t xi = 0; xi < 16; xi++)
+        fer_small_gemm_tn(u1 - u0, (int)(f1 - f0), j->s.c, f->v + xi * c * j->t.ld + (size_t)u0,
+                          j->t.ld, j->filters + xi * c * cols + f0 * c,
+                          f->m + xi * per_m + (size_t)u0 * ldf + f0, ldf);
+}
+
 static void shared_task(void *arg, size_t task, int thread)
 {
     const struct shared_job *j = arg;
     const size_t ldf = ldf_of(j->s), cols = ldf - 16, per_m = (size_t)j->t.n * ldf;
     const size_t panels = (cols + FILTER_PANEL - 1) / FILTER_PANEL;
-    const size_t p0 = panels * task / j->tasks, p1 = panels * (task + 1) / j->tasks;
-    if (p1 == p0)
-        return;
+    const size_t hw = (size_t)j->s.h * (size_t)j->s.w;
     struct forward_scratch f;
     forward_scratch_of(j->s, 1, j->scratch[thread], &f);
-    input_transform_flat(j->s, j->t, j->in, f.v, f.planes, 0, j->s.c);
-    const size_t f0 = p0 * FILTER_PANEL, f1 = p1 * FILTER_PANEL < cols ? p1 * FILTER_PANEL : cols;
-    for (size_t xi = 0; xi < 16; xi++)
-        fer_small_gemm_tn(m_rows(j->t), (int)(f1 - f0), j->s.c,
-                          f.v + xi * (size_t)j->s.c * j->t.ld, j->t.ld,
-                          j->filters + xi * (size_t)j->s.c * cols + f0 * (size_t)j->s.c,
-                          f.m + xi * per_m + f0, ldf);
-    const int last = (int)f1 < j->s.f ? (int)f1 : j->s.f;
-    output_transform_filters(j->s, j->t, f.m, per_m, j->dst, f.y, (int)f0, last);
+    if (panels >= j->tasks) {
+        const size_t p0 = panels * task / j->tasks, p1 = panels * (task + 1) / j->tasks;
+        if (p1 == p0)
+            return;
+        const size_t f0 = p0 * FILTER_PANEL;
+        const size_t f1 = p1 * FILTER_PANEL < cols ? p1 * FILTER_PANEL : cols;
+        const int last = (int)f1 < j->s.f ? (int)f1 : j->s.f;
+        input_transform_flat(j->s, j->t, j->in, f.v, f.planes, 0, j->s.c);
+        shared_products(j, &f, f0, f1, 0, m_rows(j->t));
+        output_transform_filters(j->s, j->t, f.m, per_m, j->dst, f.y, (int)f0, last);
+        if (j->finish)
+            j->finish(j->finish_arg, j->dst, (int)f0, last, 0, hw);
+        return;
+    }
+    const int ty0 = (int)((size_t)j->t.th * task / j->tasks);
+    const int ty1 = (int)((size_t)j->t.th * (task + 1) / j->tasks);
+    const int u0 = ty0 * j->t.half;
+    const int u1 = ty1 * j->t.half < m_rows(j->t) ? ty1 * j->t.half : m_rows(j->t);
+    if (u1 <= u0)
+        return;
+    input_transform_tiles(j->s, j->t, j->in, f.v, f.planes, u0, u1);
+    shared_products(j, &f, 0, cols, u0, u1);
+    output_transform_rows(j->s, j->t, f.m, per_m, j->dst, f.y, 0, j->s.f, ty0, ty1);
+    const size_t oy0 = 2 * (size_t)ty0, oy1 = 2 * (size_t)ty1 < (size_t)j->s.h ? 2 * (size_t)ty1
+                                                                                 : (size_t)j->s.h;
     if (j->finish)
-        j->finish(j->finish_arg, j->dst, (int)f0, last);
+        j->finish(j->finish_arg, j->dst, 0, j->s.f, oy0 * (size_t)j->s.w, oy1 * (size_t)j->s.w);
 }
 
 void fer_winograd_forward_shared(const struct fer_layer *l, const float *in, float *dst,

@@ -44,9 +44,10 @@ int fer_winograd_group(const struct fer_layer *l);
 void fer_winograd_forward(const struct fer_layer *l, const float *in, int images, float *dst,
                           float *scratch);
 
-/* What a caller does to output channels f0 .. f1 of one image right after they are made, on
- * the thread that made them (the bias, or batch norm, and the activation). */
-typedef void (*fer_winograd_finish)(void *arg, float *dst, int f0, int f1);
+/* What a caller does to output channels f0 .. f1, positions p0 .. p1 of each, of one image right
+ * after they are made, on the thread that made them (the bias, or batch norm, and the
+ * activation). */
+typedef void (*fer_winograd_finish)(void *arg, float *dst, int f0, int f1, size_t p0, size_t p1);
 
 /* The same for one image on all of pool's threads (scratch: theirs, fer_winograd_scratch floats
  * each), where a batch has fewer images than threads: one face's latency, halved on two. Each
