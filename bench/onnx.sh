@@ -4,7 +4,9 @@
 # build/bench_infer on the .fer file; one face (batch 1) and batch 128, on 1 and 2 threads,
 # the two peers alternating so that machine noise hits both alike. The networks: the seed
 # (models/seed.cfg, 2016's 9 layers; weights from one epoch on random faces, as speed does
-# not depend on them), the built-in fast model and, when runs/ has it, the accurate one.
+# not depend on them), the built-in fast model and the accurate network (models/fer-accurate.
+# cfg): its trained model when there is one (ACCURATE=FILE, models/fer-accurate.fer), else
+# weights from one epoch on random faces, as for the seed.
 # Prints a table with ratios and keeps the JSON lines in bench/out/onnx.jsonl.
 #
 #   make bench-onnx            (SECONDS_EACH=4 by default; pause training first)
@@ -23,7 +25,13 @@ models=()
 build/fer train --arch models/seed.cfg --train "$tmp/faces.csv" --epochs 1 --out "$tmp/seed.fer" \
     --no-progress >/dev/null 2>&1
 models+=("$tmp/seed.fer" models/fer-resnet.fer)
-[[ -f ${ACCURATE:-models/fer-accurate.fer} ]] && models+=("${ACCURATE:-models/fer-accurate.fer}")
+accurate=${ACCURATE:-models/fer-accurate.fer}
+if [[ ! -f $accurate ]]; then
+    accurate=$tmp/fer-accurate.fer
+    build/fer train --arch models/fer-accurate.cfg --train "$tmp/faces.csv" --epochs 1 \
+        --out "$accurate" --no-progress >/dev/null 2>&1
+fi
+models+=("$accurate")
 for m in "${models[@]}"; do
     onnx=$tmp/$(basename "$m" .fer).onnx
     build/fer export "$m" "$onnx" 2>/dev/null
