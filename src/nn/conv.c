@@ -354,7 +354,19 @@ struct finish_job {
     int training;
 };
 
-static void finish_channels(void *arg, float *dst, int f0, int f1, size_t p0, size_t p1);
+static void finish_channels(void *arg, float *dst, int f0, int f1, size_t p0, size_t p1)
+{
+    const struct finish_job *j = arg;
+    const struct fer_layer *l = j->l;
+    const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
+    for (int f = f0; f < f1; f++) {
+        float *y = dst + (size_t)f * hw + p0;
+        if (!l->batch_norm)
+            bias_channel(y, p1 - p0, l->b[f], l->act);
+        else if (!j->training)
+            affine_channel(y, p1 - p0, (float)j->scale[f], (float)j->shift[f], l->act);
+    }
+}
 
 /* One face's packed product over the pool (a 1x1 projection, a one-channel stem): each task
  * makes its own columns and takes a share of the filters' panels of FER_GEMM_MR rows, then
@@ -386,19 +398,6 @@ static void packed_shared_task(void *arg, size_t task, int thread)
     finish_channels(j->fin, j->dst, f0, f1, 0, n);
 }
 
-static void finish_channels(void *arg, float *dst, int f0, int f1, size_t p0, size_t p1)
-{
-    const struct finish_job *j = arg;
-    const struct fer_layer *l = j->l;
-    const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
-    for (int f = f0; f < f1; f++) {
-        float *y = dst + (size_t)f * hw + p0;
-        if (!l->batch_norm)
-            bias_channel(y, p1 - p0, l->b[f], l->act);
-        else if (!j->training)
-            affine_channel(y, p1 - p0, (float)j->scale[f], (float)j->shift[f], l->act);
-    }
-}
 
 /* The weights packed for fer_small_gemm, made again when the weights may have changed; 0 when
  * out of memory. */

@@ -82,7 +82,8 @@ static struct tiles tiles_of(struct shape s)
     return t;
 }
 
-/* The same for `images` images side by side: image g's tiles at columns g * n .. of V. */
+/* `images` images side by side, each with its extra column: the widest layout of a group, which
+ * the scratch is sized for (the products run compact_group_tiles). */
 static struct tiles group_tiles_of(struct shape s, int images)
 {
     struct tiles t = tiles_of(s);
@@ -349,24 +350,14 @@ static struct tiles one_image_tiles(struct shape s)
     return t;
 }
 
-/*
- * input_transform_channels for one image, t from one_image_tiles, channels c0 .. c1 in one pass:
- * their parity planes side by side (planes: (4, C, quarter)), then one long loop over the tiles
- * of all of them, which runs in whole vectors where a 5x5 map's 12 tiles a channel would not.
- * The tiles between one channel's last and the next one's first read across the two planes;
- * their values land in V's rows past the tiles, which nothing reads. The last channel's stop at
- * its own planes, so that ranges given to different threads touch only their own.
- */
-/* The parity planes of channels c0 .. c1 of one image (planes: (4, C, quarter), t from
+/* The parity planes of every channel of one image (planes: (4, C, quarter), t from
  * one_image_tiles): each channel's rows split by row and column parity in a zero border. */
-static void fill_planes(struct shape s, struct tiles t, const float *in, float *planes, int c0,
-                        int c1)
+static void fill_planes(struct shape s, struct tiles t, const float *in, float *planes)
 {
     const size_t q = t.quarter, h = (size_t)t.half, all = (size_t)s.c * q;
     float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
-    for (int p = 0; p < 4; p++)
-        memset(planes + (size_t)p * all + (size_t)c0 * q, 0, sizeof(float) * (size_t)(c1 - c0) * q);
-    for (int c = c0; c < c1; c++) {
+    memset(planes, 0, sizeof(float) * 4 * all);
+    for (int c = 0; c < s.c; c++) {
         const float *src = in + (size_t)c * (size_t)s.h * (size_t)s.w;
         const size_t at_c = (size_t)c * q;
         for (int y = 0; y < s.h; y++) {
@@ -381,15 +372,21 @@ static void fill_planes(struct shape s, struct tiles t, const float *in, float *
     }
 }
 
+/*
+ * input_transform_channels for one image, t from one_image_tiles, all channels in one pass:
+ * their parity planes side by side, then one long loop over the tiles of all of them, which runs
+ * in whole vectors where a 5x5 map's 12 tiles a channel would not. The tiles between one
+ * channel's last and the next one's first read across the two planes; their values land in V's
+ * rows past the tiles, which nothing reads.
+ */
 static void input_transform_flat(struct shape s, struct tiles t, const float *in, float *v,
-                                 float *planes, int c0, int c1)
+                                 float *planes)
 {
     const size_t q = t.quarter, h = (size_t)t.half, all = (size_t)s.c * q;
-    float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
-    fill_planes(s, t, in, planes, c0, c1);
-    const size_t first = (size_t)c0 * q, count = (size_t)(c1 - c0 - 1) * q + (size_t)t.n;
-    transform_channel((int)count, h, all, ee + first, eo + first, oe + first, oo + first,
-                      v + first);
+    const float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
+    fill_planes(s, t, in, planes);
+    const size_t count = (size_t)(s.c - 1) * q + (size_t)t.n;
+    transform_channel((int)count, h, all, ee, eo, oe, oo, v);
 }
 
 /* input_transform_flat for tiles u0 .. u1 of every channel only (a thread's share of one
@@ -399,7 +396,7 @@ static void input_transform_tiles(struct shape s, struct tiles t, const float *i
 {
     const size_t q = t.quarter, h = (size_t)t.half, all = (size_t)s.c * q;
     const float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
-    fill_planes(s, t, in, planes, 0, s.c);
+    fill_planes(s, t, in, planes);
     for (size_t c = 0; c < (size_t)s.c; c++) {
         const size_t at = c * q + (size_t)u0;
         transform_channel(u1 - u0, h, all, ee + at, eo + at, oe + at, oo + at, v + at);
@@ -414,7 +411,7 @@ static void input_transform_group_image(struct shape s, struct tiles t, const fl
                                         float *planes, float *one)
 {
     const struct tiles t1 = one_image_tiles(s);
-    input_transform_flat(s, t1, in, one, planes, 0, s.c);
+    input_transform_flat(s, t1, in, one, planes);
     for (size_t r = 0; r < 16 * (size_t)s.c; r++)
         for (int ty = 0; ty < t.th; ty++)
             memcpy(v + r * t.ld + (size_t)ty * (size_t)t.tw,
@@ -508,7 +505,7 @@ static void convolve(struct shape s, const float *filters, const float *in, int 
     struct forward_scratch f;
     forward_scratch_of(s, images, scratch, &f);
     if (images == 1)
-        input_transform_flat(s, t, in, f.v, f.planes, 0, s.c);
+        input_transform_flat(s, t, in, f.v, f.planes);
     for (int g = 0; g < images && images > 1; g++)
         input_transform_group_image(s, t, in + (size_t)g * (size_t)s.c * plane,
                                     f.v + (size_t)g * (size_t)t.n, f.planes, f.one);
@@ -577,7 +574,7 @@ static void shared_task(void *arg, size_t task, int thread)
         const size_t f0 = p0 * FILTER_PANEL;
         const size_t f1 = p1 * FILTER_PANEL < cols ? p1 * FILTER_PANEL : cols;
         const int last = (int)f1 < j->s.f ? (int)f1 : j->s.f;
-        input_transform_flat(j->s, j->t, j->in, f.v, f.planes, 0, j->s.c);
+        input_transform_flat(j->s, j->t, j->in, f.v, f.planes);
         shared_products(j, &f, f0, f1, 0, m_rows(j->t));
         output_transform_filters(j->s, j->t, f.m, per_m, j->dst, f.y, (int)f0, last);
         if (j->finish)
