@@ -6,7 +6,7 @@
  *
  * After a warm-up, on random faces: the median time of one face (batch 1) and the faces per
  * second at batch 128, both on `threads` threads and fer's own kernels (the default). Prints
- * one JSON line.
+ * one JSON line. With --profile, then also the time of each layer for one face (stderr).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +42,7 @@ int main(int argc, char **argv)
     const char *model = NULL;
     int threads = 1;
     double seconds = 4;
+    int profile = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc)
             model = argv[++i];
@@ -49,11 +50,13 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc)
             seconds = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--profile"))
+            profile = 1;
         else
             model = NULL, i = argc;
     }
     if (!model) {
-        fprintf(stderr, "usage: bench_infer --model FILE.fer [--threads N] [--seconds S]\n");
+        fprintf(stderr, "usage: bench_infer --model FILE.fer [--threads N] [--seconds S] [--profile]\n");
         return 2;
     }
     char err[FER_ERR_LEN];
@@ -92,6 +95,12 @@ int main(int argc, char **argv)
     printf("{\"peer\":\"fer\",\"model\":\"%s\",\"threads\":%d,\"b1_ms\":%.4f,\"b1_runs\":%d,"
            "\"b128_faces_s\":%.2f,\"mflop\":%.1f}\n",
            model, threads, lat[n / 2], n, rate, fer_net_flops(net) / 1e6);
+    if (profile && fer_net_profile_start(net) == FER_OK) {
+        for (int i = 0; i < n; i++)
+            fer_net_forward(net, 1, 0);
+        fprintf(stderr, "one face, %d runs on %d threads:\n", n, threads);
+        fer_net_profile_print(net, stderr);
+    }
     fer_net_free(net);
     fer_pool_free(pool);
     fer_meta_clear(&meta);

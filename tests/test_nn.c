@@ -615,6 +615,69 @@ TEST(winograd_inference_matches_im2col)
     fer_net_free(net);
 }
 
+/* In inference a [shortcut] right after a convolution is made by the convolution's threads
+ * (fer_shortcut_done_by_conv): after Winograd split by tile rows (16 filters) and by the
+ * batch, a packed 1x1 projection, a convolution with a bias and no batch norm; and one
+ * shortcut after another, which adds on its own. Each must hold act(previous + from) to the
+ * bit, on 1 and 2 threads, one face and a batch, fer's kernels and BLAS. */
+TEST(shortcut_after_conv_is_the_sum_in_inference)
+{
+    const char *text = "[net]\nwidth=12\nheight=12\nchannels=1\n"
+                       "[convolutional]\nfilters=16\nsize=3\nbatch_normalize=1\nactivation=relu\n"
+                       "[convolutional]\nfilters=16\nsize=3\nbatch_normalize=1\n"
+                       "[shortcut]\nfrom=-2\nactivation=relu\n"
+                       "[convolutional]\nfilters=64\nsize=3\nbatch_normalize=1\nactivation=relu\n"
+                       "[convolutional]\nfilters=64\nsize=3\n"
+                       "[route]\nlayers=-3\n"
+                       "[convolutional]\nfilters=64\nsize=1\npad=0\nbatch_normalize=1\n"
+                       "[shortcut]\nfrom=-3\n"
+                       "[shortcut]\nfrom=-5\nactivation=relu\n"
+                       "[global_avgpool]\n[dense]\noutput=classes\n[softmax]\n";
+    enum { B = 5 };
+    char err[FER_ERR_LEN];
+    for (int threads = 1; threads <= 2; threads++)
+        for (int own = 0; own <= 1; own++)
+            for (int batch = 1; batch <= B; batch += B - 1) {
+                fer_net *net = build(text, 7, B);
+                fer_pool *pool = NULL;
+                CHECK(net != NULL);
+                if (!net || fer_pool_new(threads, &pool, err) != FER_OK ||
+                    fer_net_set_pool(net, pool, err) != FER_OK) {
+                    fer_net_free(net);
+                    fer_pool_free(pool);
+                    return;
+                }
+                float targets[B * 7];
+                fer_net_init_weights(net, 21);
+                random_batch(net, B, targets, 22, 0);
+                fer_net_set_own_kernels(net, own);
+                fer_net_forward(net, batch, 0);
+                int n_layers, shortcuts = 0;
+                const struct fer_layer *ls = fer_net_layers(net, &n_layers);
+                for (int i = 0; i < n_layers; i++) {
+                    const struct fer_layer *l = &ls[i];
+                    if (l->type != FER_LAYER_SHORTCUT)
+                        continue;
+                    const size_t n = l->out_size * (size_t)batch;
+                    size_t wrong = 0;
+                    for (size_t k = 0; k < n; k++) {
+                        float v = ls[i - 1].out[k] + ls[l->from].out[k];
+                        if (l->act == FER_ACT_RELU)
+                            v = v > 0 ? v : 0;
+                        wrong += memcmp(&v, &l->out[k], sizeof(v)) != 0;
+                    }
+                    if (wrong)
+                        fprintf(stderr, "  layer %d, %d threads, own %d, batch %d: %zu wrong\n",
+                                i, threads, own, batch, wrong);
+                    CHECK(wrong == 0);
+                    shortcuts++;
+                }
+                CHECK(shortcuts == 3);
+                fer_net_free(net);
+                fer_pool_free(pool);
+            }
+}
+
 /* Weights written without fer_net_weights_changed after a pass made filters from them: the
  * check that sanitizer builds make before reusing filters (an abort there) sees it, for the
  * first layer's packed filters and the second's Winograd filters (forward and backward); the
@@ -1405,6 +1468,7 @@ int main(void)
     RUN(small_gemv_matches_textbook_product);
     RUN(winograd_matches_direct_convolution);
     RUN(winograd_inference_matches_im2col);
+    RUN(shortcut_after_conv_is_the_sum_in_inference);
     RUN(weights_written_without_notice_are_caught);
     RUN(training_step_same_with_own_kernels);
     RUN(maxpool_picks_maximum);

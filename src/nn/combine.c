@@ -25,24 +25,35 @@ static void chunk_of(const struct shortcut_job *j, size_t task, size_t *i0, size
     *i1 = *i0 + SHORTCUT_CHUNK < j->n ? *i0 + SHORTCUT_CHUNK : j->n;
 }
 
+void fer_shortcut_add(const struct fer_layer *l, const float *restrict in,
+                      const float *restrict other, float *restrict out, size_t n)
+{
+    if (l->act == FER_ACT_RELU) {
+        for (size_t i = 0; i < n; i++) {
+            const float v = in[i] + other[i];
+            out[i] = v > 0 ? v : 0;
+        }
+    } else {
+        for (size_t i = 0; i < n; i++)
+            out[i] = in[i] + other[i];
+    }
+}
+
+int fer_shortcut_done_by_conv(const struct fer_layer *l, const struct fer_pass *p)
+{
+    return l->type == FER_LAYER_SHORTCUT && !p->training && l->index > 0 &&
+           p->layers[l->index - 1].type == FER_LAYER_CONV;
+}
+
 /* out = in + other, through the ReLU when the layer has it: one pass. */
 static void add_task(void *arg, size_t task, int thread)
 {
     (void)thread;
     const struct shortcut_job *j = arg;
-    const float *restrict in = j->p->in, *restrict other = j->p->layers[j->l->from].out;
-    float *restrict out = j->l->out;
     size_t i0, i1;
     chunk_of(j, task, &i0, &i1);
-    if (j->l->act == FER_ACT_RELU) {
-        for (size_t i = i0; i < i1; i++) {
-            const float v = in[i] + other[i];
-            out[i] = v > 0 ? v : 0;
-        }
-    } else {
-        for (size_t i = i0; i < i1; i++)
-            out[i] = in[i] + other[i];
-    }
+    fer_shortcut_add(j->l, j->p->in + i0, j->p->layers[j->l->from].out + i0, j->l->out + i0,
+                     i1 - i0);
 }
 
 /* delta through the ReLU (where the output was 0 it stops), then into both inputs' deltas. */
@@ -73,6 +84,8 @@ static void run_shortcut(struct fer_layer *l, struct fer_pass *p, fer_pool_fn ta
 
 void fer_shortcut_forward(struct fer_layer *l, struct fer_pass *p)
 {
+    if (fer_shortcut_done_by_conv(l, p))
+        return;
     run_shortcut(l, p, add_task);
 }
 

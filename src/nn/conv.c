@@ -197,6 +197,7 @@ enum conv_path { PATH_BLAS, PATH_WINOGRAD, PATH_PACKED };
 struct conv_job {
     struct fer_layer *l;
     struct fer_pass *p;
+    const struct finish_job *fin;
     float *dst; /* forward: where W·col goes (out, or xhat before BN) */
     int groups;
     enum conv_path path; /* forward: how W·x is made; backward: PATH_WINOGRAD or PATH_BLAS for
@@ -229,17 +230,6 @@ static void affine_channel(float *y, size_t n, float s, float t, enum fer_activa
             y[i] = y[i] * s + t;
 }
 
-/* Without batch norm, the bias (and the activation, ReLU or none) of `images` images' outputs
- * (n positions each); with it, nothing: batch norm adds its own shift. */
-static void add_bias(const struct fer_layer *l, float *dst, size_t images, size_t n)
-{
-    if (l->batch_norm)
-        return;
-    for (size_t g = 0; g < images; g++)
-        for (int f = 0; f < l->out_c; f++)
-            bias_channel(dst + g * l->out_size + (size_t)f * n, n, l->b[f], l->act);
-}
-
 /* The packed product's b, its input columns (K, N) with rows padded to whole panels of the small
  * GEMM, the padding zero: made in scratch, or the input itself where its rows are whole panels
  * already (a pointwise layer on a detector's maps, say). *ld: its row stride. */
@@ -264,6 +254,83 @@ static const float *packed_columns(const struct fer_layer *l, const float *in, f
     return scratch;
 }
 
+/* The per-channel factors s and t of inference's batch norm in the pass's statistics:
+ * y = act(x s + t) with s = gamma / sqrt(running var + eps) and t = beta - running mean s,
+ * which is also what the ONNX export folds into the weights. */
+static void batch_norm_factors(const struct fer_layer *l, struct fer_pass *p)
+{
+    double *scale = p->stats, *shift = p->stats + l->out_c;
+    for (int c = 0; c < l->out_c; c++) {
+        const float s = l->gamma[c] / sqrtf(l->run_var[c] + FER_BN_EPS);
+        scale[c] = s;
+        shift[c] = l->b[c] - l->run_mean[c] * s;
+    }
+}
+
+/*
+ * What becomes of W x once it is made, by the thread that made it while it is in its cache:
+ * the bias, or inference's batch norm (both with the activation); in training with batch norm
+ * nothing, as batch norm then works over the whole batch. In inference, when a [shortcut]
+ * follows, also that layer's sum: its output, the same values as its own pass would give.
+ */
+struct finish_job {
+    const struct fer_layer *l;
+    const double *scale, *shift; /* batch norm's factors, in inference */
+    int training;
+    const struct fer_layer *shortcut; /* the [shortcut] this conv does, or NULL */
+    const float *addend;              /* its other input (the layer it adds) */
+};
+
+static struct finish_job finish_job_of(const struct fer_layer *l, struct fer_pass *p)
+{
+    struct finish_job j = {l, p->stats, p->stats + l->out_c, p->training, NULL, NULL};
+    if (l->batch_norm && !p->training)
+        batch_norm_factors(l, p);
+    if (l->index + 1 < p->n_layers && fer_shortcut_done_by_conv(&p->layers[l->index + 1], p)) {
+        j.shortcut = &p->layers[l->index + 1];
+        j.addend = p->layers[j.shortcut->from].out;
+    }
+    return j;
+}
+
+/* Image b's channels f0 .. f1, positions p0 .. p1 of each, in dst (its output). */
+static void finish_channels(const struct finish_job *j, size_t b, float *dst, int f0, int f1,
+                            size_t p0, size_t p1)
+{
+    const struct fer_layer *l = j->l;
+    const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
+    for (int f = f0; f < f1; f++) {
+        const size_t at = (size_t)f * hw + p0;
+        if (!l->batch_norm)
+            bias_channel(dst + at, p1 - p0, l->b[f], l->act);
+        else if (!j->training)
+            affine_channel(dst + at, p1 - p0, (float)j->scale[f], (float)j->shift[f], l->act);
+        if (j->shortcut)
+            fer_shortcut_add(j->shortcut, dst + at, j->addend + b * l->out_size + at,
+                             j->shortcut->out + b * l->out_size + at, p1 - p0);
+    }
+}
+
+/* One face on all threads (fer_winograd_forward_shared's finish): image `image` of a job. */
+struct shared_finish {
+    const struct finish_job *job;
+    size_t image;
+};
+
+static void finish_shared(void *arg, float *dst, int f0, int f1, size_t p0, size_t p1)
+{
+    const struct shared_finish *s = arg;
+    finish_channels(s->job, s->image, dst, f0, f1, p0, p1);
+}
+
+/* Images first .. first + n - 1 of the job, whole. */
+static void finish_images(const struct finish_job *j, size_t first, size_t n, float *dst)
+{
+    const size_t hw = (size_t)j->l->out_h * (size_t)j->l->out_w;
+    for (size_t g = 0; g < n; g++)
+        finish_channels(j, first + g, dst + g * j->l->out_size, 0, j->l->out_c, 0, hw);
+}
+
 static void forward_task(void *arg, size_t b, int thread)
 {
     struct conv_job *j = arg;
@@ -281,7 +348,7 @@ static void forward_task(void *arg, size_t b, int thread)
         in = j->p->in + (size_t)first * l->in_size;
         dst = j->dst + (size_t)first * l->out_size;
         fer_winograd_forward(l, in, images, dst, scratch);
-        add_bias(l, dst, (size_t)images, n);
+        finish_images(j->fin, (size_t)first, (size_t)images, dst);
         return;
     }
     if (j->path == PATH_PACKED) {
@@ -297,75 +364,7 @@ static void forward_task(void *arg, size_t b, int thread)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, (int)n, (int)kdim, 1.0f,
                     l->w, (int)kdim, col, (int)n, 0.0f, dst, (int)n);
     }
-    add_bias(l, dst, 1, n);
-}
-
-/*
- * Inference's batch norm and activation in one pass, in place: y = act(x s + t) with
- * s = gamma / sqrt(running var + eps) and t = beta - running mean s per channel, which is also
- * what the ONNX export folds into the weights. Tasks are (image, block of 16 channels), so
- * that one face splits over the threads too.
- */
-#define BN_CHANNELS_PER_TASK 16
-struct affine_job {
-    const struct fer_layer *l;
-    const double *scale, *shift;
-    size_t blocks; /* per image */
-};
-
-static void affine_task(void *arg, size_t task, int thread)
-{
-    (void)thread;
-    const struct affine_job *j = arg;
-    const struct fer_layer *l = j->l;
-    const size_t hw = (size_t)l->out_h * (size_t)l->out_w, b = task / j->blocks;
-    const int c0 = (int)(task % j->blocks) * BN_CHANNELS_PER_TASK;
-    const int c1 = c0 + BN_CHANNELS_PER_TASK < l->out_c ? c0 + BN_CHANNELS_PER_TASK : l->out_c;
-    for (int c = c0; c < c1; c++)
-        affine_channel(l->out + b * l->out_size + (size_t)c * hw, hw, (float)j->scale[c],
-                       (float)j->shift[c], l->act);
-}
-
-/* The per-channel factors s and t in the pass's statistics (batch norm's sums in training). */
-static void batch_norm_factors(const struct fer_layer *l, struct fer_pass *p)
-{
-    double *scale = p->stats, *shift = p->stats + l->out_c;
-    for (int c = 0; c < l->out_c; c++) {
-        const float s = l->gamma[c] / sqrtf(l->run_var[c] + FER_BN_EPS);
-        scale[c] = s;
-        shift[c] = l->b[c] - l->run_mean[c] * s;
-    }
-}
-
-static void inference_batch_norm(struct fer_layer *l, struct fer_pass *p)
-{
-    batch_norm_factors(l, p);
-    struct affine_job j = {l, p->stats, p->stats + l->out_c,
-                           (size_t)(l->out_c + BN_CHANNELS_PER_TASK - 1) / BN_CHANNELS_PER_TASK};
-    fer_pool_run(p->pool, (size_t)p->batch * j.blocks, affine_task, &j);
-}
-
-/* One face's channels f0 .. f1 (positions p0 .. p1 of each), finished by the thread that made them
- * (fer_winograd_forward_shared): the bias, or inference's batch norm with factors made
- * beforehand; in training nothing, as batch norm then works over the batch. */
-struct finish_job {
-    const struct fer_layer *l;
-    const double *scale, *shift;
-    int training;
-};
-
-static void finish_channels(void *arg, float *dst, int f0, int f1, size_t p0, size_t p1)
-{
-    const struct finish_job *j = arg;
-    const struct fer_layer *l = j->l;
-    const size_t hw = (size_t)l->out_h * (size_t)l->out_w;
-    for (int f = f0; f < f1; f++) {
-        float *y = dst + (size_t)f * hw + p0;
-        if (!l->batch_norm)
-            bias_channel(y, p1 - p0, l->b[f], l->act);
-        else if (!j->training)
-            affine_channel(y, p1 - p0, (float)j->scale[f], (float)j->shift[f], l->act);
-    }
+    finish_images(j->fin, b, 1, dst);
 }
 
 /* One face's packed product over the pool (a 1x1 projection, a one-channel stem): each task
@@ -376,7 +375,7 @@ struct packed_shared_job {
     const float *in;
     float *dst, **scratch;
     size_t tasks;
-    struct finish_job *fin;
+    struct shared_finish fin;
 };
 
 static void packed_shared_task(void *arg, size_t task, int thread)
@@ -395,9 +394,8 @@ static void packed_shared_task(void *arg, size_t task, int thread)
     const float *bm = packed_columns(l, j->in, j->scratch[thread], &ld);
     fer_small_gemm(f1 - f0, (int)n, (int)kdim, l->infer_w.filters + (size_t)f0 * kdim, bm, ld,
                    j->dst + (size_t)f0 * n, n);
-    finish_channels(j->fin, j->dst, f0, f1, 0, n);
+    finish_channels(j->fin.job, j->fin.image, j->dst, f0, f1, 0, n);
 }
-
 
 /* The weights packed for fer_small_gemm, made again when the weights may have changed; 0 when
  * out of memory. */
@@ -426,29 +424,26 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
     }
     /* training keeps the output before batch norm (xhat) for the backward pass; inference
      * writes it where batch norm then works in place */
-    struct conv_job j = {l, p, l->batch_norm && p->training ? l->xhat : l->out, 0, path, 0, 1};
+    const struct finish_job fin = finish_job_of(l, p);
+    struct conv_job j = {.l = l, .p = p, .fin = &fin, .path = path, .group = 1,
+                         .dst = l->batch_norm && p->training ? l->xhat : l->out};
     size_t tasks = (size_t)p->batch;
     const int threads = p->pool ? fer_pool_threads(p->pool) : 1;
-    int finished = 0; /* the bias or inference's batch norm applied already */
     if ((path == PATH_WINOGRAD || path == PATH_PACKED) && p->batch < threads) {
         /* fewer images than threads (one face): each image on all of them, each thread
          * finishing the channels it made while they are in its cache */
-        if (l->batch_norm && !p->training)
-            batch_norm_factors(l, p);
-        struct finish_job fin = {l, p->stats, p->stats + l->out_c, p->training};
         for (int b = 0; b < p->batch; b++) {
             const float *in = p->in + (size_t)b * l->in_size;
             float *dst = j.dst + (size_t)b * l->out_size;
+            struct shared_finish sf = {&fin, (size_t)b};
             if (path == PATH_WINOGRAD) {
-                fer_winograd_forward_shared(l, in, dst, p->scratch, p->pool, finish_channels,
-                                            &fin);
+                fer_winograd_forward_shared(l, in, dst, p->scratch, p->pool, finish_shared, &sf);
             } else {
-                struct packed_shared_job ps = {l, in, dst, p->scratch, (size_t)threads, &fin};
+                struct packed_shared_job ps = {l, in, dst, p->scratch, (size_t)threads, sf};
                 fer_pool_run(p->pool, ps.tasks, packed_shared_task, &ps);
             }
         }
         tasks = 0;
-        finished = 1;
     } else if (path == PATH_WINOGRAD) {
         /* images in groups, but never fewer groups than threads to share them */
         const int per_thread = (p->batch + threads - 1) / threads, most = fer_winograd_group(l);
@@ -460,8 +455,6 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
     if (l->batch_norm && p->training) {
         fer_bn_forward(l, p);
         fer_activate(l, p);
-    } else if (l->batch_norm && !finished) {
-        inference_batch_norm(l, p);
     }
 }
 
@@ -571,7 +564,8 @@ void fer_conv_backward(struct fer_layer *l, struct fer_pass *p)
         path = PATH_WINOGRAD;
     /* the weight gradient: Winograd where it pays, else delta · colᵀ */
     const int wino_grad = p->own_kernels && fer_winograd_fits_grad(l);
-    struct conv_job j = {l, p, NULL, groups, path, wino_grad, 1};
+    struct conv_job j = {.l = l, .p = p, .groups = groups, .path = path, .wino_grad = wino_grad,
+                         .group = 1};
     fer_pool_run(p->pool, (size_t)groups, backward_task, &j);
     if (!wino_grad) {
         struct reduce_job r = {l->dw, p->parts, l->n_w, groups, 4096};

@@ -103,6 +103,7 @@ struct fer_pass {
     float bn_momentum;    /* see fer_net_set_bn_momentum */
     uint64_t seed, step;
     struct fer_layer *layers;          /* all layers, for shortcut/route sources */
+    int n_layers;
     const float *in;                   /* this layer's input (N x in_size) */
     float *in_delta;                   /* where dL/dinput goes, NULL for the first layer */
     float **scratch;                   /* per thread, scratch_floats each */
@@ -208,6 +209,15 @@ void fer_dropout_backward(struct fer_layer *l, struct fer_pass *p);
 void fer_shortcut_forward(struct fer_layer *l, struct fer_pass *p);
 void fer_shortcut_backward(struct fer_layer *l, struct fer_pass *p);
 void fer_route_forward(struct fer_layer *l, struct fer_pass *p);
+/*
+ * In inference, a [shortcut] right after a convolution is that convolution's to do: each
+ * thread adds and activates the channels it made while they are in its cache
+ * (fer_shortcut_add), and the shortcut's own pass does nothing. 1 when l is such a shortcut.
+ */
+int fer_shortcut_done_by_conv(const struct fer_layer *l, const struct fer_pass *p);
+/* out = act(in + other) over n values, act the shortcut l's. */
+void fer_shortcut_add(const struct fer_layer *l, const float *in, const float *other, float *out,
+                      size_t n);
 void fer_route_backward(struct fer_layer *l, struct fer_pass *p);
 void fer_softmax_forward(struct fer_layer *l, struct fer_pass *p);
 void fer_softmax_backward(struct fer_layer *l, struct fer_pass *p);

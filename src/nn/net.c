@@ -607,6 +607,7 @@ static struct fer_pass make_pass(fer_net *net, int batch, int training)
     p.seed = net->seed;
     p.step = net->step;
     p.layers = net->layers;
+    p.n_layers = net->n_layers;
     p.scratch = net->scratch;
     p.parts = net->parts;
     p.group = net->in_group ? &net->group : NULL;
@@ -713,9 +714,9 @@ void fer_net_profile_print(const fer_net *net, FILE *out)
     double total = 0;
     for (int i = 0; i < 2 * net->n_layers; i++)
         total += net->profile[i];
-    fprintf(out, "layer type      forward s  backward s   share\n");
+    fprintf(out, "layer type       forward s   backward s   share\n");
     for (int i = 0; i < net->n_layers; i++)
-        fprintf(out, "%5d %-8s %10.3f %11.3f  %5.1f%%\n", i, net->layers[i].ops->name,
+        fprintf(out, "%5d %-8s %11.5f %12.5f  %5.1f%%\n", i, net->layers[i].ops->name,
                 net->profile[2 * i], net->profile[2 * i + 1],
                 total > 0 ? 100 * (net->profile[2 * i] + net->profile[2 * i + 1]) / total : 0.0);
 }
