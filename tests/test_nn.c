@@ -813,6 +813,46 @@ TEST(maxpool_2x2_ties_nan_and_odd_sides)
         CHECK(din[i] == want_din[i]);
 }
 
+/* The 2x2 pool's vector kernel against the portable one, to the bit: sides whose output rows
+ * are shorter than, as long as and longer than a vector, odd sides, ties between 0 and -0,
+ * NaN, -inf and -FLT_MAX. */
+TEST(maxpool_2x2_kernels_agree)
+{
+    static const int sides[] = {5, 11, 22, 33, 44, 64, 71};
+    fer_rng rng;
+    fer_rng_seed(&rng, 31, 0, 0, 0);
+    for (size_t k = 0; k < sizeof(sides) / sizeof(sides[0]); k++) {
+        const int side = sides[k], out_side = side / 2, c = 3;
+        const size_t n_in = (size_t)(c * side * side), n_out = (size_t)(c * out_side * out_side);
+        float *in = fer_malloc(sizeof(float) * n_in), *wide = fer_malloc(sizeof(float) * n_out);
+        float *portable = fer_malloc(sizeof(float) * n_out);
+        CHECK(in && wide && portable);
+        if (in && wide && portable) {
+            static const float special[] = {0.0f, -0.0f, NAN, -INFINITY, -FLT_MAX, 1.0f};
+            for (size_t i = 0; i < n_in; i++) {
+                const uint64_t r = fer_rng_below(&rng, 10);
+                in[i] = r < 6 ? special[r] : fer_rng_normal(&rng);
+            }
+            struct fer_layer l = maxpool_layer(c, side, out_side, wide, NULL, NULL);
+            struct fer_pass p = one_image(in, NULL);
+            p.training = 0;
+            fer_pool_forward(&l, &p);
+            CHECK(fer_small_gemm_use("portable"));
+            l.out = portable;
+            fer_pool_forward(&l, &p);
+            fer_small_gemm_use(NULL);
+            const int same = memcmp(wide, portable, sizeof(float) * n_out) == 0;
+            if (!same)
+                fprintf(stderr, "  side %d: %s and portable differ\n", side,
+                        fer_small_gemm_kernel());
+            CHECK(same);
+        }
+        fer_free(in);
+        fer_free(wide);
+        fer_free(portable);
+    }
+}
+
 static const char *RESNETISH = "[net]\nwidth=12\nheight=12\nchannels=1\n"
                                "[convolutional]\nfilters=8\nsize=3\nbatch_normalize=1\n"
                                "activation=relu\n"
@@ -1473,6 +1513,7 @@ int main(void)
     RUN(training_step_same_with_own_kernels);
     RUN(maxpool_picks_maximum);
     RUN(maxpool_2x2_ties_nan_and_odd_sides);
+    RUN(maxpool_2x2_kernels_agree);
     RUN(gradcheck_conv_maxpool_dense);
     RUN(gradcheck_batchnorm_avgpool_gap_pointwise);
     RUN(gradcheck_residual_route_dropout_bn_layer);

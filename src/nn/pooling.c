@@ -8,12 +8,15 @@
  */
 #include <float.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "nn/layer.h"
+#include "nn/small_gemm.h"
 
 struct pool_job {
     struct fer_layer *l;
     struct fer_pass *p;
+    size_t blocks; /* forward: tasks per image, each a run of channels */
 };
 
 /*
@@ -34,16 +37,69 @@ static inline float max4(const float *r0, const float *r1)
     return best > -FLT_MAX ? best : 0;
 }
 
-static void max2x2_forward(const struct fer_layer *l, const float *in, float *out)
+/* Channels c0 .. c1 of one image, by the rule above. */
+static void max2x2_portable(const struct fer_layer *l, const float *in, float *out, int c0, int c1)
 {
     const int w = l->in_w;
-    for (int c = 0; c < l->out_c; c++)
+    for (int c = c0; c < c1; c++)
         for (int y = 0; y < l->out_h; y++) {
             const float *r0 = in + ((size_t)c * l->in_h + 2 * (size_t)y) * (size_t)w;
             float *o = out + ((size_t)c * l->out_h + (size_t)y) * l->out_w;
             for (int x = 0; x < l->out_w; x++)
                 o[x] = max4(r0 + 2 * x, r0 + w + 2 * x);
         }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_MAX2X2_AVX512 1
+
+/* The same, 16 outputs at a time: the even and odd cells of each row taken apart, then vmaxps
+ * in max4's order. vmaxps(a, b) is a > b ? a : b, max4's step, so ties keep the earlier cell
+ * (the sign of a zero included) and NaN never wins: the same bits. */
+__attribute__((target("avx512f"))) static void max2x2_avx512(const struct fer_layer *l,
+                                                            const float *in, float *out, int c0,
+                                                            int c1)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 lowest = _mm512_set1_ps(-FLT_MAX);
+    const int w = l->in_w, ow = l->out_w;
+    for (int c = c0; c < c1; c++)
+        for (int y = 0; y < l->out_h; y++) {
+            const float *r0 = in + ((size_t)c * l->in_h + 2 * (size_t)y) * (size_t)w;
+            float *o = out + ((size_t)c * l->out_h + (size_t)y) * (size_t)ow;
+            for (int x = 0; x < ow; x += 16) {
+                const int n = ow - x < 16 ? ow - x : 16;
+                const __mmask16 first = n >= 8 ? 0xffff : (__mmask16)((1u << (2 * n)) - 1);
+                const __mmask16 second = n > 8 ? (__mmask16)((1u << (2 * n - 16)) - 1) : 0;
+                const __m512 a0 = _mm512_maskz_loadu_ps(first, r0 + 2 * x);
+                const __m512 b0 = _mm512_maskz_loadu_ps(second, r0 + 2 * x + 16);
+                const __m512 a1 = _mm512_maskz_loadu_ps(first, r0 + w + 2 * x);
+                const __m512 b1 = _mm512_maskz_loadu_ps(second, r0 + w + 2 * x + 16);
+                __m512 best = _mm512_max_ps(_mm512_permutex2var_ps(a0, even, b0), lowest);
+                best = _mm512_max_ps(_mm512_permutex2var_ps(a0, odd, b0), best);
+                best = _mm512_max_ps(_mm512_permutex2var_ps(a1, even, b1), best);
+                best = _mm512_max_ps(_mm512_permutex2var_ps(a1, odd, b1), best);
+                const __mmask16 above = _mm512_cmp_ps_mask(best, lowest, _CMP_GT_OQ);
+                _mm512_mask_storeu_ps(o + x, (__mmask16)((1u << n) - 1),
+                                      _mm512_maskz_mov_ps(above, best));
+            }
+        }
+}
+#endif
+
+/* Channels c0 .. c1 of one image, on the widest kernel the level allows (tests lower it). */
+static void max2x2_forward(const struct fer_layer *l, const float *in, float *out, int c0, int c1)
+{
+#ifdef HAVE_MAX2X2_AVX512
+    if (!strcmp(fer_small_gemm_kernel(), "avx512")) {
+        max2x2_avx512(l, in, out, c0, c1);
+        return;
+    }
+#endif
+    max2x2_portable(l, in, out, c0, c1);
 }
 
 static void max2x2_backward(const struct fer_layer *l, const float *in, const float *out,
@@ -73,16 +129,18 @@ static int is_max2x2(const struct fer_layer *l)
            2 * l->out_h <= l->in_h && 2 * l->out_w <= l->in_w;
 }
 
-static void forward_task(void *arg, size_t b, int thread)
+static void forward_task(void *arg, size_t task, int thread)
 {
     (void)thread;
     struct pool_job *j = arg;
     struct fer_layer *l = j->l;
+    const size_t b = task / j->blocks, block = task % j->blocks;
     const float *in = j->p->in + b * l->in_size;
     float *out = l->out + b * l->out_size;
     uint32_t *arg_max = l->argmax ? l->argmax + b * l->out_size : NULL;
     if (is_max2x2(l)) {
-        max2x2_forward(l, in, out);
+        max2x2_forward(l, in, out, (int)(block * (size_t)l->out_c / j->blocks),
+                       (int)((block + 1) * (size_t)l->out_c / j->blocks));
         return;
     }
     for (int c = 0; c < l->out_c; c++) {
@@ -163,15 +221,18 @@ static void backward_task(void *arg, size_t b, int thread)
 
 void fer_pool_forward(struct fer_layer *l, struct fer_pass *p)
 {
-    struct pool_job j = {l, p};
-    fer_pool_run(p->pool, (size_t)p->batch, forward_task, &j);
+    /* fewer images than threads (one face): the 2x2 pool's channels split over them, in the
+     * shares the convolution before most likely made them (each thread a run of channels) */
+    const int threads = fer_pool_threads(p->pool);
+    struct pool_job j = {l, p, is_max2x2(l) && p->batch < threads ? (size_t)threads : 1};
+    fer_pool_run(p->pool, (size_t)p->batch * j.blocks, forward_task, &j);
 }
 
 void fer_pool_backward(struct fer_layer *l, struct fer_pass *p)
 {
     if (!p->in_delta)
         return;
-    struct pool_job j = {l, p};
+    struct pool_job j = {l, p, 1};
     fer_pool_run(p->pool, (size_t)p->batch, backward_task, &j);
 }
 
