@@ -22,6 +22,7 @@
 #include "nn/blas.h"
 #include "nn/layer.h"
 #include "nn/small_gemm.h"
+#include "nn/stem.h"
 #include "nn/winograd.h"
 
 static int is_pointwise(const struct fer_layer *l)
@@ -46,6 +47,8 @@ size_t fer_conv_scratch(const struct fer_layer *l)
                     (size_t)(l->stride == 2 ? 2 : 1) * (size_t)(l->in_h + 2 * l->pad) *
                         (size_t)(l->in_w + 2 * l->pad);
     size_t wino = fer_winograd_scratch(l);
+    if (fer_stem_scratch(l) > wino)
+        wino = fer_stem_scratch(l);
     if (packed > need)
         need = packed;
     if (wino_back > need)
@@ -192,7 +195,7 @@ static void col2im_add(const float *col, int c, int h, int w, int k, int stride,
 /* How a forward pass computes W·x: on fer's own kernels unless they are off or their weights
  * cannot be made, else im2col + OpenBLAS. The backward pass makes its own columns again, so
  * training's forward passes take fer's kernels too. */
-enum conv_path { PATH_BLAS, PATH_WINOGRAD, PATH_PACKED };
+enum conv_path { PATH_BLAS, PATH_WINOGRAD, PATH_PACKED, PATH_STEM };
 
 struct conv_job {
     struct fer_layer *l;
@@ -341,6 +344,11 @@ static void forward_task(void *arg, size_t b, int thread)
     float *dst = j->dst + b * l->out_size;
     const float *col = in;
     float *scratch = j->p->scratch[thread];
+    if (j->path == PATH_STEM) {
+        fer_stem_forward(l, in, dst, 0, l->out_c, scratch);
+        finish_images(j->fin, b, 1, dst);
+        return;
+    }
     if (j->path == PATH_WINOGRAD) {
         /* task b is a group of images (fer_conv_forward) */
         const int first = (int)b * j->group;
@@ -397,6 +405,25 @@ static void packed_shared_task(void *arg, size_t task, int thread)
     finish_channels(j->fin.job, j->fin.image, j->dst, f0, f1, 0, n);
 }
 
+/* One face's stem over the pool: each task a run of the filters, which it then finishes. */
+struct stem_shared_job {
+    const struct fer_layer *l;
+    const float *in;
+    float *dst, **scratch;
+    size_t tasks;
+    struct shared_finish fin;
+};
+
+static void stem_shared_task(void *arg, size_t task, int thread)
+{
+    const struct stem_shared_job *j = arg;
+    const int f0 = (int)((size_t)j->l->out_c * task / j->tasks);
+    const int f1 = (int)((size_t)j->l->out_c * (task + 1) / j->tasks);
+    fer_stem_forward(j->l, j->in, j->dst, f0, f1, j->scratch[thread]);
+    finish_channels(j->fin.job, j->fin.image, j->dst, f0, f1, 0,
+                    (size_t)j->l->out_h * (size_t)j->l->out_w);
+}
+
 /* The weights packed for fer_small_gemm, made again when the weights may have changed; 0 when
  * out of memory. */
 static int prepare_packed(struct fer_layer *l, uint64_t gen)
@@ -417,7 +444,9 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
 {
     enum conv_path path = PATH_BLAS;
     if (p->own_kernels) {
-        if (fer_winograd_fits(l))
+        if (fer_stem_fits(l))
+            path = PATH_STEM;
+        else if (fer_winograd_fits(l))
             path = fer_winograd_prepare(l, p->weights_gen) ? PATH_WINOGRAD : PATH_BLAS;
         else
             path = prepare_packed(l, p->weights_gen) ? PATH_PACKED : PATH_BLAS;
@@ -429,7 +458,7 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
                          .dst = l->batch_norm && p->training ? l->xhat : l->out};
     size_t tasks = (size_t)p->batch;
     const int threads = p->pool ? fer_pool_threads(p->pool) : 1;
-    if ((path == PATH_WINOGRAD || path == PATH_PACKED) && p->batch < threads) {
+    if (path != PATH_BLAS && p->batch < threads) {
         /* fewer images than threads (one face): each image on all of them, each thread
          * finishing the channels it made while they are in its cache */
         for (int b = 0; b < p->batch; b++) {
@@ -438,6 +467,9 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
             struct shared_finish sf = {&fin, (size_t)b};
             if (path == PATH_WINOGRAD) {
                 fer_winograd_forward_shared(l, in, dst, p->scratch, p->pool, finish_shared, &sf);
+            } else if (path == PATH_STEM) {
+                struct stem_shared_job ss = {l, in, dst, p->scratch, (size_t)threads, sf};
+                fer_pool_run(p->pool, ss.tasks, stem_shared_task, &ss);
             } else {
                 struct packed_shared_job ps = {l, in, dst, p->scratch, (size_t)threads, sf};
                 fer_pool_run(p->pool, ps.tasks, packed_shared_task, &ps);
