@@ -308,6 +308,20 @@ static void transform_channel(int n, size_t h, size_t ct, const float *restrict 
     }
 }
 
+/* One image row split by column parity: image column x is padded column x + 1, so the even
+ * image columns go to the odd-column plane's row at x / 2 and the odd ones to the even-column
+ * plane's at (x + 1) / 2. Written as pairs, which the compiler runs in vectors. */
+static void split_row(const float *restrict row, int w, float *restrict even, float *restrict odd)
+{
+    const int pairs = w / 2;
+    for (int i = 0; i < pairs; i++) {
+        odd[i] = row[2 * i];
+        even[i + 1] = row[2 * i + 1];
+    }
+    if (w & 1)
+        odd[pairs] = row[w - 1];
+}
+
 /*
  * V (16, C, ld) = Bᵀ d B for every 4x4 tile d of every channel, B the F(2x2, 3x3) data
  * matrix; tile u of channel c at (ξ * C + c) * ld + u. planes: four parity planes of
@@ -325,11 +339,7 @@ static void input_transform_channels(struct shape s, struct tiles t, const float
         for (int y = 0; y < s.h; y++) {
             const float *row = src + (size_t)y * (size_t)s.w;
             const size_t at = (size_t)((y + 1) >> 1) * h;
-            float *even = ((y + 1) & 1 ? oe : ee) + at, *odd = ((y + 1) & 1 ? oo : eo) + at;
-            for (int x = 1; x < s.w; x += 2)
-                even[(x + 1) >> 1] = row[x];
-            for (int x = 0; x < s.w; x += 2)
-                odd[x >> 1] = row[x];
+            split_row(row, s.w, ((y + 1) & 1 ? oe : ee) + at, ((y + 1) & 1 ? oo : eo) + at);
         }
         transform_channel(t.n, h, ct, ee, eo, oe, oo, v + (size_t)c * t.ld);
         /* the next channel overwrites the image area; the zero border stays */
@@ -351,23 +361,26 @@ static struct tiles one_image_tiles(struct shape s)
 }
 
 /* The parity planes of every channel of one image (planes: (4, C, quarter), t from
- * one_image_tiles): each channel's rows split by row and column parity in a zero border. */
-static void fill_planes(struct shape s, struct tiles t, const float *in, float *planes)
+ * one_image_tiles): each channel's rows split by row and column parity in a zero border. Only
+ * what tile rows ty0 .. ty1 read: plane rows ty0 .. ty1 (image rows 2 ty0 - 1 .. 2 ty1), and
+ * the next one zero, which only the extra column's last tile reads. */
+static void fill_planes(struct shape s, struct tiles t, const float *in, float *planes, int ty0,
+                        int ty1)
 {
     const size_t q = t.quarter, h = (size_t)t.half, all = (size_t)s.c * q;
     float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
-    memset(planes, 0, sizeof(float) * 4 * all);
+    const size_t z0 = (size_t)ty0 * h, z1 = (size_t)(ty1 + 2) * h < q ? (size_t)(ty1 + 2) * h : q;
+    const int y0 = 2 * ty0 - 1 > 0 ? 2 * ty0 - 1 : 0, y1 = 2 * ty1 + 1 < s.h ? 2 * ty1 + 1 : s.h;
+    for (int k = 0; k < 4; k++)
+        for (int c = 0; c < s.c; c++)
+            memset(planes + (size_t)k * all + (size_t)c * q + z0, 0, sizeof(float) * (z1 - z0));
     for (int c = 0; c < s.c; c++) {
         const float *src = in + (size_t)c * (size_t)s.h * (size_t)s.w;
         const size_t at_c = (size_t)c * q;
-        for (int y = 0; y < s.h; y++) {
-            const float *row = src + (size_t)y * (size_t)s.w;
+        for (int y = y0; y < y1; y++) {
             const size_t at = at_c + (size_t)((y + 1) >> 1) * h;
-            float *even = ((y + 1) & 1 ? oe : ee) + at, *odd = ((y + 1) & 1 ? oo : eo) + at;
-            for (int x = 1; x < s.w; x += 2)
-                even[(x + 1) >> 1] = row[x];
-            for (int x = 0; x < s.w; x += 2)
-                odd[x >> 1] = row[x];
+            split_row(src + (size_t)y * (size_t)s.w, s.w, ((y + 1) & 1 ? oe : ee) + at,
+                      ((y + 1) & 1 ? oo : eo) + at);
         }
     }
 }
@@ -384,19 +397,20 @@ static void input_transform_flat(struct shape s, struct tiles t, const float *in
 {
     const size_t q = t.quarter, h = (size_t)t.half, all = (size_t)s.c * q;
     const float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
-    fill_planes(s, t, in, planes);
+    fill_planes(s, t, in, planes, 0, t.th);
     const size_t count = (size_t)(s.c - 1) * q + (size_t)t.n;
     transform_channel((int)count, h, all, ee, eo, oe, oo, v);
 }
 
 /* input_transform_flat for tiles u0 .. u1 of every channel only (a thread's share of one
- * image's tile rows), channel by channel: on the large maps where that share is long. */
+ * image's tile rows ty0 .. ty1), channel by channel: on the large maps where that share is
+ * long. Only the input those rows read is split into planes. */
 static void input_transform_tiles(struct shape s, struct tiles t, const float *in, float *v,
-                                  float *planes, int u0, int u1)
+                                  float *planes, int ty0, int ty1, int u0, int u1)
 {
     const size_t q = t.quarter, h = (size_t)t.half, all = (size_t)s.c * q;
     const float *ee = planes, *eo = ee + all, *oe = eo + all, *oo = oe + all;
-    fill_planes(s, t, in, planes);
+    fill_planes(s, t, in, planes, ty0, ty1);
     for (size_t c = 0; c < (size_t)s.c; c++) {
         const size_t at = c * q + (size_t)u0;
         transform_channel(u1 - u0, h, all, ee + at, eo + at, oe + at, oo + at, v + at);
@@ -587,7 +601,7 @@ static void shared_task(void *arg, size_t task, int thread)
     const int u1 = ty1 * j->t.half < m_rows(j->t) ? ty1 * j->t.half : m_rows(j->t);
     if (u1 <= u0)
         return;
-    input_transform_tiles(j->s, j->t, j->in, f.v, f.planes, u0, u1);
+    input_transform_tiles(j->s, j->t, j->in, f.v, f.planes, ty0, ty1, u0, u1);
     shared_products(j, &f, 0, cols, u0, u1);
     output_transform_rows(j->s, j->t, f.m, per_m, j->dst, f.y, 0, j->s.f, ty0, ty1);
     const size_t oy0 = 2 * (size_t)ty0, oy1 = 2 * (size_t)ty1 < (size_t)j->s.h ? 2 * (size_t)ty1
