@@ -634,23 +634,66 @@ TEST(winograd_inference_matches_im2col)
     fer_net_free(net);
 }
 
-/* In inference a [shortcut] right after a convolution is made by the convolution's threads
- * (fer_shortcut_done_by_conv): after Winograd split by tile rows (16 filters) and by the
- * batch, a packed 1x1 projection, a convolution with a bias and no batch norm; and one
- * shortcut after another, which adds on its own. Each must hold act(previous + from) to the
- * bit, on 1 and 2 threads, one face and a batch, fer's kernels and BLAS. */
-TEST(shortcut_after_conv_is_the_sum_in_inference)
+/* The 2x2 pool's rule, written out: the first maximum in row order, NaN never, 0 for a window
+ * with nothing above -FLT_MAX. */
+static float max2x2_rule(const float *in, int w, int y, int x)
+{
+    float best = -FLT_MAX;
+    for (int ky = 0; ky < 2; ky++)
+        for (int kx = 0; kx < 2; kx++) {
+            const float v = in[(2 * y + ky) * w + 2 * x + kx];
+            best = v > best ? v : best;
+        }
+    return best > -FLT_MAX ? best : 0;
+}
+
+/* Wrong values of layer l (a shortcut or a 2x2 max pool) against its own rule applied to the
+ * outputs of the layers it reads, for `batch` images. */
+static size_t wrong_in_combining_layer(const struct fer_layer *ls, int i, int batch)
+{
+    const struct fer_layer *l = &ls[i], *before = &ls[i - 1];
+    size_t wrong = 0;
+    for (int b = 0; b < batch; b++)
+        for (size_t k = 0; k < l->out_size; k++) {
+            const size_t at = (size_t)b * l->out_size + k;
+            float v;
+            if (l->type == FER_LAYER_SHORTCUT) {
+                v = before->out[at] + ls[l->from].out[at];
+                if (l->act == FER_ACT_RELU)
+                    v = v > 0 ? v : 0;
+            } else {
+                const int plane = l->out_h * l->out_w, c = (int)k / plane;
+                const int y = ((int)k % plane) / l->out_w, x = (int)k % l->out_w;
+                v = max2x2_rule(before->out + (size_t)b * before->out_size +
+                                    (size_t)c * (size_t)(l->in_h * l->in_w),
+                                l->in_w, y, x);
+            }
+            wrong += memcmp(&v, &l->out[at], sizeof(v)) != 0;
+        }
+    return wrong;
+}
+
+/* In inference a [shortcut] right after a convolution, and a 2x2 [maxpool] after either, are
+ * made by the convolution's threads (fer_shortcut_done_by_conv, fer_maxpool_done_by_conv):
+ * after Winograd split by tile rows (16 filters) and by panels (64), and by the batch, a packed
+ * 1x1 projection, a convolution with a bias and no batch norm; and one shortcut after another,
+ * which adds on its own. Each must hold its rule to the bit, on 1 and 2 threads, one face and a
+ * batch, fer's kernels and BLAS. */
+TEST(layers_done_by_conv_keep_their_rules_in_inference)
 {
     const char *text = "[net]\nwidth=12\nheight=12\nchannels=1\n"
                        "[convolutional]\nfilters=16\nsize=3\nbatch_normalize=1\nactivation=relu\n"
                        "[convolutional]\nfilters=16\nsize=3\nbatch_normalize=1\n"
                        "[shortcut]\nfrom=-2\nactivation=relu\n"
+                       "[maxpool]\nsize=2\n"
                        "[convolutional]\nfilters=64\nsize=3\nbatch_normalize=1\nactivation=relu\n"
                        "[convolutional]\nfilters=64\nsize=3\n"
                        "[route]\nlayers=-3\n"
                        "[convolutional]\nfilters=64\nsize=1\npad=0\nbatch_normalize=1\n"
                        "[shortcut]\nfrom=-3\n"
                        "[shortcut]\nfrom=-5\nactivation=relu\n"
+                       "[convolutional]\nfilters=64\nsize=3\nbatch_normalize=1\nactivation=relu\n"
+                       "[maxpool]\nsize=2\n"
                        "[global_avgpool]\n[dense]\noutput=classes\n[softmax]\n";
     enum { B = 5 };
     char err[FER_ERR_LEN];
@@ -671,27 +714,19 @@ TEST(shortcut_after_conv_is_the_sum_in_inference)
                 random_batch(net, B, targets, 22, 0);
                 fer_net_set_own_kernels(net, own);
                 fer_net_forward(net, batch, 0);
-                int n_layers, shortcuts = 0;
+                int n_layers, checked = 0;
                 const struct fer_layer *ls = fer_net_layers(net, &n_layers);
                 for (int i = 0; i < n_layers; i++) {
-                    const struct fer_layer *l = &ls[i];
-                    if (l->type != FER_LAYER_SHORTCUT)
+                    if (ls[i].type != FER_LAYER_SHORTCUT && ls[i].type != FER_LAYER_MAXPOOL)
                         continue;
-                    const size_t n = l->out_size * (size_t)batch;
-                    size_t wrong = 0;
-                    for (size_t k = 0; k < n; k++) {
-                        float v = ls[i - 1].out[k] + ls[l->from].out[k];
-                        if (l->act == FER_ACT_RELU)
-                            v = v > 0 ? v : 0;
-                        wrong += memcmp(&v, &l->out[k], sizeof(v)) != 0;
-                    }
+                    const size_t wrong = wrong_in_combining_layer(ls, i, batch);
                     if (wrong)
                         fprintf(stderr, "  layer %d, %d threads, own %d, batch %d: %zu wrong\n",
                                 i, threads, own, batch, wrong);
                     CHECK(wrong == 0);
-                    shortcuts++;
+                    checked++;
                 }
-                CHECK(shortcuts == 3);
+                CHECK(checked == 5);
                 fer_net_free(net);
                 fer_pool_free(pool);
             }
@@ -1528,7 +1563,7 @@ int main(void)
     RUN(small_gemv_matches_textbook_product);
     RUN(winograd_matches_direct_convolution);
     RUN(winograd_inference_matches_im2col);
-    RUN(shortcut_after_conv_is_the_sum_in_inference);
+    RUN(layers_done_by_conv_keep_their_rules_in_inference);
     RUN(weights_written_without_notice_are_caught);
     RUN(training_step_same_with_own_kernels);
     RUN(maxpool_picks_maximum);

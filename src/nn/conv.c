@@ -282,17 +282,21 @@ struct finish_job {
     int training;
     const struct fer_layer *shortcut; /* the [shortcut] this conv does, or NULL */
     const float *addend;              /* its other input (the layer it adds) */
+    const struct fer_layer *pool;     /* the 2x2 [maxpool] it does after them, or NULL */
 };
 
 static struct finish_job finish_job_of(const struct fer_layer *l, struct fer_pass *p)
 {
-    struct finish_job j = {l, p->stats, p->stats + l->out_c, p->training, NULL, NULL};
+    struct finish_job j = {l, p->stats, p->stats + l->out_c, p->training, NULL, NULL, NULL};
     if (l->batch_norm && !p->training)
         batch_norm_factors(l, p);
-    if (l->index + 1 < p->n_layers && fer_shortcut_done_by_conv(&p->layers[l->index + 1], p)) {
-        j.shortcut = &p->layers[l->index + 1];
+    int next = l->index + 1;
+    if (next < p->n_layers && fer_shortcut_done_by_conv(&p->layers[next], p)) {
+        j.shortcut = &p->layers[next++];
         j.addend = p->layers[j.shortcut->from].out;
     }
+    if (next < p->n_layers && fer_maxpool_done_by_conv(&p->layers[next], p))
+        j.pool = &p->layers[next];
     return j;
 }
 
@@ -312,6 +316,10 @@ static void finish_channels(const struct finish_job *j, size_t b, float *dst, in
             fer_shortcut_add(j->shortcut, dst + at, j->addend + b * l->out_size + at,
                              j->shortcut->out + b * l->out_size + at, p1 - p0);
     }
+    if (j->pool) /* positions p0 .. p1 are whole rows, p0 an even one */
+        fer_maxpool_rows(j->pool, j->shortcut ? j->shortcut->out + b * l->out_size : dst,
+                         j->pool->out + b * j->pool->out_size, f0, f1, (int)(p0 / l->out_w),
+                         (int)(p1 / l->out_w));
 }
 
 /* One face on all threads (fer_winograd_forward_shared's finish): image `image` of a job. */

@@ -201,6 +201,17 @@ void fer_conv_backward(struct fer_layer *l, struct fer_pass *p);
 void fer_dense_forward(struct fer_layer *l, struct fer_pass *p);
 void fer_dense_backward(struct fer_layer *l, struct fer_pass *p);
 void fer_pool_forward(struct fer_layer *l, struct fer_pass *p); /* max, avg and global avg */
+/*
+ * In inference, a 2x2 [maxpool] right after a convolution, or after a shortcut that a
+ * convolution does (fer_shortcut_done_by_conv), is that convolution's to do too: each thread
+ * pools the channels and rows it made (fer_maxpool_rows) while they are in its cache, and the
+ * pool's own pass does nothing. 1 when l is such a pool.
+ */
+int fer_maxpool_done_by_conv(const struct fer_layer *l, const struct fer_pass *p);
+/* The 2x2 pool l's outputs from channels c0 .. c1, input rows y0 .. y1 (y0 even) of one image's
+ * input in: the output rows those rows make, into out. */
+void fer_maxpool_rows(const struct fer_layer *l, const float *in, float *out, int c0, int c1,
+                      int y0, int y1);
 void fer_pool_backward(struct fer_layer *l, struct fer_pass *p);
 void fer_batchnorm_forward(struct fer_layer *l, struct fer_pass *p);
 void fer_batchnorm_backward(struct fer_layer *l, struct fer_pass *p);
@@ -213,6 +224,7 @@ void fer_route_forward(struct fer_layer *l, struct fer_pass *p);
  * In inference, a [shortcut] right after a convolution is that convolution's to do: each
  * thread adds and activates the channels it made while they are in its cache
  * (fer_shortcut_add), and the shortcut's own pass does nothing. 1 when l is such a shortcut.
+ * (A 2x2 max pool after either is the convolution's too: fer_maxpool_done_by_conv.)
  */
 int fer_shortcut_done_by_conv(const struct fer_layer *l, const struct fer_pass *p);
 /* out = act(in + other) over n values, act the shortcut l's. */

@@ -37,12 +37,13 @@ static inline float max4(const float *r0, const float *r1)
     return best > -FLT_MAX ? best : 0;
 }
 
-/* Channels c0 .. c1 of one image, by the rule above. */
-static void max2x2_portable(const struct fer_layer *l, const float *in, float *out, int c0, int c1)
+/* Channels c0 .. c1, output rows y0 .. y1 of one image, by the rule above. */
+static void max2x2_portable(const struct fer_layer *l, const float *in, float *out, int c0, int c1,
+                            int y0, int y1)
 {
     const int w = l->in_w;
     for (int c = c0; c < c1; c++)
-        for (int y = 0; y < l->out_h; y++) {
+        for (int y = y0; y < y1; y++) {
             const float *r0 = in + ((size_t)c * l->in_h + 2 * (size_t)y) * (size_t)w;
             float *o = out + ((size_t)c * l->out_h + (size_t)y) * l->out_w;
             for (int x = 0; x < l->out_w; x++)
@@ -59,7 +60,7 @@ static void max2x2_portable(const struct fer_layer *l, const float *in, float *o
  * (the sign of a zero included) and NaN never wins: the same bits. */
 __attribute__((target("avx512f"))) static void max2x2_avx512(const struct fer_layer *l,
                                                             const float *in, float *out, int c0,
-                                                            int c1)
+                                                            int c1, int y0, int y1)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
@@ -67,7 +68,7 @@ __attribute__((target("avx512f"))) static void max2x2_avx512(const struct fer_la
     const __m512 lowest = _mm512_set1_ps(-FLT_MAX);
     const int w = l->in_w, ow = l->out_w;
     for (int c = c0; c < c1; c++)
-        for (int y = 0; y < l->out_h; y++) {
+        for (int y = y0; y < y1; y++) {
             const float *r0 = in + ((size_t)c * l->in_h + 2 * (size_t)y) * (size_t)w;
             float *o = out + ((size_t)c * l->out_h + (size_t)y) * (size_t)ow;
             for (int x = 0; x < ow; x += 16) {
@@ -90,16 +91,18 @@ __attribute__((target("avx512f"))) static void max2x2_avx512(const struct fer_la
 }
 #endif
 
-/* Channels c0 .. c1 of one image, on the widest kernel the level allows (tests lower it). */
-static void max2x2_forward(const struct fer_layer *l, const float *in, float *out, int c0, int c1)
+/* Channels c0 .. c1, output rows y0 .. y1 of one image, on the widest kernel the level allows
+ * (tests lower it). */
+static void max2x2_forward(const struct fer_layer *l, const float *in, float *out, int c0, int c1,
+                           int y0, int y1)
 {
 #ifdef HAVE_MAX2X2_AVX512
     if (!strcmp(fer_small_gemm_kernel(), "avx512")) {
-        max2x2_avx512(l, in, out, c0, c1);
+        max2x2_avx512(l, in, out, c0, c1, y0, y1);
         return;
     }
 #endif
-    max2x2_portable(l, in, out, c0, c1);
+    max2x2_portable(l, in, out, c0, c1, y0, y1);
 }
 
 static void max2x2_backward(const struct fer_layer *l, const float *in, const float *out,
@@ -140,7 +143,7 @@ static void forward_task(void *arg, size_t task, int thread)
     uint32_t *arg_max = l->argmax ? l->argmax + b * l->out_size : NULL;
     if (is_max2x2(l)) {
         max2x2_forward(l, in, out, (int)(block * (size_t)l->out_c / j->blocks),
-                       (int)((block + 1) * (size_t)l->out_c / j->blocks));
+                       (int)((block + 1) * (size_t)l->out_c / j->blocks), 0, l->out_h);
         return;
     }
     for (int c = 0; c < l->out_c; c++) {
@@ -219,8 +222,26 @@ static void backward_task(void *arg, size_t b, int thread)
     }
 }
 
+int fer_maxpool_done_by_conv(const struct fer_layer *l, const struct fer_pass *p)
+{
+    if (!is_max2x2(l) || p->training || l->index == 0)
+        return 0;
+    const struct fer_layer *before = &p->layers[l->index - 1];
+    return before->type == FER_LAYER_CONV || fer_shortcut_done_by_conv(before, p);
+}
+
+void fer_maxpool_rows(const struct fer_layer *l, const float *in, float *out, int c0, int c1,
+                      int y0, int y1)
+{
+    const int out_end = y1 / 2 < l->out_h ? y1 / 2 : l->out_h;
+    if (y0 / 2 < out_end)
+        max2x2_forward(l, in, out, c0, c1, y0 / 2, out_end);
+}
+
 void fer_pool_forward(struct fer_layer *l, struct fer_pass *p)
 {
+    if (fer_maxpool_done_by_conv(l, p))
+        return;
     /* fewer images than threads (one face): the 2x2 pool's channels split over them, in the
      * shares the convolution before most likely made them (each thread a run of channels) */
     const int threads = fer_pool_threads(p->pool);
