@@ -647,8 +647,8 @@ static float max2x2_rule(const float *in, int w, int y, int x)
     return best > -FLT_MAX ? best : 0;
 }
 
-/* Wrong values of layer l (a shortcut or a 2x2 max pool) against its own rule applied to the
- * outputs of the layers it reads, for `batch` images. */
+/* Wrong values of layer l (a shortcut, a 2x2 max pool or the global average pool) against its
+ * own rule applied to the outputs of the layers it reads, for `batch` images. */
 static size_t wrong_in_combining_layer(const struct fer_layer *ls, int i, int batch)
 {
     const struct fer_layer *l = &ls[i], *before = &ls[i - 1];
@@ -661,6 +661,13 @@ static size_t wrong_in_combining_layer(const struct fer_layer *ls, int i, int ba
                 v = before->out[at] + ls[l->from].out[at];
                 if (l->act == FER_ACT_RELU)
                     v = v > 0 ? v : 0;
+            } else if (l->type == FER_LAYER_GAP) { /* the values in row order, then the mean */
+                const int plane = l->in_h * l->in_w;
+                const float *src = before->out + (size_t)b * before->out_size + k * (size_t)plane;
+                v = 0;
+                for (int q = 0; q < plane; q++)
+                    v += src[q];
+                v /= (float)plane;
             } else {
                 const int plane = l->out_h * l->out_w, c = (int)k / plane;
                 const int y = ((int)k % plane) / l->out_w, x = (int)k % l->out_w;
@@ -677,8 +684,9 @@ static size_t wrong_in_combining_layer(const struct fer_layer *ls, int i, int ba
  * made by the convolution's threads (fer_shortcut_done_by_conv, fer_maxpool_done_by_conv):
  * after Winograd split by tile rows (16 filters) and by panels (64), and by the batch, a packed
  * 1x1 projection, a convolution with a bias and no batch norm; and one shortcut after another,
- * which adds on its own. Each must hold its rule to the bit, on 1 and 2 threads, one face and a
- * batch, fer's kernels and BLAS. */
+ * which adds on its own; and the global pool, one face's channels split over the threads. Each
+ * must hold its rule to the bit, on 1 and 2 threads, one face and a batch, fer's kernels and
+ * BLAS. */
 TEST(layers_done_by_conv_keep_their_rules_in_inference)
 {
     const char *text = "[net]\nwidth=12\nheight=12\nchannels=1\n"
@@ -717,7 +725,8 @@ TEST(layers_done_by_conv_keep_their_rules_in_inference)
                 int n_layers, checked = 0;
                 const struct fer_layer *ls = fer_net_layers(net, &n_layers);
                 for (int i = 0; i < n_layers; i++) {
-                    if (ls[i].type != FER_LAYER_SHORTCUT && ls[i].type != FER_LAYER_MAXPOOL)
+                    if (ls[i].type != FER_LAYER_SHORTCUT && ls[i].type != FER_LAYER_MAXPOOL &&
+                        ls[i].type != FER_LAYER_GAP)
                         continue;
                     const size_t wrong = wrong_in_combining_layer(ls, i, batch);
                     if (wrong)
@@ -726,7 +735,7 @@ TEST(layers_done_by_conv_keep_their_rules_in_inference)
                     CHECK(wrong == 0);
                     checked++;
                 }
-                CHECK(checked == 5);
+                CHECK(checked == 6);
                 fer_net_free(net);
                 fer_pool_free(pool);
             }

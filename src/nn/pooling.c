@@ -132,6 +132,26 @@ static int is_max2x2(const struct fer_layer *l)
            2 * l->out_h <= l->in_h && 2 * l->out_w <= l->in_w;
 }
 
+/* Global average pooling of channels c0 .. c1: each channel's values added in row order, as
+ * the general loop adds a window's, then divided by their count. */
+static void gap_forward(const struct fer_layer *l, const float *in, float *out, int c0, int c1)
+{
+    const size_t hw = (size_t)l->in_h * (size_t)l->in_w;
+    for (int c = c0; c < c1; c++) {
+        const float *src = in + (size_t)c * hw;
+        float sum = 0;
+        for (size_t i = 0; i < hw; i++)
+            sum += src[i];
+        out[c] = hw ? sum / (float)hw : 0;
+    }
+}
+
+/* The pools a face splits by channels (their own loops), as runs of channels. */
+static int splits_by_channels(const struct fer_layer *l)
+{
+    return is_max2x2(l) || l->type == FER_LAYER_GAP;
+}
+
 static void forward_task(void *arg, size_t task, int thread)
 {
     (void)thread;
@@ -141,9 +161,14 @@ static void forward_task(void *arg, size_t task, int thread)
     const float *in = j->p->in + b * l->in_size;
     float *out = l->out + b * l->out_size;
     uint32_t *arg_max = l->argmax ? l->argmax + b * l->out_size : NULL;
+    const int c0 = (int)(block * (size_t)l->out_c / j->blocks);
+    const int c1 = (int)((block + 1) * (size_t)l->out_c / j->blocks);
     if (is_max2x2(l)) {
-        max2x2_forward(l, in, out, (int)(block * (size_t)l->out_c / j->blocks),
-                       (int)((block + 1) * (size_t)l->out_c / j->blocks), 0, l->out_h);
+        max2x2_forward(l, in, out, c0, c1, 0, l->out_h);
+        return;
+    }
+    if (l->type == FER_LAYER_GAP) {
+        gap_forward(l, in, out, c0, c1);
         return;
     }
     for (int c = 0; c < l->out_c; c++) {
@@ -242,10 +267,11 @@ void fer_pool_forward(struct fer_layer *l, struct fer_pass *p)
 {
     if (fer_maxpool_done_by_conv(l, p))
         return;
-    /* fewer images than threads (one face): the 2x2 pool's channels split over them, in the
-     * shares the convolution before most likely made them (each thread a run of channels) */
+    /* fewer images than threads (one face): the 2x2 pool's and the global pool's channels
+     * split over them, in the shares the convolution before most likely made them (each thread
+     * a run of channels) */
     const int threads = fer_pool_threads(p->pool);
-    struct pool_job j = {l, p, is_max2x2(l) && p->batch < threads ? (size_t)threads : 1};
+    struct pool_job j = {l, p, splits_by_channels(l) && p->batch < threads ? (size_t)threads : 1};
     fer_pool_run(p->pool, (size_t)p->batch * j.blocks, forward_task, &j);
 }
 
