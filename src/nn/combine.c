@@ -94,8 +94,16 @@ void fer_shortcut_backward(struct fer_layer *l, struct fer_pass *p)
     run_shortcut(l, p, add_backward_task);
 }
 
+/* A route to one layer is that layer's output as it is: one buffer for both. */
+static int route_passes_on(const struct fer_layer *l)
+{
+    return l->n_routes == 1 ? l->routes[0] : -1;
+}
+
 void fer_route_forward(struct fer_layer *l, struct fer_pass *p)
 {
+    if (route_passes_on(l) >= 0)
+        return; /* out is the routed layer's (carve_activations in net.c) */
     for (int b = 0; b < p->batch; b++) {
         float *dst = l->out + (size_t)b * l->out_size;
         for (int r = 0; r < l->n_routes; r++) {
@@ -217,6 +225,7 @@ const struct fer_layer_ops fer_route_ops = {
     .name = "route",
     .type = FER_LAYER_ROUTE,
     .configure = configure_route,
+    .passes_on = route_passes_on,
     .forward = fer_route_forward,
     .backward = fer_route_backward,
     .to_onnx = route_to_onnx,

@@ -163,6 +163,9 @@ struct fer_layer_ops {
     void (*sizes)(const struct fer_layer *l, struct fer_layer_sizes *sz);
     /* Takes the layer's own activation buffers for `batch` images (xhat, mask, ...) from c. */
     void (*carve)(struct fer_layer *l, size_t batch, struct fer_carve *c);
+    /* The earlier layer whose output this layer's output is, value for value (a route to one
+     * layer), or -1: the net then gives both one buffer, and the pass copies nothing. */
+    int (*passes_on)(const struct fer_layer *l);
     double (*flops)(const struct fer_layer *l); /* forward multiply-adds x2, one image */
     /* Writes the layer's hyperparameters for fer_net_describe ("3x3/1 bn") into buf. */
     void (*describe)(const struct fer_layer *l, char *buf, size_t n);

@@ -182,15 +182,17 @@ static void free_activations(fer_net *net)
 }
 
 /*
- * Every layer's activations for `batch` images, one layer after another: out,
- * delta, then what its type carves (xhat, mask, ...), each layer's share
- * rounded up to 64 bytes. With NULL blocks in c, only counts.
+ * Every layer's activations for `batch` images, one layer after another: out
+ * (or the output of the layer it passes on), delta, then what its type carves
+ * (xhat, mask, ...), each layer's share rounded up to 64 bytes. With NULL
+ * blocks in c, only counts.
  */
 static void carve_activations(fer_net *net, size_t batch, struct fer_carve *c)
 {
     for (int i = 0; i < net->n_layers; i++) {
         struct fer_layer *l = &net->layers[i];
-        l->out = fer_carve_floats(c, batch * l->out_size);
+        const int same = l->ops->passes_on ? l->ops->passes_on(l) : -1;
+        l->out = same >= 0 ? net->layers[same].out : fer_carve_floats(c, batch * l->out_size);
         /* a net without a classifier is never trained: no deltas */
         l->delta = net->n_classes ? fer_carve_floats(c, batch * l->out_size) : NULL;
         l->xhat = l->bn_mean = l->bn_invstd = l->mask = NULL;
