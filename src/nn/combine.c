@@ -41,7 +41,7 @@ void fer_shortcut_add(const struct fer_layer *l, const float *restrict in,
 
 int fer_shortcut_done_by_conv(const struct fer_layer *l, const struct fer_pass *p)
 {
-    return l->type == FER_LAYER_SHORTCUT && !p->training && l->index > 0 &&
+    return l->type == FER_LAYER_SHORTCUT && !p->training && l->index > 0 && p->layers &&
            p->layers[l->index - 1].type == FER_LAYER_CONV;
 }
 

@@ -249,7 +249,7 @@ static void backward_task(void *arg, size_t b, int thread)
 
 int fer_maxpool_done_by_conv(const struct fer_layer *l, const struct fer_pass *p)
 {
-    if (!is_max2x2(l) || p->training || l->index == 0)
+    if (!is_max2x2(l) || p->training || l->index == 0 || !p->layers)
         return 0;
     const struct fer_layer *before = &p->layers[l->index - 1];
     return before->type == FER_LAYER_CONV || fer_shortcut_done_by_conv(before, p);
