@@ -383,10 +383,9 @@ static void forward_task(void *arg, size_t b, int thread)
     finish_images(j->fin, b, 1, dst);
 }
 
-/* One face's packed product over the pool (a 1x1 projection, a one-channel stem): each task
- * makes its own columns and takes a share of the filters' panels of FER_GEMM_MR rows, then
- * finishes the channels it made. The same values as the one-thread product. */
-struct packed_shared_job {
+/* One face over the pool on the packed product or the stem: the layer, its input and output, the
+ * threads' scratch, and what the thread that made a channel does to it. */
+struct face_share_job {
     const struct fer_layer *l;
     const float *in;
     float *dst, **scratch;
@@ -394,9 +393,12 @@ struct packed_shared_job {
     struct shared_finish fin;
 };
 
+/* The packed product (a 1x1 projection, a strided convolution): each task makes its own columns
+ * and takes a share of the filters' panels of FER_GEMM_MR rows, then finishes the channels it
+ * made. The same values as the one-thread product. */
 static void packed_shared_task(void *arg, size_t task, int thread)
 {
-    const struct packed_shared_job *j = arg;
+    const struct face_share_job *j = arg;
     const struct fer_layer *l = j->l;
     const size_t kdim = (size_t)l->in_c * (size_t)(l->size * l->size);
     const size_t n = (size_t)l->out_h * (size_t)l->out_w;
@@ -413,18 +415,10 @@ static void packed_shared_task(void *arg, size_t task, int thread)
     finish_channels(j->fin.job, j->fin.image, j->dst, f0, f1, 0, n);
 }
 
-/* One face's stem over the pool: each task a run of the filters, which it then finishes. */
-struct stem_shared_job {
-    const struct fer_layer *l;
-    const float *in;
-    float *dst, **scratch;
-    size_t tasks;
-    struct shared_finish fin;
-};
-
+/* The stem: each task a run of the filters, which it then finishes. */
 static void stem_shared_task(void *arg, size_t task, int thread)
 {
-    const struct stem_shared_job *j = arg;
+    const struct face_share_job *j = arg;
     const int f0 = (int)((size_t)j->l->out_c * task / j->tasks);
     const int f1 = (int)((size_t)j->l->out_c * (task + 1) / j->tasks);
     fer_stem_forward(j->l, j->in, j->dst, f0, f1, j->scratch[thread]);
@@ -475,12 +469,10 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
             struct shared_finish sf = {&fin, (size_t)b};
             if (path == PATH_WINOGRAD) {
                 fer_winograd_forward_shared(l, in, dst, p->scratch, p->pool, finish_shared, &sf);
-            } else if (path == PATH_STEM) {
-                struct stem_shared_job ss = {l, in, dst, p->scratch, (size_t)threads, sf};
-                fer_pool_run(p->pool, ss.tasks, stem_shared_task, &ss);
             } else {
-                struct packed_shared_job ps = {l, in, dst, p->scratch, (size_t)threads, sf};
-                fer_pool_run(p->pool, ps.tasks, packed_shared_task, &ps);
+                struct face_share_job fs = {l, in, dst, p->scratch, (size_t)threads, sf};
+                fer_pool_run(p->pool, fs.tasks,
+                             path == PATH_STEM ? stem_shared_task : packed_shared_task, &fs);
             }
         }
         tasks = 0;

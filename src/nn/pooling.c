@@ -8,10 +8,9 @@
  */
 #include <float.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "nn/layer.h"
-#include "nn/small_gemm.h"
+#include "nn/simd.h"
 
 struct pool_job {
     struct fer_layer *l;
@@ -97,7 +96,7 @@ static void max2x2_forward(const struct fer_layer *l, const float *in, float *ou
                            int y0, int y1)
 {
 #ifdef HAVE_MAX2X2_AVX512
-    if (!strcmp(fer_small_gemm_kernel(), "avx512")) {
+    if (fer_simd_avx512()) {
         max2x2_avx512(l, in, out, c0, c1, y0, y1);
         return;
     }

@@ -3,16 +3,8 @@
 
 #include <string.h>
 
-#include "nn/small_gemm.h"
+#include "nn/simd.h"
 
-/* Tells the compiler that the next loop's stores do not feed its loads. */
-#if defined(__clang__)
-#define NO_ALIASING_IN_LOOP _Pragma("clang loop vectorize(assume_safety)")
-#elif defined(__GNUC__)
-#define NO_ALIASING_IN_LOOP _Pragma("GCC ivdep")
-#else
-#define NO_ALIASING_IN_LOOP
-#endif
 
 int fer_stem_fits(const struct fer_layer *l)
 {
@@ -110,7 +102,7 @@ void fer_stem_forward(const struct fer_layer *l, const float *in, float *dst, in
     /* each filter's sums the same whichever run of filters it is in: pairs and a last one on
      * one kernel, or every filter alone on the portable loop */
 #ifdef HAVE_STEM_AVX512
-    if (!strcmp(fer_small_gemm_kernel(), "avx512")) { /* the level tests can lower */
+    if (fer_simd_avx512()) {
         for (int f = f0; f < f1; f += 2)
             stem_avx512(scratch, pw, l->w + (size_t)f * 9, f1 - f < 2 ? 1 : 2,
                         dst + (size_t)f * hw, hw, h, w);

@@ -5,6 +5,7 @@
 
 #include "core/alloc.h"
 #include "core/pool.h"
+#include "nn/simd.h"
 #include "nn/small_gemm.h"
 
 /*
@@ -16,14 +17,6 @@
  * Since the products put the channels along the vectors (fer_small_gemm_tn),
  * a 5x5 map's 11 tile rows no longer pad to 16 columns.
  */
-/* Tells the compiler that the next loop's stores do not feed its loads. */
-#if defined(__clang__)
-#define NO_ALIASING_IN_LOOP _Pragma("clang loop vectorize(assume_safety)")
-#elif defined(__GNUC__)
-#define NO_ALIASING_IN_LOOP _Pragma("GCC ivdep")
-#else
-#define NO_ALIASING_IN_LOOP
-#endif
 
 #define MIN_SIDE      5
 #define MIN_GRAD_SIDE 8
