@@ -274,7 +274,8 @@ static void batch_norm_factors(const struct fer_layer *l, struct fer_pass *p)
  * What becomes of W x once it is made, by the thread that made it while it is in its cache:
  * the bias, or inference's batch norm (both with the activation); in training with batch norm
  * nothing, as batch norm then works over the whole batch. In inference, when a [shortcut]
- * follows, also that layer's sum: its output, the same values as its own pass would give.
+ * follows, also that layer's sum, and when a 2x2 [maxpool] follows either, its pooling: their
+ * outputs, the same values as their own passes would give (which then do nothing).
  */
 struct finish_job {
     const struct fer_layer *l;
