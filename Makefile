@@ -125,7 +125,8 @@ build/asan/%.o: %.S
 	$(Q)$(CC) -c $< -o $@ -MMD -MP
 
 # .incbin is invisible to -MMD: name the embedded files.
-build/rel/src/pipeline/builtin_model_data.o build/asan/src/pipeline/builtin_model_data.o: models/fer-resnet.fer
+BUILTIN_MODELS := models/fer-resnet.fer models/fer-accurate.fer
+build/rel/src/pipeline/builtin_model_data.o build/asan/src/pipeline/builtin_model_data.o: $(BUILTIN_MODELS)
 build/rel/src/server/openapi_json.o build/asan/src/server/openapi_json.o: src/server/openapi.json
 build/rel/src/detect/builtin_cascade.o build/asan/src/detect/builtin_cascade.o: \
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
@@ -142,7 +143,7 @@ build/pic/%.o: %.c
 build/pic/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -c $< -o $@ -MMD -MP
-build/pic/src/pipeline/builtin_model_data.o: models/fer-resnet.fer
+build/pic/src/pipeline/builtin_model_data.o: $(BUILTIN_MODELS)
 build/pic/src/server/openapi_json.o: src/server/openapi.json
 build/pic/src/detect/builtin_cascade.o: \
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
@@ -201,13 +202,15 @@ demo-now: build/fer
 model-now: build/fer
 	@bash scripts/train-model.sh
 
-# The built-in model's report (models/fer-resnet-report, which fer serve shows at /report/),
-# made again from FER2013 in ../shared (or DATA=folder).
+# The built-in models' reports (models/fer-resnet-report, which fer serve shows at /report/, and
+# models/fer-accurate-report), made again from FER2013 in ../shared (or DATA=folder).
 DATA ?= ../shared/data/fer2013
 model-report: build/fer
-	build/fer report --model models/fer-resnet.fer --data $(DATA)/publictest.csv.gz \
-	    --train $(DATA)/train.csv.gz --out models/fer-resnet-report --mistakes 6 \
-	    --image tests/data/photos/grace_hopper.jpg
+	for m in fer-resnet fer-accurate; do \
+	    build/fer report --model models/$$m.fer --data $(DATA)/publictest.csv.gz \
+	        --train $(DATA)/train.csv.gz --out models/$$m-report --mistakes 6 \
+	        --image tests/data/photos/grace_hopper.jpg || exit 1; \
+	done
 
 build/bench_nn: bench/bench_nn.c build/libfer.a
 	$(call say,LD,$@)
@@ -275,7 +278,7 @@ build/fuzz/%.o: %.c
 build/fuzz/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(Q)clang -c $< -o $@ -MMD -MP
-build/fuzz/src/pipeline/builtin_model_data.o: models/fer-resnet.fer
+build/fuzz/src/pipeline/builtin_model_data.o: $(BUILTIN_MODELS)
 build/fuzz/src/server/openapi_json.o: src/server/openapi.json
 build/fuzz/src/detect/builtin_cascade.o: \
     /usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml

@@ -105,7 +105,7 @@ enum fer_detector {
 };
 
 struct fer_engine_options {
-    const char *model_path;    /* a built-in model's name ("fast"), or a .fer file; NULL or
+    const char *model_path;    /* "fast" or "accurate" (built in), or a .fer file; NULL or
                                   "builtin": the default built-in model */
     int detector;              /* enum fer_detector (default FER_DETECTOR_YUNET) */
     const char *detector_path; /* YuNet: a .fer of task=detect; NULL: the built-in one */

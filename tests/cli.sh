@@ -28,14 +28,18 @@ contains "info lists the classes" "$tmp/out" "classes: angry,disgust,fear,happy,
 contains "info gives the cost" "$tmp/out" "mflop_per_face: "
 contains "info lists the built-in models" "$tmp/out" "built-in models (--model NAME):"
 contains "the fast model is the default" "$tmp/out" "fast      (the default)"
+contains "the accurate model is listed" "$tmp/out" "accurate  the fast model's network"
 expect "info on the fast model by name" 0 "$FER" info fast
 contains "and names it" "$tmp/out" "model: fast (built in, the default)"
+expect "info on the accurate model by name" 0 "$FER" info accurate
+contains "and names it" "$tmp/out" "model: accurate (built in)"
+contains "which is the accurate network" "$tmp/out" "mflop_per_face: 648.0"
 expect "info on a name that is no built-in model nor file" 1 "$FER" info slow
 contains "says the file is missing" "$tmp/err" "slow"
 expect "export the fast model by name" 0 "$FER" export fast "$tmp/fast.onnx"
 [[ -s $tmp/fast.onnx ]] && ok "export by name wrote the file" || bad "export by name wrote the file"
 expect "info --json --layers" 0 "$FER" info --json --layers
-if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["meta"]["name"] and d["parameters"] > 0 and "conv" in d["layers"]; b = d["builtin_models"]; assert b[0]["name"] == "fast" and b[0]["default"] and b[0]["parameters"] == d["parameters"], b' "$tmp/out"; then
+if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["meta"]["name"] and d["parameters"] > 0 and "conv" in d["layers"]; b = d["builtin_models"]; assert b[0]["name"] == "fast" and b[0]["default"] and b[0]["parameters"] == d["parameters"], b; assert [m["name"] for m in b] == ["fast", "accurate"] and not b[1]["default"] and b[1]["parameters"] > 2 * b[0]["parameters"] and b[1]["val_accuracy"] > b[0]["val_accuracy"], b' "$tmp/out"; then
     ok "info --json parses and has name, parameters, layers and the built-in models"
 else
     bad "info --json parses and has name, parameters, layers and the built-in models"
@@ -433,7 +437,7 @@ contains "missing data file named" "$tmp/err" "none.csv"
 # the shipped models reproduce the accuracy their files record (the model card's numbers)
 publictest=${FER_SHARED_DATA:-../shared/data}/fer2013/publictest.csv.gz
 if [[ -f $publictest ]]; then
-    for m in models/fer-resnet.fer models/fer-resnet6.fer; do
+    for m in models/fer-resnet.fer models/fer-resnet6.fer models/fer-accurate.fer; do
         want=$("$FER" info "$m" | sed -n 's/^val_accuracy: //p')
         expect "eval $m on PublicTest" 0 "$FER" eval --model "$m" --data "$publictest" --json --no-progress
         got=$(grep -o '"accuracy":[0-9.]*' "$tmp/out" | head -1 | cut -d: -f2)

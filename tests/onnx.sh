@@ -75,7 +75,7 @@ same "the 6-class model: softmax, then disgust merged into angry" models/fer-res
     "$tmp/faces_random.csv" 200
 
 if [[ -f $PUBLICTEST ]]; then
-    for m in fer-resnet fer-resnet6 fer-resnet-111; do
+    for m in fer-resnet fer-resnet6 fer-resnet-111 fer-accurate; do
         same "$m on 1,000 PublicTest faces" "models/$m.fer" "$PUBLICTEST" 1000
     done
 else

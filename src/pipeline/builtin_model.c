@@ -5,21 +5,32 @@
 #include <string.h>
 
 extern const uint8_t fer_builtin_fast_start[], fer_builtin_fast_end[];
+extern const uint8_t fer_builtin_accurate_start[], fer_builtin_accurate_end[];
+
+/* The default first. */
+static const struct builtin_entry {
+    const char *name, *file, *use;
+    const uint8_t *start, *end;
+} builtin[] = {
+    {"fast", "models/fer-resnet.fer", "a residual network for photos, the server and video",
+     fer_builtin_fast_start, fer_builtin_fast_end},
+    {"accurate", "models/fer-accurate.fer",
+     "the fast model's network 1.5 times wider, for the best answers", fer_builtin_accurate_start,
+     fer_builtin_accurate_end},
+};
 
 int fer_builtin_model_count(void)
 {
-    return 1;
+    return (int)(sizeof(builtin) / sizeof(builtin[0]));
 }
 
 struct fer_builtin_model fer_builtin_model_at(int i)
 {
     struct fer_builtin_model m = {0};
-    if (i == 0) {
-        m.name = "fast";
-        m.file = "models/fer-resnet.fer";
-        m.use = "a residual network for photos, the server and video";
-        m.bytes = fer_builtin_fast_start;
-        m.len = (size_t)(fer_builtin_fast_end - fer_builtin_fast_start);
+    if (i >= 0 && i < fer_builtin_model_count()) {
+        const struct builtin_entry *e = &builtin[i];
+        m = (struct fer_builtin_model){e->name, e->file, e->use, e->start,
+                                       (size_t)(e->end - e->start)};
     }
     return m;
 }

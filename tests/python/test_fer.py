@@ -80,6 +80,10 @@ class EngineTest(unittest.TestCase):
     def test_a_built_in_model_by_name(self):
         self.assertEqual(fer.Engine(model="fast").analyze(PORTRAITS), self.engine.analyze(PORTRAITS))
         self.assertEqual(fer.Engine(model="fast").model_name, self.engine.model_name)
+        accurate = fer.Engine(model="accurate")
+        self.assertEqual(accurate.model_name, "fer-accurate")
+        cli = fer_cli("predict", "--format", "json", "--model", "accurate", PORTRAITS)
+        self.assertEqual(accurate.analyze(PORTRAITS), cli[0]["faces"])
 
     def test_the_haar_cascade_and_a_model_file(self):
         model = os.path.join(ROOT, "models", "fer-resnet-111.fer")
