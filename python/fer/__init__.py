@@ -167,8 +167,8 @@ class _Owned:
 class Engine(_Owned):
     """A model and a face detector (fer_engine). Safe to use from several threads.
 
-    model: a built-in model's name ("fast" or "accurate"; `fer info` lists them) or a .fer file; None for the
-    default built-in model.
+    model: a built-in model's name ("fast" or "accurate"; `fer info` lists them) or a .fer
+    file; None for the default built-in model.
     detector: "yunet" (default), "haar", "lbp" (with cascade) or "none" (the whole image is
     one face). The other options are the command line's, with "_" for "-": detector_model,
     score_threshold, nms_threshold, cascade, scale_factor, min_neighbors, min_size, max_size,
