@@ -129,7 +129,7 @@ else
     skipped=$((skipped + 1))
     echo "skip /docs from another folder: Swagger UI is not installed in build/npm"
 fi
-# /report/: the built-in model's report, shipped in models/fer-resnet-report
+# /report/: a built-in model's report, shipped in models/fer-resnet-report and fer-accurate-report
 if start; then
     base="http://127.0.0.1:$port"
     code=$(curl -s -o /dev/null -w "%{http_code} %{redirect_url}" "$base/report")
@@ -147,6 +147,14 @@ if start; then
     stop
 else
     bad "fer serve starts"
+fi
+if start --model accurate; then
+    curl -s "http://127.0.0.1:$port/report/" >"$tmp/page"
+    check "--model accurate shows the accurate model's report" \
+        grep -q "<h1>Report: fer-accurate</h1>" "$tmp/page"
+    stop
+else
+    bad "fer serve --model accurate starts"
 fi
 if start --model models/fer-resnet6.fer; then
     curl -s "http://127.0.0.1:$port/report/" >"$tmp/page"

@@ -19,6 +19,7 @@
 #include "cli/files.h"
 #include "core/alloc.h"
 #include "fer.h"
+#include "pipeline/builtin_model.h"
 #include "server/server.h"
 #include "storage/store.h"
 
@@ -109,9 +110,6 @@ static void wait_for_signal(fer_store *store, int keep_days)
     }
 }
 
-/* The built-in model's report (fer report's folder, made by `make model-report`). */
-#define BUILTIN_REPORT "models/fer-resnet-report"
-
 /* What the command line says, before it becomes the server's and the engine's settings. */
 struct serve_options {
     struct fer_server_config sc;
@@ -157,8 +155,8 @@ static int read_options(int argc, char **argv, struct serve_options *o)
          NULL},
         {"web", FER_OPT_STR, &o->web, "the web app's folder (default: web)", NULL},
         {"report", FER_OPT_STR, &o->report,
-         "a `fer report` folder to show at /report/ (default: the built-in model's, " BUILTIN_REPORT
-         ")",
+         "a `fer report` folder to show at /report/ (default: a built-in model's own, "
+         "as models/fer-resnet-report)",
          NULL},
         {"swagger-ui", FER_OPT_STR, &o->swagger,
          "swagger-ui-dist's folder (default: " FER_SERVER_SWAGGER_DIR ")", NULL},
@@ -214,11 +212,12 @@ static void configure(struct serve_options *o)
     sc->swagger_dir =
         o->swagger ? o->swagger
                    : find_dir(FER_SERVER_SWAGGER_DIR, o->swagger_buf, sizeof(o->swagger_buf));
-    /* the built-in model's report ships with it; another model's is the user's to make */
+    /* a built-in model's report ships with it; another model's is the user's to make */
+    struct fer_builtin_model builtin;
     sc->report_dir = o->report ? o->report
-                     : o->eo.model_path
-                         ? NULL
-                         : find_dir(BUILTIN_REPORT, o->report_buf, sizeof(o->report_buf));
+                     : fer_builtin_model_find(o->eo.model_path, &builtin)
+                         ? find_dir(builtin.report, o->report_buf, sizeof(o->report_buf))
+                         : NULL;
     if (o->report && !is_dir(o->report))
         fprintf(stderr, "fer serve: warning: no report folder %s: /report/ will answer 404\n",
                 o->report);

@@ -9,14 +9,14 @@ extern const uint8_t fer_builtin_accurate_start[], fer_builtin_accurate_end[];
 
 /* The default first. */
 static const struct builtin_entry {
-    const char *name, *file, *use;
+    const char *name, *file, *use, *report;
     const uint8_t *start, *end;
 } builtin[] = {
     {"fast", "models/fer-resnet.fer", "a residual network for photos, the server and video",
-     fer_builtin_fast_start, fer_builtin_fast_end},
+     "models/fer-resnet-report", fer_builtin_fast_start, fer_builtin_fast_end},
     {"accurate", "models/fer-accurate.fer",
-     "the fast model's network 1.5 times wider, for the best answers", fer_builtin_accurate_start,
-     fer_builtin_accurate_end},
+     "the fast model's network 1.5 times wider, for the best answers", "models/fer-accurate-report",
+     fer_builtin_accurate_start, fer_builtin_accurate_end},
 };
 
 int fer_builtin_model_count(void)
@@ -29,7 +29,7 @@ struct fer_builtin_model fer_builtin_model_at(int i)
     struct fer_builtin_model m = {0};
     if (i >= 0 && i < fer_builtin_model_count()) {
         const struct builtin_entry *e = &builtin[i];
-        m = (struct fer_builtin_model){e->name, e->file, e->use, e->start,
+        m = (struct fer_builtin_model){e->name, e->file, e->use, e->report, e->start,
                                        (size_t)(e->end - e->start)};
     }
     return m;

@@ -14,6 +14,7 @@ struct fer_builtin_model {
     const char *name; /* "fast" */
     const char *file; /* the file it was built from: "models/fer-resnet.fer" */
     const char *use;  /* what it is for, one line */
+    const char *report; /* its `fer report` folder in the repository: "models/fer-resnet-report" */
     const uint8_t *bytes;
     size_t len;
 };
