@@ -113,7 +113,7 @@ static float *ensemble_probs(const char *list, const fer_dataset *ds, fer_pool *
     fer_ensemble *e = NULL;
     char err[FER_ERR_LEN];
     float *probs = malloc(ds->n * 7 * sizeof(float));
-    if (fer_ensemble_load(list, 16, pool, &e, err) != FER_OK ||
+    if (fer_ensemble_load(list, 16, pool, NULL, &e, err) != FER_OK ||
         fer_ensemble_probs(e, ds, FER_TTA_NONE, 0, probs, member_acc, err) != FER_OK) {
         fprintf(stderr, "  %s\n", err);
         free(probs);
@@ -164,15 +164,15 @@ TEST(ensemble_refuses_what_does_not_fit)
     char err[FER_ERR_LEN], list[400];
     fer_ensemble *e = NULL;
     snprintf(list, sizeof(list), "%s,,%s", model_a, model_b);
-    CHECK(fer_ensemble_load(list, 4, NULL, &e, err) == FER_ERR_ARG && !e);
+    CHECK(fer_ensemble_load(list, 4, NULL, NULL, &e, err) == FER_ERR_ARG && !e);
     CHECK(strstr(err, "empty model name") != NULL);
     snprintf(list, sizeof(list), "%s,/nonexistent/m.fer", model_a);
-    CHECK(fer_ensemble_load(list, 4, NULL, &e, err) == FER_ERR_IO && !e);
+    CHECK(fer_ensemble_load(list, 4, NULL, NULL, &e, err) == FER_ERR_IO && !e);
     CHECK(strstr(err, "/nonexistent/m.fer") != NULL);
     snprintf(list, sizeof(list), "%s,%s", model_a, model_six);
-    CHECK(fer_ensemble_load(list, 4, NULL, &e, err) == FER_ERR_ARG && !e);
+    CHECK(fer_ensemble_load(list, 4, NULL, NULL, &e, err) == FER_ERR_ARG && !e);
     CHECK(strstr(err, "6 classes") != NULL);
-    CHECK(fer_ensemble_load("", 4, NULL, &e, err) == FER_ERR_ARG && !e);
+    CHECK(fer_ensemble_load("", 4, NULL, NULL, &e, err) == FER_ERR_ARG && !e);
     /* a truncated member: refused, and nothing leaks (the sanitizers watch) */
     char cut[128];
     test_tmp_path(cut, sizeof(cut), "cut.fer");
@@ -186,7 +186,7 @@ TEST(ensemble_refuses_what_does_not_fit)
     if (out)
         fclose(out);
     snprintf(list, sizeof(list), "%s,%s", model_a, cut);
-    CHECK(fer_ensemble_load(list, 4, NULL, &e, err) != FER_OK && !e);
+    CHECK(fer_ensemble_load(list, 4, NULL, NULL, &e, err) != FER_OK && !e);
     CHECK(strstr(err, "cut.fer") != NULL);
 }
 

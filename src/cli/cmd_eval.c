@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/pool.h"
 #include "nn/model_file.h"
+#include "pipeline/builtin_model.h"
 #include "train/ensemble.h"
 
 static const char *USAGE =
@@ -49,8 +50,8 @@ static int read_options(int argc, char **argv, struct eval_opts *o)
     *o = (struct eval_opts){.tta_name = "flip", .batch = 256};
     struct fer_opt opts[] = {
         {"model", FER_OPT_STR, &o->model_path,
-         "model file (.fer); several, separated by commas, are scored as an ensemble "
-         "(their probabilities averaged)",
+         "a built-in model by name (fast, accurate) or a .fer file; several, separated by "
+         "commas, are scored as an ensemble (their probabilities averaged)",
          NULL},
         {"data", FER_OPT_STR, &o->data_path, "FER2013 CSV (.csv or .csv.gz)", NULL},
         {"json", FER_OPT_FLAG, &o->json, "print one JSON object", NULL},
@@ -165,12 +166,21 @@ static enum fer_status load_faces(const struct eval_opts *o, struct eval_run *r,
     return st;
 }
 
+/* A member of --model: a built-in model's name or a classifier's file. */
+static enum fer_status load_builtin_or_file(const char *name, int max_batch, fer_net **net,
+                                            struct fer_meta *meta,
+                                            struct fer_checkpoint_extra *extra, char *err)
+{
+    return fer_builtin_or_file_load(name, FER_MODEL_CLASSIFIER, max_batch, net, meta, extra, err);
+}
+
 /* Loads the models and the faces and fills r->probs. FER_OK, or an error in err. */
 static enum fer_status score_faces(const struct eval_opts *o, struct eval_run *r, char *err)
 {
     enum fer_status st = fer_pool_new(o->threads, &r->pool, err);
     if (st == FER_OK)
-        st = fer_ensemble_load(o->model_path, o->batch, r->pool, &r->models, err);
+        st = fer_ensemble_load(o->model_path, o->batch, r->pool, load_builtin_or_file, &r->models,
+                               err);
     if (st == FER_OK)
         st = load_faces(o, r, err);
     if (st != FER_OK)

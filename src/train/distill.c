@@ -69,7 +69,7 @@ enum fer_status fer_distill_targets(fer_dataset *ds, const struct fer_teacher *t
     float *probs = NULL;
     if (!(t->weight >= 0 && t->weight <= 1) || !(t->temperature > 0 && t->temperature <= 100))
         return fer_distill_blend(ds, NULL, t->weight, t->temperature, err); /* its message */
-    enum fer_status st = fer_ensemble_load(t->models, TEACHER_BATCH, pool, &e, err);
+    enum fer_status st = fer_ensemble_load(t->models, TEACHER_BATCH, pool, NULL, &e, err);
     /* the teacher's raw probabilities: a model's fitted temperature is for its users, and
      * --teacher-temperature is how distillation softens or sharpens them */
     for (int i = 0; st == FER_OK && i < e->n; i++)

@@ -36,8 +36,10 @@ static enum fer_status check_member(const fer_ensemble *e, int i, char *err)
 }
 
 enum fer_status fer_ensemble_load(const char *list, int max_batch, fer_pool *pool,
-                                  fer_ensemble **out, char *err)
+                                  fer_model_loader load, fer_ensemble **out, char *err)
 {
+    if (!load)
+        load = fer_model_load;
     *out = NULL;
     fer_ensemble *e = fer_calloc(1, sizeof(*e));
     if (!e)
@@ -58,7 +60,7 @@ enum fer_status fer_ensemble_load(const char *list, int max_batch, fer_pool *poo
         int i = e->n;
         memcpy(e->paths[i], p, len);
         e->paths[i][len] = '\0';
-        st = fer_model_load(e->paths[i], max_batch, &e->nets[i], &e->metas[i], NULL, err);
+        st = load(e->paths[i], max_batch, &e->nets[i], &e->metas[i], NULL, err);
         if (st != FER_OK) {
             fer_meta_clear(&e->metas[i]); /* whatever a failed load left */
             break;

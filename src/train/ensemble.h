@@ -26,13 +26,21 @@ typedef struct fer_ensemble {
 } fer_ensemble;
 
 /*
- * Loads the comma-separated model files of list ("a.fer" or "a.fer,b.fer"),
- * each with room for batches of max_batch faces, working on pool. All must
- * have the same classes and input. On failure nothing stays loaded. The
- * caller frees *out with fer_ensemble_free.
+ * How a member is loaded from its name in the list: fer_model_load's signature. A caller above
+ * this level passes one that also knows the built-in models (`fer eval --model accurate`).
+ */
+typedef enum fer_status (*fer_model_loader)(const char *name, int max_batch, fer_net **net,
+                                            struct fer_meta *meta,
+                                            struct fer_checkpoint_extra *extra, char *err);
+
+/*
+ * Loads the comma-separated models of list ("a.fer" or "a.fer,b.fer") with
+ * load (NULL: fer_model_load, files only), each with room for batches of
+ * max_batch faces, working on pool. All must have the same classes and input.
+ * On failure nothing stays loaded. The caller frees *out with fer_ensemble_free.
  */
 enum fer_status fer_ensemble_load(const char *list, int max_batch, fer_pool *pool,
-                                  fer_ensemble **out, char *err);
+                                  fer_model_loader load, fer_ensemble **out, char *err);
 void fer_ensemble_free(fer_ensemble *e);
 
 /* Outputs of each member (they agree). */
