@@ -168,7 +168,7 @@ static size_t forward_scratch_of(struct shape s, int images, float *base,
     const struct tiles t = group_tiles_of(s, images);
     const size_t v = 16 * (t.ld > t.quarter ? t.ld : t.quarter) * (size_t)s.c;
     const size_t m = 16 * (size_t)(images * t.n) * ldf_of(s), planes = 4 * (size_t)s.c * t.quarter;
-    const size_t y = 4 * 16 * (size_t)y_stride(t),
+    const size_t y = 4 * 16 * (size_t)(t.n > y_stride(t) ? t.n : y_stride(t)),
                  one = images > 1 ? 16 * (size_t)s.c * t.quarter : 0;
     if (out) {
         out->v = base;
@@ -465,16 +465,19 @@ static void untransform_filters(int rows, int n, size_t per, size_t ldf, const f
     }
 }
 
-/* Output rows oy0 .. oy1 (2 ty and 2 ty + 1, within the map) of filters f0 .. f0 + nf from one tile
- * row's y (its tiles' outputs, 16 filters each, planes `stride` tiles apart): element by element.
- */
-static void scatter_rows_c(struct shape s, const float *y, int stride, float *out, int f0, int nf,
-                           int ty)
+/* Output rows 2 ty0 .. 2 ty1 (within the map) of filters f0 .. f0 + nf from y, the outputs of
+ * those tile rows' tiles, 16 filters each, a tile row `row_step` tiles after the one before and
+ * the four planes `stride` tiles apart: element by element. */
+static void scatter_rows_c(struct shape s, const float *y, int stride, int row_step, float *out,
+                           int f0, int nf, int ty0, int ty1)
 {
-    const int ow = s.w, oy1 = 2 * ty + 2 < s.h ? 2 * ty + 2 : s.h;
+    const int ow = s.w, oy1 = 2 * ty1 < s.h ? 2 * ty1 : s.h;
     for (int j = 0; j < nf; j++)
-        for (int oy = 2 * ty; oy < oy1; oy++) {
-            const float *ev = y + 16 * (size_t)(2 * (oy & 1) * stride) + (size_t)j;
+        for (int oy = 2 * ty0; oy < oy1; oy++) {
+            const float *ev = y +
+                              16 * ((size_t)(2 * (oy & 1) * stride) +
+                                    (size_t)((oy >> 1) - ty0) * (size_t)row_step) +
+                              (size_t)j;
             const float *od = ev + 16 * (size_t)stride;
             float *row = out + ((size_t)(f0 + j) * (size_t)s.h + (size_t)oy) * (size_t)ow;
             for (int x = 0; x < ow / 2; x++) {
@@ -560,25 +563,26 @@ static void output_transform_rows(struct shape s, struct tiles t, const float *m
                                   float *out, float *y, int f_begin, int f_end, int ty0, int ty1)
 {
     const size_t ldf = ldf_of(s);
-    const int stride = y_stride(t);
 #ifdef __x86_64__
     /* the vectors pay where a tile row is wide: a 48x48 map's output transform (32 filters,
      * one face) 63.4 -> 40.4 us; on a 12x12 map (6 tiles a row, 16 read) 11.4 -> 15.0 us */
-    const int avx512 = fer_simd_avx512() && t.tw >= 16;
-#endif
-    for (int ty = ty0; ty < ty1; ty++) {
-        const float *mu = m + (size_t)(ty * t.half) * ldf;
-        for (int f0 = f_begin; f0 < f_end; f0 += 16) {
-            const int nf = s.f - f0 < 16 ? s.f - f0 : 16;
-            untransform_filters(t.tw, stride, per, ldf, mu + f0, y);
-#ifdef __x86_64__
-            if (avx512) {
-                scatter_rows_avx512(s, y, stride, out, f0, nf, ty);
-                continue;
+    if (fer_simd_avx512() && t.tw >= 16) {
+        const int stride = y_stride(t);
+        for (int ty = ty0; ty < ty1; ty++)
+            for (int f0 = f_begin; f0 < f_end; f0 += 16) {
+                untransform_filters(t.tw, stride, per, ldf, m + (size_t)(ty * t.half) * ldf + f0,
+                                    y);
+                scatter_rows_avx512(s, y, stride, out, f0, s.f - f0 < 16 ? s.f - f0 : 16, ty);
             }
+        return;
+    }
 #endif
-            scatter_rows_c(s, y, stride, out, f0, nf, ty);
-        }
+    /* narrow maps: all the rows' tiles at once, fewer and longer loops (1% of a face) */
+    const int u0 = ty0 * t.half, u1 = ty1 * t.half < m_rows(t) ? ty1 * t.half : m_rows(t);
+    for (int f0 = f_begin; f0 < f_end; f0 += 16) {
+        untransform_filters(u1 - u0, t.n, per, ldf, m + (size_t)u0 * ldf + f0, y + 16 * u0);
+        scatter_rows_c(s, y + 16 * (size_t)u0, t.n, t.half, out, f0, s.f - f0 < 16 ? s.f - f0 : 16,
+                       ty0, ty1);
     }
 }
 
