@@ -2,17 +2,20 @@
 # onnx.sh - fer's inference against ONNX Runtime on the same networks, in one run: each model
 # exported with fer export and run by onnxruntime-node (bench/onnx_ort.mjs), beside
 # build/bench_infer on the .fer file; one face (batch 1) and batch 128, on 1 and 2 threads,
-# the two peers alternating so that machine noise hits both alike. The networks: the seed
+# the two peers alternating in several short rounds (which goes first alternates too), so that
+# the machine's drift, often 20-40% over a minute here, hits both alike: each ratio is the
+# median of the rounds' ratios, each time the median of the rounds' times. The networks: the seed
 # (models/seed.cfg, 2016's 9 layers; weights from one epoch on random faces, as speed does
 # not depend on them), the built-in fast model and the accurate network (models/fer-accurate.
 # cfg): its trained model when there is one (ACCURATE=FILE, models/fer-accurate.fer), else
 # weights from one epoch on random faces, as for the seed.
 # Prints a table with ratios and keeps the JSON lines in bench/out/onnx.jsonl.
 #
-#   make bench-onnx            (SECONDS_EACH=4 by default; pause training first)
+#   make bench-onnx     (ROUNDS=5 of SECONDS_EACH=2 by default; pause training first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${SECONDS_EACH:-4}
+secs=${SECONDS_EACH:-2}
+rounds=${ROUNDS:-5}
 mkdir -p bench/out
 out=bench/out/onnx.jsonl
 tmp=$(mktemp -d /tmp/fer_bench_onnx_XXXXXX)
@@ -33,26 +36,41 @@ if [[ ! -f $accurate ]]; then
 fi
 models+=("$accurate")
 for m in "${models[@]}"; do
-    onnx=$tmp/$(basename "$m" .fer).onnx
-    build/fer export "$m" "$onnx" 2>/dev/null
-    for threads in 1 2; do
-        build/bench_infer --model "$m" --threads "$threads" --seconds "$secs" >>"$out"
-        node bench/onnx_ort.mjs "$onnx" "$threads" "$secs" >>"$out"
+    build/fer export "$m" "$tmp/$(basename "$m" .fer).onnx" 2>/dev/null
+done
+run_fer() { build/bench_infer --model "$1" --threads "$2" --seconds "$secs" >>"$out"; }
+run_ort() { node bench/onnx_ort.mjs "$tmp/$(basename "$1" .fer).onnx" "$2" "$secs" >>"$out"; }
+for ((round = 1; round <= rounds; round++)); do
+    echo "round $round of $rounds" >&2
+    for m in "${models[@]}"; do
+        for threads in 1 2; do
+            if ((round % 2)); then
+                run_fer "$m" "$threads" && run_ort "$m" "$threads"
+            else
+                run_ort "$m" "$threads" && run_fer "$m" "$threads"
+            fi
+        done
     done
 done
 grep -m1 -o 'avx512[a-z_0-9]*' /proc/cpuinfo | sort -u | tr '\n' ' ' >"$tmp/isa"
 /usr/bin/python3 - "$out" "$(cat "$tmp/isa")" <<'PY'
-import json, os, sys
+import json, os, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-fer = {(os.path.basename(r["model"]).replace(".fer", ""), r["threads"]): r for r in rows if r["peer"] == "fer"}
-ort = {(os.path.basename(r["model"]).replace(".onnx", ""), r["threads"]): r for r in rows if r["peer"] == "onnxruntime"}
+cells = {}  # (network, threads) -> {"fer": [rounds], "onnxruntime": [rounds]}
+for r in rows:
+    name = os.path.basename(r["model"]).rsplit(".", 1)[0]
+    cells.setdefault((name, r["threads"]), {}).setdefault(r["peer"], []).append(r)
+med = statistics.median
 print(f"{'network':<14}{'MFLOP':>7}{'threads':>8}{'fer ms':>9}{'ORT ms':>9}{'ratio':>8}"
       f"{'fer f/s':>10}{'ORT f/s':>10}{'ratio':>8}")
-for (name, t), f in fer.items():
-    o = ort[(name, t)]
-    print(f"{name:<14}{f['mflop']:>7.0f}{t:>8}{f['b1_ms']:>9.2f}{o['b1_ms']:>9.2f}"
-          f"{o['b1_ms'] / f['b1_ms']:>7.2f}x{f['b128_faces_s']:>10.0f}{o['b128_faces_s']:>10.0f}"
-          f"{f['b128_faces_s'] / o['b128_faces_s']:>7.2f}x")
-print("ratio > 1: fer is faster (ORT ms / fer ms; fer faces/s / ORT faces/s). ms: one face, "
-      "median; f/s: faces per second at batch 128")
+for (name, t), c in cells.items():
+    f, o = c["fer"], c["onnxruntime"]
+    ms_ratio = med(b["b1_ms"] / a["b1_ms"] for a, b in zip(f, o))
+    fs_ratio = med(a["b128_faces_s"] / b["b128_faces_s"] for a, b in zip(f, o))
+    print(f"{name:<14}{f[0]['mflop']:>7.0f}{t:>8}{med(a['b1_ms'] for a in f):>9.2f}"
+          f"{med(b['b1_ms'] for b in o):>9.2f}{ms_ratio:>7.2f}x"
+          f"{med(a['b128_faces_s'] for a in f):>10.0f}{med(b['b128_faces_s'] for b in o):>10.0f}"
+          f"{fs_ratio:>7.2f}x")
+print(f"ratio > 1: fer is faster (ORT ms / fer ms; fer faces/s / ORT faces/s), the median of "
+      f"{len(f)} rounds' ratios. ms: one face, median; f/s: faces per second at batch 128")
 PY
