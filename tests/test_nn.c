@@ -19,6 +19,7 @@
 #include "nn/small_gemm.h"
 #include "nn/spec.h"
 #include "nn/stem.h"
+#include "nn/tile_scatter.h"
 #include "nn/winograd.h"
 #include "tmp_dir.h"
 
@@ -478,6 +479,37 @@ TEST(small_gemv_matches_textbook_product)
 /* Winograd's F(2x2, 3x3) and the small GEMM against the textbook sum, with each kernel, on even
  * and odd sides, with and without Winograd taking the layer (too small, stride 2, one input
  * channel, few filters). */
+/* The vector tile scatter moves every value the element loop moves, for maps of odd and even
+ * sides and 1 to 16 filters, and writes nothing else (the masked stores at a row's end). */
+TEST(tile_scatter_kernels_agree)
+{
+    if (!fer_tile_scatter_wide_fits(16))
+        return; /* no AVX-512 here: only the element loop runs */
+    static const int sides[][2] = {{31, 9},  {32, 32}, {33, 33}, {37, 40}, {47, 47},
+                                   {48, 31}, {50, 50}, {63, 20}, {64, 64}};
+    fer_rng rng;
+    fer_rng_seed(&rng, 5, 0, 0, 0);
+    for (size_t k = 0; k < sizeof(sides) / sizeof(sides[0]); k++) {
+        const int w = sides[k][0], h = sides[k][1], tw = (w + 1) / 2, stride = (tw + 15) / 16 * 16;
+        const size_t ny = 4 * 16 * (size_t)stride, nout = 16 * (size_t)h * (size_t)w;
+        float *y = malloc(sizeof(float) * ny), *a = malloc(sizeof(float) * nout),
+              *b = malloc(sizeof(float) * nout);
+        for (size_t i = 0; i < ny; i++)
+            y[i] = fer_rng_normal(&rng);
+        for (int nf = 1; nf <= 16; nf += 5)
+            for (int ty = 0; ty < (h + 1) / 2; ty += (h + 1) / 2 - 1) {
+                for (size_t i = 0; i < nout; i++)
+                    a[i] = b[i] = -1e30f;
+                fer_tile_scatter_rows(h, w, y, stride, 0, a, nf, ty, ty + 1);
+                fer_tile_scatter_row_wide(h, w, y, stride, b, nf, ty);
+                CHECK(memcmp(a, b, sizeof(float) * nout) == 0);
+            }
+        free(y);
+        free(a);
+        free(b);
+    }
+}
+
 TEST(winograd_matches_direct_convolution)
 {
     static const char *const kernels[] = {"avx512", "avx2", "portable"};
@@ -1593,6 +1625,7 @@ int main(void)
     RUN(stem_matches_direct_convolution);
     RUN(small_gemm_tn_matches_textbook_product);
     RUN(small_gemv_matches_textbook_product);
+    RUN(tile_scatter_kernels_agree);
     RUN(winograd_matches_direct_convolution);
     RUN(winograd_inference_matches_im2col);
     RUN(layers_done_by_conv_keep_their_rules_in_inference);

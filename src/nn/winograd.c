@@ -2,14 +2,12 @@
 #include "nn/winograd.h"
 
 #include <string.h>
-#ifdef __x86_64__
-#include <immintrin.h>
-#endif
 
 #include "core/alloc.h"
 #include "core/pool.h"
 #include "nn/simd.h"
 #include "nn/small_gemm.h"
+#include "nn/tile_scatter.h"
 
 /*
  * Where the 16 small GEMMs beat one (F x 9C times 9C x positions) on this
@@ -465,124 +463,30 @@ static void untransform_filters(int rows, int n, size_t per, size_t ldf, const f
     }
 }
 
-/* Output rows 2 ty0 .. 2 ty1 (within the map) of filters f0 .. f0 + nf from y, the outputs of
- * those tile rows' tiles, 16 filters each, a tile row `row_step` tiles after the one before and
- * the four planes `stride` tiles apart: element by element. */
-static void scatter_rows_c(struct shape s, const float *y, int stride, int row_step, float *out,
-                           int f0, int nf, int ty0, int ty1)
-{
-    const int ow = s.w, oy1 = 2 * ty1 < s.h ? 2 * ty1 : s.h;
-    for (int j = 0; j < nf; j++)
-        for (int oy = 2 * ty0; oy < oy1; oy++) {
-            const float *ev = y +
-                              16 * ((size_t)(2 * (oy & 1) * stride) +
-                                    (size_t)((oy >> 1) - ty0) * (size_t)row_step) +
-                              (size_t)j;
-            const float *od = ev + 16 * (size_t)stride;
-            float *row = out + ((size_t)(f0 + j) * (size_t)s.h + (size_t)oy) * (size_t)ow;
-            for (int x = 0; x < ow / 2; x++) {
-                row[2 * x] = ev[16 * x];
-                row[2 * x + 1] = od[16 * x];
-            }
-            if (ow & 1)
-                row[ow - 1] = ev[16 * (ow / 2)];
-        }
-}
-
-#ifdef __x86_64__
-/* r (16 rows of 16) turned into its transpose in place: unpacks of pairs, of quads, then two
- * rounds of 128-bit lane shuffles. */
-__attribute__((target("avx512f"), always_inline)) static inline void transpose16(__m512 r[16])
-{
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        const __m512d a = _mm512_castps_pd(t[i]), b = _mm512_castps_pd(t[i + 1]);
-        const __m512d c = _mm512_castps_pd(t[i + 2]), d = _mm512_castps_pd(t[i + 3]);
-        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    for (int h = 0; h < 16; h += 8)
-        for (int i = 0; i < 4; i++) {
-            t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
-            t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
-        }
-    for (int i = 0; i < 8; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-    }
-}
-
-/* scatter_rows_c in vectors: 16 tiles x 16 filters of the even- and odd-column planes turned
- * into 16 filters x 16 tiles in registers, then each filter's even and odd columns interleaved
- * into 32 outputs of its row. The same values, only moved. */
-__attribute__((target("avx512f"))) static void
-scatter_rows_avx512(struct shape s, const float *y, int stride, float *out, int f0, int nf, int ty)
-{
-    const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const __m512i hi =
-        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-    const int ow = s.w, oy1 = 2 * ty + 2 < s.h ? 2 * ty + 2 : s.h;
-    for (int oy = 2 * ty; oy < oy1; oy++) {
-        const float *ev = y + 16 * (size_t)(2 * (oy & 1) * stride);
-        const float *od = ev + 16 * (size_t)stride;
-        float *row = out + ((size_t)f0 * (size_t)s.h + (size_t)oy) * (size_t)ow;
-        const size_t plane = (size_t)s.h * (size_t)ow;
-        for (int x0 = 0; 2 * x0 < ow; x0 += 16) {
-            __m512 e[16], o[16];
-            for (int i = 0; i < 16; i++) {
-                e[i] = _mm512_loadu_ps(ev + 16 * (size_t)(x0 + i));
-                o[i] = _mm512_loadu_ps(od + 16 * (size_t)(x0 + i));
-            }
-            transpose16(e);
-            transpose16(o);
-            const int left = ow - 2 * x0;
-            const __mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
-            const __mmask16 m1 = left >= 32  ? 0xffff
-                                 : left > 16 ? (__mmask16)((1u << (left - 16)) - 1)
-                                             : 0;
-            for (int j = 0; j < nf; j++) {
-                float *dst = row + (size_t)j * plane + 2 * (size_t)x0;
-                _mm512_mask_storeu_ps(dst, m0, _mm512_permutex2var_ps(e[j], lo, o[j]));
-                _mm512_mask_storeu_ps(dst + 16, m1, _mm512_permutex2var_ps(e[j], hi, o[j]));
-            }
-        }
-    }
-}
-#endif
-
 /* out (F, OH, OW) = Aᵀ M A of every tile, Aᵀ = [1 1 1 0; 0 1 -1 -1], from M (16, m_rows, ldf),
  * filters f_begin .. f_end (a multiple of 16 apart, or to F), tile rows ty0 .. ty1, a tile row
  * at a time so that its outputs (y) stay in L1; odd sides and the extra tile column drop out. */
 static void output_transform_rows(struct shape s, struct tiles t, const float *m, size_t per,
                                   float *out, float *y, int f_begin, int f_end, int ty0, int ty1)
 {
-    const size_t ldf = ldf_of(s);
-#ifdef __x86_64__
-    /* the vectors pay where a tile row is wide: a 48x48 map's output transform (32 filters,
-     * one face) 63.4 -> 40.4 us; on a 12x12 map (6 tiles a row, 16 read) 11.4 -> 15.0 us */
-    if (fer_simd_avx512() && t.tw >= 16) {
+    const size_t ldf = ldf_of(s), hw = (size_t)s.h * (size_t)s.w;
+    if (fer_tile_scatter_wide_fits(t.tw)) {
         const int stride = y_stride(t);
         for (int ty = ty0; ty < ty1; ty++)
             for (int f0 = f_begin; f0 < f_end; f0 += 16) {
                 untransform_filters(t.tw, stride, per, ldf, m + (size_t)(ty * t.half) * ldf + f0,
                                     y);
-                scatter_rows_avx512(s, y, stride, out, f0, s.f - f0 < 16 ? s.f - f0 : 16, ty);
+                fer_tile_scatter_row_wide(s.h, s.w, y, stride, out + (size_t)f0 * hw,
+                                          s.f - f0 < 16 ? s.f - f0 : 16, ty);
             }
         return;
     }
-#endif
     /* narrow maps: all the rows' tiles at once, fewer and longer loops (1% of a face) */
     const int u0 = ty0 * t.half, u1 = ty1 * t.half < m_rows(t) ? ty1 * t.half : m_rows(t);
     for (int f0 = f_begin; f0 < f_end; f0 += 16) {
         untransform_filters(u1 - u0, t.n, per, ldf, m + (size_t)u0 * ldf + f0, y + 16 * u0);
-        scatter_rows_c(s, y + 16 * (size_t)u0, t.n, t.half, out, f0, s.f - f0 < 16 ? s.f - f0 : 16,
-                       ty0, ty1);
+        fer_tile_scatter_rows(s.h, s.w, y + 16 * (size_t)u0, t.n, t.half, out + (size_t)f0 * hw,
+                              s.f - f0 < 16 ? s.f - f0 : 16, ty0, ty1);
     }
 }
 
