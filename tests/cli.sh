@@ -38,6 +38,14 @@ expect "info on a name that is no built-in model nor file" 1 "$FER" info slow
 contains "says the file is missing" "$tmp/err" "slow"
 expect "export the fast model by name" 0 "$FER" export fast "$tmp/fast.onnx"
 [[ -s $tmp/fast.onnx ]] && ok "export by name wrote the file" || bad "export by name wrote the file"
+expect "average takes a built-in model by name: accurate into 6 classes" 0 "$FER" average \
+    --merge-disgust --no-progress --out "$tmp/accurate6.fer" accurate
+expect "info on it" 0 "$FER" info "$tmp/accurate6.fer"
+contains "it has the 6 classes" "$tmp/out" "classes: angry,fear,happy,sad,surprise,neutral"
+contains "and the accurate network" "$tmp/out" "mflop_per_face: 648.0"
+expect "average of a name that is no built-in model nor file" 1 "$FER" average --out "$tmp/x.fer" slow
+contains "names what it could not read" "$tmp/err" "slow"
+[[ -e $tmp/x.fer ]] && bad "a failed average left a file" || ok "a failed average leaves no file"
 expect "info --json --layers" 0 "$FER" info --json --layers
 if /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["meta"]["name"] and d["parameters"] > 0 and "conv" in d["layers"]; b = d["builtin_models"]; assert b[0]["name"] == "fast" and b[0]["default"] and b[0]["parameters"] == d["parameters"], b; assert [m["name"] for m in b] == ["fast", "accurate"] and not b[1]["default"] and b[1]["parameters"] > 2 * b[0]["parameters"] and b[1]["val_accuracy"] > b[0]["val_accuracy"], b' "$tmp/out"; then
     ok "info --json parses and has name, parameters, layers and the built-in models"

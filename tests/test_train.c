@@ -148,7 +148,7 @@ TEST(keep_last_epochs_for_averaging)
     fer_meta_clear(&meta);
     const char *both[] = {e2, e3};
     fer_net *net = NULL;
-    CHECK(fer_average_models(both, 2, 8, &net, &meta, err) == FER_OK);
+    CHECK(fer_average_models(both, 2, 8, NULL, &net, &meta, err) == FER_OK);
     fer_net_free(net);
     fer_meta_clear(&meta);
 }
@@ -166,7 +166,7 @@ TEST(average_is_the_mean_of_the_weights)
     CHECK(pa && pb && na == nb);
     const char *both[] = {a, b};
     fer_net *net = NULL;
-    CHECK(fer_average_models(both, 2, 8, &net, &mavg, err) == FER_OK);
+    CHECK(fer_average_models(both, 2, 8, NULL, &net, &mavg, err) == FER_OK);
     size_t n;
     const float *p = fer_net_params(net, &n);
     CHECK(n == na);
@@ -182,11 +182,11 @@ TEST(average_is_the_mean_of_the_weights)
     fer_net_free(net);
     fer_meta_clear(&mavg);
     const char *mixed[] = {a, six};
-    CHECK(fer_average_models(mixed, 2, 8, &net, &mavg, err) == FER_ERR_ARG);
+    CHECK(fer_average_models(mixed, 2, 8, NULL, &net, &mavg, err) == FER_ERR_ARG);
     CHECK(strstr(err, "classes") != NULL);
     CHECK(net == NULL && mavg.n == 0);
     const char *missing[] = {a, "/nonexistent/model.fer"};
-    CHECK(fer_average_models(missing, 2, 8, &net, &mavg, err) == FER_ERR_IO);
+    CHECK(fer_average_models(missing, 2, 8, NULL, &net, &mavg, err) == FER_ERR_IO);
     free(pa);
     free(pb);
     fer_meta_clear(&ma);

@@ -10,12 +10,14 @@
 #include "cli/commands.h"
 #include "core/pool.h"
 #include "nn/model_file.h"
+#include "pipeline/builtin_model.h"
 #include "train/average.h"
 #include "train/evaluate.h"
 
 static const char *USAGE =
     "fer average --out MODEL [--recalibrate TRAIN.csv] [--val FILE] [--merge-disgust] "
-    "[--name NAME] MODEL_OR_CKPT...";
+    "[--name NAME] MODEL_OR_CKPT...  (each a .fer file, a checkpoint, or a built-in model: "
+    "fast, accurate)";
 
 #define MAX_MODELS 64
 
@@ -93,7 +95,8 @@ static void free_run(struct average_run *r)
 /* The mean of the models' weights (merged to 6 classes with --merge-disgust), on the pool. */
 static enum fer_status average(const struct average_opts *o, struct average_run *r, char *err)
 {
-    enum fer_status st = fer_average_models(o->paths, o->n, 256, &r->net, &r->meta, err);
+    enum fer_status st = fer_average_models(o->paths, o->n, 256, fer_builtin_or_classifier_load,
+                                            &r->net, &r->meta, err);
     if (st == FER_OK && o->merge)
         st = fer_merge_disgust(&r->net, &r->meta, 256, err);
     if (st == FER_OK)

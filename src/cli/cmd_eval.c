@@ -166,21 +166,13 @@ static enum fer_status load_faces(const struct eval_opts *o, struct eval_run *r,
     return st;
 }
 
-/* A member of --model: a built-in model's name or a classifier's file. */
-static enum fer_status load_builtin_or_file(const char *name, int max_batch, fer_net **net,
-                                            struct fer_meta *meta,
-                                            struct fer_checkpoint_extra *extra, char *err)
-{
-    return fer_builtin_or_file_load(name, FER_MODEL_CLASSIFIER, max_batch, net, meta, extra, err);
-}
-
 /* Loads the models and the faces and fills r->probs. FER_OK, or an error in err. */
 static enum fer_status score_faces(const struct eval_opts *o, struct eval_run *r, char *err)
 {
     enum fer_status st = fer_pool_new(o->threads, &r->pool, err);
     if (st == FER_OK)
-        st = fer_ensemble_load(o->model_path, o->batch, r->pool, load_builtin_or_file, &r->models,
-                               err);
+        st = fer_ensemble_load(o->model_path, o->batch, r->pool, fer_builtin_or_classifier_load,
+                               &r->models, err);
     if (st == FER_OK)
         st = load_faces(o, r, err);
     if (st != FER_OK)

@@ -13,7 +13,7 @@
 #include "pipeline/builtin_model.h"
 
 static const char *USAGE = "fer export --format onnx MODEL OUT.onnx  (MODEL: a .fer file, or a "
-                           "built-in model: fast, builtin for the default)";
+                           "built-in model: fast, accurate; builtin for the default)";
 
 int fer_cmd_export(int argc, char **argv)
 {

@@ -29,8 +29,8 @@ struct fer_builtin_model fer_builtin_model_at(int i)
     struct fer_builtin_model m = {0};
     if (i >= 0 && i < fer_builtin_model_count()) {
         const struct builtin_entry *e = &builtin[i];
-        m = (struct fer_builtin_model){e->name, e->file, e->use, e->report, e->start,
-                                       (size_t)(e->end - e->start)};
+        m = (struct fer_builtin_model){e->name,   e->file,  e->use,
+                                       e->report, e->start, (size_t)(e->end - e->start)};
     }
     return m;
 }
@@ -59,4 +59,11 @@ enum fer_status fer_builtin_or_file_load(const char *model, enum fer_model_kind 
     char name[64];
     snprintf(name, sizeof(name), "the built-in %s model", b.name);
     return fer_model_load_memory_as(b.bytes, b.len, name, kind, max_batch, net, meta, extra, err);
+}
+
+enum fer_status fer_builtin_or_classifier_load(const char *model, int max_batch, fer_net **net,
+                                               struct fer_meta *meta,
+                                               struct fer_checkpoint_extra *extra, char *err)
+{
+    return fer_builtin_or_file_load(model, FER_MODEL_CLASSIFIER, max_batch, net, meta, extra, err);
 }

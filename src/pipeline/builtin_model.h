@@ -11,9 +11,9 @@
 #include "nn/model_file.h"
 
 struct fer_builtin_model {
-    const char *name; /* "fast" */
-    const char *file; /* the file it was built from: "models/fer-resnet.fer" */
-    const char *use;  /* what it is for, one line */
+    const char *name;   /* "fast" */
+    const char *file;   /* the file it was built from: "models/fer-resnet.fer" */
+    const char *use;    /* what it is for, one line */
     const char *report; /* its `fer report` folder in the repository: "models/fer-resnet-report" */
     const uint8_t *bytes;
     size_t len;
@@ -34,5 +34,12 @@ int fer_builtin_model_find(const char *name, struct fer_builtin_model *out);
 enum fer_status fer_builtin_or_file_load(const char *model, enum fer_model_kind kind, int max_batch,
                                          fer_net **net, struct fer_meta *meta,
                                          struct fer_checkpoint_extra *extra, char *err);
+
+/* The same for a classifier, with fer_model_load's signature: the loader (fer_model_loader)
+ * that lets a command's model lists name the built-in models (`fer eval --model accurate`,
+ * `fer average accurate ...`). */
+enum fer_status fer_builtin_or_classifier_load(const char *model, int max_batch, fer_net **net,
+                                               struct fer_meta *meta,
+                                               struct fer_checkpoint_extra *extra, char *err);
 
 #endif

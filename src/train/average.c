@@ -43,13 +43,16 @@ static enum fer_status same_shape(fer_net *first, fer_net *other, const char *fi
     return FER_OK;
 }
 
-enum fer_status fer_average_models(const char *const *paths, int n, int max_batch, fer_net **net,
-                                   struct fer_meta *meta, char *err)
+enum fer_status fer_average_models(const char *const *paths, int n, int max_batch,
+                                   fer_model_loader load, fer_net **net, struct fer_meta *meta,
+                                   char *err)
 {
+    if (!load)
+        load = fer_model_load;
     *net = NULL;
     if (n < 1)
         return fer_errorf(err, FER_ERR_ARG, "no models to average");
-    enum fer_status st = fer_model_load(paths[0], max_batch, net, meta, NULL, err);
+    enum fer_status st = load(paths[0], max_batch, net, meta, NULL, err);
     if (st != FER_OK)
         return st;
     size_t n_params, n_buffers;
@@ -65,7 +68,7 @@ enum fer_status fer_average_models(const char *const *paths, int n, int max_batc
     for (int i = 1; i < n && st == FER_OK; i++) {
         fer_net *other = NULL;
         struct fer_meta other_meta = {0};
-        st = fer_model_load(paths[i], 1, &other, &other_meta, NULL, err);
+        st = load(paths[i], 1, &other, &other_meta, NULL, err);
         if (st == FER_OK)
             st = same_shape(*net, other, paths[0], paths[i], err);
         if (st == FER_OK) {

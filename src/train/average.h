@@ -15,15 +15,17 @@
 #include "data/dataset.h"
 #include "nn/model_file.h"
 #include "nn/net.h"
+#include "train/ensemble.h"
 
 /*
- * Loads the n model or checkpoint files (same architecture and classes) and
- * returns in *net (max_batch images) the mean of their parameters and
- * batch-norm statistics, and in meta the first model's metadata with
+ * Loads the n models or checkpoints (same architecture and classes) with load (NULL:
+ * fer_model_load, files only) and returns in *net (max_batch images) the mean of their
+ * parameters and batch-norm statistics, and in meta the first model's metadata with
  * "averaged_from" added and the validation figures removed.
  */
-enum fer_status fer_average_models(const char *const *paths, int n, int max_batch, fer_net **net,
-                                   struct fer_meta *meta, char *err);
+enum fer_status fer_average_models(const char *const *paths, int n, int max_batch,
+                                   fer_model_loader load, fer_net **net, struct fer_meta *meta,
+                                   char *err);
 
 /*
  * Measures net's batch-norm running statistics again as the plain average
