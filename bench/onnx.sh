@@ -38,16 +38,26 @@ models+=("$accurate")
 for m in "${models[@]}"; do
     build/fer export "$m" "$tmp/$(basename "$m" .fer).onnx" 2>/dev/null
 done
-run_fer() { build/bench_infer --model "$1" --threads "$2" --seconds "$secs" >>"$out"; }
-run_ort() { node bench/onnx_ort.mjs "$tmp/$(basename "$1" .fer).onnx" "$2" "$secs" >>"$out"; }
+# each peer's JSON line gains its round, which pairs it with the other's; a failed run stops
+# the benchmark (set -e)
+run_fer() {
+    build/bench_infer --model "$1" --threads "$2" --seconds "$secs" >"$tmp/row"
+    sed "s/^{/{\"round\":$round,/" "$tmp/row" >>"$out"
+}
+run_ort() {
+    node bench/onnx_ort.mjs "$tmp/$(basename "$1" .fer).onnx" "$2" "$secs" >"$tmp/row"
+    sed "s/^{/{\"round\":$round,/" "$tmp/row" >>"$out"
+}
 for ((round = 1; round <= rounds; round++)); do
     echo "round $round of $rounds" >&2
     for m in "${models[@]}"; do
         for threads in 1 2; do
             if ((round % 2)); then
-                run_fer "$m" "$threads" && run_ort "$m" "$threads"
+                run_fer "$m" "$threads"
+                run_ort "$m" "$threads"
             else
-                run_ort "$m" "$threads" && run_fer "$m" "$threads"
+                run_ort "$m" "$threads"
+                run_fer "$m" "$threads"
             fi
         done
     done
@@ -56,21 +66,22 @@ grep -m1 -o 'avx512[a-z_0-9]*' /proc/cpuinfo | sort -u | tr '\n' ' ' >"$tmp/isa"
 /usr/bin/python3 - "$out" "$(cat "$tmp/isa")" <<'PY'
 import json, os, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-cells = {}  # (network, threads) -> {"fer": [rounds], "onnxruntime": [rounds]}
+cells = {}  # (network, threads) -> {round: {"fer": row, "onnxruntime": row}}
 for r in rows:
     name = os.path.basename(r["model"]).rsplit(".", 1)[0]
-    cells.setdefault((name, r["threads"]), {}).setdefault(r["peer"], []).append(r)
+    cells.setdefault((name, r["threads"]), {}).setdefault(r["round"], {})[r["peer"]] = r
 med = statistics.median
 print(f"{'network':<14}{'MFLOP':>7}{'threads':>8}{'fer ms':>9}{'ORT ms':>9}{'ratio':>8}"
-      f"{'fer f/s':>10}{'ORT f/s':>10}{'ratio':>8}")
+      f"{'fer f/s':>10}{'ORT f/s':>10}{'ratio':>8}{'rounds':>8}")
 for (name, t), c in cells.items():
-    f, o = c["fer"], c["onnxruntime"]
-    ms_ratio = med(b["b1_ms"] / a["b1_ms"] for a, b in zip(f, o))
-    fs_ratio = med(a["b128_faces_s"] / b["b128_faces_s"] for a, b in zip(f, o))
+    pairs = [(p["fer"], p["onnxruntime"]) for p in c.values() if len(p) == 2]
+    f, o = [a for a, _ in pairs], [b for _, b in pairs]
+    ms_ratio = med(b["b1_ms"] / a["b1_ms"] for a, b in pairs)
+    fs_ratio = med(a["b128_faces_s"] / b["b128_faces_s"] for a, b in pairs)
     print(f"{name:<14}{f[0]['mflop']:>7.0f}{t:>8}{med(a['b1_ms'] for a in f):>9.2f}"
           f"{med(b['b1_ms'] for b in o):>9.2f}{ms_ratio:>7.2f}x"
           f"{med(a['b128_faces_s'] for a in f):>10.0f}{med(b['b128_faces_s'] for b in o):>10.0f}"
-          f"{fs_ratio:>7.2f}x")
-print(f"ratio > 1: fer is faster (ORT ms / fer ms; fer faces/s / ORT faces/s), the median of "
-      f"{len(f)} rounds' ratios. ms: one face, median; f/s: faces per second at batch 128")
+          f"{fs_ratio:>7.2f}x{len(pairs):>8}")
+print("ratio > 1: fer is faster (ORT ms / fer ms; fer faces/s / ORT faces/s), the median of the "
+      "rounds' ratios. ms: one face, median; f/s: faces per second at batch 128")
 PY

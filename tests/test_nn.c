@@ -476,9 +476,6 @@ TEST(small_gemv_matches_textbook_product)
     fer_small_gemm_use(NULL);
 }
 
-/* Winograd's F(2x2, 3x3) and the small GEMM against the textbook sum, with each kernel, on even
- * and odd sides, with and without Winograd taking the layer (too small, stride 2, one input
- * channel, few filters). */
 /* The vector tile scatter moves every value the element loop moves, for maps of odd and even
  * sides and 1 to 16 filters, and writes nothing else (the masked stores at a row's end). */
 TEST(tile_scatter_kernels_agree)
@@ -497,7 +494,7 @@ TEST(tile_scatter_kernels_agree)
         for (size_t i = 0; i < ny; i++)
             y[i] = fer_rng_normal(&rng);
         for (int nf = 1; nf <= 16; nf += 5)
-            for (int ty = 0; ty < (h + 1) / 2; ty += (h + 1) / 2 - 1) {
+            for (int ty = 0, last = (h + 1) / 2 - 1; ty <= last; ty += last > 0 ? last : 1) {
                 for (size_t i = 0; i < nout; i++)
                     a[i] = b[i] = -1e30f;
                 fer_tile_scatter_rows(h, w, y, stride, 0, a, nf, ty, ty + 1);
@@ -510,6 +507,9 @@ TEST(tile_scatter_kernels_agree)
     }
 }
 
+/* Winograd's F(2x2, 3x3) and the small GEMM against the textbook sum, with each kernel, on even
+ * and odd sides, with and without Winograd taking the layer (too small, stride 2, one input
+ * channel, few filters). */
 TEST(winograd_matches_direct_convolution)
 {
     static const char *const kernels[] = {"avx512", "avx2", "portable"};

@@ -464,8 +464,9 @@ static void untransform_filters(int rows, int n, size_t per, size_t ldf, const f
 }
 
 /* out (F, OH, OW) = Aᵀ M A of every tile, Aᵀ = [1 1 1 0; 0 1 -1 -1], from M (16, m_rows, ldf),
- * filters f_begin .. f_end (a multiple of 16 apart, or to F), tile rows ty0 .. ty1, a tile row
- * at a time so that its outputs (y) stay in L1; odd sides and the extra tile column drop out. */
+ * filters f_begin .. f_end (a multiple of 16 apart, or to F), tile rows ty0 .. ty1; odd sides and
+ * the extra tile column drop out. Wide maps go a tile row at a time, so that its outputs (y)
+ * stay in L1 for the vector scatter; narrow ones all their rows at once. */
 static void output_transform_rows(struct shape s, struct tiles t, const float *m, size_t per,
                                   float *out, float *y, int f_begin, int f_end, int ty0, int ty1)
 {
