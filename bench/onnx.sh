@@ -40,14 +40,12 @@ for m in "${models[@]}"; do
 done
 # each peer's JSON line gains its round, which pairs it with the other's; a failed run stops
 # the benchmark (set -e)
-run_fer() {
-    build/bench_infer --model "$1" --threads "$2" --seconds "$secs" >"$tmp/row"
+record() {
+    "$@" >"$tmp/row"
     sed "s/^{/{\"round\":$round,/" "$tmp/row" >>"$out"
 }
-run_ort() {
-    node bench/onnx_ort.mjs "$tmp/$(basename "$1" .fer).onnx" "$2" "$secs" >"$tmp/row"
-    sed "s/^{/{\"round\":$round,/" "$tmp/row" >>"$out"
-}
+run_fer() { record build/bench_infer --model "$1" --threads "$2" --seconds "$secs"; }
+run_ort() { record node bench/onnx_ort.mjs "$tmp/$(basename "$1" .fer).onnx" "$2" "$secs"; }
 for ((round = 1; round <= rounds; round++)); do
     echo "round $round of $rounds" >&2
     for m in "${models[@]}"; do
