@@ -1,6 +1,7 @@
 /* test_core.c - status strings, allocation faults, RNG, SHA-256, thread pool, progress. */
 #include <stdatomic.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/alloc.h"
@@ -134,6 +135,34 @@ TEST(pool_runs_every_task_once)
     fer_pool_free(NULL);
 }
 
+/* Thread 1's tasks take 2 ms each, thread 0's no time: thread 0, its own run done, takes what is
+ * left at the back of thread 1's. */
+static atomic_int slow_hits[64], fast_runs;
+
+static void slow_on_thread_one(void *arg, size_t t, int thread)
+{
+    (void)arg;
+    atomic_fetch_add(&slow_hits[t], 1);
+    if (thread == 1)
+        usleep(2000);
+    else
+        atomic_fetch_add(&fast_runs, 1);
+}
+
+TEST(pool_gives_a_slow_threads_tasks_to_another)
+{
+    fer_pool *pool;
+    char err[FER_ERR_LEN];
+    CHECK(fer_pool_new(2, &pool, err) == FER_OK);
+    fer_pool_run(pool, 64, slow_on_thread_one, NULL);
+    int once = 1;
+    for (int i = 0; i < 64; i++)
+        once &= atomic_load(&slow_hits[i]) == 1;
+    CHECK(once);
+    CHECK(atomic_load(&fast_runs) > 32); /* its own half, and more */
+    fer_pool_free(pool);
+}
+
 TEST(progress_and_durations)
 {
     char buf[32];
@@ -158,6 +187,7 @@ int main(void)
     RUN(rng_reproducible);
     RUN(sha256_vectors);
     RUN(pool_runs_every_task_once);
+    RUN(pool_gives_a_slow_threads_tasks_to_another);
     RUN(progress_and_durations);
     return check_report();
 }

@@ -1,12 +1,14 @@
 /*
  * pool.h - a fixed thread pool that runs parallel-for loops.
  *
- * fer owns its threads: BLAS runs single-threaded and the pool splits work
- * (images of a batch, rows of a matrix) across cores. fer_pool_run calls
- * fn(arg, task, thread) for every task in [0, n_tasks); the calling thread
- * takes part as thread 0, so a pool of 1 thread runs everything inline.
- * `thread` is in [0, fer_pool_threads()) and may index per-thread scratch;
- * results must depend only on `task`, never on `thread`, which keeps outputs
+ * fer owns its threads: BLAS runs single-threaded and the pool splits work (images of a batch,
+ * rows of a matrix) across cores. fer_pool_run calls fn(arg, task, thread) for every task in
+ * [0, n_tasks); the calling thread takes part as thread 0, so a pool of 1 thread runs everything
+ * inline. Each thread first takes a run of neighbouring tasks in order (thread t of T those from
+ * n_tasks * t / T on), then what is left at the back of the others' runs: neighbouring tasks
+ * find what they share in their thread's cache, and a core that falls behind (or was not
+ * running) leaves its tasks to the others. `thread` is in [0, fer_pool_threads()) and may index
+ * per-thread scratch; results must depend only on `task`, never on `thread`, which keeps outputs
  * identical for any thread count.
  */
 #ifndef FER_CORE_POOL_H
@@ -17,9 +19,10 @@
 #include "core/status.h"
 
 typedef struct fer_pool fer_pool;
+#define FER_POOL_MOST_THREADS 256
 typedef void (*fer_pool_fn)(void *arg, size_t task, int thread);
 
-/* n_threads <= 0 means one per online CPU. */
+/* n_threads <= 0 means one per online CPU; at most FER_POOL_MOST_THREADS. */
 enum fer_status fer_pool_new(int n_threads, fer_pool **out, char *err);
 void fer_pool_free(fer_pool *pool);
 int fer_pool_threads(const fer_pool *pool);
