@@ -83,6 +83,7 @@ int main(int argc, char **argv)
         lat[n++] = (fer_now() - s) * 1e3;
     }
     qsort(lat, (size_t)n, sizeof(double), cmp_double);
+    const double share0 = fer_pool_weight(pool, 0); /* of one face's split layers, as paced */
 
     /* batch 128 */
     fer_net_forward(net, BATCH, 0);
@@ -94,9 +95,8 @@ int main(int argc, char **argv)
     }
     double rate = (double)runs * BATCH / (fer_now() - t0);
     printf("{\"peer\":\"fer\",\"model\":\"%s\",\"threads\":%d,\"b1_ms\":%.4f,\"b1_p90_ms\":%.4f,"
-           "\"b1_runs\":%d,"
-           "\"b128_faces_s\":%.2f,\"mflop\":%.1f}\n",
-           model, threads, lat[n / 2], lat[n * 9 / 10], n, rate, fer_net_flops(net) / 1e6);
+           "\"b1_runs\":%d,\"b1_thread0_share\":%.3f,\"b128_faces_s\":%.2f,\"mflop\":%.1f}\n",
+           model, threads, lat[n / 2], lat[n * 9 / 10], n, share0, rate, fer_net_flops(net) / 1e6);
     if (profile && fer_net_profile_start(net) == FER_OK) {
         for (int i = 0; i < n; i++)
             fer_net_forward(net, 1, 0);

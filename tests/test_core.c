@@ -163,6 +163,49 @@ TEST(pool_gives_a_slow_threads_tasks_to_another)
     fer_pool_free(pool);
 }
 
+/* Split runs of 100 units, each unit a 50 us sleep on thread 1 and 5 us of work on thread 0
+ * (with none, thread 0 would take thread 1's range before it woke): every unit once a run, and
+ * thread 0's range grows. */
+static atomic_int unit_hits[100], units_on_zero;
+
+static void paced_range(void *arg, size_t begin, size_t end, int thread)
+{
+    (void)arg;
+    for (size_t u = begin; u < end; u++) {
+        atomic_fetch_add(&unit_hits[u], 1);
+        if (thread == 1) {
+            usleep(50);
+        } else {
+            for (const double t0 = fer_now(); fer_now() - t0 < 5e-6;)
+                ;
+            atomic_fetch_add(&units_on_zero, 1);
+        }
+    }
+}
+
+TEST(pool_split_follows_the_threads_pace)
+{
+    fer_pool *pool;
+    char err[FER_ERR_LEN];
+    CHECK(fer_pool_new(2, &pool, err) == FER_OK);
+    CHECK(fer_pool_weight(pool, 0) == 0.5);
+    int once = 1;
+    for (int run = 0; run < 60; run++) {
+        for (int u = 0; u < 100; u++)
+            atomic_store(&unit_hits[u], 0);
+        atomic_store(&units_on_zero, 0);
+        fer_pool_run_split(pool, 100, paced_range, NULL);
+        for (int u = 0; u < 100; u++)
+            once &= atomic_load(&unit_hits[u]) == 1;
+    }
+    CHECK(once);
+    CHECK(fer_pool_weight(pool, 0) > 0.6);
+    CHECK(atomic_load(&units_on_zero) > 60);
+    fer_pool_free(pool);
+    fer_pool_run_split(NULL, 3, paced_range, NULL); /* inline: thread 0 */
+    CHECK(atomic_load(&unit_hits[2]) == 2);
+}
+
 TEST(progress_and_durations)
 {
     char buf[32];
@@ -188,6 +231,7 @@ int main(void)
     RUN(sha256_vectors);
     RUN(pool_runs_every_task_once);
     RUN(pool_gives_a_slow_threads_tasks_to_another);
+    RUN(pool_split_follows_the_threads_pace);
     RUN(progress_and_durations);
     return check_report();
 }

@@ -16,6 +16,14 @@
  * two cores (nice 10), one face of the seed network on two threads: the 90th percentile 3.8 ->
  * 2.8 ms, where each layer had waited for the descheduled worker to check in.
  *
+ * fer_pool_run_split cuts work of units in a row into one range per thread, sized to the
+ * threads' pace: each thread's share of the units moves, run by run, a sixteenth of the way to
+ * its share of the last run's speed (units per tick from the run's start to its last unit, so a
+ * worker that starts late gets less). In slow spells of this machine one core ran 10-18% slower
+ * than the other for seconds on end (one face of the seed network, its Winograd layers on fixed
+ * halves, 2,000 faces: the slower thread's half took that much longer); fixed halves waited
+ * for it at every layer.
+ *
  * Waking a sleeping thread (a futex through the kernel) takes tens of microseconds in a virtual
  * machine: one face split over two threads runs a parallel step for each layer. So each side
  * spins a while first: a worker that finished a run watches for the next one for up to
@@ -30,18 +38,31 @@
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include <x86intrin.h>
 #define CPU_RELAX() _mm_pause()
+/* A clock for pacing, a few nanoseconds to read: the time-stamp counter, whose rate is fixed. */
+#define PACE_CLOCK() __rdtsc()
 #else
-#define CPU_RELAX() ((void)0)
+#define CPU_RELAX()  ((void)0)
+#define PACE_CLOCK() ((uint64_t)(fer_now() * 1e9))
 #endif
 
 #include "core/alloc.h"
+#include "core/progress.h"
 
 /* A thread's share of a run: tasks [front, back) in one word (front in the low 32 bits), so
  * that its owner taking the front and another thread taking the back cannot both take the last
  * one. A cache line each, as every take writes it. */
 struct share {
     _Alignas(64) _Atomic uint64_t range;
+};
+
+/* A thread's pace in fer_pool_run_split: the share of the units it gets (its weight, kept by
+ * the caller), and in the last run the units it ran and when it finished them. */
+struct pace {
+    _Alignas(64) double weight;
+    size_t units;
+    uint64_t end;
 };
 
 /* Tasks of one run at most: a share's word holds 32-bit indices. */
@@ -61,6 +82,12 @@ struct fer_pool {
     void *arg;
     size_t first, n_tasks; /* the run's tasks are first .. first + n_tasks - 1 of the job */
     _Alignas(64) atomic_size_t done; /* tasks of the run finished */
+    /* fer_pool_run_split's run: one task for each thread's range */
+    fer_pool_range_fn range_fn;
+    void *range_arg;
+    size_t *bounds; /* n_threads + 1: task t's units are bounds[t] .. bounds[t + 1] */
+    uint64_t run_start;
+    struct pace *pace; /* n_threads of them */
 };
 
 #define SPIN_ROUNDS 4096
@@ -188,10 +215,14 @@ enum fer_status fer_pool_new(int n_threads, fer_pool **out, char *err)
     atomic_init(&p->done, 0);
     p->threads = fer_calloc((size_t)n_threads, sizeof(pthread_t));
     p->shares = fer_alloc_aligned((size_t)n_threads, sizeof(struct share));
-    if (!p->threads || !p->shares) {
+    p->bounds = fer_calloc((size_t)n_threads + 1, sizeof(size_t));
+    p->pace = fer_alloc_aligned((size_t)n_threads, sizeof(struct pace));
+    if (!p->threads || !p->shares || !p->bounds || !p->pace) {
         fer_pool_free(p);
         return fer_errorf(err, FER_ERR_NOMEM, "out of memory creating thread pool");
     }
+    for (int i = 0; i < n_threads; i++)
+        p->pace[i].weight = 1.0 / n_threads;
     for (int i = 1; i < n_threads; i++) {
         struct worker_start *ws = fer_malloc(sizeof(*ws));
         if (ws) {
@@ -225,6 +256,8 @@ void fer_pool_free(fer_pool *p)
     pthread_cond_destroy(&p->done_cv);
     fer_free(p->threads);
     fer_free(p->shares);
+    fer_free(p->bounds);
+    fer_free(p->pace);
     fer_free(p);
 }
 
@@ -273,4 +306,77 @@ void fer_pool_run(fer_pool *p, size_t n_tasks, fer_pool_fn fn, void *arg)
     }
     for (size_t first = 0; first < n_tasks; first += RUN_MOST_TASKS)
         run(p, first, n_tasks - first < RUN_MOST_TASKS ? n_tasks - first : RUN_MOST_TASKS, fn, arg);
+}
+
+/* How far a thread's weight may move from an equal share, either way: half of it. */
+#define PACE_SPREAD 0.5
+/* How much of a weight one run's pace moves: a slow spell, which lasts seconds, is followed
+ * within a few dozen runs (a face's layers), one late run does not throw the cut. */
+#define PACE_STEP (1.0 / 16)
+
+/* Task t of a split run: thread t's range, timed for its pace. */
+static void split_task(void *arg, size_t task, int thread)
+{
+    fer_pool *p = arg;
+    const size_t begin = p->bounds[task], end = p->bounds[task + 1];
+    if (end > begin)
+        p->range_fn(p->range_arg, begin, end, thread);
+    p->pace[thread].units += end - begin;
+    p->pace[thread].end = PACE_CLOCK();
+}
+
+/* The weights moved towards each thread's share of the run's speed (units a tick, from the
+ * run's start to the thread's last unit), where every thread took part. */
+static void update_pace(fer_pool *p)
+{
+    const int n = p->n_threads;
+    double rate[FER_POOL_MOST_THREADS], total = 0;
+    for (int t = 0; t < n; t++) {
+        if (!p->pace[t].units)
+            return; /* a thread that did not run: absent, not slow; its range was taken */
+        const double ticks = (double)(p->pace[t].end - p->run_start);
+        rate[t] = (double)p->pace[t].units / (ticks > 1 ? ticks : 1);
+        total += rate[t];
+    }
+    const double low = (1 - PACE_SPREAD) / n, high = (1 + PACE_SPREAD) / n;
+    double sum = 0;
+    for (int t = 0; t < n; t++) {
+        double w = (1 - PACE_STEP) * p->pace[t].weight + PACE_STEP * rate[t] / total;
+        w = w < low ? low : w > high ? high : w;
+        p->pace[t].weight = w;
+        sum += w;
+    }
+    for (int t = 0; t < n; t++)
+        p->pace[t].weight /= sum;
+}
+
+void fer_pool_run_split(fer_pool *p, size_t n_units, fer_pool_range_fn fn, void *arg)
+{
+    if (!p || p->n_threads == 1 || n_units <= 1) {
+        if (n_units)
+            fn(arg, 0, n_units, 0);
+        return;
+    }
+    double cum = 0;
+    p->bounds[0] = 0;
+    for (int t = 0; t < p->n_threads; t++) {
+        cum += p->pace[t].weight;
+        const double at = cum * (double)n_units + 0.5;
+        size_t b = at < (double)n_units ? (size_t)at : n_units;
+        p->bounds[t + 1] = b < p->bounds[t] ? p->bounds[t] : b;
+        p->pace[t].units = 0;
+    }
+    p->bounds[p->n_threads] = n_units;
+    p->range_fn = fn;
+    p->range_arg = arg;
+    p->run_start = PACE_CLOCK();
+    run(p, 0, (size_t)p->n_threads, split_task, p);
+    update_pace(p);
+}
+
+double fer_pool_weight(const fer_pool *p, int thread)
+{
+    if (!p || p->n_threads == 1)
+        return 1;
+    return thread >= 0 && thread < p->n_threads ? p->pace[thread].weight : 0;
 }

@@ -29,6 +29,17 @@ int fer_pool_threads(const fer_pool *pool);
 /* Runs all tasks and returns when they are done. Not reentrant. pool may be NULL (inline). */
 void fer_pool_run(fer_pool *pool, size_t n_tasks, fer_pool_fn fn, void *arg);
 
+/* Work of n_units units in a row, whose neighbours share data (the tile rows of a face's layer,
+ * the filters a row of tiles needs), cut into one range of units for each thread in proportion
+ * to how fast the threads got through their ranges lately: fn(arg, begin, end, thread) for
+ * ranges that together cover [0, n_units) once. Where one core runs slower than the other for
+ * a while (its host busy), its threads take less; where a thread does not run at all, another
+ * takes its range. How the units are cut must not change any value. */
+typedef void (*fer_pool_range_fn)(void *arg, size_t begin, size_t end, int thread);
+void fer_pool_run_split(fer_pool *pool, size_t n_units, fer_pool_range_fn fn, void *arg);
+/* The share of fer_pool_run_split's units that thread `thread` gets now (1 / threads at first). */
+double fer_pool_weight(const fer_pool *pool, int thread);
+
 /* Number of online CPUs (at least 1). */
 int fer_cpu_count(void);
 

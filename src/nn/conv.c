@@ -390,23 +390,18 @@ struct face_share_job {
     const struct fer_layer *l;
     const float *in;
     float *dst, **scratch;
-    size_t tasks;
     struct shared_finish fin;
 };
 
-/* The packed product (a 1x1 projection, a strided convolution): each task makes its own columns
- * and takes a share of the filters' panels of FER_GEMM_MR rows, then finishes the channels it
- * made. The same values as the one-thread product. */
-static void packed_shared_task(void *arg, size_t task, int thread)
+/* The packed product (a 1x1 projection, a strided convolution), the units the filters' panels of
+ * FER_GEMM_MR rows: each range makes its own columns and finishes the channels it made. The same
+ * values as the one-thread product. */
+static void packed_shared_range(void *arg, size_t p0, size_t p1, int thread)
 {
     const struct face_share_job *j = arg;
     const struct fer_layer *l = j->l;
     const size_t kdim = (size_t)l->in_c * (size_t)(l->size * l->size);
     const size_t n = (size_t)l->out_h * (size_t)l->out_w;
-    const size_t panels = ((size_t)l->out_c + FER_GEMM_MR - 1) / FER_GEMM_MR;
-    const size_t p0 = panels * task / j->tasks, p1 = panels * (task + 1) / j->tasks;
-    if (p1 == p0)
-        return;
     const int f0 = (int)p0 * FER_GEMM_MR;
     const int f1 = (int)p1 * FER_GEMM_MR < l->out_c ? (int)p1 * FER_GEMM_MR : l->out_c;
     size_t ld;
@@ -416,12 +411,11 @@ static void packed_shared_task(void *arg, size_t task, int thread)
     finish_channels(j->fin.job, j->fin.image, j->dst, f0, f1, 0, n);
 }
 
-/* The stem: each task a run of the filters, which it then finishes. */
-static void stem_shared_task(void *arg, size_t task, int thread)
+/* The stem, the units pairs of filters (its kernel's step): each range made, then finished. */
+static void stem_shared_range(void *arg, size_t p0, size_t p1, int thread)
 {
     const struct face_share_job *j = arg;
-    const int f0 = (int)((size_t)j->l->out_c * task / j->tasks);
-    const int f1 = (int)((size_t)j->l->out_c * (task + 1) / j->tasks);
+    const int f0 = 2 * (int)p0, f1 = 2 * (int)p1 < j->l->out_c ? 2 * (int)p1 : j->l->out_c;
     fer_stem_forward(j->l, j->in, j->dst, f0, f1, j->scratch[thread]);
     finish_channels(j->fin.job, j->fin.image, j->dst, f0, f1, 0,
                     (size_t)j->l->out_h * (size_t)j->l->out_w);
@@ -457,7 +451,11 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
     /* training keeps the output before batch norm (xhat) for the backward pass; inference
      * writes it where batch norm then works in place */
     const struct finish_job fin = finish_job_of(l, p);
-    struct conv_job j = {.l = l, .p = p, .fin = &fin, .path = path, .group = 1,
+    struct conv_job j = {.l = l,
+                         .p = p,
+                         .fin = &fin,
+                         .path = path,
+                         .group = 1,
                          .dst = l->batch_norm && p->training ? l->xhat : l->out};
     size_t tasks = (size_t)p->batch;
     const int threads = p->pool ? fer_pool_threads(p->pool) : 1;
@@ -471,9 +469,12 @@ void fer_conv_forward(struct fer_layer *l, struct fer_pass *p)
             if (path == PATH_WINOGRAD) {
                 fer_winograd_forward_shared(l, in, dst, p->scratch, p->pool, finish_shared, &sf);
             } else {
-                struct face_share_job fs = {l, in, dst, p->scratch, (size_t)threads, sf};
-                fer_pool_run(p->pool, fs.tasks,
-                             path == PATH_STEM ? stem_shared_task : packed_shared_task, &fs);
+                struct face_share_job fs = {l, in, dst, p->scratch, sf};
+                if (path == PATH_STEM)
+                    fer_pool_run_split(p->pool, (size_t)(l->out_c + 1) / 2, stem_shared_range, &fs);
+                else
+                    fer_pool_run_split(p->pool, (size_t)(l->out_c + FER_GEMM_MR - 1) / FER_GEMM_MR,
+                                       packed_shared_range, &fs);
             }
         }
         tasks = 0;
@@ -597,8 +598,8 @@ void fer_conv_backward(struct fer_layer *l, struct fer_pass *p)
         path = PATH_WINOGRAD;
     /* the weight gradient: Winograd where it pays, else delta · colᵀ */
     const int wino_grad = p->own_kernels && fer_winograd_fits_grad(l);
-    struct conv_job j = {.l = l, .p = p, .groups = groups, .path = path, .wino_grad = wino_grad,
-                         .group = 1};
+    struct conv_job j = {
+        .l = l, .p = p, .groups = groups, .path = path, .wino_grad = wino_grad, .group = 1};
     fer_pool_run(p->pool, (size_t)groups, backward_task, &j);
     if (!wino_grad) {
         struct reduce_job r = {l->dw, p->parts, l->n_w, groups, 4096};

@@ -537,15 +537,17 @@ void fer_winograd_forward(const struct fer_layer *l, const float *in, int images
 }
 
 /*
- * One image over all of a pool's threads (fer_winograd_forward_shared). Each task makes its own
- * input transform and runs its share to the end in its own thread's scratch: no V or M crosses
- * between cores, whose cache lines take about a quarter of a microsecond each way on this
- * machine's virtual cores (a 470 ns round trip), and a layer is one parallel step, not three.
- * The share is a run of the filters' panels (FILTER_PANEL filters, as fer_small_gemm_tn_pack
- * lays them out) through the 16 products and the output transform, after a transform of every
- * channel and tile; where there are fewer panels than tasks (32 filters, as on the large maps
- * of the 2016 network), a run of tile rows of every filter, after a transform of those tiles
- * only. Every value is computed as fer_winograd_forward computes it.
+ * One image over all of a pool's threads (fer_winograd_forward_shared), each thread a range of
+ * it (fer_pool_run_split, which sizes the ranges to the threads' pace), run in its own thread's
+ * scratch from the input transform to the finish: no V or M crosses between cores, whose cache
+ * lines take about a quarter of a microsecond each way on this machine's virtual cores (a 470
+ * ns round trip), and a layer is one parallel step, not three. Where the filters make at least
+ * as many panels (FILTER_PANEL filters, as fer_small_gemm_tn_pack lays them out) as there are
+ * threads, the units are each panel's tile rows, panel after panel: a thread transforms every
+ * channel and tile, then runs its whole panels together and the rows it has of a panel cut
+ * between threads. Where there are fewer (32 filters, as on the large maps of the 2016
+ * network), the units are tile rows of every filter, after a transform of those tiles only.
+ * Every value is computed as fer_winograd_forward computes it.
  */
 #define FILTER_PANEL 32
 
@@ -554,9 +556,9 @@ struct shared_job {
     struct tiles t;
     const float *filters, *in;
     float *dst, **scratch;
-    size_t tasks;
     fer_winograd_finish finish;
     void *finish_arg;
+    int by_panel; /* units are (panel, tile row), not tile rows of every filter */
 };
 
 /* Filter columns f0 .. f1 (of the packing's cols) for tiles u0 .. u1: the 16 products. */
@@ -572,13 +574,13 @@ static void shared_products(const struct shared_job *j, const struct forward_scr
 }
 
 /*
- * Tile rows whose products and output transform a share runs together, block by block after
- * its input transform: their M (16 x ldf floats a tile) within BLOCK_BYTES, so that the output
- * transform and the finish read it from L2, where two threads' whole M (a 48x48 map of 32
- * filters: 1.8 MB) went through the L3 both share. Not where the share's filters are larger
- * than BLOCK_FILTER_BYTES, which each block would read again. One face of the 2016 network on
- * two threads: 0.996 -> 0.969 ms (median of 2,000 alternating runs in one process); the
- * built-in model's, whose large maps have 32 and 64 filters, the same (0.805 / 0.808 ms).
+ * Tile rows whose products and output transform a range runs together: their M (16 x ldf floats
+ * a tile) within BLOCK_BYTES, so that the output transform and the finish read it from L2, where
+ * two threads' whole M (a 48x48 map of 32 filters: 1.8 MB) went through the L3 both share. Not
+ * where the filters are larger than BLOCK_FILTER_BYTES, which each block would read again. One
+ * face of the 2016 network on two threads: 0.996 -> 0.969 ms (median of 2,000 alternating runs
+ * in one process); the built-in model's, whose large maps have 32 and 64 filters, the same
+ * (0.805 / 0.808 ms).
  */
 #define BLOCK_BYTES        (256 * 1024)
 #define BLOCK_FILTER_BYTES (128 * 1024)
@@ -590,25 +592,20 @@ static int block_tile_rows(const struct shared_job *j, size_t filter_cols)
     return rows < 1 ? 1 : (int)rows;
 }
 
-/* Filter columns f0 .. f1 (channels f0 .. last) of tile rows ty0 .. ty1: the input transform of
- * those rows, then block by block the products, the output transform and the finish. */
-static void shared_blocks(const struct shared_job *j, const struct forward_scratch *f, size_t f0,
-                          size_t f1, int last, int ty0, int ty1)
+/* Filter columns f0 .. f1 of tile rows ty0 .. ty1, whose input V holds: block by block the
+ * products, the output transform and the finish. */
+static void shared_rows(const struct shared_job *j, const struct forward_scratch *f, size_t f0,
+                        size_t f1, int ty0, int ty1)
 {
     const size_t per_m = (size_t)j->t.n * ldf_of(j->s);
-    const int u0 = ty0 * j->t.half;
-    const int u1 = ty1 * j->t.half < m_rows(j->t) ? ty1 * j->t.half : m_rows(j->t);
-    if (u1 <= u0)
-        return;
-    if (ty0 == 0 && ty1 == j->t.th)
-        input_transform_flat(j->s, j->t, j->in, f->v, f->planes);
-    else
-        input_transform_tiles(j->s, j->t, j->in, f->v, f->planes, ty0, ty1, u0, u1);
+    const int last = (int)f1 < j->s.f ? (int)f1 : j->s.f;
     const int step = block_tile_rows(j, f1 - f0);
     for (int b0 = ty0; b0 < ty1; b0 += step) {
         const int b1 = b0 + step < ty1 ? b0 + step : ty1;
         const int v0 = b0 * j->t.half;
         const int v1 = b1 * j->t.half < m_rows(j->t) ? b1 * j->t.half : m_rows(j->t);
+        if (v1 <= v0)
+            continue;
         shared_products(j, f, f0, f1, v0, v1);
         output_transform_rows(j->s, j->t, f->m, per_m, j->dst, f->y, (int)f0, last, b0, b1);
         const size_t oy0 = 2 * (size_t)b0;
@@ -619,26 +616,49 @@ static void shared_blocks(const struct shared_job *j, const struct forward_scrat
     }
 }
 
-static void shared_task(void *arg, size_t task, int thread)
+/* Panels first .. first + count - 1, tile rows ty0 .. ty1. */
+static void shared_panels(const struct shared_job *j, const struct forward_scratch *f, size_t first,
+                          size_t count, int ty0, int ty1)
+{
+    const size_t cols = ldf_of(j->s) - 16, f0 = first * FILTER_PANEL;
+    const size_t f1 = (first + count) * FILTER_PANEL < cols ? (first + count) * FILTER_PANEL : cols;
+    shared_rows(j, f, f0, f1, ty0, ty1);
+}
+
+static void shared_range(void *arg, size_t begin, size_t end, int thread)
 {
     const struct shared_job *j = arg;
-    const size_t cols = ldf_of(j->s) - 16;
-    const size_t panels = (cols + FILTER_PANEL - 1) / FILTER_PANEL;
     struct forward_scratch f;
     forward_scratch_of(j->s, 1, j->scratch[thread], &f);
-    if (panels >= j->tasks) {
-        const size_t p0 = panels * task / j->tasks, p1 = panels * (task + 1) / j->tasks;
-        if (p1 == p0)
+    const size_t th = (size_t)j->t.th;
+    if (!j->by_panel) {
+        const int ty0 = (int)begin, ty1 = (int)end;
+        const int u0 = ty0 * j->t.half;
+        const int u1 = ty1 * j->t.half < m_rows(j->t) ? ty1 * j->t.half : m_rows(j->t);
+        if (u1 <= u0)
             return;
-        const size_t f0 = p0 * FILTER_PANEL;
-        const size_t f1 = p1 * FILTER_PANEL < cols ? p1 * FILTER_PANEL : cols;
-        const int last = (int)f1 < j->s.f ? (int)f1 : j->s.f;
-        shared_blocks(j, &f, f0, f1, last, 0, j->t.th);
+        if (ty0 == 0 && ty1 == j->t.th)
+            input_transform_flat(j->s, j->t, j->in, f.v, f.planes);
+        else
+            input_transform_tiles(j->s, j->t, j->in, f.v, f.planes, ty0, ty1, u0, u1);
+        shared_rows(j, &f, 0, ldf_of(j->s) - 16, ty0, ty1);
         return;
     }
-    const int ty0 = (int)((size_t)j->t.th * task / j->tasks);
-    const int ty1 = (int)((size_t)j->t.th * (task + 1) / j->tasks);
-    shared_blocks(j, &f, 0, cols, j->s.f, ty0, ty1);
+    input_transform_flat(j->s, j->t, j->in, f.v, f.planes);
+    /* the rows of a panel cut at the start, the whole panels together, the rows of one cut at
+     * the end */
+    for (size_t u = begin; u < end;) {
+        const size_t panel = u / th, r0 = u % th;
+        if (r0 == 0 && end - u >= th) {
+            const size_t whole = (end - u) / th;
+            shared_panels(j, &f, panel, whole, 0, j->t.th);
+            u += whole * th;
+        } else {
+            const size_t r1 = r0 + (end - u) < th ? r0 + (end - u) : th;
+            shared_panels(j, &f, panel, 1, (int)r0, (int)r1);
+            u += r1 - r0;
+        }
+    }
 }
 
 void fer_winograd_forward_shared(const struct fer_layer *l, const float *in, float *dst,
@@ -652,10 +672,11 @@ void fer_winograd_forward_shared(const struct fer_layer *l, const float *in, flo
     j.in = in;
     j.dst = dst;
     j.scratch = scratch;
-    j.tasks = (size_t)fer_pool_threads(pool);
     j.finish = finish;
     j.finish_arg = finish_arg;
-    fer_pool_run(pool, j.tasks, shared_task, &j);
+    const size_t panels = (ldf_of(j.s) - 16 + FILTER_PANEL - 1) / FILTER_PANEL;
+    j.by_panel = panels >= (size_t)fer_pool_threads(pool);
+    fer_pool_run_split(pool, (j.by_panel ? panels : 1) * (size_t)j.t.th, shared_range, &j);
 }
 
 void fer_winograd_backward(const struct fer_layer *l, const float *delta, float *din,
