@@ -18,11 +18,12 @@
  *
  * fer_pool_run_split cuts work of units in a row into one range per thread, sized to the
  * threads' pace: each thread's share of the units moves, run by run, a sixteenth of the way to
- * its share of the last run's speed (units per tick from the run's start to its last unit, so a
- * worker that starts late gets less). In slow spells of this machine one core ran 10-18% slower
- * than the other for seconds on end (one face of the seed network, its Winograd layers on fixed
- * halves, 2,000 faces: the slower thread's half took that much longer); fixed halves waited
- * for it at every layer.
+ * its share of the last run's speed (units per tick from its first unit's start to its last
+ * unit's end: not from the run's start, since a worker's start, a microsecond or two late,
+ * counted for much in short runs and skewed the cut of long ones). In slow spells of this machine
+ * one core ran 10-18% slower than the other for seconds on end (one face of the seed network, its
+ * Winograd layers on fixed halves, 2,000 faces: the slower thread's half took that much longer);
+ * fixed halves waited for it at every layer.
  *
  * Waking a sleeping thread (a futex through the kernel) takes tens of microseconds in a virtual
  * machine: one face split over two threads runs a parallel step for each layer. So each side
@@ -62,7 +63,7 @@ struct share {
 struct pace {
     _Alignas(64) double weight;
     size_t units;
-    uint64_t end;
+    uint64_t start, end;
 };
 
 /* Tasks of one run at most: a share's word holds 32-bit indices. */
@@ -85,8 +86,7 @@ struct fer_pool {
     /* fer_pool_run_split's run: one task for each thread's range */
     fer_pool_range_fn range_fn;
     void *range_arg;
-    size_t *bounds; /* n_threads + 1: task t's units are bounds[t] .. bounds[t + 1] */
-    uint64_t run_start;
+    size_t *bounds;    /* n_threads + 1: task t's units are bounds[t] .. bounds[t + 1] */
     struct pace *pace; /* n_threads of them */
 };
 
@@ -319,6 +319,8 @@ static void split_task(void *arg, size_t task, int thread)
 {
     fer_pool *p = arg;
     const size_t begin = p->bounds[task], end = p->bounds[task + 1];
+    if (!p->pace[thread].units)
+        p->pace[thread].start = PACE_CLOCK();
     if (end > begin)
         p->range_fn(p->range_arg, begin, end, thread);
     p->pace[thread].units += end - begin;
@@ -326,7 +328,7 @@ static void split_task(void *arg, size_t task, int thread)
 }
 
 /* The weights moved towards each thread's share of the run's speed (units a tick, from the
- * run's start to the thread's last unit), where every thread took part. */
+ * thread's first unit's start to its last unit's end), where every thread took part. */
 static void update_pace(fer_pool *p)
 {
     const int n = p->n_threads;
@@ -334,7 +336,7 @@ static void update_pace(fer_pool *p)
     for (int t = 0; t < n; t++) {
         if (!p->pace[t].units)
             return; /* a thread that did not run: absent, not slow; its range was taken */
-        const double ticks = (double)(p->pace[t].end - p->run_start);
+        const double ticks = (double)(p->pace[t].end - p->pace[t].start);
         rate[t] = (double)p->pace[t].units / (ticks > 1 ? ticks : 1);
         total += rate[t];
     }
@@ -369,7 +371,6 @@ void fer_pool_run_split(fer_pool *p, size_t n_units, fer_pool_range_fn fn, void 
     p->bounds[p->n_threads] = n_units;
     p->range_fn = fn;
     p->range_arg = arg;
-    p->run_start = PACE_CLOCK();
     run(p, 0, (size_t)p->n_threads, split_task, p);
     update_pace(p);
 }

@@ -541,7 +541,12 @@ void fer_winograd_forward(const struct fer_layer *l, const float *in, int images
  * it (fer_pool_run_split, which sizes the ranges to the threads' pace), run in its own thread's
  * scratch from the input transform to the finish: no V or M crosses between cores, whose cache
  * lines take about a quarter of a microsecond each way on this machine's virtual cores (a 470
- * ns round trip), and a layer is one parallel step, not three. Where the filters make at least
+ * ns round trip), and a layer is one parallel step, not three. Two steps, the threads making
+ * one V together (each a range of its channels) and then reading the other's part from its
+ * core, saved each thread half its input transform: 2-4% faster while the two virtual cores
+ * passed data at 85-98 GB/s, but the host moves them, and in other spells the 2016 network's
+ * 24x24 and 12x12 layers took 30-50% longer that way (its dense layer, streaming weights,
+ * faster: the cores on separate caches, it seems). Where the filters make at least
  * as many panels (FILTER_PANEL filters, as fer_small_gemm_tn_pack lays them out) as there are
  * threads, the units are each panel's tile rows, panel after panel: a thread transforms every
  * channel and tile, then runs its whole panels together and the rows it has of a panel cut
