@@ -163,9 +163,9 @@ TEST(pool_gives_a_slow_threads_tasks_to_another)
     fer_pool_free(pool);
 }
 
-/* Split runs of 100 units, each unit a 50 us sleep on thread 1 and 5 us of work on thread 0
+/* Split runs of 40 units, each unit a 200 us sleep on thread 1 and 5 us of work on thread 0
  * (with none, thread 0 would take thread 1's range before it woke): every unit once a run, and
- * thread 0's range grows. */
+ * thread 0's share grows, within a few runs unless thread 0 is kept off its core. */
 static atomic_int unit_hits[100], units_on_zero;
 
 static void paced_range(void *arg, size_t begin, size_t end, int thread)
@@ -174,7 +174,7 @@ static void paced_range(void *arg, size_t begin, size_t end, int thread)
     for (size_t u = begin; u < end; u++) {
         atomic_fetch_add(&unit_hits[u], 1);
         if (thread == 1) {
-            usleep(50);
+            usleep(200);
         } else {
             for (const double t0 = fer_now(); fer_now() - t0 < 5e-6;)
                 ;
@@ -183,27 +183,69 @@ static void paced_range(void *arg, size_t begin, size_t end, int thread)
     }
 }
 
+/* One split run of n units: 1 when each ran once. */
+static int split_runs_each_unit_once(fer_pool *pool, size_t n)
+{
+    for (size_t u = 0; u < n; u++)
+        atomic_store(&unit_hits[u], 0);
+    atomic_store(&units_on_zero, 0);
+    fer_pool_run_split(pool, n, paced_range, NULL);
+    int once = 1;
+    for (size_t u = 0; u < n; u++)
+        once &= atomic_load(&unit_hits[u]) == 1;
+    return once;
+}
+
 TEST(pool_split_follows_the_threads_pace)
 {
     fer_pool *pool;
     char err[FER_ERR_LEN];
     CHECK(fer_pool_new(2, &pool, err) == FER_OK);
     CHECK(fer_pool_weight(pool, 0) == 0.5);
-    int once = 1;
-    for (int run = 0; run < 60; run++) {
-        for (int u = 0; u < 100; u++)
-            atomic_store(&unit_hits[u], 0);
-        atomic_store(&units_on_zero, 0);
-        fer_pool_run_split(pool, 100, paced_range, NULL);
-        for (int u = 0; u < 100; u++)
-            once &= atomic_load(&unit_hits[u]) == 1;
+    int once = 1, runs = 0;
+    while (runs < 300 && fer_pool_weight(pool, 0) <= 0.6) {
+        once &= split_runs_each_unit_once(pool, 40);
+        runs++;
     }
     CHECK(once);
     CHECK(fer_pool_weight(pool, 0) > 0.6);
-    CHECK(atomic_load(&units_on_zero) > 60);
+    CHECK(split_runs_each_unit_once(pool, 40));
+    CHECK(atomic_load(&units_on_zero) > 20); /* more than half */
     fer_pool_free(pool);
     fer_pool_run_split(NULL, 3, paced_range, NULL); /* inline: thread 0 */
-    CHECK(atomic_load(&unit_hits[2]) == 2);
+}
+
+/* Whatever the shares, even none for some threads, and however few the units: each unit once. */
+static atomic_int cut_hits[8];
+
+static void count_units(void *arg, size_t begin, size_t end, int thread)
+{
+    (void)arg;
+    (void)thread;
+    for (size_t u = begin; u < end; u++)
+        atomic_fetch_add(&cut_hits[u], 1);
+}
+
+TEST(pool_split_runs_every_unit_once_for_any_shares)
+{
+    static const double shares[][4] = {{1, 1, 1, 1}, {9, 1, 1, 1}, {1, 0, 0, 5}, {0, 1, 2, 0}};
+    int once = 1;
+    for (int threads = 2; threads <= 4; threads++) {
+        fer_pool *pool;
+        char err[FER_ERR_LEN];
+        CHECK(fer_pool_new(threads, &pool, err) == FER_OK);
+        for (int k = 0; k < 4; k++)
+            for (size_t n = 0; n <= 8; n++) {
+                for (size_t u = 0; u < 8; u++)
+                    atomic_store(&cut_hits[u], 0);
+                fer_pool_set_weights(pool, shares[k]);
+                fer_pool_run_split(pool, n, count_units, NULL);
+                for (size_t u = 0; u < 8; u++)
+                    once &= atomic_load(&cut_hits[u]) == (u < n);
+            }
+        fer_pool_free(pool);
+    }
+    CHECK(once);
 }
 
 TEST(progress_and_durations)
@@ -232,6 +274,7 @@ int main(void)
     RUN(pool_runs_every_task_once);
     RUN(pool_gives_a_slow_threads_tasks_to_another);
     RUN(pool_split_follows_the_threads_pace);
+    RUN(pool_split_runs_every_unit_once_for_any_shares);
     RUN(progress_and_durations);
     return check_report();
 }

@@ -77,7 +77,7 @@ struct fer_pool {
     pthread_cond_t start_cv;
     pthread_cond_t done_cv;
     atomic_ulong generation; /* bumped for each run, once its shares are set */
-    int stop;
+    atomic_int stop;         /* read by a worker that may wake as the pool is freed */
     /* the current run: set by the caller while no task is left to take */
     fer_pool_fn fn;
     void *arg;
@@ -178,11 +178,11 @@ static void *worker_main(void *arg)
     for (;;) {
         if (!spin_for_generation(&p->generation, seen)) {
             pthread_mutex_lock(&p->mu);
-            while (!p->stop && atomic_load(&p->generation) == seen)
+            while (!atomic_load(&p->stop) && atomic_load(&p->generation) == seen)
                 pthread_cond_wait(&p->start_cv, &p->mu);
             pthread_mutex_unlock(&p->mu);
         }
-        if (p->stop) /* set under the mutex with a generation of its own */
+        if (atomic_load(&p->stop)) /* set with a generation of its own */
             break;
         seen = atomic_load_explicit(&p->generation, memory_order_acquire);
         run_shares(p, index);
@@ -213,6 +213,7 @@ enum fer_status fer_pool_new(int n_threads, fer_pool **out, char *err)
     pthread_cond_init(&p->done_cv, NULL);
     atomic_init(&p->generation, 0);
     atomic_init(&p->done, 0);
+    atomic_init(&p->stop, 0);
     p->threads = fer_calloc((size_t)n_threads, sizeof(pthread_t));
     p->shares = fer_alloc_aligned((size_t)n_threads, sizeof(struct share));
     p->bounds = fer_calloc((size_t)n_threads + 1, sizeof(size_t));
@@ -245,7 +246,7 @@ void fer_pool_free(fer_pool *p)
     if (!p)
         return;
     pthread_mutex_lock(&p->mu);
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->start_cv);
     pthread_mutex_unlock(&p->mu);
@@ -336,6 +337,8 @@ static void update_pace(fer_pool *p)
     for (int t = 0; t < n; t++) {
         if (!p->pace[t].units)
             return; /* a thread that did not run: absent, not slow; its range was taken */
+        if (p->pace[t].end <= p->pace[t].start)
+            return; /* a counter read on another core, behind: no pace to learn */
         const double ticks = (double)(p->pace[t].end - p->pace[t].start);
         rate[t] = (double)p->pace[t].units / (ticks > 1 ? ticks : 1);
         total += rate[t];
@@ -373,6 +376,17 @@ void fer_pool_run_split(fer_pool *p, size_t n_units, fer_pool_range_fn fn, void 
     p->range_arg = arg;
     run(p, 0, (size_t)p->n_threads, split_task, p);
     update_pace(p);
+}
+
+void fer_pool_set_weights(fer_pool *p, const double *weights)
+{
+    if (!p || p->n_threads == 1)
+        return;
+    double sum = 0;
+    for (int t = 0; t < p->n_threads; t++)
+        sum += weights[t] > 0 ? weights[t] : 0;
+    for (int t = 0; t < p->n_threads; t++)
+        p->pace[t].weight = sum > 0 ? (weights[t] > 0 ? weights[t] : 0) / sum : 1.0 / p->n_threads;
 }
 
 double fer_pool_weight(const fer_pool *p, int thread)

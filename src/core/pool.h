@@ -39,6 +39,9 @@ typedef void (*fer_pool_range_fn)(void *arg, size_t begin, size_t end, int threa
 void fer_pool_run_split(fer_pool *pool, size_t n_units, fer_pool_range_fn fn, void *arg);
 /* The share of fer_pool_run_split's units that thread `thread` gets now (1 / threads at first). */
 double fer_pool_weight(const fer_pool *pool, int thread);
+/* Sets the shares (weights[t] for thread t, scaled to sum to 1; learning goes on from there):
+ * for tests that need a given cut, and tools. */
+void fer_pool_set_weights(fer_pool *pool, const double *weights);
 
 /* Number of online CPUs (at least 1). */
 int fer_cpu_count(void);
